@@ -1,0 +1,231 @@
+/* wa_event.c - event JSON encoding and validated decoding; pure. */
+#include "wa_event.h"
+#include "wa_form.h"
+#include "wa_util.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int put_str(json_t *o, const char *k, const char *v)
+{
+    if (!v) return 0;
+    json_t *s = json_string(v);
+    if (!s) return -1; /* not UTF-8 */
+    return json_object_set_new(o, k, s);
+}
+
+char *wa_inbound_encode(const struct wa_inbound *in, size_t *len)
+{
+    json_t *o = json_object();
+    json_t *contact = json_object();
+    int bad = 0;
+    json_object_set_new(o, "v", json_integer(WA_EVENT_VERSION));
+    bad |= put_str(o, "provider", in->provider);
+    bad |= put_str(o, "provider_message_id", in->provider_message_id);
+    bad |= put_str(o, "account", in->account);
+    bad |= put_str(contact, "phone", in->phone);
+    bad |= put_str(contact, "wa_id", in->wa_id);
+    bad |= put_str(contact, "lid", in->lid);
+    bad |= put_str(contact, "profile_name", in->profile_name);
+    json_object_set_new(o, "contact", contact);
+    bad |= put_str(o, "to", in->to);
+    bad |= put_str(o, "type", in->type);
+    if (in->text) {
+        json_t *t = json_stringn(in->text, in->text_len);
+        if (!t) bad = 1;
+        else json_object_set_new(o, "text", t);
+    }
+    json_object_set_new(o, "timestamp_ms", json_integer(in->timestamp_ms));
+    json_object_set_new(o, "received_ms", json_integer(in->received_ms));
+    json_t *media = json_array();
+    for (size_t i = 0; i < in->nmedia; i++) {
+        json_t *m = json_object();
+        bad |= put_str(m, "url", in->media[i].url);
+        bad |= put_str(m, "mime", in->media[i].mime);
+        if (in->media[i].size >= 0) json_object_set_new(m, "size", json_integer(in->media[i].size));
+        json_array_append_new(media, m);
+    }
+    json_object_set_new(o, "media", media);
+    if (in->button_text || in->button_payload) {
+        json_t *b = json_object();
+        bad |= put_str(b, "text", in->button_text);
+        bad |= put_str(b, "payload", in->button_payload);
+        json_object_set_new(o, "button", b);
+    }
+    if (in->latitude && in->longitude) {
+        json_t *l = json_object();
+        bad |= put_str(l, "latitude", in->latitude);
+        bad |= put_str(l, "longitude", in->longitude);
+        bad |= put_str(l, "address", in->address);
+        bad |= put_str(l, "label", in->label);
+        json_object_set_new(o, "location", l);
+    }
+    bad |= put_str(o, "reply_to", in->reply_to);
+    if (in->raw) json_object_set(o, "raw", in->raw);
+    char *s = NULL;
+    if (!bad) s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (s && len) *len = strlen(s);
+    return s;
+}
+
+static const char *opt_str(json_t *o, const char *k, int *bad, char *errbuf, size_t errsz)
+{
+    json_t *v = json_object_get(o, k);
+    if (!v || json_is_null(v)) return NULL;
+    if (!json_is_string(v)) {
+        snprintf(errbuf, errsz, "field %s must be a string", k);
+        *bad = 1;
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+static int one_of(const char *v, const char *const *words)
+{
+    for (; *words; words++)
+        if (strcmp(v, *words) == 0) return 1;
+    return 0;
+}
+
+json_t *wa_inbound_decode(const char *buf, size_t len, struct wa_inbound *out, char *errbuf,
+                          size_t errsz)
+{
+    static const char *const providers[] = {"twilio", "baileys", NULL};
+    json_error_t je;
+    memset(out, 0, sizeof *out);
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root) {
+        snprintf(errbuf, errsz, "invalid JSON at line %d column %d: %s", je.line, je.column,
+                 je.text);
+        return NULL;
+    }
+    json_t *contact = NULL, *media = NULL;
+    json_int_t v = 0, ts = 0, rcv = 0;
+    const char *provider = NULL, *pmid = NULL, *type = NULL;
+    if (json_unpack_ex(root, &je, 0, "{s:I, s:s, s:s, s:s, s:o, s?I, s?I, s?o}", "v", &v,
+                       "provider", &provider, "provider_message_id", &pmid, "type", &type,
+                       "contact", &contact, "timestamp_ms", &ts, "received_ms", &rcv, "media",
+                       &media) != 0) {
+        snprintf(errbuf, errsz, "%s", je.text);
+        goto bad;
+    }
+    if (v != WA_EVENT_VERSION) {
+        snprintf(errbuf, errsz, "unsupported event version %lld", (long long)v);
+        goto bad;
+    }
+    if (!one_of(provider, providers)) {
+        snprintf(errbuf, errsz, "unknown provider %s", provider);
+        goto bad;
+    }
+    if (!*pmid || !*type) {
+        snprintf(errbuf, errsz, "provider_message_id and type must not be empty");
+        goto bad;
+    }
+    if (!json_is_object(contact)) {
+        snprintf(errbuf, errsz, "contact must be an object");
+        goto bad;
+    }
+    int badf = 0;
+    out->provider = provider;
+    out->provider_message_id = pmid;
+    out->type = type;
+    out->timestamp_ms = ts;
+    out->received_ms = rcv;
+    out->phone = opt_str(contact, "phone", &badf, errbuf, errsz);
+    out->wa_id = opt_str(contact, "wa_id", &badf, errbuf, errsz);
+    out->lid = opt_str(contact, "lid", &badf, errbuf, errsz);
+    out->profile_name = opt_str(contact, "profile_name", &badf, errbuf, errsz);
+    out->account = opt_str(root, "account", &badf, errbuf, errsz);
+    out->to = opt_str(root, "to", &badf, errbuf, errsz);
+    out->reply_to = opt_str(root, "reply_to", &badf, errbuf, errsz);
+    if (badf) goto bad;
+    if (!out->phone || out->phone[0] != '+' || strlen(out->phone) < 9 || strlen(out->phone) > 16) {
+        snprintf(errbuf, errsz, "contact.phone must be E.164 (+ and 8 to 15 digits)");
+        goto bad;
+    }
+    for (const char *p = out->phone + 1; *p; p++)
+        if (*p < '0' || *p > '9') {
+            snprintf(errbuf, errsz, "contact.phone must be E.164 (+ and 8 to 15 digits)");
+            goto bad;
+        }
+    json_t *text = json_object_get(root, "text");
+    if (text && !json_is_null(text)) {
+        if (!json_is_string(text)) {
+            snprintf(errbuf, errsz, "field text must be a string");
+            goto bad;
+        }
+        out->text = json_string_value(text);
+        out->text_len = json_string_length(text);
+    }
+    if (media) {
+        if (!json_is_array(media) || json_array_size(media) > WA_MAX_MEDIA) {
+            snprintf(errbuf, errsz, "media must be an array of at most %d items", WA_MAX_MEDIA);
+            goto bad;
+        }
+        size_t i;
+        json_t *m;
+        json_array_foreach(media, i, m)
+        {
+            const char *url = NULL, *mime = NULL;
+            json_int_t size = -1;
+            if (json_unpack_ex(m, &je, 0, "{s:s, s?s, s?I}", "url", &url, "mime", &mime, "size",
+                               &size) != 0) {
+                snprintf(errbuf, errsz, "media[%zu]: %s", i, je.text);
+                goto bad;
+            }
+            out->media[i] = (struct wa_media_ref){url, mime, size};
+        }
+        out->nmedia = json_array_size(media);
+    }
+    out->raw = json_object_get(root, "raw");
+    return root;
+bad:
+    json_decref(root);
+    return NULL;
+}
+
+const char *wa_event_key(const char *phone)
+{
+    return phone && phone[0] == '+' ? phone + 1 : phone;
+}
+
+char *wa_error_encode(const char *stage, const char *code, const char *text, int retryable,
+                      const char *provider, const char *topic, int32_t partition, int64_t offset,
+                      const char *payload, size_t payload_len)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "v", json_integer(WA_EVENT_VERSION));
+    json_object_set_new(o, "stage", json_string(stage));
+    json_object_set_new(o, "code", json_string(code));
+    size_t tl;
+    char *t = wa_utf8_sanitize(text, strlen(text), &tl);
+    json_object_set_new(o, "text", json_stringn(t, tl));
+    free(t);
+    json_object_set_new(o, "retryable", json_boolean(retryable));
+    json_object_set_new(o, "provider", provider ? json_string(provider) : json_null());
+    json_object_set_new(o, "at_ms", json_integer(wa_wall_ms()));
+    if (topic) {
+        json_object_set_new(o, "topic", json_string(topic));
+        json_object_set_new(o, "partition", json_integer(partition));
+        json_object_set_new(o, "offset", json_integer(offset));
+    }
+    if (payload) {
+        size_t pl;
+        char *p = wa_utf8_sanitize(payload, payload_len, &pl);
+        json_object_set_new(o, "payload", json_stringn(p, pl));
+        free(p);
+        if (!wa_utf8_valid(payload, payload_len)) {
+            /* Keep the exact bytes too, so nothing is lost to the replacement characters. */
+            char *b64 = wa_xmalloc(4 * ((payload_len + 2) / 3) + 1);
+            EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)payload, (int)payload_len);
+            json_object_set_new(o, "payload_base64", json_string(b64));
+            free(b64);
+        }
+    }
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}

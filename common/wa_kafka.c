@@ -1,0 +1,236 @@
+/* wa_kafka.c - librdkafka set-up shared by all services: delivery reports, fatal errors, rebalances. */
+#include "wa_kafka.h"
+#include "wa_log.h"
+#include "wa_util.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+static atomic_int fatal_seen;
+
+int wa_kafka_fatal(void)
+{
+    return atomic_load(&fatal_seen);
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char buf[512];
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof buf);
+        wa_error("kafka fatal error=%s reason=\"%s\": stopping", rd_kafka_err2name(orig), buf);
+        atomic_store(&fatal_seen, 1);
+        wa_stop();
+        return;
+    }
+    /* Everything else is informational: librdkafka retries by itself. */
+    wa_warn("kafka error=%s reason=\"%s\"", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    if (level <= 4) wa_warn("kafka log fac=%s msg=\"%s\"", fac, buf);
+    else wa_debug("kafka log fac=%s msg=\"%s\"", fac, buf);
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    struct wa_delivery *d = m->_private;
+    if (!d) return;
+    d->err = m->err;
+    d->done = 1;
+    if (d->on_done) d->on_done(d);
+}
+
+static int set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errsz)
+{
+    if (rd_kafka_conf_set(conf, k, v, err, errsz) != RD_KAFKA_CONF_OK) return -1;
+    return 0;
+}
+
+static rd_kafka_conf_t *base_conf(const char *brokers, const char *client_id, char *err,
+                                  size_t errsz)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (set(conf, "bootstrap.servers", brokers, err, errsz) ||
+        set(conf, "client.id", client_id, err, errsz) ||
+        /* Loopback and docker networks resolve quickly; keep reconnects brisk. */
+        set(conf, "reconnect.backoff.max.ms", "1000", err, errsz)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    return conf;
+}
+
+rd_kafka_t *wa_kafka_producer_new(const char *brokers, const char *client_id, int timeout_ms,
+                                  char *err, size_t errsz)
+{
+    rd_kafka_conf_t *conf = base_conf(brokers, client_id, err, errsz);
+    if (!conf) return NULL;
+    char tmo[32];
+    snprintf(tmo, sizeof tmo, "%d", timeout_ms);
+    if (set(conf, "enable.idempotence", "true", err, errsz) ||
+        set(conf, "acks", "all", err, errsz) || set(conf, "linger.ms", "1", err, errsz) ||
+        set(conf, "message.timeout.ms", tmo, err, errsz) ||
+        set(conf, "compression.codec", "lz4", err, errsz)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errsz);
+    if (!rk) rd_kafka_conf_destroy(conf);
+    /* On success the configuration object is owned by rk. */
+    return rk;
+}
+
+rd_kafka_resp_err_t wa_kafka_produce(rd_kafka_t *rk, const char *topic, const char *key,
+                                     const char *value, size_t len, struct wa_delivery *d)
+{
+    if (d) {
+        d->done = 0;
+        d->err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    }
+    return rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                             RD_KAFKA_V_VALUE((void *)value, len),
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(d),
+                             RD_KAFKA_V_END);
+}
+
+rd_kafka_resp_err_t wa_kafka_wait(rd_kafka_t *rk, struct wa_delivery *ds, size_t n)
+{
+    for (;;) {
+        size_t pending = 0;
+        for (size_t i = 0; i < n; i++) pending += !ds[i].done;
+        if (!pending) break;
+        rd_kafka_poll(rk, 50);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (ds[i].err) return ds[i].err;
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+rd_kafka_resp_err_t wa_kafka_produce_sync(rd_kafka_t *rk, const char *topic, const char *key,
+                                          const char *value, size_t len)
+{
+    struct wa_delivery d = {0};
+    rd_kafka_resp_err_t e = wa_kafka_produce(rk, topic, key, value, len, &d);
+    if (e) return e;
+    return wa_kafka_wait(rk, &d, 1);
+}
+
+int wa_kafka_reachable(rd_kafka_t *rk, int timeout_ms)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    /* all_topics=0 with no topic still makes a broker round trip. */
+    if (rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR) return 0;
+    int ok = md->broker_cnt > 0;
+    rd_kafka_metadata_destroy(md);
+    return ok;
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    (void)opaque;
+    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+        wa_info("kafka assigned partitions=%d", parts->cnt);
+        if (cooperative) rd_kafka_incremental_assign(rk, parts);
+        else rd_kafka_assign(rk, parts);
+        break;
+    case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+        wa_info("kafka revoked partitions=%d", parts->cnt);
+        /* Hand over what we finished: commit stored offsets before letting go. */
+        if (!rd_kafka_assignment_lost(rk)) rd_kafka_commit(rk, NULL, 0);
+        if (cooperative) rd_kafka_incremental_unassign(rk, parts);
+        else rd_kafka_assign(rk, NULL);
+        break;
+    default:
+        wa_warn("kafka rebalance error=%s", rd_kafka_err2name(err));
+        rd_kafka_assign(rk, NULL);
+        break;
+    }
+}
+
+rd_kafka_t *wa_kafka_consumer_new(const char *brokers, const char *group, const char *const *topics,
+                                  size_t ntopics, char *err, size_t errsz)
+{
+    rd_kafka_conf_t *conf = base_conf(brokers, group, err, errsz);
+    if (!conf) return NULL;
+    if (set(conf, "group.id", group, err, errsz) ||
+        set(conf, "enable.auto.offset.store", "false", err, errsz) ||
+        set(conf, "enable.auto.commit", "true", err, errsz) ||
+        set(conf, "auto.commit.interval.ms", "1000", err, errsz) ||
+        set(conf, "auto.offset.reset", "earliest", err, errsz) ||
+        set(conf, "enable.partition.eof", "false", err, errsz)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errsz);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new((int)ntopics);
+    for (size_t i = 0; i < ntopics; i++)
+        rd_kafka_topic_partition_list_add(subs, topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    if (e) {
+        snprintf(err, errsz, "subscribe: %s", rd_kafka_err2str(e));
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    return rk;
+}
+
+void wa_kafka_store_offset(rd_kafka_t *rk, const rd_kafka_message_t *m)
+{
+    /* The stored offset is the next one to read. */
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)->offset =
+        m->offset + 1;
+    rd_kafka_resp_err_t e = rd_kafka_offsets_store(rk, l);
+    if (!e && l->elems[0].err) e = l->elems[0].err;
+    rd_kafka_topic_partition_list_destroy(l);
+    /* A revoked partition refuses the store; the next owner sees the record again. */
+    if (e) wa_warn("kafka offset store error=%s", rd_kafka_err2name(e));
+}
+
+void wa_kafka_rewind(rd_kafka_t *rk, const rd_kafka_message_t *m)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_t *p =
+        rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition);
+    p->offset = m->offset;
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(rk, l, 2000);
+    if (e) {
+        wa_warn("kafka seek error=%s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+void wa_kafka_consumer_close(rd_kafka_t *rk)
+{
+    rd_kafka_consumer_close(rk); /* commits stored offsets (auto commit is on) */
+    rd_kafka_destroy(rk);
+}
+
+void wa_kafka_producer_close(rd_kafka_t *rk, int timeout_ms)
+{
+    rd_kafka_flush(rk, timeout_ms);
+    int left = rd_kafka_outq_len(rk);
+    if (left) wa_warn("kafka producer closing with %d records not acknowledged", left);
+    rd_kafka_destroy(rk);
+}

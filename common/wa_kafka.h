@@ -1,0 +1,55 @@
+/* wa_kafka.h - the idempotent producer and the at-least-once consumer every service uses. */
+#ifndef WA_KAFKA_H
+#define WA_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+
+/* One outstanding produce. The delivery-report callback fills err, sets done,
+ * then calls on_done (from the thread that polls the producer). */
+struct wa_delivery {
+    volatile int done;
+    rd_kafka_resp_err_t err;
+    void (*on_done)(struct wa_delivery *d);
+    void *ctx;
+};
+
+/* Idempotent (acks=all), linger.ms=1; a record that is not acknowledged
+ * within timeout_ms fails with a delivery error. Fatal idempotence errors stop
+ * the process through wa_stop(); see wa_kafka_fatal(). */
+rd_kafka_t *wa_kafka_producer_new(const char *brokers, const char *client_id, int timeout_ms,
+                                  char *err, size_t errsz);
+
+/* Enqueues one record; d is reported exactly once unless this returns an error. */
+rd_kafka_resp_err_t wa_kafka_produce(rd_kafka_t *rk, const char *topic, const char *key,
+                                     const char *value, size_t len, struct wa_delivery *d);
+
+/* Produces and polls until the broker acknowledged (or the record timed out).
+ * For single-threaded callers that own the producer's poll loop. */
+rd_kafka_resp_err_t wa_kafka_produce_sync(rd_kafka_t *rk, const char *topic, const char *key,
+                                          const char *value, size_t len);
+
+/* Polls until every record in ds[0..n) is reported; returns the first error. */
+rd_kafka_resp_err_t wa_kafka_wait(rd_kafka_t *rk, struct wa_delivery *ds, size_t n);
+
+/* Non-zero once the producer hit a fatal error: it must be recreated (we exit). */
+int wa_kafka_fatal(void);
+
+/* 1 when a broker answered a metadata request within timeout_ms. */
+int wa_kafka_reachable(rd_kafka_t *rk, int timeout_ms);
+
+/* Consumer in group, subscribed to topics: offsets are stored by the caller
+ * after the side effect is durable, and committed in the background and on
+ * revoke and close. */
+rd_kafka_t *wa_kafka_consumer_new(const char *brokers, const char *group, const char *const *topics,
+                                  size_t ntopics, char *err, size_t errsz);
+void wa_kafka_store_offset(rd_kafka_t *rk, const rd_kafka_message_t *m);
+/* Seeks m's partition back to m, so the same record is polled again. */
+void wa_kafka_rewind(rd_kafka_t *rk, const rd_kafka_message_t *m);
+/* Commits what was stored, leaves the group, destroys the handle. */
+void wa_kafka_consumer_close(rd_kafka_t *rk);
+
+/* Flushes (up to timeout_ms) and destroys. */
+void wa_kafka_producer_close(rd_kafka_t *rk, int timeout_ms);
+
+#endif

@@ -1,0 +1,45 @@
+/* wa_pg.h - Postgres with named prepared statements that survive a reconnect. */
+#ifndef WA_PG_H
+#define WA_PG_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+#include "wa_util.h"
+
+struct wa_pg_stmt {
+    const char *name;
+    const char *sql;
+    int nparams;
+};
+
+struct wa_pg {
+    PGconn *conn;
+    const char *url;
+    const struct wa_pg_stmt *stmts;
+    size_t nstmts;
+};
+
+/* Connects and prepares every statement. Returns 0, or -1 with errbuf filled
+ * (the server may be down; callers retry). */
+int wa_pg_connect(struct wa_pg *pg, const char *url, const struct wa_pg_stmt *stmts, size_t n,
+                  char *errbuf, size_t errsz);
+
+/* Runs a prepared statement. Returns the result on success (caller PQclear()s),
+ * or NULL with *res set: WA_RETRY for a lost connection, a serialization
+ * failure or a deadlock (the connection is reset on the next call), WA_FAIL
+ * for anything the same input would hit again. errbuf gets the reason. */
+PGresult *wa_pg_exec(struct wa_pg *pg, const char *name, int nparams, const char *const *params,
+                     enum wa_result *res, char *errbuf, size_t errsz);
+
+/* BEGIN / COMMIT / ROLLBACK with the same result classes. */
+enum wa_result wa_pg_begin(struct wa_pg *pg, char *errbuf, size_t errsz);
+enum wa_result wa_pg_commit(struct wa_pg *pg, char *errbuf, size_t errsz);
+void wa_pg_rollback(struct wa_pg *pg);
+
+/* 1 when the connection is open (reconnecting once if it was lost). */
+int wa_pg_ok(struct wa_pg *pg);
+
+void wa_pg_close(struct wa_pg *pg);
+
+#endif

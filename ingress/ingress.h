@@ -1,0 +1,76 @@
+/* ingress.h - what the files of ingress/ share: config, the producer, metrics, the request. */
+#ifndef INGRESS_H
+#define INGRESS_H
+
+#include <librdkafka/rdkafka.h>
+#include <microhttpd.h>
+
+#include "wa_event.h"
+#include "wa_form.h"
+#include "wa_kafka.h"
+#include "wa_metrics.h"
+#include "wa_util.h"
+
+struct ing_config {
+    const char *listen;
+    const char *public_base_url;
+    const char *twilio_auth_token;
+    const char *kafka_brokers;
+    const char *topic_inbound;
+    long max_body;
+    long max_header;
+    long kafka_deadline_ms;
+    long client_timeout_s;
+    long max_connections;
+    long threads;
+};
+extern struct ing_config ing_cfg;
+extern rd_kafka_t *ing_producer;
+
+/* Outcomes of webhook requests, by provider and result. */
+enum ing_result {
+    ING_ACCEPTED,
+    ING_MISSING_SIGNATURE,
+    ING_BAD_SIGNATURE,
+    ING_BAD_REQUEST,
+    ING_TOO_LARGE,
+    ING_KAFKA_UNAVAILABLE,
+    ING_RESULT_COUNT
+};
+void ing_metrics_init(void);
+void ing_count(enum ing_result r);
+extern struct wa_metric *ing_m_ack_seconds, *ing_m_invalid_utf8, *ing_m_inflight;
+
+/* One HTTP request, from the first byte of its URI to the response. */
+struct ing_request {
+    char *uri;           /* raw request target, query included: signatures cover it */
+    struct wa_buf body;
+    int started; /* the header-only first call was seen */
+    int too_large;
+    int suspended;
+    struct MHD_Connection *conn;
+    struct wa_delivery dlv;
+    int64_t start_ms;
+};
+
+/* Produces value to topic with key, suspends the connection until Kafka's
+ * acknowledgement, then answers 204 (acked) or 503 (not taken in time). */
+enum MHD_Result ing_produce_and_suspend(struct ing_request *r, const char *topic, const char *key,
+                                        const char *value, size_t len);
+/* Called again on the resumed connection: queues the answer. */
+enum MHD_Result ing_finish_produce(struct ing_request *r);
+
+/* POST /api/whatsapp/twilio */
+enum MHD_Result ing_twilio_inbound(struct ing_request *r);
+
+/* Pure: a Twilio inbound form to the normalized event. Returns 0, or -1 with
+ * errbuf saying what is missing or malformed. Strings in *out borrow from form
+ * and from phone/to buffers (at least 17 bytes each); *raw is new. */
+int ing_twilio_normalize(const struct wa_form *form, int64_t now_ms, struct wa_inbound *out,
+                         char *phone, char *to, json_t **raw, int *utf8_fixed, char *errbuf,
+                         size_t errsz);
+
+/* Starts the HTTP daemon. */
+struct MHD_Daemon *ing_http_start(char *err, size_t errsz);
+
+#endif

@@ -1,0 +1,99 @@
+/* main.c - ingress: the HTTP edge. Config, wiring, and the producer's poll loop. */
+#include "ingress.h"
+#include "wa_config.h"
+#include "wa_log.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct ing_config ing_cfg;
+rd_kafka_t *ing_producer;
+static const char *log_level;
+static atomic_int kafka_ready_flag;
+
+static const struct wa_cfg config[] = {
+    {"INGRESS_LISTEN", "127.0.0.1:8080", WA_CFG_LISTEN, 0, 0, NULL, "address to listen on",
+     &ing_cfg.listen, NULL},
+    {"PUBLIC_BASE_URL", NULL, WA_CFG_URL, 0, 0, NULL,
+     "the URL Twilio calls, without the path; signatures are checked against it",
+     &ing_cfg.public_base_url, NULL},
+    {"TWILIO_AUTH_TOKEN", NULL, WA_CFG_SECRET, 0, 0, NULL, "Twilio auth token that signs webhooks",
+     &ing_cfg.twilio_auth_token, NULL},
+    {"KAFKA_BROKERS", "127.0.0.1:9092", WA_CFG_STR, 0, 0, NULL, "Kafka bootstrap servers",
+     &ing_cfg.kafka_brokers, NULL},
+    {"INGRESS_TOPIC_INBOUND", "wa.inbound", WA_CFG_STR, 0, 0, NULL, "topic for inbound messages",
+     &ing_cfg.topic_inbound, NULL},
+    {"INGRESS_MAX_BODY", "65536", WA_CFG_INT, 1024, 16 << 20, NULL, "largest request body, bytes",
+     NULL, &ing_cfg.max_body},
+    {"INGRESS_MAX_HEADER", "32768", WA_CFG_INT, 4096, 1 << 20, NULL,
+     "memory per connection for headers, bytes", NULL, &ing_cfg.max_header},
+    {"INGRESS_KAFKA_DEADLINE_MS", "5000", WA_CFG_INT, 100, 60000, NULL,
+     "answer 503 when Kafka has not acknowledged within this time", NULL,
+     &ing_cfg.kafka_deadline_ms},
+    {"INGRESS_CLIENT_TIMEOUT_S", "10", WA_CFG_INT, 1, 300, NULL,
+     "drop a connection idle this long (slow clients)", NULL, &ing_cfg.client_timeout_s},
+    {"INGRESS_MAX_CONNECTIONS", "4096", WA_CFG_INT, 16, 100000, NULL, "open connections at most",
+     NULL, &ing_cfg.max_connections},
+    {"INGRESS_THREADS", "2", WA_CFG_INT, 1, 64, NULL, "HTTP threads", NULL, &ing_cfg.threads},
+    {"LOG_LEVEL", "info", WA_CFG_ENUM, 0, 0, "debug|info|warn|error", "log verbosity", &log_level,
+     NULL},
+};
+
+int ing_kafka_is_ready(void)
+{
+    return atomic_load(&kafka_ready_flag);
+}
+
+/* Readiness needs a broker round trip; do it here, never on a request. */
+static void *readiness_loop(void *arg)
+{
+    (void)arg;
+    while (wa_running()) {
+        atomic_store(&kafka_ready_flag, wa_kafka_reachable(ing_producer, 1000));
+        wa_sleep_ms(2000);
+    }
+    return NULL;
+}
+
+int main(void)
+{
+    wa_log_init("ingress");
+    if (wa_config_load(config, WA_CFG_COUNT(config)) > 0) return WA_EX_CONFIG;
+    wa_log_set_level(log_level);
+    wa_config_log(config, WA_CFG_COUNT(config));
+    wa_signals_install();
+    ing_metrics_init();
+
+    char err[512];
+    ing_producer = wa_kafka_producer_new(ing_cfg.kafka_brokers, "ingress",
+                                         (int)ing_cfg.kafka_deadline_ms, err, sizeof err);
+    if (!ing_producer) {
+        fprintf(stderr, "config: kafka producer: %s\n", err);
+        return WA_EX_CONFIG;
+    }
+    struct MHD_Daemon *d = ing_http_start(err, sizeof err);
+    if (!d) {
+        wa_error("%s", err);
+        rd_kafka_destroy(ing_producer);
+        return WA_EX_TEMPFAIL;
+    }
+    pthread_t ready_thread;
+    pthread_create(&ready_thread, NULL, readiness_loop, NULL);
+    wa_info("listening on %s", ing_cfg.listen);
+
+    /* Delivery reports run here, and each one resumes its HTTP connection. */
+    while (wa_running()) rd_kafka_poll(ing_producer, 100);
+
+    wa_info("stopping: no new connections, finishing the ones waiting for Kafka");
+    MHD_quiesce_daemon(d);
+    for (int i = 0; i < 100 && wa_metric_value(ing_m_inflight) > 0; i++)
+        rd_kafka_poll(ing_producer, 100);
+    MHD_stop_daemon(d);
+    pthread_join(ready_thread, NULL);
+    wa_kafka_producer_close(ing_producer, 5000);
+    int fatal = wa_kafka_fatal();
+    wa_info("stopped");
+    return fatal ? 1 : 0;
+}

@@ -1,0 +1,172 @@
+/* twilio_normalize.c - Twilio's inbound webhook form to a wa.inbound event; pure, table-tested. */
+#include "ingress.h"
+#include "wa_phone.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Bytes that are not UTF-8, and NULs (which neither JSON readers nor Postgres
+ * accept), are replaced (U+FFFD) rather than refused: Twilio
+ * signed them, and a lead with a mangled character beats a lost lead. The
+ * sanitized copies live in the form itself, so every borrow stays valid. */
+static int sanitize_form(struct wa_form *form)
+{
+    int fixed = 0;
+    for (size_t i = 0; i < form->n; i++) {
+        struct wa_pair *p = &form->pairs[i];
+        if (!wa_text_clean(p->value, p->value_len)) {
+            size_t l;
+            char *s = wa_utf8_sanitize(p->value, p->value_len, &l);
+            free(p->value);
+            p->value = s;
+            p->value_len = l;
+            fixed++;
+        }
+        if (!wa_text_clean(p->key, p->key_len)) {
+            size_t l;
+            char *s = wa_utf8_sanitize(p->key, p->key_len, &l);
+            free(p->key);
+            p->key = s;
+            p->key_len = l;
+            fixed++;
+        }
+    }
+    return fixed;
+}
+
+/* Every received field, so nothing Twilio adds later is lost; repeats become arrays. */
+static json_t *raw_object(const struct wa_form *form)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < form->n; i++) {
+        const struct wa_pair *p = &form->pairs[i];
+        json_t *v = json_stringn(p->value, p->value_len);
+        json_t *prev = json_object_get(o, p->key);
+        if (!prev) {
+            json_object_set_new(o, p->key, v);
+        } else if (json_is_array(prev)) {
+            json_array_append_new(prev, v);
+        } else {
+            json_t *a = json_array();
+            json_array_append(a, prev);
+            json_array_append_new(a, v);
+            json_object_set_new(o, p->key, a);
+        }
+    }
+    return o;
+}
+
+static const char *nonempty(const struct wa_form *f, const char *k)
+{
+    const char *v = wa_form_get(f, k);
+    return v && *v ? v : NULL;
+}
+
+static const char *type_from_mime(const char *mime)
+{
+    if (!mime) return "document";
+    if (strncmp(mime, "image/webp", 10) == 0) return "sticker";
+    if (strncmp(mime, "image/", 6) == 0) return "image";
+    if (strncmp(mime, "audio/", 6) == 0) return "audio";
+    if (strncmp(mime, "video/", 6) == 0) return "video";
+    if (strcmp(mime, "text/vcard") == 0 || strcmp(mime, "text/x-vcard") == 0) return "contacts";
+    return "document";
+}
+
+/* Twilio message ids: SM/MM and 32 hex digits. Others are refused so a typo cannot become a key. */
+static int valid_sid(const char *s)
+{
+    if (strlen(s) != 34 || !((s[0] == 'S' || s[0] == 'M') && s[1] == 'M')) return 0;
+    for (int i = 2; i < 34; i++)
+        if (!strchr("0123456789abcdefABCDEF", s[i])) return 0;
+    return 1;
+}
+
+int ing_twilio_normalize(const struct wa_form *cform, int64_t now_ms, struct wa_inbound *out,
+                         char *phone, char *to, json_t **raw, int *utf8_fixed, char *errbuf,
+                         size_t errsz)
+{
+    struct wa_form *form = (struct wa_form *)cform;
+    memset(out, 0, sizeof *out);
+    *raw = NULL;
+    *utf8_fixed = sanitize_form(form);
+
+    const char *sid = nonempty(form, "MessageSid");
+    if (!sid) sid = nonempty(form, "SmsMessageSid");
+    if (!sid) {
+        snprintf(errbuf, errsz, "MessageSid is missing");
+        return -1;
+    }
+    if (!valid_sid(sid)) {
+        snprintf(errbuf, errsz, "MessageSid is not a Twilio message id (SM/MM + 32 hex)");
+        return -1;
+    }
+    const char *from = nonempty(form, "From");
+    if (!from) {
+        snprintf(errbuf, errsz, "From is missing");
+        return -1;
+    }
+    if (wa_phone_e164(from, phone, 17) < 0) {
+        snprintf(errbuf, errsz, "From is not a phone number in E.164");
+        return -1;
+    }
+    const char *to_raw = nonempty(form, "To");
+    if (to_raw && wa_phone_e164(to_raw, to, 17) == 0) out->to = to;
+
+    out->provider = "twilio";
+    out->provider_message_id = sid;
+    out->account = nonempty(form, "AccountSid");
+    out->phone = phone;
+    out->wa_id = nonempty(form, "WaId");
+    out->profile_name = nonempty(form, "ProfileName");
+    out->reply_to = nonempty(form, "OriginalRepliedMessageSid");
+    const struct wa_pair *body = wa_form_find(form, "Body");
+    if (body && body->value_len) {
+        out->text = body->value;
+        out->text_len = body->value_len;
+    }
+    out->timestamp_ms = now_ms; /* Twilio's inbound webhook carries no send time */
+    out->received_ms = now_ms;
+
+    const char *nm = nonempty(form, "NumMedia");
+    long num_media = 0;
+    if (nm) {
+        char *end;
+        num_media = strtol(nm, &end, 10);
+        if (*end || num_media < 0 || num_media > WA_MAX_MEDIA) {
+            snprintf(errbuf, errsz, "NumMedia must be 0 to %d", WA_MAX_MEDIA);
+            return -1;
+        }
+    }
+    for (long i = 0; i < num_media; i++) {
+        char k[48];
+        snprintf(k, sizeof k, "MediaUrl%ld", i);
+        const char *url = nonempty(form, k);
+        if (!url) {
+            snprintf(errbuf, errsz, "NumMedia is %ld but %s is missing", num_media, k);
+            return -1;
+        }
+        snprintf(k, sizeof k, "MediaContentType%ld", i);
+        out->media[out->nmedia++] = (struct wa_media_ref){url, nonempty(form, k), -1};
+    }
+
+    out->button_text = nonempty(form, "ButtonText");
+    out->button_payload = nonempty(form, "ButtonPayload");
+    out->latitude = nonempty(form, "Latitude");
+    out->longitude = nonempty(form, "Longitude");
+    out->address = nonempty(form, "Address");
+    out->label = nonempty(form, "Label");
+
+    /* Twilio's MessageType names the kind when present; otherwise infer it. */
+    const char *mt = nonempty(form, "MessageType");
+    if (mt) out->type = mt;
+    else if (out->latitude && out->longitude) out->type = "location";
+    else if (out->button_text || out->button_payload) out->type = "button";
+    else if (out->nmedia) out->type = type_from_mime(out->media[0].mime);
+    else out->type = "text";
+
+    *raw = raw_object(form);
+    out->raw = *raw;
+    return 0;
+}

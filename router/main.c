@@ -1,0 +1,140 @@
+/* main.c - router: the CRM's single writer. Config, wiring, and the consumer loop. */
+#include "router.h"
+#include "wa_config.h"
+#include "wa_http.h"
+#include "wa_kafka.h"
+#include "wa_log.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+struct rtr_config rtr_cfg;
+struct rtr_metrics rtr_m;
+static const char *log_level;
+static atomic_int pg_ready;
+
+static const struct wa_cfg config[] = {
+    {"KAFKA_BROKERS", "127.0.0.1:9092", WA_CFG_STR, 0, 0, NULL, "Kafka bootstrap servers",
+     &rtr_cfg.kafka_brokers, NULL},
+    {"DATABASE_URL", NULL, WA_CFG_STR, 0, 0, NULL, "Postgres connection URL",
+     &rtr_cfg.database_url, NULL},
+    {"ROUTER_LISTEN", "127.0.0.1:9101", WA_CFG_LISTEN, 0, 0, NULL,
+     "address for /healthz, /readyz, /metrics", &rtr_cfg.listen, NULL},
+    {"ROUTER_GROUP", "router", WA_CFG_STR, 0, 0, NULL, "Kafka consumer group", &rtr_cfg.group,
+     NULL},
+    {"WHATSAPP_PROVIDER", "auto", WA_CFG_ENUM, 0, 0, "auto|twilio|baileys",
+     "provider choice for outbound messages", &rtr_cfg.provider_mode, NULL},
+    {"ROUTER_TOPIC_INBOUND", "wa.inbound", WA_CFG_STR, 0, 0, NULL, "inbound topic",
+     &rtr_cfg.topic_inbound, NULL},
+    {"ROUTER_TOPIC_EVENTS", "wa.events", WA_CFG_STR, 0, 0, NULL, "CRM changelog topic",
+     &rtr_cfg.topic_events, NULL},
+    {"ROUTER_TOPIC_ERROR", "wa.error", WA_CFG_STR, 0, 0, NULL, "where unhandled records go",
+     &rtr_cfg.topic_error, NULL},
+    {"LOG_LEVEL", "info", WA_CFG_ENUM, 0, 0, "debug|info|warn|error", "log verbosity", &log_level,
+     NULL},
+};
+
+static int ready(void)
+{
+    return atomic_load(&pg_ready);
+}
+
+static void metrics_init(void)
+{
+    const char *h = "Records of wa.inbound by outcome.";
+    rtr_m.stored = wa_metric_new(WA_COUNTER, "wa_router_inbound_total", "result=\"stored\"", h);
+    rtr_m.duplicate =
+        wa_metric_new(WA_COUNTER, "wa_router_inbound_total", "result=\"duplicate\"", h);
+    rtr_m.parked = wa_metric_new(WA_COUNTER, "wa_router_inbound_total", "result=\"parked\"", h);
+    rtr_m.retried = wa_metric_new(WA_COUNTER, "wa_router_inbound_total", "result=\"retry\"", h);
+    rtr_m.crm_seconds = wa_metric_new(WA_HISTOGRAM, "wa_router_inbound_to_crm_seconds", "",
+                                      "From ingress accepting a message to its CRM commit.");
+    rtr_m.published = wa_metric_new(WA_COUNTER, "wa_router_events_published_total", "",
+                                    "Events published to wa.events.");
+    rtr_m.publish_failed = wa_metric_new(WA_COUNTER, "wa_router_events_publish_failed_total", "",
+                                         "Event publications Kafka did not acknowledge (retried).");
+}
+
+static void run(struct rtr *r)
+{
+    int64_t backoff = 0, last_drain = 0;
+    while (wa_running()) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->consumer, 100);
+        rd_kafka_poll(r->producer, 0);
+        if (wa_now_ms() - last_drain > 1000) {
+            /* Events left behind by a crash or a Kafka outage go out here. */
+            atomic_store(&pg_ready, wa_pg_ok(&r->pg));
+            while (rtr_outbox_publish(r) > 0) {
+            }
+            last_drain = wa_now_ms();
+        }
+        if (!m) continue;
+        if (m->err) {
+            wa_warn("kafka consumer: %s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        enum wa_result res = rtr_handle_inbound(r, m);
+        if (res == WA_RETRY) {
+            /* Same record again after a pause; the group stays alive meanwhile. */
+            wa_metric_add(rtr_m.retried, 1);
+            wa_kafka_rewind(r->consumer, m);
+            backoff = backoff ? (backoff * 2 > 5000 ? 5000 : backoff * 2) : 100;
+            wa_sleep_ms(backoff);
+        } else {
+            backoff = 0;
+            wa_kafka_store_offset(r->consumer, m);
+            if (res == WA_OK) rtr_outbox_publish(r);
+        }
+        rd_kafka_message_destroy(m);
+    }
+}
+
+int main(void)
+{
+    wa_log_init("router");
+    if (wa_config_load(config, WA_CFG_COUNT(config)) > 0) return WA_EX_CONFIG;
+    wa_log_set_level(log_level);
+    wa_config_log(config, WA_CFG_COUNT(config));
+    wa_signals_install();
+    metrics_init();
+
+    char err[512];
+    struct rtr r = {0};
+    r.producer = wa_kafka_producer_new(rtr_cfg.kafka_brokers, "router", 30000, err, sizeof err);
+    const char *topics[] = {rtr_cfg.topic_inbound};
+    if (r.producer)
+        r.consumer = wa_kafka_consumer_new(rtr_cfg.kafka_brokers, rtr_cfg.group, topics, 1, err,
+                                           sizeof err);
+    if (!r.producer || !r.consumer) {
+        fprintf(stderr, "config: kafka: %s\n", err);
+        return WA_EX_CONFIG;
+    }
+    struct MHD_Daemon *admin = wa_http_admin_start(rtr_cfg.listen, ready, err, sizeof err);
+    if (!admin) {
+        wa_error("%s", err);
+        return WA_EX_TEMPFAIL;
+    }
+    /* Postgres may still be starting: wait for it rather than crash-loop. */
+    while (wa_running() &&
+           wa_pg_connect(&r.pg, rtr_cfg.database_url, rtr_statements, rtr_nstatements, err,
+                         sizeof err) < 0) {
+        wa_warn("postgres: %s; retrying", err);
+        wa_sleep_ms(1000);
+    }
+    atomic_store(&pg_ready, 1);
+    wa_info("consuming %s as group %s", rtr_cfg.topic_inbound, rtr_cfg.group);
+
+    run(&r);
+
+    wa_info("stopping: committing offsets of finished records");
+    wa_kafka_consumer_close(r.consumer);
+    while (rtr_outbox_publish(&r) > 0) {
+    }
+    wa_kafka_producer_close(r.producer, 5000);
+    wa_pg_close(&r.pg);
+    MHD_stop_daemon(admin);
+    wa_info("stopped");
+    return wa_kafka_fatal() ? 1 : 0;
+}
