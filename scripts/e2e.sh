@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# e2e.sh - end-to-end tests on the real stack, started by the same scripts as `make run`.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+# Tests get their own state dir, so a developer's `make run` data is left alone.
+export WA_STATE=${WA_STATE:-$root/.local/test}
+export INGRESS_KAFKA_DEADLINE_MS=${INGRESS_KAFKA_DEADLINE_MS:-3000}
+export LOG_LEVEL=${LOG_LEVEL:-info}
+cleanup() {
+    "$root/scripts/services.sh" stop >/dev/null 2>&1 || true
+    [ -n "${WA_KEEP_STACK:-}" ] || "$root/infra/stack.sh" down >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+"$root/scripts/up.sh"
+source "$root/scripts/env.sh"
+cd "$root/tests/e2e"
+node --test --test-concurrency=1 --test-reporter=spec ./*.test.mjs

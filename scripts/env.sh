@@ -1,0 +1,25 @@
+# env.sh - sourced by the scripts: the local stack's addresses and the services' settings.
+# Anything already set in the environment wins, so real credentials can be passed in.
+WA_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export WA_STATE=${WA_STATE:-$WA_ROOT/.local}
+if [ -f "$WA_STATE/stack.env" ]; then
+    while IFS='=' read -r k v; do
+        [ -n "$k" ] && [ "${k:0:1}" != "#" ] && [ -z "${!k:-}" ] && export "$k=$v"
+    done <"$WA_STATE/stack.env"
+fi
+export KAFKA_BROKERS=${KAFKA_BROKERS:-127.0.0.1:9092}
+export DATABASE_URL=${DATABASE_URL:-postgresql://wa:wa@127.0.0.1:55432/wa}
+export INGRESS_LISTEN=${INGRESS_LISTEN:-127.0.0.1:8080}
+export ROUTER_LISTEN=${ROUTER_LISTEN:-127.0.0.1:9101}
+export PUBLIC_BASE_URL=${PUBLIC_BASE_URL:-http://${INGRESS_LISTEN}}
+export WHATSAPP_PROVIDER=${WHATSAPP_PROVIDER:-auto}
+# Without real Twilio credentials the stack runs against the simulator, which
+# signs its webhooks with this development token.
+if [ -z "${TWILIO_AUTH_TOKEN:-}" ]; then
+    export TWILIO_AUTH_TOKEN=sim-auth-token-not-a-secret
+    export WA_TWILIO_SIMULATED=1
+fi
+export INGRESS_URL=${INGRESS_URL:-http://${INGRESS_LISTEN}}
+WA_LOG_DIR=$WA_STATE/log
+WA_RUN_DIR=$WA_STATE/run
+mkdir -p "$WA_LOG_DIR" "$WA_RUN_DIR"

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# run.sh - `make run`: start everything, say what is where, and stop it all on Ctrl-C.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/up.sh"
+source "$root/scripts/env.sh"
+
+stop_all() {
+    trap - INT TERM
+    echo
+    echo "stopping wa-broker..."
+    "$root/scripts/services.sh" stop || true
+    "$root/infra/stack.sh" down || true
+    exit 0
+}
+trap stop_all INT TERM
+
+cat <<MSG
+
+wa-broker is running on loopback.
+
+  ingress    $INGRESS_URL   (POST /api/whatsapp/twilio, /healthz, /readyz, /metrics)
+  router     http://$ROUTER_LISTEN/metrics
+  Postgres   $DATABASE_URL
+  Kafka      $KAFKA_BROKERS   (topics wa.inbound, wa.events, wa.error, ...)
+  S3         ${S3_ENDPOINT:-http://127.0.0.1:9000}  bucket ${S3_BUCKET:-wa-media}
+  logs       $WA_LOG_DIR/
+
+MSG
+if [ -n "${WA_TWILIO_SIMULATED:-}" ]; then
+    echo "  No TWILIO_AUTH_TOKEN was given: Twilio is simulated (token $TWILIO_AUTH_TOKEN)."
+fi
+cat <<MSG
+
+Send a first message, as Twilio would, in another terminal:
+
+  make demo                      # or: node sim/twilio/cli.mjs inbound --from +14155550100 --body "Hello"
+
+and see it in the CRM:
+
+  psql $DATABASE_URL -c "select phone, profile_name, last_inbound_provider from contacts"
+
+Ctrl-C here, or 'make stop' elsewhere, stops everything.
+MSG
+# Stay in the foreground while the services live; 'make stop' ends them and so this.
+while "$root/scripts/services.sh" status | grep -q running; do sleep 2; done
+echo "services are gone (make stop?); stopping the stack"
+"$root/infra/stack.sh" down || true

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# services.sh - start, stop and inspect wa-broker's own processes on loopback.
+#   scripts/services.sh start [NAME...]   start (those not already running), wait for /healthz
+#   scripts/services.sh stop [NAME...]    SIGTERM, wait, SIGKILL after 15 s
+#   scripts/services.sh kill9 NAME        simulate a crash (tests)
+#   scripts/services.sh status
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+ALL=(ingress router)
+
+health_url() {
+    case $1 in
+    ingress) echo "http://$INGRESS_LISTEN/healthz" ;;
+    router) echo "http://$ROUTER_LISTEN/healthz" ;;
+    esac
+}
+
+pid_of() {
+    local f=$WA_RUN_DIR/$1.pid
+    [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && cat "$f"
+}
+
+start_one() {
+    local name=$1 bin=$WA_ROOT/build/bin/$1
+    if pid_of "$name" >/dev/null; then echo "$name: already running (pid $(pid_of "$name"))"; return; fi
+    [ -x "$bin" ] || { echo "$name: $bin is missing: run 'make build'" >&2; exit 1; }
+    nohup "$bin" >>"$WA_LOG_DIR/$name.log" 2>&1 &
+    echo $! >"$WA_RUN_DIR/$name.pid"
+    local url; url=$(health_url "$name")
+    for _ in $(seq 100); do
+        if curl -fsS -o /dev/null "$url" 2>/dev/null; then echo "$name: up (pid $!, log $WA_LOG_DIR/$name.log)"; return; fi
+        if ! kill -0 "$(cat "$WA_RUN_DIR/$name.pid")" 2>/dev/null; then
+            echo "$name: exited at start; last log lines:" >&2
+            tail -n 15 "$WA_LOG_DIR/$name.log" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+    echo "$name: no answer on $url after 10 s; see $WA_LOG_DIR/$name.log" >&2
+    exit 1
+}
+
+stop_one() {
+    local name=$1 pid
+    pid=$(pid_of "$name") || { rm -f "$WA_RUN_DIR/$name.pid"; return 0; }
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "$name: did not stop in 15 s; killing" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$WA_RUN_DIR/$name.pid"
+    echo "$name: stopped"
+}
+
+cmd=${1:-status}
+shift || true
+names=("$@")
+[ ${#names[@]} -eq 0 ] && names=("${ALL[@]}")
+case $cmd in
+start) for n in "${names[@]}"; do start_one "$n"; done ;;
+stop) for n in "${names[@]}"; do stop_one "$n"; done ;;
+kill9)
+    for n in "${names[@]}"; do
+        pid=$(pid_of "$n") && kill -KILL "$pid" && rm -f "$WA_RUN_DIR/$n.pid" && echo "$n: killed (-9)"
+    done
+    ;;
+status)
+    for n in "${names[@]}"; do
+        if pid=$(pid_of "$n"); then echo "$n: running pid=$pid health=$(health_url "$n") log=$WA_LOG_DIR/$n.log"
+        else echo "$n: stopped log=$WA_LOG_DIR/$n.log"; fi
+    done
+    ;;
+*) echo "usage: services.sh start|stop|kill9|status [NAME...]" >&2; exit 64 ;;
+esac

@@ -1,0 +1,88 @@
+// lib.mjs - what the end-to-end tests share: the stack's addresses, the CRM, Kafka, the services.
+import { execFile as execFileCb, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { inboundParams, postWebhook, newMessageSid } from '../../sim/twilio/webhook.mjs';
+
+const execFile = promisify(execFileCb);
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const env = process.env;
+export const ingressUrl = env.INGRESS_URL;
+export const publicBase = env.PUBLIC_BASE_URL.replace(/\/+$/, '');
+export const token = env.TWILIO_AUTH_TOKEN;
+export const TWILIO_PATH = '/api/whatsapp/twilio';
+export { inboundParams, newMessageSid };
+
+export const db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 4 });
+export async function q(sql, args = []) {
+  return (await db.query(sql, args)).rows;
+}
+
+// A phone number no other test uses: tests share one CRM. +1 555 is fictional.
+export function uniquePhone() {
+  return `+1555${Math.floor(1e6 + Math.random() * 8.999e6)}`;
+}
+
+export async function sendInbound(opts, post = {}) {
+  const params = opts.params ?? inboundParams(opts);
+  return {
+    params,
+    ...(await postWebhook({ targetUrl: ingressUrl + TWILIO_PATH, publicUrl: publicBase + TWILIO_PATH,
+      authToken: token, params, ...post })),
+  };
+}
+
+export async function waitFor(what, fn, { timeoutMs = 15000, everyMs = 100 } = {}) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    last = await fn();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export async function messagesFor(phone) {
+  return q(`select m.*, c.phone, c.wa_id, c.profile_name, c.last_inbound_provider, c.last_inbound_at
+              from messages m join contacts c on c.id = m.contact_id where c.phone = $1
+             order by m.created_at`, [phone]);
+}
+
+// Every record of a topic, read from the beginning with kcat (Debian's librdkafka).
+export async function topicRecords(topic) {
+  const { stdout } = await execFile('kcat', ['-b', env.KAFKA_BROKERS, '-C', '-t', topic, '-o', 'beginning',
+    '-e', '-q', '-f', '%k\t%s\n'], { maxBuffer: 256 << 20 });
+  return stdout.split('\n').filter(Boolean).map((line) => {
+    const i = line.indexOf('\t');
+    return { key: line.slice(0, i), value: line.slice(i + 1) };
+  });
+}
+
+export function services(...args) {
+  const r = spawnSync(path.join(root, 'scripts/services.sh'), args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`services.sh ${args.join(' ')}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+export function stack(...args) {
+  const r = spawnSync(path.join(root, 'infra/stack.sh'), args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`stack.sh ${args.join(' ')}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+// One sample of /metrics by its exact name and labels, e.g. 'x_total{result="ok"}'.
+export async function metric(base, sample) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(sample + ' '));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+export async function metricSum(base, prefix) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return text.split('\n').filter((l) => l.startsWith(prefix)).reduce((s, l) => s + Number(l.split(' ').pop()), 0);
+}

@@ -1,0 +1,189 @@
+// twilio_inbound.test.mjs - a Twilio WhatsApp message, signed as Twilio signs it, lands once in the CRM.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  sendInbound, uniquePhone, waitFor, messagesFor, topicRecords, metric, q, ingressUrl, sleep,
+  inboundParams, newMessageSid, db,
+} from './lib.mjs';
+
+test.after(() => db.end());
+
+test('a signed webhook answers 204 and exactly one CRM row appears with the right fields', async () => {
+  const phone = uniquePhone();
+  const res = await sendInbound({ from: phone, body: 'Hi, is the flat still free?', profileName: 'Dana K' });
+  assert.equal(res.status, 204, res.body);
+  const rows = await waitFor('the CRM row', async () => {
+    const r = await messagesFor(phone);
+    return r.length ? r : null;
+  });
+  assert.equal(rows.length, 1);
+  const m = rows[0];
+  assert.equal(m.direction, 'inbound');
+  assert.equal(m.provider, 'twilio');
+  assert.equal(m.provider_message_id, res.params.MessageSid);
+  assert.equal(m.type, 'text');
+  assert.equal(m.body, 'Hi, is the flat still free?');
+  assert.equal(m.status, 'received');
+  assert.equal(m.phone, phone);
+  assert.equal(m.wa_id, phone.slice(1));
+  assert.equal(m.profile_name, 'Dana K');
+  assert.equal(m.last_inbound_provider, 'twilio');
+  assert.ok(Date.now() - new Date(m.last_inbound_at).getTime() < 60_000, 'the 24h window opened now');
+  assert.equal(m.payload.raw.ApiVersion, '2010-04-01', 'every Twilio field is kept');
+});
+
+test('the same MessageSid posted 5 times gives one row', async () => {
+  const phone = uniquePhone();
+  const params = inboundParams({ from: phone, body: 'dup?' });
+  for (let i = 0; i < 5; i++) {
+    const r = await sendInbound({ params });
+    assert.equal(r.status, 204);
+  }
+  await waitFor('the CRM row', async () => (await messagesFor(phone)).length > 0);
+  // Every copy has reached the router once the events of all five are through; give it time.
+  await sleep(1500);
+  const rows = await messagesFor(phone);
+  assert.equal(rows.length, 1);
+  const copies = (await topicRecords('wa.inbound')).filter((r) => r.value.includes(params.MessageSid));
+  assert.equal(copies.length, 5, 'ingress accepted all five; the CRM absorbed the repeats');
+});
+
+test('a wrong signature gets 403, a missing one 400, and nothing reaches wa.inbound', async () => {
+  const base = ingressUrl;
+  const before403 = await metric(base, 'wa_ingress_webhooks_total{provider="twilio",result="bad_signature"}');
+  const before400 = await metric(base, 'wa_ingress_webhooks_total{provider="twilio",result="missing_signature"}');
+  const phone = uniquePhone();
+  const bad = await sendInbound({ from: phone, body: 'forged' }, { signature: 'AAAAAAAAAAAAAAAAAAAAAAAAAAA=' });
+  assert.equal(bad.status, 403);
+  assert.equal(JSON.parse(bad.body).error, 'bad_signature');
+  const none = await sendInbound({ from: phone, body: 'unsigned' }, { signature: null });
+  assert.equal(none.status, 400);
+  assert.equal(JSON.parse(none.body).error, 'missing_signature');
+  // Signed for another token: also 403.
+  const { postWebhook } = await import('../../sim/twilio/webhook.mjs');
+  const other = await postWebhook({ targetUrl: base + '/api/whatsapp/twilio',
+    publicUrl: process.env.PUBLIC_BASE_URL + '/api/whatsapp/twilio', authToken: 'another-token',
+    params: inboundParams({ from: phone, body: 'other token' }) });
+  assert.equal(other.status, 403);
+  // A good request after them, so that "nothing on the topic" is not just lag.
+  const good = await sendInbound({ from: uniquePhone(), body: 'after' });
+  assert.equal(good.status, 204);
+  const records = await topicRecords('wa.inbound');
+  assert.ok(records.some((r) => r.value.includes(good.params.MessageSid)));
+  assert.equal(records.filter((r) => r.key === phone.slice(1)).length, 0);
+  assert.equal((await messagesFor(phone)).length, 0);
+  assert.equal(await metric(base, 'wa_ingress_webhooks_total{provider="twilio",result="bad_signature"}'), before403 + 2);
+  assert.equal(await metric(base, 'wa_ingress_webhooks_total{provider="twilio",result="missing_signature"}'), before400 + 1);
+});
+
+test('a Hebrew and emoji body round-trips byte for byte', async () => {
+  const phone = uniquePhone();
+  const body = 'שלום! האם הדירה עדיין פנויה? 🏠👋 ש"ח 1,200 + מע"מ';
+  const res = await sendInbound({ from: phone, body, profileName: 'דנה' });
+  assert.equal(res.status, 204);
+  const [m] = await waitFor('the CRM row', async () => {
+    const r = await messagesFor(phone);
+    return r.length ? r : null;
+  });
+  assert.equal(Buffer.compare(Buffer.from(m.body, 'utf8'), Buffer.from(body, 'utf8')), 0);
+  assert.equal(m.profile_name, 'דנה');
+  const [raw] = await q('select convert_to(body, \'UTF8\') as b from messages where provider_message_id = $1', [res.params.MessageSid]);
+  assert.equal(raw.b.toString('hex'), Buffer.from(body, 'utf8').toString('hex'));
+});
+
+test('media, location and button fields are normalized', async () => {
+  const phone = uniquePhone();
+  const res = await sendInbound({ from: phone, body: '', media: [
+    { url: 'https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM0/Media/ME0', mime: 'image/jpeg', type: 'image' },
+  ] });
+  assert.equal(res.status, 204);
+  const [m] = await waitFor('the CRM row', async () => {
+    const r = await messagesFor(phone);
+    return r.length ? r : null;
+  });
+  assert.equal(m.type, 'image');
+  assert.deepEqual(m.payload.media, [{ url: 'https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM0/Media/ME0', mime: 'image/jpeg' }]);
+
+  const loc = await sendInbound({ from: phone, extra: { Latitude: '32.0853', Longitude: '34.781768', Address: 'Tel Aviv', MessageType: 'location' } });
+  assert.equal(loc.status, 204);
+  await waitFor('the location row', async () => (await messagesFor(phone)).length === 2);
+  const rows = await messagesFor(phone);
+  const l = rows.find((r) => r.provider_message_id === loc.params.MessageSid);
+  assert.equal(l.type, 'location');
+  assert.deepEqual(l.payload.location, { latitude: '32.0853', longitude: '34.781768', address: 'Tel Aviv' });
+});
+
+test('bad input gets a clear 4xx and is counted', async () => {
+  const base = ingressUrl;
+  // Signed, but no MessageSid: 400 saying so.
+  const params = inboundParams({ from: uniquePhone() });
+  delete params.MessageSid;
+  delete params.SmsMessageSid;
+  delete params.SmsSid;
+  const r = await sendInbound({ params });
+  assert.equal(r.status, 400);
+  assert.match(JSON.parse(r.body).message, /MessageSid is missing/);
+  // Oversized body: 413 before the signature is even looked at.
+  const big = await fetch(base + '/api/whatsapp/twilio', { method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': 'x' },
+    body: 'Body=' + 'a'.repeat(200_000) });
+  assert.equal(big.status, 413);
+  // Unknown path and wrong method.
+  assert.equal((await fetch(base + '/api/whatsapp/nope', { method: 'POST' })).status, 404);
+  assert.equal((await fetch(base + '/api/whatsapp/twilio')).status, 405);
+  // Wrong content type.
+  const json = await fetch(base + '/api/whatsapp/twilio', { method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-Twilio-Signature': 'x' }, body: '{}' });
+  assert.equal(json.status, 415);
+  assert.ok(await metric(base, 'wa_ingress_webhooks_total{provider="twilio",result="too_large"}') >= 1);
+  assert.ok(await metric(base, 'wa_ingress_webhooks_total{provider="twilio",result="bad_request"}') >= 2);
+});
+
+test('health, readiness and metrics answer', async () => {
+  assert.equal((await fetch(ingressUrl + '/healthz')).status, 200);
+  await waitFor('readiness', async () => (await fetch(ingressUrl + '/readyz')).status === 200);
+  const text = await (await fetch(ingressUrl + '/metrics')).text();
+  assert.match(text, /# TYPE wa_ingress_kafka_ack_seconds histogram/);
+  const r = await (await fetch(`http://${process.env.ROUTER_LISTEN}/metrics`)).text();
+  assert.match(r, /wa_router_inbound_total\{result="stored"\} [1-9]/);
+});
+
+test('wa.events carries the inbound message and the lead update, each naming its provider', async () => {
+  const phone = uniquePhone();
+  const res = await sendInbound({ from: phone, body: 'events please' });
+  assert.equal(res.status, 204);
+  const events = await waitFor('two events', async () => {
+    const e = (await topicRecords('wa.events')).filter((r) => r.key === phone.slice(1)).map((r) => JSON.parse(r.value));
+    return e.length >= 2 ? e : null;
+  });
+  const inbound = events.find((e) => e.type === 'wa.inbound');
+  const lead = events.find((e) => e.type === 'lead.update');
+  assert.equal(inbound.provider, 'twilio');
+  assert.equal(inbound.message.text, 'events please');
+  assert.equal(inbound.contact.phone, phone);
+  assert.equal(lead.provider, 'twilio');
+  assert.equal(lead.contact.last_inbound_provider, 'twilio');
+  assert.ok(lead.contact.window_open_until_ms > Date.now() + 23 * 3600 * 1000);
+  assert.ok(Number.isInteger(inbound.id) && inbound.id !== lead.id, 'events carry distinct ids');
+  assert.equal(events.length, 2, 'one of each, no repeats');
+});
+
+test('a poison record on wa.inbound goes to wa.error and does not block the partition', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const phone = uniquePhone();
+  const key = phone.slice(1);
+  const marker = `poison-${Date.now()}`;
+  // Same key as a good message that follows, so both land on one partition.
+  execFileSync('kcat', ['-b', process.env.KAFKA_BROKERS, '-P', '-t', 'wa.inbound', '-k', key], { input: `{"not":"an event","marker":"${marker}"` });
+  const res = await sendInbound({ from: phone, body: 'after the poison' });
+  assert.equal(res.status, 204);
+  await waitFor('the message behind the poison', async () => (await messagesFor(phone)).length === 1);
+  const errs = await waitFor('the parked record', async () => {
+    const e = (await topicRecords('wa.error')).map((r) => JSON.parse(r.value)).filter((e) => e.payload?.includes(marker));
+    return e.length ? e : null;
+  });
+  assert.equal(errs[0].stage, 'router.inbound');
+  assert.equal(errs[0].code, 'invalid_event');
+  assert.equal(errs[0].retryable, false);
+  assert.equal(errs[0].topic, 'wa.inbound');
+});
