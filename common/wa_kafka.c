@@ -170,7 +170,10 @@ rd_kafka_t *wa_kafka_consumer_new(const char *brokers, const char *group, const 
         set(conf, "enable.auto.commit", "true", err, errsz) ||
         set(conf, "auto.commit.interval.ms", "1000", err, errsz) ||
         set(conf, "auto.offset.reset", "earliest", err, errsz) ||
-        set(conf, "enable.partition.eof", "false", err, errsz)) {
+        set(conf, "enable.partition.eof", "false", err, errsz) ||
+        /* A crashed member is noticed in seconds, so its partitions move on quickly. */
+        set(conf, "session.timeout.ms", "10000", err, errsz) ||
+        set(conf, "heartbeat.interval.ms", "2000", err, errsz)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
