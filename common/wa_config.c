@@ -129,9 +129,12 @@ void wa_config_log(const struct wa_cfg *table, size_t n)
     for (size_t i = 0; i < n; i++) {
         const struct wa_cfg *c = &table[i];
         const char *v = env(c->name);
-        if (!v) v = c->def && *c->def ? c->def : "(unset)";
-        else if (c->type == WA_CFG_SECRET) v = "****";
-        else if (strstr(v, "://") && strchr(v, '@')) v = "(set, contains credentials)";
+        if (!v)
+            v = c->def && *c->def ? c->def : "(unset)";
+        else if (c->type == WA_CFG_SECRET)
+            v = "****";
+        else if (strstr(v, "://") && strchr(v, '@'))
+            v = "(set, contains credentials)";
         wa_info("config %s=%s", c->name, v);
     }
 }

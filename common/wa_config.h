@@ -14,8 +14,8 @@ enum wa_cfg_type {
 };
 
 struct wa_cfg {
-    const char *name;     /* environment variable */
-    const char *def;      /* default, or NULL when the variable is required */
+    const char *name; /* environment variable */
+    const char *def;  /* default, or NULL when the variable is required */
     enum wa_cfg_type type;
     long min, max;        /* WA_CFG_INT bounds */
     const char *choices;  /* WA_CFG_ENUM words, e.g. "auto|twilio|baileys" */

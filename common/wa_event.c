@@ -34,8 +34,10 @@ char *wa_inbound_encode(const struct wa_inbound *in, size_t *len)
     bad |= put_str(o, "type", in->type);
     if (in->text) {
         json_t *t = json_stringn(in->text, in->text_len);
-        if (!t) bad = 1;
-        else json_object_set_new(o, "text", t);
+        if (!t)
+            bad = 1;
+        else
+            json_object_set_new(o, "text", t);
     }
     json_object_set_new(o, "timestamp_ms", json_integer(in->timestamp_ms));
     json_object_set_new(o, "received_ms", json_integer(in->received_ms));

@@ -24,18 +24,18 @@ struct wa_inbound {
     const char *wa_id;               /* WhatsApp id, digits */
     const char *lid;                 /* Baileys LID when known */
     const char *profile_name;
-    const char *to;                  /* our number, E.164 */
-    const char *type;                /* text, image, audio, video, document, sticker, location, button, ... */
+    const char *to;   /* our number, E.164 */
+    const char *type; /* text, image, audio, video, document, sticker, location, button, ... */
     const char *text;
     size_t text_len;
-    int64_t timestamp_ms;            /* when the provider says it was sent */
-    int64_t received_ms;             /* when ingress accepted it */
+    int64_t timestamp_ms; /* when the provider says it was sent */
+    int64_t received_ms;  /* when ingress accepted it */
     size_t nmedia;
     struct wa_media_ref media[WA_MAX_MEDIA];
     const char *button_text, *button_payload;
     const char *latitude, *longitude, *address, *label; /* kept as text: no float rounding */
-    const char *reply_to;            /* the provider id of the message this one answers */
-    json_t *raw;                     /* every provider field as received (borrowed) */
+    const char *reply_to; /* the provider id of the message this one answers */
+    json_t *raw;          /* every provider field as received (borrowed) */
 };
 
 /* Encodes to a new compact JSON string (caller frees), or NULL on invalid UTF-8. */

@@ -24,7 +24,8 @@ char *wa_form_decode(const char *s, size_t len, int plus_is_space, size_t *out_l
             out[o++] = ' ';
         } else if (c == '%' && i + 2 < len && hexval((unsigned char)s[i + 1]) >= 0 &&
                    hexval((unsigned char)s[i + 2]) >= 0) {
-            out[o++] = (char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
+            out[o++] =
+                (char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
             i += 2;
         } else {
             out[o++] = (char)c;
@@ -43,9 +44,10 @@ int wa_form_parse(const char *body, size_t len, struct wa_form *out, char *errbu
     size_t i = 0;
     while (i < len) {
         size_t start = i;
-        while (i < len && body[i] != '&') i++;
+        while (i < len && body[i] != '&')
+            i++;
         size_t end = i;
-        i++; /* skip '&' */
+        i++;                        /* skip '&' */
         if (end == start) continue; /* "a=1&&b=2" has an empty segment: nothing to keep */
         if (out->n == WA_FORM_MAX_PAIRS) {
             snprintf(errbuf, errsz, "more than %d form parameters", WA_FORM_MAX_PAIRS);
@@ -83,8 +85,7 @@ const struct wa_pair *wa_form_find(const struct wa_form *f, const char *key)
 {
     size_t kl = strlen(key);
     for (size_t i = 0; i < f->n; i++)
-        if (f->pairs[i].key_len == kl && memcmp(f->pairs[i].key, key, kl) == 0)
-            return &f->pairs[i];
+        if (f->pairs[i].key_len == kl && memcmp(f->pairs[i].key, key, kl) == 0) return &f->pairs[i];
     return NULL;
 }
 

@@ -28,8 +28,8 @@ enum MHD_Result wa_http_error(struct MHD_Connection *c, unsigned status, const c
 {
     json_t *o = json_pack("{s:s, s:s}", "error", code, "message", message);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    enum MHD_Result ret = s ? wa_http_reply(c, status, "application/json", s, strlen(s))
-                            : wa_http_empty(c, status);
+    enum MHD_Result ret =
+        s ? wa_http_reply(c, status, "application/json", s, strlen(s)) : wa_http_empty(c, status);
     free(s);
     json_decref(o);
     return ret;
@@ -40,8 +40,8 @@ enum MHD_Result wa_http_empty(struct MHD_Connection *c, unsigned status)
     return wa_http_reply(c, status, NULL, "", 0);
 }
 
-int wa_http_admin(struct MHD_Connection *c, const char *method, const char *url,
-                  int (*ready)(void), enum MHD_Result *ret)
+int wa_http_admin(struct MHD_Connection *c, const char *method, const char *url, int (*ready)(void),
+                  enum MHD_Result *ret)
 {
     int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     if (strcmp(url, "/healthz") == 0) {
@@ -51,7 +51,7 @@ int wa_http_admin(struct MHD_Connection *c, const char *method, const char *url,
     }
     if (strcmp(url, "/readyz") == 0) {
         int ok = !ready || ready();
-        *ret = !get  ? wa_http_error(c, 405, "method_not_allowed", "use GET")
+        *ret = !get ? wa_http_error(c, 405, "method_not_allowed", "use GET")
                : ok ? wa_http_reply(c, 200, "application/json", "{\"status\":\"ready\"}", 18)
                     : wa_http_error(c, 503, "not_ready", "a dependency is unreachable");
         return 1;

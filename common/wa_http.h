@@ -16,8 +16,8 @@ enum MHD_Result wa_http_empty(struct MHD_Connection *c, unsigned status);
 
 /* Answers GET /healthz (alive), /readyz (ready() says so) and /metrics. Returns 1
  * and sets *ret when url is one of them. */
-int wa_http_admin(struct MHD_Connection *c, const char *method, const char *url,
-                  int (*ready)(void), enum MHD_Result *ret);
+int wa_http_admin(struct MHD_Connection *c, const char *method, const char *url, int (*ready)(void),
+                  enum MHD_Result *ret);
 
 /* Starts a daemon answering only the admin URLs, on listen ("host:port"). */
 struct MHD_Daemon *wa_http_admin_start(const char *listen, int (*ready)(void), char *err,

@@ -1,4 +1,5 @@
-/* wa_kafka.c - librdkafka set-up shared by all services: delivery reports, fatal errors, rebalances. */
+/* wa_kafka.c - librdkafka set-up shared by all services: delivery reports, fatal errors,
+ * rebalances. */
 #include "wa_kafka.h"
 #include "wa_log.h"
 #include "wa_util.h"
@@ -32,8 +33,10 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
-    if (level <= 4) wa_warn("kafka log fac=%s msg=\"%s\"", fac, buf);
-    else wa_debug("kafka log fac=%s msg=\"%s\"", fac, buf);
+    if (level <= 4)
+        wa_warn("kafka log fac=%s msg=\"%s\"", fac, buf);
+    else
+        wa_debug("kafka log fac=%s msg=\"%s\"", fac, buf);
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -97,17 +100,18 @@ rd_kafka_resp_err_t wa_kafka_produce(rd_kafka_t *rk, const char *topic, const ch
         d->done = 0;
         d->err = RD_KAFKA_RESP_ERR_NO_ERROR;
     }
-    return rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-                             RD_KAFKA_V_VALUE((void *)value, len),
-                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(d),
-                             RD_KAFKA_V_END);
+    return rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+        RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
 }
 
 rd_kafka_resp_err_t wa_kafka_wait(rd_kafka_t *rk, struct wa_delivery *ds, size_t n)
 {
     for (;;) {
         size_t pending = 0;
-        for (size_t i = 0; i < n; i++) pending += !ds[i].done;
+        for (size_t i = 0; i < n; i++)
+            pending += !ds[i].done;
         if (!pending) break;
         rd_kafka_poll(rk, 50);
     }
@@ -143,15 +147,19 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     switch (err) {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
         wa_info("kafka assigned partitions=%d", parts->cnt);
-        if (cooperative) rd_kafka_incremental_assign(rk, parts);
-        else rd_kafka_assign(rk, parts);
+        if (cooperative)
+            rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
         break;
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
         wa_info("kafka revoked partitions=%d", parts->cnt);
         /* Hand over what we finished: commit stored offsets before letting go. */
         if (!rd_kafka_assignment_lost(rk)) rd_kafka_commit(rk, NULL, 0);
-        if (cooperative) rd_kafka_incremental_unassign(rk, parts);
-        else rd_kafka_assign(rk, NULL);
+        if (cooperative)
+            rd_kafka_incremental_unassign(rk, parts);
+        else
+            rd_kafka_assign(rk, NULL);
         break;
     default:
         wa_warn("kafka rebalance error=%s", rd_kafka_err2name(err));

@@ -8,7 +8,8 @@ void wa_log_init(const char *service);
 /* Accepts debug|info|warn|error; returns -1 for anything else. */
 int wa_log_set_level(const char *name);
 int wa_log_enabled(enum wa_log_level level);
-void wa_log_write(enum wa_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void wa_log_write(enum wa_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* The level is checked before the arguments are formatted. */
 #define wa_log(level, ...)                                                                         \

@@ -7,7 +7,7 @@
 #include <string.h>
 
 static const double bucket_le[WA_HIST_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                  0.1,    0.25,  0.5,    1,     2.5,  5,    10};
+                                                  0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 
 struct wa_metric {
     enum wa_metric_type type;

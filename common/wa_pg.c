@@ -26,7 +26,8 @@ static int open_conn(struct wa_pg *pg, char *errbuf, size_t errsz)
         snprintf(errbuf, errsz, "connect: %s", PQerrorMessage(pg->conn));
         /* libpq messages end in a newline; one log line per event. */
         size_t l = strlen(errbuf);
-        while (l && (errbuf[l - 1] == '\n' || errbuf[l - 1] == ' ')) errbuf[--l] = '\0';
+        while (l && (errbuf[l - 1] == '\n' || errbuf[l - 1] == ' '))
+            errbuf[--l] = '\0';
         return -1;
     }
     return prepare_all(pg, errbuf, errsz);
@@ -60,8 +61,9 @@ static enum wa_result classify(struct wa_pg *pg, PGresult *r)
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     if (!state) return WA_RETRY; /* no answer from the server at all */
     /* 40001 serialization, 40P01 deadlock, 08xxx connection, 57P0x shutdown, 53xxx resources */
-    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strncmp(state, "08", 2) == 0 ||
-        strncmp(state, "57P", 3) == 0 || strncmp(state, "53", 2) == 0)
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+        strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
+        strncmp(state, "53", 2) == 0)
         return WA_RETRY;
     return WA_FAIL;
 }
@@ -83,7 +85,8 @@ PGresult *wa_pg_exec(struct wa_pg *pg, const char *name, int nparams, const char
     *res = classify(pg, r);
     snprintf(errbuf, errsz, "%s: %s", name, PQerrorMessage(pg->conn));
     size_t l = strlen(errbuf);
-    while (l && errbuf[l - 1] == '\n') errbuf[--l] = '\0';
+    while (l && errbuf[l - 1] == '\n')
+        errbuf[--l] = '\0';
     PQclear(r);
     return NULL;
 }

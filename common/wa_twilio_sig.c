@@ -27,7 +27,8 @@ void wa_twilio_sign(const char *token, const char *url, const struct wa_form *pa
                     char out[WA_TWILIO_SIG_LEN])
 {
     const struct wa_pair **sorted = wa_xcalloc(params->n + 1, sizeof *sorted);
-    for (size_t i = 0; i < params->n; i++) sorted[i] = &params->pairs[i];
+    for (size_t i = 0; i < params->n; i++)
+        sorted[i] = &params->pairs[i];
     qsort(sorted, params->n, sizeof *sorted, pair_cmp);
 
     unsigned char mac[EVP_MAX_MD_SIZE];
@@ -61,8 +62,10 @@ int wa_twilio_url_variants(const char *url, char *no_port, char *with_port, size
     const char *colon = memchr(hp, ':', (size_t)(host + host_end - hp));
     size_t name_len = colon ? (size_t)(colon - host) : host_end;
     const char *def = NULL;
-    if (scheme_len == 5 && strncmp(url, "https", 5) == 0) def = "443";
-    else if (scheme_len == 4 && strncmp(url, "http", 4) == 0) def = "80";
+    if (scheme_len == 5 && strncmp(url, "https", 5) == 0)
+        def = "443";
+    else if (scheme_len == 4 && strncmp(url, "http", 4) == 0)
+        def = "80";
     size_t need = strlen(url) + 8;
     if (need > sz) return -1;
     memcpy(no_port, url, scheme_len + 3 + name_len);

@@ -56,7 +56,8 @@ int wa_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
     const volatile unsigned char *x = a, *y = b;
     unsigned char diff = alen != blen;
     /* Walk the expected length whatever happens, so time depends on lengths only. */
-    for (size_t i = 0; i < blen; i++) diff |= (unsigned char)((i < alen ? x[i] : 0) ^ y[i]);
+    for (size_t i = 0; i < blen; i++)
+        diff |= (unsigned char)((i < alen ? x[i] : 0) ^ y[i]);
     return diff == 0;
 }
 
@@ -119,7 +120,8 @@ void wa_buf_append(struct wa_buf *b, const void *p, size_t n)
 {
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
+        while (cap < b->len + n + 1)
+            cap *= 2;
         b->data = wa_xrealloc(b->data, cap);
         b->cap = cap;
     }

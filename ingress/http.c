@@ -170,7 +170,8 @@ static void log_mhd(void *cls, const char *fmt, va_list ap)
     char buf[512];
     vsnprintf(buf, sizeof buf, fmt, ap);
     size_t l = strlen(buf);
-    while (l && buf[l - 1] == '\n') buf[--l] = '\0';
+    while (l && buf[l - 1] == '\n')
+        buf[--l] = '\0';
     wa_warn("http %s", buf);
 }
 
@@ -181,16 +182,15 @@ struct MHD_Daemon *ing_http_start(char *err, size_t errsz)
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sin,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+        flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_URI_LOG_CALLBACK,
+        on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+        log_mhd, NULL,
         /* Slow clients: idle connections are dropped after this many seconds. */
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ing_cfg.client_timeout_s,
         /* Headers larger than this memory pool get "431"/"413" from MHD itself. */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ing_cfg.max_header,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)ing_cfg.max_connections,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)ing_cfg.threads, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)1024, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ing_cfg.max_header, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)ing_cfg.max_connections, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)ing_cfg.threads,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
     if (!d) snprintf(err, errsz, "cannot listen on %s (in use, or not allowed)", ing_cfg.listen);
     return d;
 }

@@ -43,7 +43,7 @@ extern struct wa_metric *ing_m_ack_seconds, *ing_m_invalid_utf8, *ing_m_inflight
 
 /* One HTTP request, from the first byte of its URI to the response. */
 struct ing_request {
-    char *uri;           /* raw request target, query included: signatures cover it */
+    char *uri; /* raw request target, query included: signatures cover it */
     struct wa_buf body;
     int started; /* the header-only first call was seen */
     int too_large;

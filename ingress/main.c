@@ -84,7 +84,8 @@ int main(void)
     wa_info("listening on %s", ing_cfg.listen);
 
     /* Delivery reports run here, and each one resumes its HTTP connection. */
-    while (wa_running()) rd_kafka_poll(ing_producer, 100);
+    while (wa_running())
+        rd_kafka_poll(ing_producer, 100);
 
     wa_info("stopping: no new connections, finishing the ones waiting for Kafka");
     MHD_quiesce_daemon(d);

@@ -33,7 +33,8 @@ enum MHD_Result ing_twilio_inbound(struct ing_request *r)
     struct wa_buf url = {0};
     const char *base = ing_cfg.public_base_url;
     size_t bl = strlen(base);
-    while (bl && base[bl - 1] == '/') bl--;
+    while (bl && base[bl - 1] == '/')
+        bl--;
     wa_buf_append(&url, base, bl);
     wa_buf_append(&url, r->uri, strlen(r->uri));
     int ok = wa_twilio_valid(ing_cfg.twilio_auth_token, url.data, &form, sig);

@@ -160,11 +160,16 @@ int ing_twilio_normalize(const struct wa_form *cform, int64_t now_ms, struct wa_
 
     /* Twilio's MessageType names the kind when present; otherwise infer it. */
     const char *mt = nonempty(form, "MessageType");
-    if (mt) out->type = mt;
-    else if (out->latitude && out->longitude) out->type = "location";
-    else if (out->button_text || out->button_payload) out->type = "button";
-    else if (out->nmedia) out->type = type_from_mime(out->media[0].mime);
-    else out->type = "text";
+    if (mt)
+        out->type = mt;
+    else if (out->latitude && out->longitude)
+        out->type = "location";
+    else if (out->button_text || out->button_payload)
+        out->type = "button";
+    else if (out->nmedia)
+        out->type = type_from_mime(out->media[0].mime);
+    else
+        out->type = "text";
 
     *raw = raw_object(form);
     out->raw = *raw;

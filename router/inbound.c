@@ -1,4 +1,5 @@
-/* inbound.c - wa.inbound into the CRM: contact upsert, message exactly once, events via the outbox. */
+/* inbound.c - wa.inbound into the CRM: contact upsert, message exactly once, events via the outbox.
+ */
 #include "router.h"
 #include "wa_log.h"
 
@@ -18,8 +19,10 @@ static enum wa_result exec(struct rtr *r, const char *stmt, int n, const char *c
         wa_warn("postgres %s result=%s", err, res == WA_RETRY ? "retry" : "fail");
         return res;
     }
-    if (out) *out = q;
-    else PQclear(q);
+    if (out)
+        *out = q;
+    else
+        PQclear(q);
     return WA_OK;
 }
 
@@ -45,13 +48,12 @@ static enum wa_result add_events(struct rtr *r, const struct wa_inbound *in, con
     int64_t now = wa_wall_ms();
     json_t *media = json_array();
     for (size_t i = 0; i < in->nmedia; i++)
-        json_array_append_new(media, json_pack("{s:s, s:s?}", "url", in->media[i].url, "mime",
-                                               in->media[i].mime));
-    json_t *msg = json_pack("{s:s, s:s, s:s, s:s, s:s%, s:I, s:o}", "id", message_id, "direction",
-                            "inbound", "type", in->type, "provider_message_id",
-                            in->provider_message_id, "text", in->text ? in->text : "",
-                            in->text ? in->text_len : 0, "timestamp_ms",
-                            (json_int_t)in->timestamp_ms, "media", media);
+        json_array_append_new(
+            media, json_pack("{s:s, s:s?}", "url", in->media[i].url, "mime", in->media[i].mime));
+    json_t *msg = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s%, s:I, s:o}", "id", message_id, "direction", "inbound", "type",
+        in->type, "provider_message_id", in->provider_message_id, "text", in->text ? in->text : "",
+        in->text ? in->text_len : 0, "timestamp_ms", (json_int_t)in->timestamp_ms, "media", media);
     json_t *ev = json_pack("{s:i, s:s, s:s, s:I, s:o, s:o}", "v", WA_EVENT_VERSION, "type",
                            "wa.inbound", "provider", in->provider, "at_ms", (json_int_t)now,
                            "contact", contact_json(contact_id, in->phone), "message", msg);
@@ -61,11 +63,11 @@ static enum wa_result add_events(struct rtr *r, const struct wa_inbound *in, con
 
     int64_t last_ms = strtoll(PQgetvalue(lead, 0, 3), NULL, 10);
     json_t *c = contact_json(contact_id, in->phone);
-    json_object_set_new(c, "wa_id",
-                        PQgetisnull(lead, 0, 1) ? json_null() : json_string(PQgetvalue(lead, 0, 1)));
-    json_object_set_new(c, "profile_name", PQgetisnull(lead, 0, 2)
-                                               ? json_null()
-                                               : json_string(PQgetvalue(lead, 0, 2)));
+    json_object_set_new(
+        c, "wa_id", PQgetisnull(lead, 0, 1) ? json_null() : json_string(PQgetvalue(lead, 0, 1)));
+    json_object_set_new(c, "profile_name",
+                        PQgetisnull(lead, 0, 2) ? json_null()
+                                                : json_string(PQgetvalue(lead, 0, 2)));
     json_object_set_new(c, "last_inbound_ms", json_integer(last_ms));
     json_object_set_new(c, "last_inbound_provider", json_string(PQgetvalue(lead, 0, 4)));
     json_object_set_new(c, "window_open_until_ms", json_integer(last_ms + WINDOW_MS));
@@ -92,9 +94,10 @@ static enum wa_result store(struct rtr *r, const struct wa_inbound *in, const ch
     const char *contact_id = PQgetvalue(c, 0, 0);
 
     char ts[24];
-    snprintf(ts, sizeof ts, "%lld", (long long)(in->timestamp_ms ? in->timestamp_ms : in->received_ms));
-    const char *mp[] = {contact_id, in->provider, in->provider_message_id, in->type, in->text,
-                        payload, ts};
+    snprintf(ts, sizeof ts, "%lld",
+             (long long)(in->timestamp_ms ? in->timestamp_ms : in->received_ms));
+    const char *mp[] = {
+        contact_id, in->provider, in->provider_message_id, in->type, in->text, payload, ts};
     if ((res = exec(r, "message_insert_inbound", 7, mp, &m)) != WA_OK) goto out;
     if (PQntuples(m) == 0) {
         *duplicate = 1; /* seen before: undo the contact touch too */

@@ -17,8 +17,8 @@ static atomic_int pg_ready;
 static const struct wa_cfg config[] = {
     {"KAFKA_BROKERS", "127.0.0.1:9092", WA_CFG_STR, 0, 0, NULL, "Kafka bootstrap servers",
      &rtr_cfg.kafka_brokers, NULL},
-    {"DATABASE_URL", NULL, WA_CFG_STR, 0, 0, NULL, "Postgres connection URL",
-     &rtr_cfg.database_url, NULL},
+    {"DATABASE_URL", NULL, WA_CFG_STR, 0, 0, NULL, "Postgres connection URL", &rtr_cfg.database_url,
+     NULL},
     {"ROUTER_LISTEN", "127.0.0.1:9101", WA_CFG_LISTEN, 0, 0, NULL,
      "address for /healthz, /readyz, /metrics", &rtr_cfg.listen, NULL},
     {"ROUTER_GROUP", "router", WA_CFG_STR, 0, 0, NULL, "Kafka consumer group", &rtr_cfg.group,
@@ -105,8 +105,8 @@ int main(void)
     r.producer = wa_kafka_producer_new(rtr_cfg.kafka_brokers, "router", 30000, err, sizeof err);
     const char *topics[] = {rtr_cfg.topic_inbound};
     if (r.producer)
-        r.consumer = wa_kafka_consumer_new(rtr_cfg.kafka_brokers, rtr_cfg.group, topics, 1, err,
-                                           sizeof err);
+        r.consumer =
+            wa_kafka_consumer_new(rtr_cfg.kafka_brokers, rtr_cfg.group, topics, 1, err, sizeof err);
     if (!r.producer || !r.consumer) {
         fprintf(stderr, "config: kafka: %s\n", err);
         return WA_EX_CONFIG;
@@ -117,9 +117,8 @@ int main(void)
         return WA_EX_TEMPFAIL;
     }
     /* Postgres may still be starting: wait for it rather than crash-loop. */
-    while (wa_running() &&
-           wa_pg_connect(&r.pg, rtr_cfg.database_url, rtr_statements, rtr_nstatements, err,
-                         sizeof err) < 0) {
+    while (wa_running() && wa_pg_connect(&r.pg, rtr_cfg.database_url, rtr_statements,
+                                         rtr_nstatements, err, sizeof err) < 0) {
         wa_warn("postgres: %s; retrying", err);
         wa_sleep_ms(1000);
     }

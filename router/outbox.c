@@ -86,12 +86,12 @@ int rtr_outbox_publish(struct rtr *r)
 enum wa_result rtr_park(struct rtr *r, const rd_kafka_message_t *m, const char *stage,
                         const char *code, const char *text)
 {
-    char *ev = wa_error_encode(stage, code, text, 0, NULL, rd_kafka_topic_name(m->rkt), m->partition,
-                               m->offset, m->payload, m->len);
+    char *ev = wa_error_encode(stage, code, text, 0, NULL, rd_kafka_topic_name(m->rkt),
+                               m->partition, m->offset, m->payload, m->len);
     char key[64] = "";
     if (m->key && m->key_len < sizeof key) memcpy(key, m->key, m->key_len);
-    rd_kafka_resp_err_t e =
-        wa_kafka_produce_sync(r->producer, rtr_cfg.topic_error, key[0] ? key : NULL, ev, strlen(ev));
+    rd_kafka_resp_err_t e = wa_kafka_produce_sync(r->producer, rtr_cfg.topic_error,
+                                                  key[0] ? key : NULL, ev, strlen(ev));
     free(ev);
     if (e) {
         wa_warn("cannot park record on %s: %s", rtr_cfg.topic_error, rd_kafka_err2name(e));

@@ -25,7 +25,8 @@ const struct wa_pg_stmt rtr_statements[] = {
      * when an older one is delivered late. */
     {"contact_touch_inbound",
      "UPDATE contacts SET "
-     "  last_inbound_provider = CASE WHEN last_inbound_at IS NULL OR to_timestamp($2::bigint / 1000.0) >= last_inbound_at "
+     "  last_inbound_provider = CASE WHEN last_inbound_at IS NULL OR to_timestamp($2::bigint / "
+     "1000.0) >= last_inbound_at "
      "    THEN $3 ELSE last_inbound_provider END, "
      "  last_inbound_at = GREATEST(last_inbound_at, to_timestamp($2::bigint / 1000.0)), "
      "  last_message_at = GREATEST(last_message_at, to_timestamp($2::bigint / 1000.0)), "

@@ -1,4 +1,5 @@
-/* fuzz_event.c - libFuzzer harness: any bytes as a wa.inbound record through the router's decoder. */
+/* fuzz_event.c - libFuzzer harness: any bytes as a wa.inbound record through the router's decoder.
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,5 @@
-/* fuzz_form.c - libFuzzer harness: any bytes as a Twilio webhook body through parse, sign, normalize. */
+/* fuzz_form.c - libFuzzer harness: any bytes as a Twilio webhook body through parse, sign,
+ * normalize. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

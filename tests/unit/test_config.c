@@ -25,7 +25,8 @@ static const struct wa_cfg table[] = {
 static void clear(void)
 {
     const char *names[] = {"T_URL", "T_LISTEN", "T_MODE", "T_INT", "T_SECRET", "T_OPT"};
-    for (size_t i = 0; i < 6; i++) unsetenv(names[i]);
+    for (size_t i = 0; i < 6; i++)
+        unsetenv(names[i]);
 }
 
 static void test_defaults_and_required(void **state)
@@ -53,12 +54,18 @@ static void test_validation(void **state)
         const char *name, *value;
         int errors;
     } cases[] = {
-        {"T_URL", "ftp://example.com", 1},  {"T_URL", "example.com", 1},
-        {"T_URL", "http://a/b#frag", 1},    {"T_URL", "http://127.0.0.1:8080", 0},
-        {"T_LISTEN", "8080", 1},            {"T_LISTEN", "0.0.0.0:70000", 1},
-        {"T_LISTEN", "0.0.0.0:9", 0},       {"T_MODE", "smoke", 1},
-        {"T_MODE", "baileys", 0},           {"T_INT", "0", 1},
-        {"T_INT", "101", 1},                {"T_INT", "12abc", 1},
+        {"T_URL", "ftp://example.com", 1},
+        {"T_URL", "example.com", 1},
+        {"T_URL", "http://a/b#frag", 1},
+        {"T_URL", "http://127.0.0.1:8080", 0},
+        {"T_LISTEN", "8080", 1},
+        {"T_LISTEN", "0.0.0.0:70000", 1},
+        {"T_LISTEN", "0.0.0.0:9", 0},
+        {"T_MODE", "smoke", 1},
+        {"T_MODE", "baileys", 0},
+        {"T_INT", "0", 1},
+        {"T_INT", "101", 1},
+        {"T_INT", "12abc", 1},
         {"T_INT", "100", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -80,8 +87,8 @@ static void test_split_listen(void **state)
     assert_string_equal(host, "127.0.0.1");
     assert_int_equal(port, 80);
     assert_int_equal(wa_config_split_listen(":80", host, sizeof host, &port), -1);
-    assert_int_equal(wa_config_split_listen("averyveryverylonghostname:80", host, sizeof host, &port),
-                     -1);
+    assert_int_equal(
+        wa_config_split_listen("averyveryverylonghostname:80", host, sizeof host, &port), -1);
 }
 
 int main(void)

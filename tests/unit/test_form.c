@@ -1,5 +1,6 @@
 /* test_form.c - the form parser and UTF-8 checks, table-driven. */
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers" /* tables omit defaults on purpose */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers" /* tables omit defaults on purpose   \
+                                                               */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -57,7 +58,8 @@ static void test_table(void **state)
     }
     {
         /* "שלום 👋" */
-        const struct want_pair w[] = {{"Body", "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xf0\x9f\x91\x8b"}};
+        const struct want_pair w[] = {
+            {"Body", "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xf0\x9f\x91\x8b"}};
         check("hebrew and emoji", "Body=%D7%A9%D7%9C%D7%95%D7%9D+%F0%9F%91%8B", w, 1);
     }
     {
@@ -80,7 +82,8 @@ static void test_too_many_pairs(void **state)
     size_t n = WA_FORM_MAX_PAIRS + 1;
     char *body = malloc(n * 4 + 1);
     size_t o = 0;
-    for (size_t i = 0; i < n; i++) o += (size_t)sprintf(body + o, "a=%c&", 'x');
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)sprintf(body + o, "a=%c&", 'x');
     struct wa_form f;
     char err[64];
     assert_int_equal(wa_form_parse(body, o, &f, err, sizeof err), -1);
@@ -114,11 +117,11 @@ static void test_utf8(void **state)
         {"plain", 1},
         {"\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d", 1},
         {"\xf0\x9f\x91\x8b", 1},
-        {"\xc0\xaf", 0},             /* overlong '/' */
-        {"\xed\xa0\x80", 0},         /* surrogate */
-        {"\xf4\x90\x80\x80", 0},     /* above U+10FFFF */
-        {"\xe2\x82", 0},             /* truncated */
-        {"\x80", 0},                 /* lone continuation */
+        {"\xc0\xaf", 0},         /* overlong '/' */
+        {"\xed\xa0\x80", 0},     /* surrogate */
+        {"\xf4\x90\x80\x80", 0}, /* above U+10FFFF */
+        {"\xe2\x82", 0},         /* truncated */
+        {"\x80", 0},             /* lone continuation */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         assert_int_equal(wa_utf8_valid(cases[i].s, strlen(cases[i].s)), cases[i].valid);

@@ -39,13 +39,14 @@ static void test_text_message(void **state)
     (void)state;
     struct out o;
     char err[128];
-    assert_int_equal(run(&o,
-                         "SmsMessageSid=" SID "&NumMedia=0&ProfileName=Dana+K&MessageType=text"
-                         "&WaId=972501234567&Body=%D7%A9%D7%9C%D7%95%D7%9D&To=whatsapp%3A%2B14155238886"
-                         "&MessageSid=" SID "&AccountSid=AC00000000000000000000000000000000"
-                         "&From=whatsapp%3A%2B972501234567&ApiVersion=2010-04-01&NewField=surprise",
-                         err, sizeof err),
-                     0);
+    assert_int_equal(
+        run(&o,
+            "SmsMessageSid=" SID "&NumMedia=0&ProfileName=Dana+K&MessageType=text"
+            "&WaId=972501234567&Body=%D7%A9%D7%9C%D7%95%D7%9D&To=whatsapp%3A%2B14155238886"
+            "&MessageSid=" SID "&AccountSid=AC00000000000000000000000000000000"
+            "&From=whatsapp%3A%2B972501234567&ApiVersion=2010-04-01&NewField=surprise",
+            err, sizeof err),
+        0);
     assert_string_equal(o.ev.provider, "twilio");
     assert_string_equal(o.ev.provider_message_id, SID);
     assert_string_equal(o.ev.phone, "+972501234567");
@@ -80,12 +81,13 @@ static void test_media_location_button(void **state)
     (void)state;
     struct out o;
     char err[128];
-    assert_int_equal(run(&o,
-                         "MessageSid=" SID "&From=whatsapp%3A%2B14155550100&NumMedia=2"
-                         "&MediaUrl0=https%3A%2F%2Fapi.twilio.com%2Fm0&MediaContentType0=image%2Fjpeg"
-                         "&MediaUrl1=https%3A%2F%2Fapi.twilio.com%2Fm1&MediaContentType1=application%2Fpdf",
-                         err, sizeof err),
-                     0);
+    assert_int_equal(
+        run(&o,
+            "MessageSid=" SID "&From=whatsapp%3A%2B14155550100&NumMedia=2"
+            "&MediaUrl0=https%3A%2F%2Fapi.twilio.com%2Fm0&MediaContentType0=image%2Fjpeg"
+            "&MediaUrl1=https%3A%2F%2Fapi.twilio.com%2Fm1&MediaContentType1=application%2Fpdf",
+            err, sizeof err),
+        0);
     assert_int_equal(o.ev.nmedia, 2);
     assert_string_equal(o.ev.media[1].url, "https://api.twilio.com/m1");
     assert_string_equal(o.ev.media[1].mime, "application/pdf");
@@ -141,8 +143,8 @@ static void test_invalid_utf8_replaced(void **state)
     (void)state;
     struct out o;
     char err[128];
-    assert_int_equal(run(&o, "MessageSid=" SID "&From=%2B14155550100&Body=ok%FFok", err, sizeof err),
-                     0);
+    assert_int_equal(
+        run(&o, "MessageSid=" SID "&From=%2B14155550100&Body=ok%FFok", err, sizeof err), 0);
     assert_int_equal(o.fixed, 1);
     assert_string_equal(o.ev.text, "ok\xef\xbf\xbdok");
     size_t len;
@@ -154,7 +156,8 @@ static void test_invalid_utf8_replaced(void **state)
     assert_int_equal(run(&o, "MessageSid=" SID "&From=%2B14155550100&Body=a%00b", err, sizeof err),
                      0);
     assert_int_equal(o.fixed, 1);
-    assert_string_equal(o.ev.text, "a\xef\xbf\xbd" "b");
+    assert_string_equal(o.ev.text, "a\xef\xbf\xbd"
+                                   "b");
     done(&o);
 }
 
@@ -166,11 +169,16 @@ static void test_decode_refusals(void **state)
         "not json",
         "[]",
         "{\"v\":1}",
-        "{\"v\":2,\"provider\":\"twilio\",\"provider_message_id\":\"x\",\"type\":\"text\",\"contact\":{\"phone\":\"+14155550100\"}}",
-        "{\"v\":1,\"provider\":\"fax\",\"provider_message_id\":\"x\",\"type\":\"text\",\"contact\":{\"phone\":\"+14155550100\"}}",
-        "{\"v\":1,\"provider\":\"twilio\",\"provider_message_id\":\"x\",\"type\":\"text\",\"contact\":{\"phone\":\"14155550100\"}}",
-        "{\"v\":1,\"provider\":\"twilio\",\"provider_message_id\":\"x\",\"type\":\"text\",\"contact\":{\"phone\":\"+14155550100\"},\"text\":5}",
-        "{\"v\":1,\"provider\":\"twilio\",\"provider_message_id\":\"x\",\"type\":\"text\",\"contact\":{\"phone\":\"+14155550100\"},\"v\":1}",
+        "{\"v\":2,\"provider\":\"twilio\",\"provider_message_id\":\"x\",\"type\":\"text\","
+        "\"contact\":{\"phone\":\"+14155550100\"}}",
+        "{\"v\":1,\"provider\":\"fax\",\"provider_message_id\":\"x\",\"type\":\"text\",\"contact\":"
+        "{\"phone\":\"+14155550100\"}}",
+        "{\"v\":1,\"provider\":\"twilio\",\"provider_message_id\":\"x\",\"type\":\"text\","
+        "\"contact\":{\"phone\":\"14155550100\"}}",
+        "{\"v\":1,\"provider\":\"twilio\",\"provider_message_id\":\"x\",\"type\":\"text\","
+        "\"contact\":{\"phone\":\"+14155550100\"},\"text\":5}",
+        "{\"v\":1,\"provider\":\"twilio\",\"provider_message_id\":\"x\",\"type\":\"text\","
+        "\"contact\":{\"phone\":\"+14155550100\"},\"v\":1}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct wa_inbound in;
@@ -184,10 +192,8 @@ static void test_decode_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_text_message),
-        cmocka_unit_test(test_media_location_button),
-        cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_invalid_utf8_replaced),
+        cmocka_unit_test(test_text_message),    cmocka_unit_test(test_media_location_button),
+        cmocka_unit_test(test_refusals),        cmocka_unit_test(test_invalid_utf8_replaced),
         cmocka_unit_test(test_decode_refusals),
     };
     return cmocka_run_group_tests_name("twilio_normalize", tests, NULL, NULL);

@@ -22,7 +22,7 @@ static struct wa_form form_of(const char *body)
 
 /* Vector A's parameters, form-encoded ('+' in a phone number is %2B). */
 #define BODY_A                                                                                     \
-    "CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1234&From=%2B14158675309&To="         \
+    "CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1234&From=%2B14158675309&To="          \
     "%2B18005551212"
 
 static void sign_case(const char *url, const char *body, const char *want)
@@ -107,9 +107,11 @@ static void test_json_vector_d(void **state)
     const char *hash = "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620";
     char url[256];
     snprintf(url, sizeof url, "%s&bodySHA256=%s", URL, hash);
-    assert_true(wa_twilio_valid_json(TOKEN, url, body, strlen(body), "a9nBmqA0ju/hNViExpshrM61xv4="));
+    assert_true(
+        wa_twilio_valid_json(TOKEN, url, body, strlen(body), "a9nBmqA0ju/hNViExpshrM61xv4="));
     snprintf(url, sizeof url, "https://mycompany.com/myapp.php?bodySHA256=%s", hash);
-    assert_true(wa_twilio_valid_json(TOKEN, url, body, strlen(body), "y77kIzt2vzLz71DgmJGsen2scGs="));
+    assert_true(
+        wa_twilio_valid_json(TOKEN, url, body, strlen(body), "y77kIzt2vzLz71DgmJGsen2scGs="));
     /* The body was altered: the hash no longer matches. */
     assert_false(wa_twilio_valid_json(TOKEN, url, "{}", 2, "y77kIzt2vzLz71DgmJGsen2scGs="));
 }
@@ -130,8 +132,8 @@ static void test_url_variants(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vectors_sign),  cmocka_unit_test(test_port_variants),
-        cmocka_unit_test(test_rejects),       cmocka_unit_test(test_json_vector_d),
+        cmocka_unit_test(test_vectors_sign), cmocka_unit_test(test_port_variants),
+        cmocka_unit_test(test_rejects),      cmocka_unit_test(test_json_vector_d),
         cmocka_unit_test(test_url_variants),
     };
     return cmocka_run_group_tests_name("twilio_signature", tests, NULL, NULL);
