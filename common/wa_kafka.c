@@ -6,6 +6,7 @@
 
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static atomic_int fatal_seen;
@@ -79,10 +80,13 @@ rd_kafka_t *wa_kafka_producer_new(const char *brokers, const char *client_id, in
     if (!conf) return NULL;
     char tmo[32];
     snprintf(tmo, sizeof tmo, "%d", timeout_ms);
+    const char *linger = getenv("KAFKA_LINGER_MS");
+    const char *codec = getenv("KAFKA_COMPRESSION");
     if (set(conf, "enable.idempotence", "true", err, errsz) ||
-        set(conf, "acks", "all", err, errsz) || set(conf, "linger.ms", "1", err, errsz) ||
+        set(conf, "acks", "all", err, errsz) ||
+        set(conf, "linger.ms", linger && *linger ? linger : "1", err, errsz) ||
         set(conf, "message.timeout.ms", tmo, err, errsz) ||
-        set(conf, "compression.codec", "lz4", err, errsz)) {
+        set(conf, "compression.codec", codec && *codec ? codec : "lz4", err, errsz)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
@@ -218,13 +222,22 @@ void wa_kafka_store_offset(rd_kafka_t *rk, const rd_kafka_message_t *m)
     if (e) wa_warn("kafka offset store error=%s", rd_kafka_err2name(e));
 }
 
-void wa_kafka_rewind(rd_kafka_t *rk, const rd_kafka_message_t *m)
+void wa_kafka_rewind(rd_kafka_t *rk, rd_kafka_message_t *const *ms, size_t n)
 {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_t *p =
-        rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition);
-    p->offset = m->offset;
-    rd_kafka_error_t *e = rd_kafka_seek_partitions(rk, l, 2000);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++) {
+        const rd_kafka_message_t *m = ms[i];
+        if (m->err) continue;
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(l, topic, m->partition);
+        if (!p) {
+            p = rd_kafka_topic_partition_list_add(l, topic, m->partition);
+            p->offset = m->offset;
+        } else if (m->offset < p->offset) {
+            p->offset = m->offset;
+        }
+    }
+    rd_kafka_error_t *e = l->cnt ? rd_kafka_seek_partitions(rk, l, 2000) : NULL;
     if (e) {
         wa_warn("kafka seek error=%s", rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);

@@ -44,8 +44,9 @@ int wa_kafka_reachable(rd_kafka_t *rk, int timeout_ms);
 rd_kafka_t *wa_kafka_consumer_new(const char *brokers, const char *group, const char *const *topics,
                                   size_t ntopics, char *err, size_t errsz);
 void wa_kafka_store_offset(rd_kafka_t *rk, const rd_kafka_message_t *m);
-/* Seeks m's partition back to m, so the same record is polled again. */
-void wa_kafka_rewind(rd_kafka_t *rk, const rd_kafka_message_t *m);
+/* Seeks every partition in ms[0..n) back to its first record there, so the
+ * same records are polled again. */
+void wa_kafka_rewind(rd_kafka_t *rk, rd_kafka_message_t *const *ms, size_t n);
 /* Commits what was stored, leaves the group, destroys the handle. */
 void wa_kafka_consumer_close(rd_kafka_t *rk);
 

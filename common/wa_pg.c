@@ -91,7 +91,7 @@ PGresult *wa_pg_exec(struct wa_pg *pg, const char *name, int nparams, const char
     return NULL;
 }
 
-static enum wa_result simple(struct wa_pg *pg, const char *sql, char *errbuf, size_t errsz)
+enum wa_result wa_pg_run(struct wa_pg *pg, const char *sql, char *errbuf, size_t errsz)
 {
     if (!wa_pg_ok(pg)) {
         snprintf(errbuf, errsz, "postgres unavailable");
@@ -109,17 +109,107 @@ static enum wa_result simple(struct wa_pg *pg, const char *sql, char *errbuf, si
 
 enum wa_result wa_pg_begin(struct wa_pg *pg, char *errbuf, size_t errsz)
 {
-    return simple(pg, "BEGIN", errbuf, errsz);
+    return wa_pg_run(pg, "BEGIN", errbuf, errsz);
 }
 
 enum wa_result wa_pg_commit(struct wa_pg *pg, char *errbuf, size_t errsz)
 {
-    return simple(pg, "COMMIT", errbuf, errsz);
+    return wa_pg_run(pg, "COMMIT", errbuf, errsz);
 }
 
 void wa_pg_rollback(struct wa_pg *pg)
 {
     if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK) PQclear(PQexec(pg->conn, "ROLLBACK"));
+}
+
+static int send_plain(PGconn *c, const char *sql)
+{
+    return PQsendQueryParams(c, sql, 0, NULL, NULL, NULL, NULL, 0);
+}
+
+/* Reads one query's results: its PGresult, then the NULL that ends it. */
+static PGresult *next_result(PGconn *c)
+{
+    PGresult *r = PQgetResult(c);
+    if (r) {
+        PGresult *end;
+        while ((end = PQgetResult(c)) != NULL)
+            PQclear(end);
+    }
+    return r;
+}
+
+enum wa_result wa_pg_pipeline_tx(struct wa_pg *pg, struct wa_pg_call *calls, size_t n, char *errbuf,
+                                 size_t errsz)
+{
+    for (size_t i = 0; i < n; i++) {
+        calls[i].result = NULL;
+        calls[i].res = WA_OK;
+    }
+    if (!wa_pg_ok(pg)) {
+        snprintf(errbuf, errsz, "postgres unavailable");
+        return WA_RETRY;
+    }
+    PGconn *c = pg->conn;
+    if (!PQenterPipelineMode(c)) {
+        snprintf(errbuf, errsz, "pipeline mode: %s", PQerrorMessage(c));
+        return WA_RETRY;
+    }
+    int sent = send_plain(c, "BEGIN");
+    for (size_t i = 0; i < n && sent; i++)
+        sent =
+            PQsendQueryPrepared(c, calls[i].stmt, calls[i].nparams, calls[i].params, NULL, NULL, 0);
+    sent = sent && send_plain(c, "COMMIT") && PQpipelineSync(c);
+
+    enum wa_result tx = sent ? WA_OK : WA_RETRY;
+    if (!sent) snprintf(errbuf, errsz, "pipeline send: %s", PQerrorMessage(c));
+    /* Results come back in order: BEGIN, each call, COMMIT, then the sync. */
+    for (size_t k = 0; sent && k < n + 2; k++) {
+        PGresult *r = next_result(c);
+        ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+        int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+        if (!ok && st != PGRES_PIPELINE_ABORTED && tx == WA_OK) {
+            tx = classify(pg, r);
+            snprintf(errbuf, errsz, "%s: %s",
+                     k == 0       ? "BEGIN"
+                     : k == n + 1 ? "COMMIT"
+                                  : calls[k - 1].stmt,
+                     r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+            if (k >= 1 && k <= n) calls[k - 1].res = tx;
+        }
+        if (ok && k >= 1 && k <= n) {
+            calls[k - 1].result = r;
+            r = NULL;
+        }
+        PQclear(r);
+        if (!r && PQstatus(c) != CONNECTION_OK) {
+            tx = WA_RETRY;
+            break;
+        }
+    }
+    if (sent && PQstatus(c) == CONNECTION_OK) {
+        /* Drain up to the sync point, whatever happened before it. */
+        PGresult *r;
+        while ((r = PQgetResult(c)) != NULL) {
+            ExecStatusType st = PQresultStatus(r);
+            PQclear(r);
+            if (st == PGRES_PIPELINE_SYNC) break;
+        }
+    }
+    PQexitPipelineMode(c);
+    if (tx != WA_OK) {
+        for (size_t i = 0; i < n; i++) {
+            PQclear(calls[i].result);
+            calls[i].result = NULL;
+        }
+        /* An error inside BEGIN leaves the transaction aborted until ROLLBACK. */
+        if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
+            PQclear(PQexec(c, "ROLLBACK"));
+        size_t l = strlen(errbuf);
+        while (l && errbuf[l - 1] == '\n')
+            errbuf[--l] = '\0';
+    }
+    return tx;
 }
 
 void wa_pg_close(struct wa_pg *pg)

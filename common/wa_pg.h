@@ -32,10 +32,29 @@ int wa_pg_connect(struct wa_pg *pg, const char *url, const struct wa_pg_stmt *st
 PGresult *wa_pg_exec(struct wa_pg *pg, const char *name, int nparams, const char *const *params,
                      enum wa_result *res, char *errbuf, size_t errsz);
 
+/* Runs a statement without parameters or rows (SAVEPOINT, SET ...). */
+enum wa_result wa_pg_run(struct wa_pg *pg, const char *sql, char *errbuf, size_t errsz);
+
 /* BEGIN / COMMIT / ROLLBACK with the same result classes. */
 enum wa_result wa_pg_begin(struct wa_pg *pg, char *errbuf, size_t errsz);
 enum wa_result wa_pg_commit(struct wa_pg *pg, char *errbuf, size_t errsz);
 void wa_pg_rollback(struct wa_pg *pg);
+
+/* One prepared statement of a pipelined transaction. */
+struct wa_pg_call {
+    const char *stmt;
+    int nparams;
+    const char *const *params;
+    PGresult *result;   /* filled on success; the caller PQclear()s it */
+    enum wa_result res; /* WA_OK, or what went wrong with this call */
+};
+
+/* Sends BEGIN, every call, and COMMIT in one round trip (libpq pipeline
+ * mode). Returns WA_OK when all committed; WA_FAIL when a call failed for good
+ * (calls[i].res says which; everything is rolled back); WA_RETRY when the
+ * connection or the server failed (rolled back too). */
+enum wa_result wa_pg_pipeline_tx(struct wa_pg *pg, struct wa_pg_call *calls, size_t n, char *errbuf,
+                                 size_t errsz);
 
 /* 1 when the connection is open (reconnecting once if it was lost). */
 int wa_pg_ok(struct wa_pg *pg);

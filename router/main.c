@@ -56,10 +56,56 @@ static void metrics_init(void)
                                          "Event publications Kafka did not acknowledge (retried).");
 }
 
+/* One transaction, one commit (one fsync), for up to RTR_BATCH_MAX records.
+ * Returns WA_RETRY when the batch must be redone. */
+static enum wa_result handle_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n)
+{
+    struct rtr_outcome *out = wa_xcalloc(n, sizeof *out);
+    enum wa_result *res = wa_xcalloc(n, sizeof *res);
+    enum wa_result batch = rtr_inbound_batch(r, ms, n, out, res);
+    if (batch == WA_FAIL && n > 1) {
+        wa_info("batch of %zu has a record the CRM refuses: one transaction per record", n);
+        batch = WA_OK;
+        for (size_t i = 0; i < n && batch == WA_OK; i++) {
+            enum wa_result one = rtr_inbound_batch(r, &ms[i], 1, &out[i], &res[i]);
+            if (one == WA_RETRY) batch = WA_RETRY;
+        }
+    } else if (batch == WA_FAIL) {
+        batch = WA_OK; /* the single record is marked WA_FAIL: park it */
+    }
+    if (batch != WA_OK) {
+        free(out);
+        free(res);
+        return WA_RETRY;
+    }
+    int64_t now = wa_wall_ms();
+    for (size_t i = 0; i < n; i++) {
+        if (res[i] == WA_FAIL) {
+            /* The CRM part is committed; if parking fails the batch is redone,
+             * and what was stored comes back as duplicates. */
+            if (rtr_park(r, ms[i], "router.inbound", out[i].code, out[i].reason) == WA_RETRY) {
+                batch = WA_RETRY;
+                break;
+            }
+        } else if (out[i].duplicate) {
+            wa_metric_add(rtr_m.duplicate, 1);
+        } else {
+            wa_metric_add(rtr_m.stored, 1);
+            if (out[i].received_ms)
+                wa_metric_observe(rtr_m.crm_seconds, (double)(now - out[i].received_ms) / 1e3);
+        }
+    }
+    free(out);
+    free(res);
+    return batch;
+}
+
 static void run(struct rtr *r)
 {
+    rd_kafka_message_t *ms[RTR_BATCH_MAX];
     int64_t backoff = 0, last_drain = 0;
     while (wa_running()) {
+        size_t n = 0;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(r->consumer, 100);
         rd_kafka_poll(r->producer, 0);
         if (wa_now_ms() - last_drain > 1000) {
@@ -69,25 +115,36 @@ static void run(struct rtr *r)
             }
             last_drain = wa_now_ms();
         }
-        if (!m) continue;
-        if (m->err) {
-            wa_warn("kafka consumer: %s", rd_kafka_message_errstr(m));
-            rd_kafka_message_destroy(m);
-            continue;
+        /* Take what is already fetched, without waiting: big batches under
+         * load, no added delay when idle. */
+        while (m) {
+            if (m->err) {
+                wa_warn("kafka consumer: %s", rd_kafka_message_errstr(m));
+                rd_kafka_message_destroy(m);
+            } else {
+                ms[n++] = m;
+            }
+            if (n == RTR_BATCH_MAX) break;
+            m = rd_kafka_consumer_poll(r->consumer, 0);
         }
-        enum wa_result res = rtr_handle_inbound(r, m);
+        if (!n) continue;
+        enum wa_result res = handle_batch(r, ms, n);
         if (res == WA_RETRY) {
-            /* Same record again after a pause; the group stays alive meanwhile. */
-            wa_metric_add(rtr_m.retried, 1);
-            wa_kafka_rewind(r->consumer, m);
+            /* The same records again after a pause; the group stays alive meanwhile. */
+            wa_metric_add(rtr_m.retried, (int64_t)n);
+            wa_kafka_rewind(r->consumer, ms, n);
             backoff = backoff ? (backoff * 2 > 5000 ? 5000 : backoff * 2) : 100;
             wa_sleep_ms(backoff);
         } else {
             backoff = 0;
-            wa_kafka_store_offset(r->consumer, m);
-            if (res == WA_OK) rtr_outbox_publish(r);
+            /* Only now, with the batch committed, may the offsets move. */
+            for (size_t i = 0; i < n; i++)
+                wa_kafka_store_offset(r->consumer, ms[i]);
+            while (rtr_outbox_publish(r) > 0) {
+            }
         }
-        rd_kafka_message_destroy(m);
+        for (size_t i = 0; i < n; i++)
+            rd_kafka_message_destroy(ms[i]);
     }
 }
 
@@ -102,7 +159,7 @@ int main(void)
 
     char err[512];
     struct rtr r = {0};
-    r.producer = wa_kafka_producer_new(rtr_cfg.kafka_brokers, "router", 30000, err, sizeof err);
+    r.producer = wa_kafka_producer_new(rtr_cfg.kafka_brokers, "router", 10000, err, sizeof err);
     const char *topics[] = {rtr_cfg.topic_inbound};
     if (r.producer)
         r.consumer =

@@ -29,13 +29,27 @@ struct rtr {
 extern const struct wa_pg_stmt rtr_statements[];
 extern const size_t rtr_nstatements;
 
-/* inbound.c: one wa.inbound record into the CRM, with its events in the outbox. */
-enum wa_result rtr_handle_inbound(struct rtr *r, const rd_kafka_message_t *m);
+/* What became of one record of a batch. */
+struct rtr_outcome {
+    int duplicate;
+    int64_t received_ms;
+    const char *code; /* set with WA_FAIL: why it must be parked */
+    char reason[700];
+};
+
+/* inbound.c: records ms[0..n) into the CRM, with their events in the outbox,
+ * in one transaction. Returns WA_OK (committed; res[i] is WA_OK for stored or
+ * duplicate, WA_FAIL for a record to park), WA_FAIL (the database refused a
+ * record: nothing committed, the caller redoes the batch one by one to isolate
+ * it) or WA_RETRY (nothing committed; try again later). */
+enum wa_result rtr_inbound_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n,
+                                 struct rtr_outcome *out, enum wa_result *res);
 
 /* outbox.c: publishes committed events to wa.events; returns how many, or -1. */
 int rtr_outbox_publish(struct rtr *r);
 
 /* Parks a record that cannot be handled on wa.error; WA_RETRY when even that failed. */
+#define RTR_BATCH_MAX 500
 enum wa_result rtr_park(struct rtr *r, const rd_kafka_message_t *m, const char *stage,
                         const char *code, const char *text);
 

@@ -187,3 +187,26 @@ test('a poison record on wa.inbound goes to wa.error and does not block the part
   assert.equal(errs[0].retryable, false);
   assert.equal(errs[0].topic, 'wa.inbound');
 });
+
+test('a record the CRM refuses is parked alone; the records around it are stored', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const phone = uniquePhone();
+  const key = phone.slice(1);
+  const marker = `SMrefused${Date.now()}`;
+  // Valid JSON and a plausible event, but "+0..." breaks the contacts table's E.164 check.
+  const refused = JSON.stringify({ v: 1, provider: 'twilio', provider_message_id: marker, type: 'text',
+    contact: { phone: '+0123456789' }, text: 'refused', timestamp_ms: Date.now(), received_ms: Date.now() });
+  const good = (id) => JSON.stringify({ v: 1, provider: 'twilio', provider_message_id: `SMok${id}${Date.now()}`,
+    type: 'text', contact: { phone }, text: `good ${id}`, timestamp_ms: Date.now(), received_ms: Date.now() });
+  // One produce call, one partition: the three arrive together and usually share a batch.
+  execFileSync('kcat', ['-b', process.env.KAFKA_BROKERS, '-P', '-t', 'wa.inbound', '-k', key],
+    { input: [good(1), refused, good(2)].join('\n') + '\n' });
+  await waitFor('both good messages', async () => (await messagesFor(phone)).length === 2);
+  const errs = await waitFor('the parked record', async () => {
+    const e = (await topicRecords('wa.error')).map((r) => JSON.parse(r.value)).filter((e) => e.payload?.includes(marker));
+    return e.length ? e : null;
+  });
+  assert.equal(errs[0].code, 'rejected_by_crm');
+  assert.match(errs[0].text, /contacts_phone_check|violates/);
+  assert.equal((await q('select count(*)::int as n from messages where provider_message_id = $1', [marker]))[0].n, 0);
+});
