@@ -6,14 +6,16 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 export WA_STATE=${WA_STATE:-$root/.local/bench}
 DURATION=${DURATION:-20s}
 CONNS=${CONNS:-64}
-N=${N:-50000}
+N=${N:-400000}
 "$root/scripts/up.sh" >/dev/null
 source "$root/scripts/env.sh"
 work=$root/build/bench
 mkdir -p "$work"
 cc -O2 -Wall -Wextra -Werror -o "$work/mhd_204" "$root/bench/mhd_204.c" -lmicrohttpd
-node "$root/bench/gen_requests.mjs" "$N" >"$work/requests.lua"
-export WA_BENCH_REQUESTS=$work/requests.lua
+# A separate set of never-sent messages per phase, so every phase stores new rows.
+for phase in warm:50000 full:$N steady:60000; do
+    node "$root/bench/gen_requests.mjs" "${phase#*:}" >"$work/${phase%%:*}.tsv"
+done
 report=$root/bench/REPORT-$(date -u +%Y%m%d).txt
 ingress_pid=$(cat "$WA_RUN_DIR/ingress.pid")
 rss() { awk '/^VmRSS/ {print $2 " kB"}' "/proc/$1/status"; }
@@ -23,34 +25,59 @@ hwm() { awk '/^VmHWM/ {print $2 " kB"}' "/proc/$1/status"; }
 ceiling=$!
 trap 'kill $ceiling 2>/dev/null || true; "$root/scripts/services.sh" stop >/dev/null; "$root/infra/stack.sh" down >/dev/null' EXIT
 sleep 0.3
-start_ms=$(date +%s%3N)
-{
-    echo "wa-broker webhook benchmark, $(date -u +%FT%TZ), $(nproc) cores, $(uname -r)"
-    echo "command: make bench  (DURATION=$DURATION CONNS=$CONNS N=$N; wrk -t2 -c$CONNS -d$DURATION)"
-    echo "everything (wrk, ingress, router, Kafka, Postgres) shares this machine's cores"
-    echo
-    echo "== ceiling: bare libmicrohttpd 204 server, same bodies"
-    wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$root/bench/wrk_twilio.lua" http://127.0.0.1:8089/api/whatsapp/twilio | grep -E "Requests/sec|requests=|latency_us|Non-2xx"
-    echo
-    echo "== ingress: signed Twilio webhooks, each 204 backed by a Kafka ack (acks=all)"
-    echo "ingress RSS before: $(rss "$ingress_pid")"
-    wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$root/bench/wrk_twilio.lua" "$INGRESS_URL/api/whatsapp/twilio" | grep -E "Requests/sec|requests=|latency_us|Non-2xx"
-    echo "ingress RSS after: $(rss "$ingress_pid"), peak $(hwm "$ingress_pid")"
-    echo
-    echo "== webhook accepted -> CRM row (router), for messages of this run"
-    # Let the router drain what was accepted.
-    for _ in $(seq 120); do
-        lag=$(psql "$DATABASE_URL" -X -tA -c "select count(*) from messages where created_at > now() - interval '2 seconds'")
-        [ "$lag" = 0 ] && break
-        sleep 1
+wrk_run() { # url conns duration requests-file
+    WA_BENCH_REQUESTS=$work/$4.tsv wrk -t2 -c"$2" -d"$3" --latency -s "$root/bench/wrk_twilio.lua" "$1" | grep -E "Requests/sec|requests=|latency_us|Non-2xx"
+}
+# Wait until the router has stored everything accepted so far (the count stops moving).
+drain() {
+    local last=-1 now
+    for _ in $(seq 300); do
+        now=$(psql "$DATABASE_URL" -X -tA -c "select count(*) from messages")
+        [ "$now" = "$last" ] && return
+        last=$now
+        sleep 2
     done
+}
+crm_latency() { # from_ms to_ms
     psql "$DATABASE_URL" -X -tA -F ' ' -c "
       with d as (select extract(epoch from created_at) * 1000 - (payload->>'received_ms')::bigint as ms
-                   from messages where (payload->>'received_ms')::bigint >= $start_ms and body like 'bench message %')
+                   from messages where (payload->>'received_ms')::bigint between $1 and $2)
       select 'rows=' || count(*), 'p50_ms=' || round(percentile_cont(0.5) within group (order by ms)::numeric, 1),
              'p99_ms=' || round(percentile_cont(0.99) within group (order by ms)::numeric, 1),
              'max_ms=' || round(max(ms)::numeric, 1) from d"
+}
+{
+    echo "wa-broker webhook benchmark, $(date -u +%FT%TZ), $(nproc) cores, $(uname -r)"
+    echo "command: make bench  (DURATION=$DURATION CONNS=$CONNS N=$N; wrk -t2)"
+    echo "everything (wrk, ingress, router, Kafka, Postgres with fsync on) shares this machine's cores"
+    echo "warm-up: 10 s of webhooks through ingress first (JIT of the Kafka broker), not reported"
+    wrk_run "$INGRESS_URL/api/whatsapp/twilio" "$CONNS" 10s warm >/dev/null
+    drain
+    echo
+    echo "== ceiling: bare libmicrohttpd 204 server, same bodies, -c$CONNS"
+    wrk_run http://127.0.0.1:8089/api/whatsapp/twilio "$CONNS" "$DURATION" full
+    echo
+    echo "== ingress at full load: signed Twilio webhooks, each 204 backed by a Kafka ack (acks=all), -c$CONNS"
+    echo "ingress RSS before: $(rss "$ingress_pid")"
+    a=$(date +%s%3N)
+    wrk_run "$INGRESS_URL/api/whatsapp/twilio" "$CONNS" "$DURATION" full
+    b=$(date +%s%3N)
+    echo "ingress RSS after: $(rss "$ingress_pid"), peak $(hwm "$ingress_pid")"
+    drain
+    echo "webhook accepted -> CRM row, messages of this phase (router backlog included):"
+    crm_latency "$a" "$b"
+    echo
+    echo "== steady light load: -c4, the latency a message sees when the system keeps up"
+    a=$(date +%s%3N)
+    wrk_run "$INGRESS_URL/api/whatsapp/twilio" 4 "$DURATION" steady
+    b=$(date +%s%3N)
+    drain
+    echo "webhook accepted -> CRM row:"
+    crm_latency "$a" "$b"
+    echo
     echo "ingress counters:"
     curl -s "$INGRESS_URL/metrics" | grep -E '^wa_ingress_webhooks_total'
+    echo "router counters:"
+    curl -s "http://$ROUTER_LISTEN/metrics" | grep -E '^wa_router_inbound_total'
 } | tee "$report"
 echo "report: $report"

@@ -1,5 +1,9 @@
 -- wrk_twilio.lua - posts pre-signed Twilio webhooks, each once per thread, cycling if the run outlasts them.
-local reqs = dofile(os.getenv("WA_BENCH_REQUESTS"))
+local reqs = {}
+for line in io.lines(os.getenv("WA_BENCH_REQUESTS")) do
+  local tab = line:find("\t", 1, true)
+  reqs[#reqs + 1] = { line:sub(tab + 1), line:sub(1, tab - 1) }
+end
 local i = 0
 local nthreads = 0
 function setup(thread)
