@@ -68,10 +68,10 @@ enum MHD_Result ing_finish_produce(struct ing_request *r)
 {
     wa_metric_add(ing_m_inflight, -1);
     if (r->dlv.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        ing_count(ING_ACCEPTED);
+        ing_count(r->provider, ING_ACCEPTED);
         return wa_http_empty(r->conn, MHD_HTTP_NO_CONTENT);
     }
-    ing_count(ING_KAFKA_UNAVAILABLE);
+    ing_count(r->provider, ING_KAFKA_UNAVAILABLE);
     wa_warn("kafka did not take the record uri=%s error=%s", r->uri, rd_kafka_err2name(r->dlv.err));
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         strlen("{\"error\":\"unavailable\",\"message\":\"message log unavailable, retry\"}"),
@@ -86,7 +86,7 @@ enum MHD_Result ing_finish_produce(struct ing_request *r)
 
 static enum MHD_Result too_large(struct ing_request *r)
 {
-    ing_count(ING_TOO_LARGE);
+    ing_count(r->provider, ING_TOO_LARGE);
     char msg[96];
     snprintf(msg, sizeof msg, "body larger than %ld bytes", ing_cfg.max_body);
     return wa_http_error(r->conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg);
@@ -95,11 +95,13 @@ static enum MHD_Result too_large(struct ing_request *r)
 struct route {
     const char *path;
     const char *method;
+    enum ing_provider provider;
     enum MHD_Result (*handler)(struct ing_request *r);
 };
 
 static const struct route routes[] = {
-    {"/api/whatsapp/twilio", "POST", ing_twilio_inbound},
+    {"/api/whatsapp/twilio", "POST", ING_TWILIO, ing_twilio_inbound},
+    {"/api/whatsapp/baileys", "POST", ING_BAILEYS, ing_baileys_inbound},
 };
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -128,6 +130,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (path_known) return wa_http_error(c, 405, "method_not_allowed", "use POST");
         return wa_http_error(c, 404, "not_found", "no such endpoint");
     }
+    r->provider = rt->provider;
     if (r->too_large) {
         *upload_size = 0; /* answered already; drop the rest */
         return MHD_YES;

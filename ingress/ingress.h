@@ -23,26 +23,32 @@ struct ing_config {
     long client_timeout_s;
     long max_connections;
     long threads;
+    const char *baileys_secret;
+    const char *baileys_allowed_ips;
+    const char *topic_status;
 };
 extern struct ing_config ing_cfg;
 extern rd_kafka_t *ing_producer;
 
 /* Outcomes of webhook requests, by provider and result. */
+enum ing_provider { ING_TWILIO, ING_BAILEYS, ING_PROVIDER_COUNT };
 enum ing_result {
     ING_ACCEPTED,
-    ING_MISSING_SIGNATURE,
-    ING_BAD_SIGNATURE,
+    ING_MISSING_AUTH, /* no signature / no secret */
+    ING_BAD_AUTH,     /* wrong signature / wrong secret */
+    ING_IP_REFUSED,   /* not in the allowlist */
     ING_BAD_REQUEST,
     ING_TOO_LARGE,
     ING_KAFKA_UNAVAILABLE,
     ING_RESULT_COUNT
 };
 void ing_metrics_init(void);
-void ing_count(enum ing_result r);
+void ing_count(enum ing_provider p, enum ing_result r);
 extern struct wa_metric *ing_m_ack_seconds, *ing_m_invalid_utf8, *ing_m_inflight;
 
 /* One HTTP request, from the first byte of its URI to the response. */
 struct ing_request {
+    enum ing_provider provider;
     char *uri; /* raw request target, query included: signatures cover it */
     struct wa_buf body;
     int started; /* the header-only first call was seen */
@@ -62,6 +68,22 @@ enum MHD_Result ing_finish_produce(struct ing_request *r);
 
 /* POST /api/whatsapp/twilio */
 enum MHD_Result ing_twilio_inbound(struct ing_request *r);
+
+/* POST /api/whatsapp/baileys */
+enum MHD_Result ing_baileys_inbound(struct ing_request *r);
+
+/* What a bridge body is: a message (wa.inbound) or a receipt (wa.status). */
+enum ing_baileys_kind { ING_BAILEYS_MESSAGE, ING_BAILEYS_STATUS };
+
+/* Pure: a bridge JSON body to the event to produce. Returns 0 with *event (a
+ * new JSON string), *kind and key (phone digits, at least 17 bytes) filled; or
+ * -1 with errbuf saying what is wrong. */
+int ing_baileys_normalize(const char *body, size_t len, int64_t now_ms, char **event,
+                          enum ing_baileys_kind *kind, char *key, char *errbuf, size_t errsz);
+
+/* 1 when ip (dotted IPv4) is in the comma-separated allowlist; an empty or
+ * NULL list allows everyone. Entries are addresses or a.b.c.d/n networks. */
+int ing_ip_allowed(const char *allowlist, const char *ip);
 
 /* Pure: a Twilio inbound form to the normalized event. Returns 0, or -1 with
  * errbuf saying what is missing or malformed. Strings in *out borrow from form

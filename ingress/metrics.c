@@ -1,22 +1,32 @@
 /* metrics.c - ingress counters: every webhook outcome is counted, good or bad. */
 #include "ingress.h"
 
-static struct wa_metric *results[ING_RESULT_COUNT];
+#include <stdio.h>
+
+static struct wa_metric *results[ING_PROVIDER_COUNT][ING_RESULT_COUNT];
 struct wa_metric *ing_m_ack_seconds, *ing_m_invalid_utf8, *ing_m_inflight;
 
 void ing_metrics_init(void)
 {
-    static const char *labels[ING_RESULT_COUNT] = {
-        [ING_ACCEPTED] = "provider=\"twilio\",result=\"accepted\"",
-        [ING_MISSING_SIGNATURE] = "provider=\"twilio\",result=\"missing_signature\"",
-        [ING_BAD_SIGNATURE] = "provider=\"twilio\",result=\"bad_signature\"",
-        [ING_BAD_REQUEST] = "provider=\"twilio\",result=\"bad_request\"",
-        [ING_TOO_LARGE] = "provider=\"twilio\",result=\"too_large\"",
-        [ING_KAFKA_UNAVAILABLE] = "provider=\"twilio\",result=\"kafka_unavailable\"",
+    static const char *providers[ING_PROVIDER_COUNT] = {"twilio", "baileys"};
+    static const char *names[ING_RESULT_COUNT] = {
+        [ING_ACCEPTED] = "accepted",
+        [ING_MISSING_AUTH] = "missing_auth",
+        [ING_BAD_AUTH] = "bad_auth",
+        [ING_IP_REFUSED] = "ip_refused",
+        [ING_BAD_REQUEST] = "bad_request",
+        [ING_TOO_LARGE] = "too_large",
+        [ING_KAFKA_UNAVAILABLE] = "kafka_unavailable",
     };
-    for (int i = 0; i < ING_RESULT_COUNT; i++)
-        results[i] = wa_metric_new(WA_COUNTER, "wa_ingress_webhooks_total", labels[i],
-                                   "Webhook requests by provider and outcome.");
+    for (int p = 0; p < ING_PROVIDER_COUNT; p++)
+        for (int i = 0; i < ING_RESULT_COUNT; i++) {
+            char labels[96];
+            snprintf(labels, sizeof labels, "provider=\"%s\",result=\"%s\"", providers[p],
+                     names[i]);
+            results[p][i] =
+                wa_metric_new(WA_COUNTER, "wa_ingress_webhooks_total", wa_xstrdup(labels),
+                              "Webhook requests by provider and outcome.");
+        }
     ing_m_ack_seconds = wa_metric_new(WA_HISTOGRAM, "wa_ingress_kafka_ack_seconds", "",
                                       "From the request's first byte to Kafka's acknowledgement.");
     ing_m_invalid_utf8 = wa_metric_new(WA_COUNTER, "wa_ingress_invalid_utf8_total", "",
@@ -25,7 +35,7 @@ void ing_metrics_init(void)
                                    "Requests waiting for Kafka's acknowledgement.");
 }
 
-void ing_count(enum ing_result r)
+void ing_count(enum ing_provider p, enum ing_result r)
 {
-    wa_metric_add(results[r], 1);
+    wa_metric_add(results[p][r], 1);
 }

@@ -13,20 +13,20 @@ enum MHD_Result ing_twilio_inbound(struct ing_request *r)
     struct MHD_Connection *c = r->conn;
     const char *sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Twilio-Signature");
     if (!sig || !*sig) {
-        ing_count(ING_MISSING_SIGNATURE);
+        ing_count(ING_TWILIO, ING_MISSING_AUTH);
         wa_warn("twilio webhook without signature uri=%s", r->uri);
         return wa_http_error(c, 400, "missing_signature", "X-Twilio-Signature header is required");
     }
     const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     if (!ctype || strncasecmp(ctype, "application/x-www-form-urlencoded", 33) != 0) {
-        ing_count(ING_BAD_REQUEST);
+        ing_count(ING_TWILIO, ING_BAD_REQUEST);
         return wa_http_error(c, 415, "unsupported_media_type",
                              "Content-Type must be application/x-www-form-urlencoded");
     }
     char err[256];
     struct wa_form form;
     if (wa_form_parse(r->body.data, r->body.len, &form, err, sizeof err) < 0) {
-        ing_count(ING_BAD_REQUEST);
+        ing_count(ING_TWILIO, ING_BAD_REQUEST);
         return wa_http_error(c, 400, "bad_form", err);
     }
     /* The URL Twilio called: our public base plus the request target. */
@@ -41,7 +41,7 @@ enum MHD_Result ing_twilio_inbound(struct ing_request *r)
     wa_buf_free(&url);
     if (!ok) {
         wa_form_free(&form);
-        ing_count(ING_BAD_SIGNATURE);
+        ing_count(ING_TWILIO, ING_BAD_AUTH);
         wa_warn("twilio webhook with a wrong signature uri=%s", r->uri);
         return wa_http_error(c, 403, "bad_signature", "X-Twilio-Signature does not match");
     }
@@ -53,7 +53,7 @@ enum MHD_Result ing_twilio_inbound(struct ing_request *r)
     enum MHD_Result ret;
     if (ing_twilio_normalize(&form, wa_wall_ms(), &ev, phone, to, &raw, &fixed, err, sizeof err) <
         0) {
-        ing_count(ING_BAD_REQUEST);
+        ing_count(ING_TWILIO, ING_BAD_REQUEST);
         wa_warn("twilio webhook refused reason=\"%s\"", err);
         ret = wa_http_error(c, 400, "bad_request", err);
     } else {
@@ -61,7 +61,7 @@ enum MHD_Result ing_twilio_inbound(struct ing_request *r)
         size_t len;
         char *json = wa_inbound_encode(&ev, &len);
         if (!json) {
-            ing_count(ING_BAD_REQUEST);
+            ing_count(ING_TWILIO, ING_BAD_REQUEST);
             ret = wa_http_error(c, 400, "bad_request", "cannot encode the message");
         } else {
             ret = ing_produce_and_suspend(r, ing_cfg.topic_inbound, wa_event_key(ev.phone), json,

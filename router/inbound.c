@@ -100,7 +100,7 @@ enum wa_result rtr_inbound_batch(struct rtr *r, rd_kafka_message_t **ms, size_t 
                 out[i].duplicate = PQgetisnull(calls[k].result, 0, 0);
                 if (out[i].duplicate)
                     wa_debug("duplicate inbound provider=%s id=%s ignored", p[i].in.provider,
-                            p[i].in.provider_message_id);
+                             p[i].in.provider_message_id);
             } else if (calls[k].res == WA_FAIL) {
                 /* The database refuses this input for good (a constraint). */
                 res[i] = WA_FAIL;

@@ -19,6 +19,8 @@ if [ -z "${TWILIO_AUTH_TOKEN:-}" ]; then
     export TWILIO_AUTH_TOKEN=sim-auth-token-not-a-secret
     export WA_TWILIO_SIMULATED=1
 fi
+# The bridge and ingress share this secret; a development value unless one is given.
+export BAILEYS_WEBHOOK_SECRET=${BAILEYS_WEBHOOK_SECRET:-dev-bridge-secret-not-for-production}
 export INGRESS_URL=${INGRESS_URL:-http://${INGRESS_LISTEN}}
 WA_LOG_DIR=$WA_STATE/log
 WA_RUN_DIR=$WA_STATE/run

@@ -86,3 +86,19 @@ export async function metricSum(base, prefix) {
   const text = await (await fetch(`${base}/metrics`)).text();
   return text.split('\n').filter((l) => l.startsWith(prefix)).reduce((s, l) => s + Number(l.split(' ').pop()), 0);
 }
+
+// Posts a body to ingress exactly as the Baileys bridge does.
+export async function postBridge(body, { secret = env.BAILEYS_WEBHOOK_SECRET, raw } = {}) {
+  const headers = { 'Content-Type': 'application/json' };
+  if (secret !== null) headers['X-BAILEYS-SECRET'] = secret;
+  const res = await fetch(`${ingressUrl}/api/whatsapp/baileys`, { method: 'POST', headers,
+    body: raw ?? JSON.stringify(body) });
+  return { status: res.status, body: await res.text() };
+}
+
+export function bridgeMessage(phone, over = {}) {
+  return { event: 'message', remoteJid: `${phone.slice(1)}@s.whatsapp.net`,
+    messageId: `3EB0${Math.random().toString(16).slice(2, 14).toUpperCase()}`,
+    timestamp: Math.floor(Date.now() / 1000), type: 'text', text: 'hello from WhatsApp Web',
+    media: null, pushName: 'Bridge User', phone, lid: null, fromMe: false, ...over };
+}

@@ -50,8 +50,8 @@ test('the same MessageSid posted 5 times gives one row', async () => {
 
 test('a wrong signature gets 403, a missing one 400, and nothing reaches wa.inbound', async () => {
   const base = ingressUrl;
-  const before403 = await metric(base, 'wa_ingress_webhooks_total{provider="twilio",result="bad_signature"}');
-  const before400 = await metric(base, 'wa_ingress_webhooks_total{provider="twilio",result="missing_signature"}');
+  const before403 = await metric(base, 'wa_ingress_webhooks_total{provider="twilio",result="bad_auth"}');
+  const before400 = await metric(base, 'wa_ingress_webhooks_total{provider="twilio",result="missing_auth"}');
   const phone = uniquePhone();
   const bad = await sendInbound({ from: phone, body: 'forged' }, { signature: 'AAAAAAAAAAAAAAAAAAAAAAAAAAA=' });
   assert.equal(bad.status, 403);
@@ -72,8 +72,8 @@ test('a wrong signature gets 403, a missing one 400, and nothing reaches wa.inbo
   assert.ok(records.some((r) => r.value.includes(good.params.MessageSid)));
   assert.equal(records.filter((r) => r.key === phone.slice(1)).length, 0);
   assert.equal((await messagesFor(phone)).length, 0);
-  assert.equal(await metric(base, 'wa_ingress_webhooks_total{provider="twilio",result="bad_signature"}'), before403 + 2);
-  assert.equal(await metric(base, 'wa_ingress_webhooks_total{provider="twilio",result="missing_signature"}'), before400 + 1);
+  assert.equal(await metric(base, 'wa_ingress_webhooks_total{provider="twilio",result="bad_auth"}'), before403 + 2);
+  assert.equal(await metric(base, 'wa_ingress_webhooks_total{provider="twilio",result="missing_auth"}'), before400 + 1);
 });
 
 test('a Hebrew and emoji body round-trips byte for byte', async () => {

@@ -1,0 +1,116 @@
+// baileys_inbound.test.mjs - the bridge's webhook: secret, validation, exactly-once, one contact across providers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  postBridge, bridgeMessage, uniquePhone, waitFor, messagesFor, topicRecords, metric, ingressUrl,
+  sendInbound, q, sleep, db,
+} from './lib.mjs';
+
+test.after(() => db.end());
+
+test('a bridge message answers 204 and lands once, even when the bridge posts it 3 times', async () => {
+  const phone = uniquePhone();
+  const msg = bridgeMessage(phone, { text: 'שלום מהגשר 👋', pushName: 'Noa' });
+  for (let i = 0; i < 3; i++) {
+    const r = await postBridge(msg);
+    assert.equal(r.status, 204, r.body);
+  }
+  await waitFor('the CRM row', async () => (await messagesFor(phone)).length > 0);
+  await sleep(1500);
+  const rows = await messagesFor(phone);
+  assert.equal(rows.length, 1);
+  const m = rows[0];
+  assert.equal(m.provider, 'baileys');
+  assert.equal(m.provider_message_id, `${msg.remoteJid}/${msg.messageId}`);
+  assert.equal(m.body, 'שלום מהגשר 👋');
+  assert.equal(m.profile_name, 'Noa');
+  assert.equal(m.last_inbound_provider, 'baileys');
+  assert.equal(new Date(m.provider_ts).getTime(), msg.timestamp * 1000, 'WhatsApp\'s own send time is kept');
+});
+
+test('the same message id in another chat is another message', async () => {
+  const a = uniquePhone();
+  const b = uniquePhone();
+  const id = '3EB0SAMEIDINTWOCHATS';
+  assert.equal((await postBridge(bridgeMessage(a, { messageId: id }))).status, 204);
+  assert.equal((await postBridge(bridgeMessage(b, { messageId: id }))).status, 204);
+  await waitFor('both rows', async () => (await messagesFor(a)).length === 1 && (await messagesFor(b)).length === 1);
+});
+
+test('a missing secret gets 401, a wrong one 403, counted, and nothing reaches Kafka', async () => {
+  const before401 = await metric(ingressUrl, 'wa_ingress_webhooks_total{provider="baileys",result="missing_auth"}');
+  const before403 = await metric(ingressUrl, 'wa_ingress_webhooks_total{provider="baileys",result="bad_auth"}');
+  const phone = uniquePhone();
+  const none = await postBridge(bridgeMessage(phone), { secret: null });
+  assert.equal(none.status, 401);
+  assert.equal(JSON.parse(none.body).error, 'missing_secret');
+  const wrong = await postBridge(bridgeMessage(phone), { secret: 'guess' });
+  assert.equal(wrong.status, 403);
+  assert.equal(JSON.parse(wrong.body).error, 'bad_secret');
+  const good = await postBridge(bridgeMessage(uniquePhone()));
+  assert.equal(good.status, 204);
+  const records = await topicRecords('wa.inbound');
+  assert.equal(records.filter((r) => r.key === phone.slice(1)).length, 0);
+  assert.equal(await metric(ingressUrl, 'wa_ingress_webhooks_total{provider="baileys",result="missing_auth"}'), before401 + 1);
+  assert.equal(await metric(ingressUrl, 'wa_ingress_webhooks_total{provider="baileys",result="bad_auth"}'), before403 + 1);
+});
+
+test('a bad body gets a 400 that says why', async () => {
+  const cases = [
+    [{ raw: '{"remoteJid":' }, /invalid JSON/],
+    [bridgeMessage(uniquePhone(), { messageId: '' }), /messageId is required/],
+    [bridgeMessage(uniquePhone(), { type: 'fax' }), /type must be one of/],
+    [{ ...bridgeMessage(uniquePhone()), remoteJid: '123456@lid', phone: null }, /LID needs its phone mapping/],
+  ];
+  for (const [body, reason] of cases) {
+    const r = body.raw ? await postBridge(null, { raw: body.raw }) : await postBridge(body);
+    assert.equal(r.status, 400, JSON.stringify(body));
+    assert.match(JSON.parse(r.body).message, reason);
+  }
+});
+
+test('the same person via Twilio, then via Baileys, is one contact with two messages; last provider Baileys', async () => {
+  const phone = uniquePhone();
+  const tw = await sendInbound({ from: phone, body: 'first, via Twilio', profileName: 'Maya' });
+  assert.equal(tw.status, 204);
+  await waitFor('the Twilio row', async () => (await messagesFor(phone)).length === 1);
+  await sleep(1100); // the next message is later, as in life
+  const r = await postBridge(bridgeMessage(phone, { text: 'then via WhatsApp Web', timestamp: Math.floor(Date.now() / 1000) + 1 }));
+  assert.equal(r.status, 204);
+  await waitFor('both rows', async () => (await messagesFor(phone)).length === 2);
+  const contacts = await q('select * from contacts where phone = $1', [phone]);
+  assert.equal(contacts.length, 1);
+  assert.equal(contacts[0].last_inbound_provider, 'baileys');
+  assert.equal(contacts[0].profile_name, 'Bridge User', 'the newest name wins');
+  const providers = (await messagesFor(phone)).map((m) => m.provider).sort();
+  assert.deepEqual(providers, ['baileys', 'twilio']);
+});
+
+test('a late, older message does not take the contact\'s last provider back', async () => {
+  const phone = uniquePhone();
+  const now = Math.floor(Date.now() / 1000);
+  assert.equal((await postBridge(bridgeMessage(phone, { timestamp: now }))).status, 204);
+  await waitFor('the first row', async () => (await messagesFor(phone)).length === 1);
+  // A Twilio message stamped now arrives; then a Baileys message from an hour ago, delivered late.
+  assert.equal((await sendInbound({ from: phone, body: 'newest' })).status, 204);
+  await waitFor('two rows', async () => (await messagesFor(phone)).length === 2);
+  assert.equal((await postBridge(bridgeMessage(phone, { timestamp: now - 3600, text: 'old, delivered late' }))).status, 204);
+  await waitFor('three rows', async () => (await messagesFor(phone)).length === 3);
+  const [c] = await q('select last_inbound_provider from contacts where phone = $1', [phone]);
+  assert.equal(c.last_inbound_provider, 'twilio');
+});
+
+test('a receipt becomes a wa.status event', async () => {
+  const phone = uniquePhone();
+  const r = await postBridge({ event: 'status', remoteJid: `${phone.slice(1)}@s.whatsapp.net`,
+    messageId: 'OUTGOING1', status: 'played', timestamp: Math.floor(Date.now() / 1000) });
+  assert.equal(r.status, 204, r.body);
+  const ev = await waitFor('the status event', async () => {
+    const e = (await topicRecords('wa.status')).filter((x) => x.key === phone.slice(1)).map((x) => JSON.parse(x.value));
+    return e.length ? e[0] : null;
+  });
+  assert.equal(ev.provider, 'baileys');
+  assert.equal(ev.status, 'read');
+  assert.equal(ev.provider_status, 'played');
+  assert.equal(ev.provider_message_id, `${phone.slice(1)}@s.whatsapp.net/OUTGOING1`);
+});

@@ -1,0 +1,24 @@
+/* fuzz_baileys.c - libFuzzer harness: any bytes as a bridge webhook body through the normalizer. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingress.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *ev = NULL, key[17], err[256];
+    enum ing_baileys_kind kind;
+    if (ing_baileys_normalize((const char *)data, size, 1, &ev, &kind, key, err, sizeof err) != 0)
+        return 0;
+    /* An accepted message must be readable by the router. */
+    if (kind == ING_BAILEYS_MESSAGE) {
+        struct wa_inbound in;
+        json_t *root = wa_inbound_decode(ev, strlen(ev), &in, err, sizeof err);
+        if (!root) abort();
+        if (strcmp(in.phone + 1, key) != 0) abort();
+        json_decref(root);
+    }
+    free(ev);
+    return 0;
+}

@@ -1,0 +1,185 @@
+/* test_baileys.c - the bridge's JSON body to events, and the IP allowlist, table-driven. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingress.h"
+
+#define NOW 1795478400000LL
+
+static json_t *ok(const char *body, enum ing_baileys_kind want_kind, const char *want_key)
+{
+    char *ev = NULL, key[17], err[256] = "";
+    enum ing_baileys_kind kind;
+    print_message("body=%s\n", body);
+    int r = ing_baileys_normalize(body, strlen(body), NOW, &ev, &kind, key, err, sizeof err);
+    if (r != 0) print_message("error=%s\n", err);
+    assert_int_equal(r, 0);
+    assert_int_equal(kind, want_kind);
+    assert_string_equal(key, want_key);
+    json_t *j = json_loads(ev, 0, NULL);
+    assert_non_null(j);
+    free(ev);
+    return j;
+}
+
+static const char *str(json_t *o, const char *path1, const char *path2)
+{
+    json_t *v = json_object_get(o, path1);
+    if (path2) v = json_object_get(v, path2);
+    return json_string_value(v);
+}
+
+static void test_text_message(void **state)
+{
+    (void)state;
+    json_t *j = ok("{\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"3EB0C767D0\","
+                   "\"timestamp\":1795478000,\"type\":\"text\",\"text\":\"\\u05e9\\u05dc\\u05d5\\u05dd\","
+                   "\"media\":null,\"pushName\":\"Dana\",\"phone\":null,\"futureField\":1}",
+                   ING_BAILEYS_MESSAGE, "972501234567");
+    assert_string_equal(str(j, "provider", NULL), "baileys");
+    assert_string_equal(str(j, "provider_message_id", NULL), "972501234567@s.whatsapp.net/3EB0C767D0");
+    assert_string_equal(str(j, "contact", "phone"), "+972501234567");
+    assert_string_equal(str(j, "contact", "profile_name"), "Dana");
+    assert_string_equal(str(j, "text", NULL), "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d");
+    assert_int_equal(json_integer_value(json_object_get(j, "timestamp_ms")), 1795478000000LL);
+    assert_int_equal(json_integer_value(json_object_get(j, "received_ms")), NOW);
+    /* The whole body is kept, unknown fields included. */
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "raw"), "futureField")), 1);
+    json_decref(j);
+}
+
+static void test_lid_media_location(void **state)
+{
+    (void)state;
+    /* A LID chat: the bridge knows the phone; both are kept. */
+    json_t *j = ok("{\"event\":\"message\",\"remoteJid\":\"123456789@lid\",\"messageId\":\"A1\","
+                   "\"timestamp\":1795478000,\"type\":\"image\",\"text\":\"caption\","
+                   "\"media\":{\"mimetype\":\"image/jpeg\",\"size\":1234,\"url\":\"http://127.0.0.1:3001/media/x\"},"
+                   "\"phone\":\"+14155550100\",\"lid\":\"123456789@lid\"}",
+                   ING_BAILEYS_MESSAGE, "14155550100");
+    assert_string_equal(str(j, "contact", "lid"), "123456789@lid");
+    json_t *m = json_array_get(json_object_get(j, "media"), 0);
+    assert_string_equal(str(m, "mime", NULL), "image/jpeg");
+    assert_int_equal(json_integer_value(json_object_get(m, "size")), 1234);
+    json_decref(j);
+
+    j = ok("{\"remoteJid\":\"14155550100:7@s.whatsapp.net\",\"messageId\":\"L1\",\"type\":\"location\","
+           "\"location\":{\"latitude\":32.0853,\"longitude\":34.781768,\"name\":\"Office\"}}",
+           ING_BAILEYS_MESSAGE, "14155550100");
+    assert_string_equal(str(j, "location", "latitude"), "32.0853");
+    assert_string_equal(str(j, "location", "label"), "Office");
+    assert_int_equal(json_integer_value(json_object_get(j, "timestamp_ms")), NOW);
+    json_decref(j);
+}
+
+static void test_receipts(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *given, *ours;
+    } cases[] = {{"sent", "sent"}, {"delivered", "delivered"}, {"read", "read"},
+                 {"played", "read"}, {"error", "failed"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char body[256];
+        snprintf(body, sizeof body,
+                 "{\"event\":\"status\",\"remoteJid\":\"972501234567@s.whatsapp.net\","
+                 "\"messageId\":\"OUT1\",\"status\":\"%s\",\"timestamp\":1795478000}",
+                 cases[i].given);
+        json_t *j = ok(body, ING_BAILEYS_STATUS, "972501234567");
+        assert_string_equal(str(j, "status", NULL), cases[i].ours);
+        assert_string_equal(str(j, "provider_status", NULL), cases[i].given);
+        assert_string_equal(str(j, "provider_message_id", NULL),
+                            "972501234567@s.whatsapp.net/OUT1");
+        json_decref(j);
+    }
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *body, *reason;
+    } cases[] = {
+        {"", "invalid JSON"},
+        {"[1]", "JSON object"},
+        {"{\"remoteJid\":\"x@s.whatsapp.net\",\"remoteJid\":\"y\"}", "invalid JSON"}, /* dup key */
+        {"{\"messageId\":\"1\",\"type\":\"text\"}", "remoteJid is required"},
+        {"{\"remoteJid\":\"972501234567@s.whatsapp.net\",\"type\":\"text\"}", "messageId"},
+        {"{\"remoteJid\":\"status@broadcast\",\"messageId\":\"1\",\"type\":\"text\"}", "broadcast"},
+        {"{\"remoteJid\":\"123@lid\",\"messageId\":\"1\",\"type\":\"text\"}", "no phone number"},
+        {"{\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\",\"type\":\"fax\"}",
+         "type must be"},
+        {"{\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\",\"type\":\"text\","
+         "\"text\":5}",
+         "text must be a string"},
+        {"{\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\",\"type\":\"text\","
+         "\"timestamp\":\"yesterday\"}",
+         "timestamp"},
+        {"{\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\",\"type\":\"text\","
+         "\"phone\":\"not a phone\"}",
+         "E.164"},
+        {"{\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\",\"type\":\"image\","
+         "\"media\":{\"url\":\"file:///etc/passwd\",\"mimetype\":\"image/png\"}}",
+         "http(s)"},
+        {"{\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\",\"type\":\"text\","
+         "\"fromMe\":true}",
+         "fromMe"},
+        {"{\"event\":\"status\",\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\","
+         "\"status\":\"seen\"}",
+         "status must be"},
+        {"{\"event\":\"typing\",\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\"}",
+         "event must be"},
+        {"{\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\",\"type\":\"text\","
+         "\"text\":\"a\\u0000b\"}",
+         "invalid JSON"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *ev = NULL, key[17], err[256] = "";
+        enum ing_baileys_kind kind;
+        print_message("body=%s\n", cases[i].body);
+        assert_int_equal(ing_baileys_normalize(cases[i].body, strlen(cases[i].body), NOW, &ev,
+                                               &kind, key, err, sizeof err),
+                         -1);
+        assert_null(ev);
+        print_message("error=%s\n", err);
+        assert_non_null(strstr(err, cases[i].reason));
+    }
+}
+
+static void test_ip_allowlist(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *list, *ip;
+        int want;
+    } cases[] = {
+        {"", "203.0.113.9", 1},
+        {NULL, "203.0.113.9", 1},
+        {"127.0.0.1", "127.0.0.1", 1},
+        {"127.0.0.1", "127.0.0.2", 0},
+        {"10.0.0.0/8, 172.16.0.0/12", "172.20.1.1", 1},
+        {"10.0.0.0/8, 172.16.0.0/12", "172.32.0.1", 0},
+        {"0.0.0.0/0", "8.8.8.8", 1},
+        {"127.0.0.1", "", 0},
+        {"127.0.0.1", "::1", 0},
+        {"garbage", "127.0.0.1", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        assert_int_equal(ing_ip_allowed(cases[i].list, cases[i].ip), cases[i].want);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_text_message), cmocka_unit_test(test_lid_media_location),
+        cmocka_unit_test(test_receipts),     cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_ip_allowlist),
+    };
+    return cmocka_run_group_tests_name("baileys_normalize", tests, NULL, NULL);
+}
