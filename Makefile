@@ -87,7 +87,7 @@ demo:
 
 compose-check:
 	@if command -v docker-compose >/dev/null; then \
-	  TWILIO_AUTH_TOKEN=x docker-compose -f docker-compose.yml config -q && echo "compose-check: ok"; \
+	  TWILIO_AUTH_TOKEN=x BAILEYS_WEBHOOK_SECRET=x docker-compose -f docker-compose.yml config -q && echo "compose-check: ok"; \
 	else echo "compose-check: docker-compose missing (run make install)"; exit 1; fi
 
 e2e: build
