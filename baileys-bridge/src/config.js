@@ -1,0 +1,94 @@
+// Configuration from the environment, validated once at start.
+// loadConfig() never throws: it returns { config, errors } so main.js can print
+// one clear line per problem and exit 78 (EX_CONFIG).
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function parseListen(value, errors) {
+  const m = /^([^:\s]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(value);
+  if (!m || Number(m[2]) > 65535) {
+    errors.push(`BRIDGE_LISTEN: expected host:port (e.g. 127.0.0.1:3001), got "${value}"`);
+    return { host: '127.0.0.1', port: 3001 };
+  }
+  return { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+function parseUrl(name, value, errors) {
+  try {
+    const u = new URL(value);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+    return value.replace(/\/+$/, '');
+  } catch {
+    errors.push(`${name}: expected an http(s) URL, got "${value}"`);
+    return null;
+  }
+}
+
+function parseFlag(name, value, errors) {
+  if (value === undefined || value === '' || value === '0' || value === 'false') return false;
+  if (value === '1' || value === 'true') return true;
+  errors.push(`${name}: expected 0 or 1, got "${value}"`);
+  return false;
+}
+
+function parsePositive(name, value, def, errors, { integer = false } = {}) {
+  if (value === undefined || value === '') return def;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+    errors.push(`${name}: expected a positive ${integer ? 'integer' : 'number'}, got "${value}"`);
+    return def;
+  }
+  return n;
+}
+
+export function loadConfig(env = process.env) {
+  const errors = [];
+  const listenRaw = env.BRIDGE_LISTEN || '127.0.0.1:3001';
+  const listen = parseListen(listenRaw, errors);
+
+  const secret = env.BAILEYS_WEBHOOK_SECRET;
+  if (!secret) errors.push('BAILEYS_WEBHOOK_SECRET: required (shared secret for ingress and the protected endpoints)');
+  else if (secret.length < 8) errors.push('BAILEYS_WEBHOOK_SECRET: too short (at least 8 characters)');
+
+  const ingressUrl = parseUrl('INGRESS_URL', env.INGRESS_URL || 'http://127.0.0.1:8080', errors);
+  const publicUrl = env.BRIDGE_PUBLIC_URL ? parseUrl('BRIDGE_PUBLIC_URL', env.BRIDGE_PUBLIC_URL, errors) : null;
+
+  let waVersion = null;
+  if (env.BAILEYS_WA_VERSION) {
+    const parts = env.BAILEYS_WA_VERSION.split(/[,.]/).map((s) => s.trim());
+    if (parts.length !== 3 || !parts.every((p) => /^\d+$/.test(p))) {
+      errors.push(`BAILEYS_WA_VERSION: expected three numbers like "2,3000,1027934701", got "${env.BAILEYS_WA_VERSION}"`);
+    } else {
+      waVersion = parts.map(Number);
+    }
+  }
+
+  let pairingPhone = null;
+  if (env.BAILEYS_PAIRING_PHONE) {
+    const digits = env.BAILEYS_PAIRING_PHONE.replace(/[\s+\-()]/g, '');
+    if (!/^\d{7,15}$/.test(digits)) errors.push(`BAILEYS_PAIRING_PHONE: expected an international phone number (digits, optional +), got "${env.BAILEYS_PAIRING_PHONE}"`);
+    else pairingPhone = digits;
+  }
+
+  const logLevel = env.LOG_LEVEL || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) errors.push(`LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+
+  const config = {
+    listen,
+    secret: secret || '',
+    ingressUrl,
+    publicUrl, // null → derived from the actual listening address
+    stateDir: env.BRIDGE_STATE_DIR || './state',
+    loopback: parseFlag('BAILEYS_LOOPBACK', env.BAILEYS_LOOPBACK, errors),
+    pairingPhone,
+    waVersion,
+    groups: parseFlag('BRIDGE_GROUPS', env.BRIDGE_GROUPS, errors),
+    sendRate: parsePositive('BRIDGE_SEND_RATE', env.BRIDGE_SEND_RATE, 5, errors),
+    mediaTtlS: parsePositive('BRIDGE_MEDIA_TTL_S', env.BRIDGE_MEDIA_TTL_S, 86400, errors, { integer: true }),
+    logLevel,
+    // Not in the issue's table; tuning knobs with safe defaults (tests shrink them).
+    outboxMaxBackoffMs: parsePositive('BRIDGE_OUTBOX_MAX_BACKOFF_MS', env.BRIDGE_OUTBOX_MAX_BACKOFF_MS, 30000, errors, { integer: true }),
+    outboxBaseBackoffMs: parsePositive('BRIDGE_OUTBOX_BASE_BACKOFF_MS', env.BRIDGE_OUTBOX_BASE_BACKOFF_MS, 500, errors, { integer: true }),
+  };
+  return { config, errors };
+}

@@ -1,0 +1,233 @@
+// Inbound handlers: messages.upsert (notify AND append), messages.update (receipts),
+// message-receipt.update (group receipts). Everything that is forwarded goes through
+// the durable outbox; the payload is built field by field (JSON.stringify of a proto
+// instance drops remoteJidAlt and turns Longs into strings).
+import {
+  proto, normalizeMessageContent, getContentType, toNumber, jidDecode, jidNormalizedUser,
+  isJidGroup, isJidStatusBroadcast, isJidBroadcast, isJidNewsletter, isLidUser, isPnUser,
+} from 'baileys';
+import { mediaIdFor } from './media.js';
+
+const S = proto.WebMessageInfo.Status;
+export const STATUS_NAMES = { [S.ERROR]: 'error', [S.SERVER_ACK]: 'sent', [S.DELIVERY_ACK]: 'delivered', [S.READ]: 'read', [S.PLAYED]: 'played' };
+
+const TYPE_BY_CONTENT = {
+  conversation: 'text', extendedTextMessage: 'text',
+  imageMessage: 'image', audioMessage: 'audio', videoMessage: 'video', ptvMessage: 'video',
+  documentMessage: 'document', stickerMessage: 'sticker',
+  locationMessage: 'location', liveLocationMessage: 'location',
+  contactMessage: 'contact', contactsArrayMessage: 'contact',
+  reactionMessage: 'reaction',
+  buttonsResponseMessage: 'button', templateButtonReplyMessage: 'button', listResponseMessage: 'button', interactiveResponseMessage: 'button',
+};
+const MEDIA_TYPES = new Set(['image', 'audio', 'video', 'document', 'sticker']);
+// Signalling, not conversation: never forwarded.
+const SILENT_CONTENT = new Set(['protocolMessage', 'senderKeyDistributionMessage', 'messageContextInfo', 'keepInChatMessage', 'pinInChatMessage', 'encReactionMessage', 'pollUpdateMessage']);
+
+/** A bounded insertion-ordered set/map. */
+class Bounded extends Map {
+  constructor(max) { super(); this.max = max; }
+  set(k, v) {
+    if (this.has(k)) this.delete(k);
+    super.set(k, v);
+    if (this.size > this.max) this.delete(this.keys().next().value);
+    return this;
+  }
+}
+
+export const phoneFromJid = (jid) => (jid && isPnUser(jid) ? `+${jidDecode(jid).user}` : null);
+
+export function textOf(c, t) {
+  if (!c || !t) return null;
+  const m = c[t];
+  switch (t) {
+    case 'conversation': return c.conversation || null;
+    case 'extendedTextMessage': return m.text ?? null;
+    case 'reactionMessage': return m.text ?? null;
+    case 'contactMessage': return m.displayName ?? null;
+    case 'contactsArrayMessage': return m.displayName ?? null;
+    case 'locationMessage': case 'liveLocationMessage': return m.name ?? m.caption ?? null;
+    case 'buttonsResponseMessage': return m.selectedDisplayText ?? m.selectedButtonId ?? null;
+    case 'templateButtonReplyMessage': return m.selectedDisplayText ?? m.selectedId ?? null;
+    case 'listResponseMessage': return m.title ?? m.singleSelectReply?.selectedRowId ?? null;
+    case 'interactiveResponseMessage': return m.body?.text ?? null;
+    default: return (m && typeof m === 'object' && m.caption) || null;
+  }
+}
+
+const numOrNull = (v) => (v === null || v === undefined ? null : toNumber(v));
+
+export function createInbound({ getSock, outbox, config, logger, metrics, mediaUrl, media }) {
+  const seen = new Bounded(20000); // (remoteJid|id) already forwarded
+  const heldStubs = new Bounded(5000); // (remoteJid|id) → stub info, waiting for the real message
+  const lastStatus = new Bounded(50000); // messageId → highest status forwarded
+  let chain = Promise.resolve();
+  const serial = (fn) => (chain = chain.then(fn).catch((err) => logger.error({ err: err.message, stack: err.stack }, 'inbound handler failed')));
+
+  const skip = (reason, key) => {
+    metrics?.inc('bridge_inbound_skipped_total', { reason });
+    logger.debug({ reason, remoteJid: key?.remoteJid, messageId: key?.id }, 'inbound: skipped');
+  };
+
+  /** Resolve the sender's phone (E.164 with '+') and LID; only mappings Baileys already knows. */
+  async function resolveContact(jid, alt) {
+    let lid = null;
+    let pnJid = null;
+    if (jid && isLidUser(jid)) {
+      lid = jidNormalizedUser(jid);
+      if (alt && isPnUser(alt)) pnJid = alt;
+      else {
+        try {
+          pnJid = await getSock()?.signalRepository?.lidMapping?.getPNForLID(jid) ?? null;
+        } catch (err) {
+          logger.debug({ err: err.message, lid }, 'LID → PN lookup failed');
+        }
+      }
+    } else if (jid && isPnUser(jid)) {
+      pnJid = jid;
+      if (alt && isLidUser(alt)) lid = jidNormalizedUser(alt);
+    }
+    // getPNForLID returns "<user>:<device>@s.whatsapp.net"; normalise before use
+    return { phone: pnJid ? phoneFromJid(jidNormalizedUser(pnJid)) : null, lid };
+  }
+
+  function allowedChat(jid, key) {
+    if (isJidStatusBroadcast(jid)) return skip('status_broadcast', key), false;
+    if (isJidBroadcast(jid) || isJidNewsletter(jid)) return skip('broadcast', key), false;
+    if (isJidGroup(jid) && !config.groups) return skip('group', key), false;
+    return true;
+  }
+
+  async function handleMessage(msg, upsertType) {
+    const key = msg?.key;
+    if (!key?.remoteJid || !key.id) return skip('no_key', key);
+    const jid = key.remoteJid;
+    if (key.fromMe) return skip('own_echo', key);
+    if (!allowedChat(jid, key)) return;
+    const k = `${jid}|${key.id}`;
+    if (seen.has(k)) return skip('duplicate', key);
+
+    const stubType = msg.messageStubType ?? 0;
+    if (!msg.message) {
+      if (stubType === proto.WebMessageInfo.StubType.CIPHERTEXT || stubType === 0) {
+        heldStubs.set(k, { at: Date.now(), params: msg.messageStubParameters || [] });
+        metrics?.inc('bridge_inbound_skipped_total', { reason: 'stub_held' });
+        logger.info({ remoteJid: jid, messageId: key.id, params: msg.messageStubParameters }, 'inbound: decryption stub held until the real message arrives');
+        return;
+      }
+      return skip('stub_event', key);
+    }
+    const content = normalizeMessageContent(msg.message);
+    const ctype = getContentType(content);
+    if (!ctype || SILENT_CONTENT.has(ctype)) return skip('signalling', key);
+    const type = TYPE_BY_CONTENT[ctype] || 'unknown';
+
+    const sender = isJidGroup(jid) ? key.participant : jid;
+    const senderAlt = isJidGroup(jid) ? key.participantAlt : key.remoteJidAlt;
+    const { phone, lid } = await resolveContact(sender, senderAlt);
+
+    const payload = {
+      event: 'message',
+      remoteJid: jid,
+      messageId: key.id,
+      timestamp: numOrNull(msg.messageTimestamp) ?? Math.floor(Date.now() / 1000),
+      type,
+      text: textOf(content, ctype),
+      media: null,
+      pushName: msg.pushName || null,
+      phone,
+      lid,
+      fromMe: false,
+    };
+    if (isJidGroup(jid)) payload.participant = sender ? jidNormalizedUser(sender) : null;
+    if (type === 'location') {
+      const l = content[ctype];
+      payload.location = { latitude: l.degreesLatitude ?? null, longitude: l.degreesLongitude ?? null, name: l.name ?? null, address: l.address ?? null };
+    }
+    const entry = { chat: jid, payload };
+    if (MEDIA_TYPES.has(type)) {
+      const m = content[ctype];
+      const id = mediaIdFor(key);
+      payload.media = { mimetype: m.mimetype ?? null, size: numOrNull(m.fileLength), url: mediaUrl(id), fileName: m.fileName ?? null };
+      // keep what is needed to download (and re-upload) after a crash
+      entry.pending = { mediaId: id, raw: Buffer.from(proto.WebMessageInfo.encode(msg).finish()).toString('base64') };
+    }
+    await outbox.enqueue(entry);
+    seen.set(k, true);
+    if (heldStubs.delete(k)) logger.info({ remoteJid: jid, messageId: key.id }, 'inbound: real message arrived for a held stub');
+    logger.info({ remoteJid: jid, messageId: key.id, type, upsertType }, 'inbound: queued for ingress');
+  }
+
+  /** Outbox hook: finish a media entry by downloading the file into the cache. */
+  async function prepare(entry, attempt) {
+    const { mediaId, raw } = entry.pending;
+    const msg = proto.WebMessageInfo.decode(Buffer.from(raw, 'base64'));
+    const payload = { ...entry.payload, media: { ...entry.payload.media } };
+    try {
+      const meta = await media.fetch(mediaId, msg, getSock(), payload.media);
+      payload.media.size = meta.size;
+    } catch (err) {
+      if (attempt < 4) throw err;
+      // give up on the file, not on the message: forward it with url null
+      logger.error({ messageId: payload.messageId, err: err.message }, 'inbound: media download failed 5 times; forwarding without a url');
+      payload.media.url = null;
+    }
+    return { chat: entry.chat, payload };
+  }
+
+  async function handleStatus(key, status, ts, extra = {}) {
+    const name = STATUS_NAMES[status];
+    if (!name) return;
+    const lk = extra.participant ? `${key.id}|${extra.participant}` : key.id;
+    const prev = lastStatus.get(lk);
+    if (status !== S.ERROR && prev !== undefined && status <= prev) return skip('status_not_newer', key);
+    lastStatus.set(lk, Math.max(prev ?? 0, status));
+    const who = extra.participant || key.remoteJid;
+    const { phone } = await resolveContact(who, null);
+    const payload = {
+      event: 'status', remoteJid: key.remoteJid, messageId: key.id, status: name,
+      timestamp: ts || Math.floor(Date.now() / 1000), phone, ...extra,
+    };
+    await outbox.enqueue({ chat: key.remoteJid, payload });
+  }
+
+  function onUpsert({ messages, type }) {
+    return serial(async () => {
+      for (const msg of messages || []) await handleMessage(msg, type);
+    });
+  }
+
+  function onUpdate(updates) {
+    return serial(async () => {
+      for (const { key, update } of updates || []) {
+        if (update?.status === undefined || update.status === null || !key?.id) continue; // edits, polls, stub params
+        if (!key.fromMe) continue; // our own devices reading inbound messages
+        if (!allowedChat(key.remoteJid, key)) continue;
+        const extra = {};
+        if (update.status === S.ERROR && update.messageStubParameters?.length) extra.errorCode = String(update.messageStubParameters[0]);
+        const ts = numOrNull(update.messageTimestamp);
+        await handleStatus(key, update.status, ts > 0 ? ts : null, extra);
+      }
+    });
+  }
+
+  function onReceipt(receipts) {
+    return serial(async () => {
+      for (const { key, receipt } of receipts || []) {
+        if (!key?.id || !receipt || !allowedChat(key.remoteJid, key)) continue;
+        const status = receipt.playedTimestamp ? S.PLAYED : receipt.readTimestamp ? S.READ : S.DELIVERY_ACK;
+        const ts = numOrNull(receipt.playedTimestamp ?? receipt.readTimestamp ?? receipt.receiptTimestamp);
+        // per participant, so keyed apart in the monotonic filter
+        await handleStatus(key, status, ts, { participant: receipt.userJid });
+      }
+    });
+  }
+
+  function attach(ev) {
+    ev.on('messages.upsert', onUpsert);
+    ev.on('messages.update', onUpdate);
+    ev.on('message-receipt.update', onReceipt);
+  }
+
+  return { attach, onUpsert, onUpdate, onReceipt, prepare, idle: () => chain, heldStubs };
+}

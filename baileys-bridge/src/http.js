@@ -1,0 +1,130 @@
+// HTTP API: /health, /metrics, /qr, /send, /media/:id and (loopback only) /dev/*.
+import http from 'node:http';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import qrcode from 'qrcode-terminal';
+import { HttpError } from './sender.js';
+
+const json = (res, status, body, headers = {}) => {
+  const b = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(b), ...headers });
+  res.end(b);
+};
+
+function readJson(req, limit) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let size = 0;
+    req.on('data', (c) => {
+      size += c.length;
+      if (size > limit) { reject(new HttpError(413, { ok: false, error: 'body_too_large', reason: `limit is ${limit} bytes` })); req.destroy(); return; }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null'));
+      } catch {
+        reject(new HttpError(400, { ok: false, error: 'bad_request', reason: 'body is not valid JSON' }));
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+/** 401 when the header is missing, 403 when it is wrong; constant-time compare. */
+export function checkSecret(req, secret) {
+  const got = req.headers['x-baileys-secret'];
+  if (got === undefined || got === '') return { status: 401, body: { ok: false, error: 'missing_secret', reason: 'X-BAILEYS-SECRET header required' } };
+  const a = crypto.createHash('sha256').update(String(got)).digest();
+  const b = crypto.createHash('sha256').update(secret).digest();
+  if (!crypto.timingSafeEqual(a, b)) return { status: 403, body: { ok: false, error: 'wrong_secret' } };
+  return null;
+}
+
+export function createHttpServer({ config, logger, metrics, link, sender, media, loopback }) {
+  const routes = [];
+  const route = (method, pattern, { auth = true, handler }) => routes.push({ method, pattern, auth, handler });
+
+  route('GET', /^\/health$/, {
+    auth: false,
+    handler: (req, res) => {
+      const connected = !!link.connected;
+      json(res, connected ? 200 : 503, { status: connected ? 'ok' : link.state, device: link.device ?? null, connected });
+    },
+  });
+
+  route('GET', /^\/metrics$/, {
+    auth: false,
+    handler: (req, res) => {
+      const b = metrics.render();
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      res.end(b);
+    },
+  });
+
+  route('GET', /^\/qr$/, {
+    handler: (req, res) => {
+      if (link.connected) return json(res, 200, { ok: true, connected: true, qr: null, pairingCode: null });
+      if (link.pairingCode) return json(res, 200, { ok: true, connected: false, qr: null, pairingCode: link.pairingCode });
+      if (!link.qr) return json(res, 404, { ok: false, error: 'no_qr', state: link.state });
+      const url = new URL(req.url, 'http://x');
+      if (url.searchParams.get('format') === 'text') {
+        qrcode.generate(link.qr, { small: true }, (ascii) => { res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }); res.end(ascii + '\n'); });
+        return;
+      }
+      json(res, 200, { ok: true, connected: false, qr: link.qr, pairingCode: null });
+    },
+  });
+
+  route('POST', /^\/send$/, {
+    handler: async (req, res) => {
+      const body = await readJson(req, 1 << 20);
+      const r = await sender.send(body);
+      json(res, r.status, r.body, r.status === 429 ? { 'retry-after': String(Math.ceil((r.body.retryAfterMs || 1000) / 1000)) } : {});
+    },
+  });
+
+  route('GET', /^\/media\/([0-9a-f]{32})$/, {
+    handler: async (req, res, m) => {
+      const hit = await media.get(m[1]);
+      if (!hit) return json(res, 404, { ok: false, error: 'not_found', reason: 'unknown or expired media id' });
+      res.writeHead(200, {
+        'content-type': hit.meta.mimetype || 'application/octet-stream',
+        'content-length': hit.meta.size,
+        ...(hit.meta.fileName ? { 'content-disposition': `attachment; filename="${hit.meta.fileName.replace(/["\\\r\n]/g, '_')}"` } : {}),
+      });
+      fs.createReadStream(hit.file).pipe(res);
+    },
+  });
+
+  if (loopback) {
+    route('POST', /^\/dev\/inbound$/, { handler: async (req, res) => json(res, 200, await loopback.inbound(await readJson(req, 32 << 20))) });
+    route('POST', /^\/dev\/receipt$/, { handler: async (req, res) => json(res, 200, loopback.receipt(await readJson(req, 1 << 16))) });
+    route('GET', /^\/dev\/sent$/, { handler: (req, res) => json(res, 200, { ok: true, sent: loopback.sent }) });
+    route('POST', /^\/dev\/disconnect$/, { handler: (req, res) => { loopback.disconnect(); json(res, 200, { ok: true, connected: false }); } });
+    route('POST', /^\/dev\/connect$/, { handler: (req, res) => { loopback.connect(); json(res, 200, { ok: true, connected: true }); } });
+  }
+
+  return http.createServer(async (req, res) => {
+    const path = (req.url || '/').split('?')[0];
+    let matched = null;
+    let m;
+    for (const r of routes) {
+      if ((m = r.pattern.exec(path))) { matched = r; if (r.method === req.method) break; }
+    }
+    try {
+      if (!matched) return json(res, 404, { ok: false, error: 'not_found' });
+      if (matched.method !== req.method) return json(res, 405, { ok: false, error: 'method_not_allowed' });
+      if (matched.auth) {
+        const denied = checkSecret(req, config.secret);
+        if (denied) return json(res, denied.status, denied.body);
+      }
+      await matched.handler(req, res, m);
+    } catch (err) {
+      if (err instanceof HttpError) return json(res, err.status, err.body);
+      logger.error({ err: err.message, path }, 'http handler failed');
+      if (!res.headersSent) json(res, 500, { ok: false, error: 'internal' });
+      else res.destroy();
+    }
+  });
+}
