@@ -43,6 +43,6 @@ and see it in the CRM:
 Ctrl-C here, or 'make stop' elsewhere, stops everything.
 MSG
 # Stay in the foreground while the services live; 'make stop' ends them and so this.
-while "$root/scripts/services.sh" status | grep -q running; do sleep 2; done
+while [[ "$("$root/scripts/services.sh" status)" == *running* ]]; do sleep 2; done
 echo "services are gone (make stop?); stopping the stack"
 "$root/infra/stack.sh" down || true
