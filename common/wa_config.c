@@ -1,6 +1,7 @@
 /* wa_config.c - table-driven environment configuration. */
 #include "wa_config.h"
 #include "wa_log.h"
+#include "wa_util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -137,4 +138,15 @@ void wa_config_log(const struct wa_cfg *table, size_t n)
             v = "(set, contains credentials)";
         wa_info("config %s=%s", c->name, v);
     }
+}
+
+int wa_service_start(const char *service, const struct wa_cfg *table, size_t n,
+                     const char *const *log_level)
+{
+    wa_log_init(service);
+    if (wa_config_load(table, n) > 0) return WA_EX_CONFIG;
+    if (log_level && *log_level) wa_log_set_level(*log_level);
+    wa_config_log(table, n);
+    wa_signals_install();
+    return 0;
 }

@@ -35,6 +35,12 @@ void wa_config_log(const struct wa_cfg *table, size_t n);
 /* Splits "host:port"; returns -1 when it is not one. host gets at most hostsz-1 bytes. */
 int wa_config_split_listen(const char *s, char *host, size_t hostsz, unsigned *port);
 
+/* A service's start: logging named service, the table loaded and logged, the
+ * log level applied, signal handlers installed. Returns 0, or WA_EX_CONFIG
+ * (78) for main to return when the configuration is bad. */
+int wa_service_start(const char *service, const struct wa_cfg *table, size_t n,
+                     const char *const *log_level);
+
 #define WA_CFG_COUNT(t) (sizeof(t) / sizeof((t)[0]))
 
 #endif

@@ -1,4 +1,5 @@
-/* baileys.c - POST /api/whatsapp/baileys: check the bridge's secret and address, normalize, hand to Kafka. */
+/* baileys.c - POST /api/whatsapp/baileys: check the bridge's secret and address, normalize, hand to
+ * Kafka. */
 #include "ingress.h"
 #include "wa_http.h"
 #include "wa_log.h"

@@ -1,4 +1,5 @@
-/* baileys_normalize.c - the bridge's JSON body to a wa.inbound or wa.status event; pure, table-tested. */
+/* baileys_normalize.c - the bridge's JSON body to a wa.inbound or wa.status event; pure,
+ * table-tested. */
 #include "ingress.h"
 #include "wa_phone.h"
 
@@ -7,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const message_types[] = {
-    "text",    "image",    "audio",  "video",  "document", "sticker",
-    "location", "contact", "reaction", "button", "unknown", NULL};
+static const char *const message_types[] = {"text",     "image",   "audio",    "video",
+                                            "document", "sticker", "location", "contact",
+                                            "reaction", "button",  "unknown",  NULL};
 static const char *const statuses[] = {"sent", "delivered", "read", "played", "error", NULL};
 
 static int one_of(const char *v, const char *const *words)
@@ -111,8 +112,9 @@ static int common_fields(json_t *root, int64_t now_ms, struct ids *x, char *errb
             return -1;
         }
     } else if (phone_from_jid(x->jid, x->phone) < 0) {
-        snprintf(errbuf, errsz, "no phone number: give phone, or a remoteJid of user@s.whatsapp.net"
-                                " (a LID needs its phone mapping)");
+        snprintf(errbuf, errsz,
+                 "no phone number: give phone, or a remoteJid of user@s.whatsapp.net"
+                 " (a LID needs its phone mapping)");
         return -1;
     }
     if (!x->lid && strstr(x->jid, "@lid")) x->lid = x->jid;
@@ -138,8 +140,8 @@ static char *status_event(json_t *root, const struct ids *x, int64_t now_ms, cha
                        : strcmp(status, "error") == 0 ? "failed"
                                                       : status;
     json_t *ev = json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:{s:s, s:s?}, s:s?, s:O}", "v",
-                           WA_EVENT_VERSION, "provider", "baileys", "provider_message_id",
-                           x->pmid, "status", ours, "provider_status", status, "timestamp_ms",
+                           WA_EVENT_VERSION, "provider", "baileys", "provider_message_id", x->pmid,
+                           "status", ours, "provider_status", status, "timestamp_ms",
                            (json_int_t)x->ts_ms, "received_ms", (json_int_t)now_ms, "contact",
                            "phone", x->phone, "lid", x->lid, "error_text", error, "raw", root);
     char *s = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
@@ -158,8 +160,9 @@ static char *message_event(json_t *root, const struct ids *x, int64_t now_ms, ch
         opt_string(root, "pushName", &push, errbuf, errsz))
         return NULL;
     if (!type || !one_of(type, message_types)) {
-        snprintf(errbuf, errsz, "type must be one of text, image, audio, video, document, sticker,"
-                                " location, contact, reaction, button, unknown");
+        snprintf(errbuf, errsz,
+                 "type must be one of text, image, audio, video, document, sticker,"
+                 " location, contact, reaction, button, unknown");
         return NULL;
     }
     json_t *fm = json_object_get(root, "fromMe");
@@ -172,9 +175,8 @@ static char *message_event(json_t *root, const struct ids *x, int64_t now_ms, ch
         const char *url = NULL, *mime = NULL;
         json_int_t size = -1;
         json_error_t je;
-        if (!json_is_object(media) ||
-            json_unpack_ex(media, &je, 0, "{s:s, s:s, s?I}", "url", &url, "mimetype", &mime,
-                           "size", &size) != 0) {
+        if (!json_is_object(media) || json_unpack_ex(media, &je, 0, "{s:s, s:s, s?I}", "url", &url,
+                                                     "mimetype", &mime, "size", &size) != 0) {
             snprintf(errbuf, errsz, "media must be {url, mimetype, size}");
             return NULL;
         }
@@ -271,7 +273,8 @@ int ing_ip_allowed(const char *allowlist, const char *ip)
             memcpy(entry, p, n);
             entry[n] = '\0';
             char *sp = entry;
-            while (*sp == ' ') sp++;
+            while (*sp == ' ')
+                sp++;
             char *slash = strchr(sp, '/');
             int bits = 32;
             if (slash) {

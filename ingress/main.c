@@ -66,11 +66,7 @@ static void *readiness_loop(void *arg)
 
 int main(void)
 {
-    wa_log_init("ingress");
-    if (wa_config_load(config, WA_CFG_COUNT(config)) > 0) return WA_EX_CONFIG;
-    wa_log_set_level(log_level);
-    wa_config_log(config, WA_CFG_COUNT(config));
-    wa_signals_install();
+    if (wa_service_start("ingress", config, WA_CFG_COUNT(config), &log_level)) return WA_EX_CONFIG;
     ing_metrics_init();
 
     char err[512];

@@ -10,27 +10,21 @@
  * accept), are replaced (U+FFFD) rather than refused: Twilio
  * signed them, and a lead with a mangled character beats a lost lead. The
  * sanitized copies live in the form itself, so every borrow stays valid. */
+static int sanitize(char **text, size_t *len)
+{
+    if (wa_text_clean(*text, *len)) return 0;
+    char *s = wa_utf8_sanitize(*text, *len, len);
+    free(*text);
+    *text = s;
+    return 1;
+}
+
 static int sanitize_form(struct wa_form *form)
 {
     int fixed = 0;
     for (size_t i = 0; i < form->n; i++) {
-        struct wa_pair *p = &form->pairs[i];
-        if (!wa_text_clean(p->value, p->value_len)) {
-            size_t l;
-            char *s = wa_utf8_sanitize(p->value, p->value_len, &l);
-            free(p->value);
-            p->value = s;
-            p->value_len = l;
-            fixed++;
-        }
-        if (!wa_text_clean(p->key, p->key_len)) {
-            size_t l;
-            char *s = wa_utf8_sanitize(p->key, p->key_len, &l);
-            free(p->key);
-            p->key = s;
-            p->key_len = l;
-            fixed++;
-        }
+        fixed += sanitize(&form->pairs[i].value, &form->pairs[i].value_len);
+        fixed += sanitize(&form->pairs[i].key, &form->pairs[i].key_len);
     }
     return fixed;
 }

@@ -150,11 +150,7 @@ static void run(struct rtr *r)
 
 int main(void)
 {
-    wa_log_init("router");
-    if (wa_config_load(config, WA_CFG_COUNT(config)) > 0) return WA_EX_CONFIG;
-    wa_log_set_level(log_level);
-    wa_config_log(config, WA_CFG_COUNT(config));
-    wa_signals_install();
+    if (wa_service_start("router", config, WA_CFG_COUNT(config), &log_level)) return WA_EX_CONFIG;
     metrics_init();
 
     char err[512];
