@@ -128,6 +128,10 @@ test('bad input gets a clear 4xx and is counted', async () => {
     headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': 'x' },
     body: 'Body=' + 'a'.repeat(200_000) });
   assert.equal(big.status, 413);
+  // Headers larger than INGRESS_MAX_HEADER: 431 from the HTTP layer.
+  const hdr = await fetch(base + '/api/whatsapp/twilio', { method: 'POST',
+    headers: { 'X-Padding': 'a'.repeat(40_000), 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'a=1' });
+  assert.equal(hdr.status, 431);
   // Unknown path and wrong method.
   assert.equal((await fetch(base + '/api/whatsapp/nope', { method: 'POST' })).status, 404);
   assert.equal((await fetch(base + '/api/whatsapp/twilio')).status, 405);
