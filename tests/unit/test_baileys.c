@@ -38,19 +38,22 @@ static const char *str(json_t *o, const char *path1, const char *path2)
 static void test_text_message(void **state)
 {
     (void)state;
-    json_t *j = ok("{\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"3EB0C767D0\","
-                   "\"timestamp\":1795478000,\"type\":\"text\",\"text\":\"\\u05e9\\u05dc\\u05d5\\u05dd\","
-                   "\"media\":null,\"pushName\":\"Dana\",\"phone\":null,\"futureField\":1}",
-                   ING_BAILEYS_MESSAGE, "972501234567");
+    json_t *j =
+        ok("{\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"3EB0C767D0\","
+           "\"timestamp\":1795478000,\"type\":\"text\",\"text\":\"\\u05e9\\u05dc\\u05d5\\u05dd\","
+           "\"media\":null,\"pushName\":\"Dana\",\"phone\":null,\"futureField\":1}",
+           ING_BAILEYS_MESSAGE, "972501234567");
     assert_string_equal(str(j, "provider", NULL), "baileys");
-    assert_string_equal(str(j, "provider_message_id", NULL), "972501234567@s.whatsapp.net/3EB0C767D0");
+    assert_string_equal(str(j, "provider_message_id", NULL),
+                        "972501234567@s.whatsapp.net/3EB0C767D0");
     assert_string_equal(str(j, "contact", "phone"), "+972501234567");
     assert_string_equal(str(j, "contact", "profile_name"), "Dana");
     assert_string_equal(str(j, "text", NULL), "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d");
     assert_int_equal(json_integer_value(json_object_get(j, "timestamp_ms")), 1795478000000LL);
     assert_int_equal(json_integer_value(json_object_get(j, "received_ms")), NOW);
     /* The whole body is kept, unknown fields included. */
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "raw"), "futureField")), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "raw"), "futureField")),
+                     1);
     json_decref(j);
 }
 
@@ -60,7 +63,8 @@ static void test_lid_media_location(void **state)
     /* A LID chat: the bridge knows the phone; both are kept. */
     json_t *j = ok("{\"event\":\"message\",\"remoteJid\":\"123456789@lid\",\"messageId\":\"A1\","
                    "\"timestamp\":1795478000,\"type\":\"image\",\"text\":\"caption\","
-                   "\"media\":{\"mimetype\":\"image/jpeg\",\"size\":1234,\"url\":\"http://127.0.0.1:3001/media/x\"},"
+                   "\"media\":{\"mimetype\":\"image/jpeg\",\"size\":1234,\"url\":\"http://"
+                   "127.0.0.1:3001/media/x\"},"
                    "\"phone\":\"+14155550100\",\"lid\":\"123456789@lid\"}",
                    ING_BAILEYS_MESSAGE, "14155550100");
     assert_string_equal(str(j, "contact", "lid"), "123456789@lid");
@@ -69,7 +73,8 @@ static void test_lid_media_location(void **state)
     assert_int_equal(json_integer_value(json_object_get(m, "size")), 1234);
     json_decref(j);
 
-    j = ok("{\"remoteJid\":\"14155550100:7@s.whatsapp.net\",\"messageId\":\"L1\",\"type\":\"location\","
+    j = ok("{\"remoteJid\":\"14155550100:7@s.whatsapp.net\",\"messageId\":\"L1\",\"type\":"
+           "\"location\","
            "\"location\":{\"latitude\":32.0853,\"longitude\":34.781768,\"name\":\"Office\"}}",
            ING_BAILEYS_MESSAGE, "14155550100");
     assert_string_equal(str(j, "location", "latitude"), "32.0853");
@@ -83,8 +88,11 @@ static void test_receipts(void **state)
     (void)state;
     static const struct {
         const char *given, *ours;
-    } cases[] = {{"sent", "sent"}, {"delivered", "delivered"}, {"read", "read"},
-                 {"played", "read"}, {"error", "failed"}};
+    } cases[] = {{"sent", "sent"},
+                 {"delivered", "delivered"},
+                 {"read", "read"},
+                 {"played", "read"},
+                 {"error", "failed"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char body[256];
         snprintf(body, sizeof body,
