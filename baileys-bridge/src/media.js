@@ -59,9 +59,9 @@ export class MediaCache {
     const tmp = `${p.data}.${process.pid}.tmp`;
     const downloadTo = async (m) => {
       const stream = await downloadMediaMessage(m, 'stream', {});
-      const fh = await fs.open(tmp, 'w', 0o600);
+      await pipeline(stream, fsSync.createWriteStream(tmp, { mode: 0o600 }));
+      const fh = await fs.open(tmp, 'r+');
       try {
-        await pipeline(stream, fh.createWriteStream({ autoClose: false }));
         await fh.sync();
       } finally {
         await fh.close();

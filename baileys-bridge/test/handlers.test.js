@@ -1,0 +1,159 @@
+// The inbound handlers fed real proto.WebMessageInfo objects.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { proto, makeEventBuffer } from 'baileys';
+import { createInbound } from '../src/handlers.js';
+import { silent } from './helpers.js';
+
+function setup({ groups = false, lidMap = {} } = {}) {
+  const entries = [];
+  const outbox = { enqueue: async (e) => { entries.push(e); } };
+  const sock = {
+    signalRepository: { lidMapping: { getPNForLID: async (lid) => lidMap[lid] ?? null } },
+  };
+  const inbound = createInbound({
+    getSock: () => sock, outbox, config: { groups }, logger: silent, metrics: null,
+    mediaUrl: (id) => `http://bridge.test/media/${id}`, media: null,
+  });
+  const ev = makeEventBuffer(silent);
+  inbound.attach(ev);
+  const upsert = async (messages, type = 'notify') => { ev.emit('messages.upsert', { messages, type }); await inbound.idle(); };
+  return { entries, inbound, ev, upsert };
+}
+
+const msg = (o) => proto.WebMessageInfo.fromObject({ messageTimestamp: 1732400000, pushName: 'Dana', ...o });
+const dmKey = (id, extra = {}) => ({ remoteJid: '972501234567@s.whatsapp.net', id, fromMe: false, ...extra });
+
+test('text message becomes the contract payload', async () => {
+  const { entries, upsert } = setup();
+  await upsert([msg({ key: dmKey('3EB0C767D097B7C7C030'), message: { conversation: 'hi' } })]);
+  assert.equal(entries.length, 1);
+  assert.deepEqual(entries[0].payload, {
+    event: 'message', remoteJid: '972501234567@s.whatsapp.net', messageId: '3EB0C767D097B7C7C030', timestamp: 1732400000,
+    type: 'text', text: 'hi', media: null, pushName: 'Dana', phone: '+972501234567', lid: null, fromMe: false,
+  });
+  assert.equal(entries[0].chat, '972501234567@s.whatsapp.net');
+});
+
+test('timestamp given as a Long (after a proto decode roundtrip) is a number', async () => {
+  const { entries, upsert } = setup();
+  const m = proto.WebMessageInfo.decode(proto.WebMessageInfo.encode(msg({ key: dmKey('L1'), message: { extendedTextMessage: { text: 'long' } } })).finish());
+  assert.equal(typeof m.messageTimestamp, 'object'); // a Long
+  await upsert([m]);
+  assert.equal(entries[0].payload.timestamp, 1732400000);
+  assert.equal(entries[0].payload.text, 'long');
+});
+
+test('image message: media payload with the bridge URL, download left pending', async () => {
+  const { entries, upsert } = setup();
+  await upsert([msg({ key: dmKey('IMG1'), message: { imageMessage: { url: 'https://x/y', mimetype: 'image/jpeg', fileLength: 12345, caption: 'look', mediaKey: Buffer.alloc(32) } } })]);
+  const p = entries[0].payload;
+  assert.equal(p.type, 'image');
+  assert.equal(p.text, 'look');
+  assert.equal(p.media.mimetype, 'image/jpeg');
+  assert.equal(p.media.size, 12345);
+  assert.match(p.media.url, /^http:\/\/bridge\.test\/media\/[0-9a-f]{32}$/);
+  assert.equal(p.media.fileName, null);
+  assert.ok(entries[0].pending.raw);
+  const back = proto.WebMessageInfo.decode(Buffer.from(entries[0].pending.raw, 'base64'));
+  assert.equal(back.key.id, 'IMG1');
+});
+
+test('own echo (fromMe) and status@broadcast are skipped', async () => {
+  const { entries, upsert } = setup();
+  await upsert([
+    msg({ key: dmKey('E1', { fromMe: true }), message: { conversation: 'mine' } }),
+    msg({ key: { remoteJid: 'status@broadcast', id: 'S1', participant: '972501234567@s.whatsapp.net' }, message: { conversation: 'story' } }),
+  ], 'append');
+  assert.equal(entries.length, 0);
+});
+
+test('groups are skipped by default and forwarded with BRIDGE_GROUPS=1', async () => {
+  const g = msg({ key: { remoteJid: '120363000000000000@g.us', id: 'G1', participant: '972501234567@s.whatsapp.net' }, message: { conversation: 'in group' } });
+  const off = setup();
+  await off.upsert([g]);
+  assert.equal(off.entries.length, 0);
+  const on = setup({ groups: true });
+  await on.upsert([g]);
+  assert.equal(on.entries.length, 1);
+  assert.equal(on.entries[0].payload.phone, '+972501234567');
+  assert.equal(on.entries[0].payload.participant, '972501234567@s.whatsapp.net');
+});
+
+test('a decryption stub is held, not forwarded, until the real message arrives', async () => {
+  const { entries, upsert, inbound } = setup();
+  await upsert([msg({ key: dmKey('ST1'), messageStubType: proto.WebMessageInfo.StubType.CIPHERTEXT, messageStubParameters: ['No session found to decrypt message'] })]);
+  assert.equal(entries.length, 0);
+  assert.equal(inbound.heldStubs.size, 1);
+  await upsert([msg({ key: dmKey('ST1'), message: { conversation: 'decrypted now' } })]);
+  assert.equal(entries.length, 1);
+  assert.equal(entries[0].payload.text, 'decrypted now');
+  assert.equal(inbound.heldStubs.size, 0);
+});
+
+test('LID sender: phone from remoteJidAlt, or from the LID mapping store', async () => {
+  const { entries, upsert } = setup({ lidMap: { '123456789@lid': '972501234567:0@s.whatsapp.net' } });
+  const a = msg({ key: { remoteJid: '987654321@lid', id: 'LA', fromMe: false }, message: { conversation: 'alt' } });
+  a.key.remoteJidAlt = '972509999999@s.whatsapp.net'; // 7.x field, not in the proto
+  const b = msg({ key: { remoteJid: '123456789@lid', id: 'LB', fromMe: false }, message: { conversation: 'mapped' } });
+  const c = msg({ key: { remoteJid: '555@lid', id: 'LC', fromMe: false }, message: { conversation: 'unknown' } });
+  await upsert([a, b, c]);
+  assert.deepEqual(entries.map((e) => [e.payload.phone, e.payload.lid]), [
+    ['+972509999999', '987654321@lid'],
+    ['+972501234567', '123456789@lid'], // ":0" device suffix from getPNForLID normalised away
+    [null, '555@lid'],
+  ]);
+  assert.equal(entries[1].payload.remoteJid, '123456789@lid');
+});
+
+test('PN sender with a LID alt sends both', async () => {
+  const { entries, upsert } = setup();
+  const m = msg({ key: dmKey('PA'), message: { conversation: 'x' } });
+  m.key.remoteJidAlt = '123456789@lid';
+  await upsert([m]);
+  assert.equal(entries[0].payload.phone, '+972501234567');
+  assert.equal(entries[0].payload.lid, '123456789@lid');
+});
+
+test('append (offline) messages are forwarded and duplicates dropped', async () => {
+  const { entries, upsert } = setup();
+  const m = msg({ key: dmKey('AP1'), message: { conversation: 'queued while offline' } });
+  await upsert([m], 'append');
+  await upsert([m], 'notify');
+  assert.equal(entries.length, 1);
+});
+
+test('message types: location, reaction, contact, document, protocol skipped', async () => {
+  const { entries, upsert } = setup();
+  await upsert([
+    msg({ key: dmKey('T1'), message: { locationMessage: { degreesLatitude: 32.08, degreesLongitude: 34.78, name: 'TLV', address: 'Rothschild' } } }),
+    msg({ key: dmKey('T2'), message: { reactionMessage: { key: { id: 'X' }, text: '👍' } } }),
+    msg({ key: dmKey('T3'), message: { contactMessage: { displayName: 'Bob', vcard: 'BEGIN:VCARD' } } }),
+    msg({ key: dmKey('T4'), message: { documentWithCaptionMessage: { message: { documentMessage: { mimetype: 'application/pdf', fileName: 'x.pdf', url: 'https://x' } } } } }),
+    msg({ key: dmKey('T5'), message: { protocolMessage: { type: 0 } } }),
+    msg({ key: dmKey('T6'), message: { ephemeralMessage: { message: { conversation: 'disappearing' } } } }),
+  ]);
+  assert.deepEqual(entries.map((e) => e.payload.type), ['location', 'reaction', 'contact', 'document', 'text']);
+  assert.deepEqual(entries[0].payload.location, { latitude: 32.08, longitude: 34.78, name: 'TLV', address: 'Rothschild' });
+  assert.equal(entries[1].payload.text, '👍');
+  assert.equal(entries[3].payload.media.fileName, 'x.pdf');
+  assert.equal(entries[4].payload.text, 'disappearing');
+});
+
+test('receipts: status names, never backwards, only for our messages', async () => {
+  const { entries, ev, inbound } = setup();
+  const key = { remoteJid: '972501234567@s.whatsapp.net', id: 'OUT1', fromMe: true };
+  const S = proto.WebMessageInfo.Status;
+  ev.emit('messages.update', [
+    { key, update: { status: S.SERVER_ACK, messageTimestamp: 1732400001 } },
+    { key, update: { status: S.READ, messageTimestamp: 1732400003 } },
+    { key, update: { status: S.DELIVERY_ACK, messageTimestamp: 1732400002 } }, // late, older
+    { key: { ...key, fromMe: false, id: 'IN1' }, update: { status: S.READ } }, // our own read of an inbound message
+    { key, update: { message: { conversation: 'edit' } } }, // not a receipt
+    { key: { ...key, id: 'OUT2' }, update: { status: S.ERROR, messageStubParameters: ['463'] } },
+  ]);
+  await inbound.idle();
+  assert.deepEqual(entries.map((e) => [e.payload.messageId, e.payload.status]), [['OUT1', 'sent'], ['OUT1', 'read'], ['OUT2', 'error']]);
+  assert.deepEqual(entries[0].payload, { event: 'status', remoteJid: key.remoteJid, messageId: 'OUT1', status: 'sent', timestamp: 1732400001, phone: '+972501234567' });
+  assert.equal(entries[2].payload.errorCode, '463');
+});
