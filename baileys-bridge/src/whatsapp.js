@@ -31,9 +31,9 @@ class RetryCounterCache extends Map {
 }
 
 export class WhatsAppLink extends EventEmitter {
-  constructor({ config, logger, metrics, authDir, getMessage, socketOptions = {}, backoff = {} }) {
+  constructor({ config, logger, metrics, authDir, getMessage, socketOptions = {}, backoff = {}, makeSocket = makeWASocket }) {
     super();
-    Object.assign(this, { config, logger, metrics, authDir, getMessage, socketOptions, backoff });
+    Object.assign(this, { config, logger, metrics, authDir, getMessage, socketOptions, backoff, makeSocket });
     this.sock = null;
     this.connected = false;
     this.state = 'connecting';
@@ -72,7 +72,7 @@ export class WhatsAppLink extends EventEmitter {
     if (this.config.waVersion) opts.version = this.config.waVersion;
     this.state = 'connecting';
     this.pairingRequested = false;
-    const sock = makeWASocket(opts);
+    const sock = this.makeSocket(opts);
     this.sock = sock;
     sock.ev.on('creds.update', () => saveCreds().catch((err) => this.logger.error({ err: err.message }, 'could not persist creds')));
     sock.ev.on('connection.update', (u) => this.#onUpdate(sock, u));
@@ -111,8 +111,8 @@ export class WhatsAppLink extends EventEmitter {
       this.metrics?.set('bridge_connected', 0);
       const code = u.lastDisconnect?.error?.output?.statusCode ?? null;
       const decision = reconnectPolicy(code, this.attempt, this.backoff);
+      this.sock = null; // first: end() emits another 'close' for this socket, which must be ignored
       try { sock.end(undefined); } catch { /* already ended */ }
-      this.sock = null;
       if (decision.action === 'stop') {
         this.state = decision.reason;
         if (decision.relink) {
