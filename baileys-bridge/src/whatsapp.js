@@ -64,7 +64,8 @@ export class WhatsAppLink extends EventEmitter {
       browser: Browsers.ubuntu('wa-broker'),
       markOnlineOnConnect: false,
       syncFullHistory: false,
-      shouldSyncHistoryMessage: () => false,
+      // keep Baileys' default shouldSyncHistoryMessage (skips only FULL): disabling every
+      // history sync loses the initial LID mappings (rc14 logs a DANGER warning)
       getMessage: this.getMessage,
       msgRetryCounterCache: this.retryCache,
       ...this.socketOptions,
