@@ -59,6 +59,12 @@ fuzz-replay: $(FUZZ_BINS)
 	  mkdir -p $(B)/fuzz/$$n.new; \
 	  $$f -max_total_time=20 -max_len=8192 $(B)/fuzz/$$n.new tests/fuzz/corpus/$$n 2>&1 | tail -n 2; done
 
+# ---- the bridge's own tests (node's test runner) -----------------------------------------
+.PHONY: bridge-unit
+bridge-unit:
+	scripts/node-deps.sh
+	cd baileys-bridge && npm test
+
 # ---- style ---------------------------------------------------------------------------
 .PHONY: format format-check
 format:
@@ -69,7 +75,7 @@ format-check:
 	 echo "format-check: ok"
 
 # ---- the stack -----------------------------------------------------------------------
-.PHONY: install run stop status demo test e2e compose-check bench clean
+.PHONY: install run stop status demo demo-baileys test e2e compose-check bench clean
 install:
 	infra/stack.sh install
 
@@ -83,7 +89,10 @@ status:
 	infra/stack.sh status; scripts/services.sh status
 
 demo:
-	scripts/demo.sh
+	scripts/demo.sh twilio
+
+demo-baileys:
+	scripts/demo.sh baileys
 
 compose-check:
 	@if command -v docker-compose >/dev/null; then \
@@ -97,6 +106,7 @@ test: install
 	$(MAKE) format-check
 	$(MAKE) build
 	$(MAKE) unit
+	$(MAKE) bridge-unit
 	$(MAKE) fuzz-replay
 	$(MAKE) compose-check
 	$(MAKE) e2e

@@ -1,15 +1,29 @@
 #!/usr/bin/env bash
-# demo.sh - `make demo`: one signed inbound WhatsApp message through the running system, then its CRM row.
+# demo.sh - `make demo` / `make demo-baileys`: one inbound WhatsApp message through the running
+# system, as Twilio sends it (a signed webhook) or as WhatsApp Web delivers it to the bridge
+# (its loopback WhatsApp), then the contact's CRM rows.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/env.sh"
 "$root/scripts/node-deps.sh"
 from=${FROM:-+14155550100}
-node "$root/sim/twilio/cli.mjs" inbound --from "$from" --name "${NAME:-Demo Lead}" --body "${BODY:-Hello from the demo 👋}"
+if [ "${1:-twilio}" = baileys ]; then
+    body=$(jq -nc --arg from "$from" --arg text "${BODY:-Hello via WhatsApp Web 👋}" --arg name "${NAME:-Demo Lead}" \
+        '{from: $from, text: $text, pushName: $name}')
+    echo "POST http://$BRIDGE_LISTEN/dev/inbound $body"
+    curl -fsS -H "X-BAILEYS-SECRET: $BAILEYS_WEBHOOK_SECRET" -H 'Content-Type: application/json' \
+        "http://$BRIDGE_LISTEN/dev/inbound" -d "$body" >/dev/null ||
+        { echo "the bridge refused: is it running in loopback mode (make run without a WhatsApp session)?" >&2; exit 1; }
+    want_provider=baileys
+else
+    node "$root/sim/twilio/cli.mjs" inbound --from "$from" --name "${NAME:-Demo Lead}" --body "${BODY:-Hello from the demo 👋}"
+    want_provider=twilio
+fi
 for _ in $(seq 50); do
-    n=$(psql "$DATABASE_URL" -X -tA -c "select count(*) from messages m join contacts c on c.id = m.contact_id where c.phone = '$from'")
+    n=$(psql "$DATABASE_URL" -X -tA -c "select count(*) from messages m join contacts c on c.id = m.contact_id
+        where c.phone = '$from' and m.provider = '$want_provider' and m.created_at > now() - interval '30 seconds'")
     [ "$n" -gt 0 ] && break
     sleep 0.1
 done
-psql "$DATABASE_URL" -X -c "select c.phone, c.profile_name, c.last_inbound_provider, m.type, m.body, m.created_at
+psql "$DATABASE_URL" -X -c "select c.phone, c.profile_name, c.last_inbound_provider, m.provider, m.type, m.body, m.created_at
   from messages m join contacts c on c.id = m.contact_id where c.phone = '$from' order by m.created_at desc limit 5"

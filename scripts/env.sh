@@ -21,6 +21,7 @@ if [ -z "${TWILIO_AUTH_TOKEN:-}" ]; then
 fi
 # The bridge and ingress share this secret; a development value unless one is given.
 export BAILEYS_WEBHOOK_SECRET=${BAILEYS_WEBHOOK_SECRET:-dev-bridge-secret-not-for-production}
+export BRIDGE_LISTEN=${BRIDGE_LISTEN:-127.0.0.1:3001}
 export INGRESS_URL=${INGRESS_URL:-http://${INGRESS_LISTEN}}
 WA_LOG_DIR=$WA_STATE/log
 WA_RUN_DIR=$WA_STATE/run

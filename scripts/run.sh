@@ -21,6 +21,7 @@ wa-broker is running on loopback.
 
   ingress    $INGRESS_URL   (POST /api/whatsapp/twilio, /healthz, /readyz, /metrics)
   router     http://$ROUTER_LISTEN/metrics
+  bridge     http://$BRIDGE_LISTEN/health   (Baileys, WhatsApp Web$( [ "${BAILEYS_LOOPBACK:-1}" = 1 ] && [ ! -f "$WA_STATE/bridge/auth/creds.json" ] && echo ": LOOPBACK, simulated"))
   Postgres   $DATABASE_URL
   Kafka      $KAFKA_BROKERS   (topics wa.inbound, wa.events, wa.error, ...)
   S3         ${S3_ENDPOINT:-http://127.0.0.1:9000}  bucket ${S3_BUCKET:-wa-media}
@@ -32,9 +33,10 @@ if [ -n "${WA_TWILIO_SIMULATED:-}" ]; then
 fi
 cat <<MSG
 
-Send a first message, as Twilio would, in another terminal:
+Send a first message, in another terminal:
 
-  make demo                      # or: node sim/twilio/cli.mjs inbound --from +14155550100 --body "Hello"
+  make demo                      # as Twilio would: a signed webhook (node sim/twilio/cli.mjs inbound --from +14155550100 --body "Hello")
+  make demo-baileys              # as WhatsApp Web would, through the bridge's loopback WhatsApp
 
 and see it in the CRM:
 

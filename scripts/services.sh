@@ -6,12 +6,35 @@
 #   scripts/services.sh status
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
-ALL=(ingress router)
+ALL=(ingress router bridge)
 
 health_url() {
     case $1 in
     ingress) echo "http://$INGRESS_LISTEN/healthz" ;;
     router) echo "http://$ROUTER_LISTEN/healthz" ;;
+    bridge) echo "http://$BRIDGE_LISTEN/health" ;;
+    esac
+}
+
+# The bridge runs over a simulated WhatsApp unless told otherwise or a real
+# session (from a scanned QR) exists in its state directory.
+bridge_env() {
+    export BRIDGE_STATE_DIR=${BRIDGE_STATE_DIR:-$WA_STATE/bridge}
+    if [ -z "${BAILEYS_LOOPBACK:-}" ]; then
+        if [ -f "$BRIDGE_STATE_DIR/auth/creds.json" ]; then
+            export BAILEYS_LOOPBACK=0
+        else
+            export BAILEYS_LOOPBACK=1
+            echo "bridge: no WhatsApp session in $BRIDGE_STATE_DIR/auth: running the LOOPBACK (simulated) WhatsApp;" \
+                "set BAILEYS_LOOPBACK=0 to log in with a QR" >&2
+        fi
+    fi
+}
+
+command_of() {
+    case $1 in
+    bridge) echo "node $WA_ROOT/baileys-bridge/src/main.js" ;;
+    *) echo "$WA_ROOT/build/bin/$1" ;;
     esac
 }
 
@@ -21,14 +44,19 @@ pid_of() {
 }
 
 start_one() {
-    local name=$1 bin=$WA_ROOT/build/bin/$1
+    local name=$1 cmd
     if pid_of "$name" >/dev/null; then echo "$name: already running (pid $(pid_of "$name"))"; return; fi
-    [ -x "$bin" ] || { echo "$name: $bin is missing: run 'make build'" >&2; exit 1; }
-    nohup "$bin" >>"$WA_LOG_DIR/$name.log" 2>&1 &
+    cmd=$(command_of "$name")
+    [ "$name" = bridge ] && bridge_env
+    [ "$name" = bridge ] || [ -x "$cmd" ] || { echo "$name: $cmd is missing: run 'make build'" >&2; exit 1; }
+    # shellcheck disable=SC2086 # the bridge's command is "node path"
+    nohup $cmd >>"$WA_LOG_DIR/$name.log" 2>&1 &
     echo $! >"$WA_RUN_DIR/$name.pid"
-    local url; url=$(health_url "$name")
+    local url code; url=$(health_url "$name")
     for _ in $(seq 100); do
-        if curl -fsS -o /dev/null "$url" 2>/dev/null; then echo "$name: up (pid $!, log $WA_LOG_DIR/$name.log)"; return; fi
+        # Any HTTP answer means it listens: the bridge says 503 until WhatsApp is connected.
+        code=$(curl -s -o /dev/null -w '%{http_code}' "$url" 2>/dev/null || true)
+        if [ "$code" != 000 ] && [ -n "$code" ]; then echo "$name: up (pid $!, log $WA_LOG_DIR/$name.log)"; return; fi
         if ! kill -0 "$(cat "$WA_RUN_DIR/$name.pid")" 2>/dev/null; then
             echo "$name: exited at start; last log lines:" >&2
             tail -n 15 "$WA_LOG_DIR/$name.log" >&2
@@ -62,7 +90,13 @@ start) for n in "${names[@]}"; do start_one "$n"; done ;;
 stop) for n in "${names[@]}"; do stop_one "$n"; done ;;
 kill9)
     for n in "${names[@]}"; do
-        pid=$(pid_of "$n") && kill -KILL "$pid" && rm -f "$WA_RUN_DIR/$n.pid" && echo "$n: killed (-9)"
+        if pid=$(pid_of "$n"); then
+            kill -KILL "$pid"
+            # SIGKILL is delivered asynchronously: wait until the process is really gone.
+            for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+            rm -f "$WA_RUN_DIR/$n.pid"
+            echo "$n: killed (-9)"
+        fi
     done
     ;;
 status)

@@ -102,3 +102,15 @@ export function bridgeMessage(phone, over = {}) {
     timestamp: Math.floor(Date.now() / 1000), type: 'text', text: 'hello from WhatsApp Web',
     media: null, pushName: 'Bridge User', phone, lid: null, fromMe: false, ...over };
 }
+
+export const bridgeUrl = `http://${env.BRIDGE_LISTEN}`;
+// Calls the bridge with the shared secret (its /dev/* endpoints exist in loopback mode only).
+export async function bridge(path, body) {
+  const res = await fetch(bridgeUrl + path, { method: body === undefined ? 'GET' : 'POST',
+    headers: { 'X-BAILEYS-SECRET': env.BAILEYS_WEBHOOK_SECRET, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, json, text };
+}
