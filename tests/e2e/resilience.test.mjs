@@ -36,23 +36,31 @@ test('with Kafka stopped ingress answers 503, and the retried webhook lands once
 
 test('kill -9 of the router mid-stream, then a restart: nothing lost, nothing doubled', async () => {
   const phone = uniquePhone();
-  const N = 300;
+  const N = 2000;
   const sids = [];
+  let posted = 0;
   const posting = (async () => {
     for (let i = 0; i < N; i++) {
       const p = inboundParams({ from: phone, body: `message ${i}` });
       sids.push(p.MessageSid);
       const r = await sendInbound({ params: p });
       assert.equal(r.status, 204);
+      posted++;
     }
   })();
-  // Kill it once some, but not all, of the stream is stored.
-  await waitFor('the stream to start', async () => (await messagesFor(phone)).length >= 20, { everyMs: 10 });
-  services('kill9', 'router');
-  await posting;
-  const during = (await messagesFor(phone)).length;
-  assert.ok(during < N, `the router died before storing everything (${during}/${N})`);
-  services('start', 'router');
+  let during;
+  try {
+    // Kill it once some, but not all, of the stream is stored.
+    await waitFor('the stream to start', async () => (await messagesFor(phone)).length >= 50, { everyMs: 10 });
+    services('kill9', 'router');
+    const postedAtKill = posted;
+    await posting;
+    during = (await messagesFor(phone)).length;
+    assert.ok(postedAtKill < N, `the router died mid-stream (${postedAtKill}/${N} posted at the kill)`);
+    assert.ok(during < N, `nothing is stored while the router is dead (${during}/${N})`);
+  } finally {
+    services('start', 'router');
+  }
   await waitFor(`all ${N} messages`, async () => (await messagesFor(phone)).length >= N, { timeoutMs: 60000 });
   await new Promise((r) => setTimeout(r, 1500));
   const rows = await q(`select m.provider_message_id from messages m join contacts c on c.id = m.contact_id
