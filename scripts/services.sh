@@ -47,12 +47,18 @@ start_one() {
     local name=$1 cmd
     if pid_of "$name" >/dev/null; then echo "$name: already running (pid $(pid_of "$name"))"; return; fi
     cmd=$(command_of "$name")
+    local url code; url=$(health_url "$name")
+    # Something else answering on our port would pass for us: refuse to start instead.
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$url" 2>/dev/null || true)
+    if [ -n "$code" ] && [ "$code" != 000 ]; then
+        echo "$name: $url already answers, but not from a process this script started; stop it first" >&2
+        exit 1
+    fi
     [ "$name" = bridge ] && bridge_env
     [ "$name" = bridge ] || [ -x "$cmd" ] || { echo "$name: $cmd is missing: run 'make build'" >&2; exit 1; }
     # shellcheck disable=SC2086 # the bridge's command is "node path"
     nohup $cmd >>"$WA_LOG_DIR/$name.log" 2>&1 &
     echo $! >"$WA_RUN_DIR/$name.pid"
-    local url code; url=$(health_url "$name")
     for _ in $(seq 100); do
         # Any HTTP answer means it listens: the bridge says 503 until WhatsApp is connected.
         code=$(curl -s -o /dev/null -w '%{http_code}' "$url" 2>/dev/null || true)
