@@ -101,7 +101,10 @@ static int common_fields(json_t *root, int64_t now_ms, struct ids *x, char *errb
             snprintf(errbuf, errsz, "timestamp must be a positive number of seconds");
             return -1;
         }
-        x->ts_ms = (int64_t)json_integer_value(ts) * 1000;
+        /* WhatsApp stamps whole seconds. Within that second our clock is finer, so
+         * a Twilio message and a Baileys one in the same second keep their order. */
+        int64_t t = (int64_t)json_integer_value(ts) * 1000;
+        x->ts_ms = now_ms < t ? t : now_ms > t + 999 ? t + 999 : now_ms;
     } else {
         x->ts_ms = now_ms;
     }

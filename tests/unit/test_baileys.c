@@ -49,7 +49,8 @@ static void test_text_message(void **state)
     assert_string_equal(str(j, "contact", "phone"), "+972501234567");
     assert_string_equal(str(j, "contact", "profile_name"), "Dana");
     assert_string_equal(str(j, "text", NULL), "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d");
-    assert_int_equal(json_integer_value(json_object_get(j, "timestamp_ms")), 1795478000000LL);
+    /* Received long after the second WhatsApp stamped: the end of that second. */
+    assert_int_equal(json_integer_value(json_object_get(j, "timestamp_ms")), 1795478000999LL);
     assert_int_equal(json_integer_value(json_object_get(j, "received_ms")), NOW);
     /* The whole body is kept, unknown fields included. */
     assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "raw"), "futureField")),
@@ -81,6 +82,33 @@ static void test_lid_media_location(void **state)
     assert_string_equal(str(j, "location", "label"), "Office");
     assert_int_equal(json_integer_value(json_object_get(j, "timestamp_ms")), NOW);
     json_decref(j);
+}
+
+static void test_timestamp_refined_within_its_second(void **state)
+{
+    (void)state;
+    static const struct {
+        long long ts_s, now_ms, want_ms;
+    } cases[] = {
+        {1795478400, 1795478400352LL, 1795478400352LL}, /* same second: our finer clock */
+        {1795478400, 1795478403000LL, 1795478400999LL}, /* delivered later: end of its second */
+        {1795478400, 1795478399000LL, 1795478400000LL}, /* our clock behind: its second's start */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char body[200], *ev = NULL, key[17], err[256];
+        enum ing_baileys_kind kind;
+        snprintf(body, sizeof body,
+                 "{\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"T%zu\","
+                 "\"type\":\"text\",\"timestamp\":%lld}",
+                 i, cases[i].ts_s);
+        assert_int_equal(ing_baileys_normalize(body, strlen(body), cases[i].now_ms, &ev, &kind, key,
+                                               err, sizeof err),
+                         0);
+        json_t *j = json_loads(ev, 0, NULL);
+        assert_int_equal(json_integer_value(json_object_get(j, "timestamp_ms")), cases[i].want_ms);
+        json_decref(j);
+        free(ev);
+    }
 }
 
 static void test_receipts(void **state)
@@ -185,8 +213,11 @@ static void test_ip_allowlist(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_text_message), cmocka_unit_test(test_lid_media_location),
-        cmocka_unit_test(test_receipts),     cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_text_message),
+        cmocka_unit_test(test_lid_media_location),
+        cmocka_unit_test(test_timestamp_refined_within_its_second),
+        cmocka_unit_test(test_receipts),
+        cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_ip_allowlist),
     };
     return cmocka_run_group_tests_name("baileys_normalize", tests, NULL, NULL);
