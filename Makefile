@@ -35,10 +35,10 @@ build: $(addprefix $(B)/bin/,$(SERVICES))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/san/%,$(UNIT_SRC))
 # Service code that unit tests exercise: the pure files, no main.c.
-PURE_SRC   := ingress/twilio_normalize.c ingress/baileys_normalize.c
+PURE_SRC   := ingress/twilio_normalize.c ingress/baileys_normalize.c router/rules.c
 $(B)/san/%: tests/unit/%.c $(COMMON_SRC) $(PURE_SRC) $(wildcard common/*.h ingress/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -Iingress -o $@ $< $(COMMON_SRC) $(PURE_SRC) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -Iingress -Irouter -o $@ $< $(COMMON_SRC) $(PURE_SRC) $(LDLIBS) -lcmocka
 
 .PHONY: unit
 unit: $(UNIT_BINS)

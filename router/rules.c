@@ -1,0 +1,50 @@
+/* rules.c - routing rules (DESIGN.md §3); pure, table-tested in tests/unit/test_rules.c. */
+#include "rules.h"
+
+static struct rtr_route route(enum rtr_provider p, int failover, const char *reason)
+{
+    struct rtr_route r = {p, failover, reason};
+    return r;
+}
+
+struct rtr_route rtr_route(const struct rtr_route_in *in)
+{
+    enum rtr_provider forced = in->forced;
+    if (forced == RTR_NONE && in->mode == RTR_MODE_TWILIO) forced = RTR_TWILIO;
+    if (forced == RTR_NONE && in->mode == RTR_MODE_BAILEYS) forced = RTR_BAILEYS;
+
+    /* Rule 2: outside the window WhatsApp allows only approved templates, and
+     * only Twilio sends those. Baileys never sends outside the window. */
+    if (!in->window_open) {
+        if (forced == RTR_BAILEYS)
+            return route(RTR_NONE, 0,
+                         "outside 24h window: Baileys may not send, and the provider is forced "
+                         "to Baileys");
+        if (!in->has_template) return route(RTR_NONE, 0, "outside 24h window: template required");
+        return route(RTR_TWILIO, 0, "outside 24h window: approved template via Twilio");
+    }
+    /* Templates are Twilio Content; Baileys cannot send them. */
+    if (in->has_template) {
+        if (forced == RTR_BAILEYS)
+            return route(RTR_NONE, 0, "templates are sent by Twilio only, and the provider is "
+                                      "forced to Baileys");
+        return route(RTR_TWILIO, 0, "template via Twilio");
+    }
+    if (forced == RTR_TWILIO) return route(RTR_TWILIO, 0, "provider forced to Twilio");
+    if (forced == RTR_BAILEYS)
+        return route(RTR_BAILEYS, 0,
+                     in->baileys_up ? "provider forced to Baileys"
+                                    : "provider forced to Baileys, which is down: it is retried");
+    /* Rule 1, reply via source; rule 3, availability; rule 4, the default. */
+    if (in->last_inbound == RTR_TWILIO) return route(RTR_TWILIO, 0, "reply via source (Twilio)");
+    if (in->baileys_up)
+        return route(RTR_BAILEYS, 0,
+                     in->last_inbound == RTR_BAILEYS ? "reply via source (Baileys)"
+                                                     : "inside the window: Baileys by default");
+    return route(RTR_TWILIO, 1, "Baileys is down: Twilio instead");
+}
+
+const char *rtr_provider_name(enum rtr_provider p)
+{
+    return p == RTR_TWILIO ? "twilio" : p == RTR_BAILEYS ? "baileys" : "none";
+}

@@ -1,0 +1,30 @@
+/* rules.h - the routing decision of DESIGN.md §3 as a pure function: which provider sends a message. */
+#ifndef ROUTER_RULES_H
+#define ROUTER_RULES_H
+
+enum rtr_provider { RTR_NONE = 0, RTR_TWILIO, RTR_BAILEYS };
+enum rtr_mode { RTR_MODE_AUTO = 0, RTR_MODE_TWILIO, RTR_MODE_BAILEYS };
+
+struct rtr_route_in {
+    enum rtr_mode mode;             /* WHATSAPP_PROVIDER */
+    enum rtr_provider forced;       /* the request's own "provider", RTR_NONE when absent */
+    int window_open;                /* an inbound message from the contact in the last 24 h */
+    enum rtr_provider last_inbound; /* the provider of that message; RTR_NONE if never */
+    int baileys_up;                 /* from wa.provider */
+    int has_template;               /* a Twilio ContentSid is given */
+};
+
+struct rtr_route {
+    enum rtr_provider provider; /* RTR_NONE: nothing may be sent */
+    int failover;               /* Twilio instead of the Baileys the rules preferred */
+    const char *reason;         /* for the log, wa.error and the timeline */
+};
+
+/* Pure: no I/O, no clock. The 24-hour rule wins over every preference: outside
+ * the window only Twilio sends, and only a template. A forced provider is never
+ * swapped for the other one. */
+struct rtr_route rtr_route(const struct rtr_route_in *in);
+
+const char *rtr_provider_name(enum rtr_provider p);
+
+#endif

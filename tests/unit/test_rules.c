@@ -1,0 +1,108 @@
+/* test_rules.c - routing rules over every combination of their inputs, plus the cases by name. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "rules.h"
+
+#define T RTR_TWILIO
+#define B RTR_BAILEYS
+#define N RTR_NONE
+
+/* The cases an operator would name, with the answer written out. */
+static void test_named_cases(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *label;
+        struct rtr_route_in in; /* mode, forced, window, last, up, template */
+        enum rtr_provider want;
+        int failover;
+        const char *reason_has;
+    } cases[] = {
+        {"reply via source: wrote via Baileys", {RTR_MODE_AUTO, N, 1, B, 1, 0}, B, 0, "source"},
+        {"reply via source: wrote via Twilio", {RTR_MODE_AUTO, N, 1, T, 1, 0}, T, 0, "source"},
+        {"wrote via Baileys, Baileys down", {RTR_MODE_AUTO, N, 1, B, 0, 0}, T, 1, "down"},
+        {"outside window, no template", {RTR_MODE_AUTO, N, 0, B, 1, 0}, N, 0,
+         "outside 24h window: template required"},
+        {"outside window, template", {RTR_MODE_AUTO, N, 0, B, 1, 1}, T, 0, "template"},
+        {"never wrote, template", {RTR_MODE_AUTO, N, 0, N, 1, 1}, T, 0, "template"},
+        {"inside window, template", {RTR_MODE_AUTO, N, 1, B, 1, 1}, T, 0, "template"},
+        {"mode twilio, wrote via Baileys", {RTR_MODE_TWILIO, N, 1, B, 1, 0}, T, 0, "forced"},
+        {"mode baileys, wrote via Twilio", {RTR_MODE_BAILEYS, N, 1, T, 1, 0}, B, 0, "forced"},
+        {"mode baileys, outside window", {RTR_MODE_BAILEYS, N, 0, T, 1, 1}, N, 0, "Baileys may not"},
+        {"request forces Twilio in auto", {RTR_MODE_AUTO, T, 1, B, 1, 0}, T, 0, "forced"},
+        {"request forces Baileys, down", {RTR_MODE_AUTO, B, 1, T, 0, 0}, B, 0, "down"},
+        {"request beats mode", {RTR_MODE_TWILIO, B, 1, T, 1, 0}, B, 0, "forced"},
+        {"forced Baileys with a template", {RTR_MODE_AUTO, B, 1, B, 1, 1}, N, 0, "Twilio only"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct rtr_route r = rtr_route(&cases[i].in);
+        print_message("%s -> %s (%s)\n", cases[i].label, rtr_provider_name(r.provider), r.reason);
+        assert_int_equal(r.provider, cases[i].want);
+        assert_int_equal(r.failover, cases[i].failover);
+        assert_non_null(strstr(r.reason, cases[i].reason_has));
+    }
+}
+
+/* Every combination of mode x forced x window x last provider x Baileys up x template:
+ * the rules that must hold whatever else is true. */
+static void test_every_combination(void **state)
+{
+    (void)state;
+    const enum rtr_provider providers[] = {N, T, B};
+    int count = 0;
+    for (int mode = RTR_MODE_AUTO; mode <= RTR_MODE_BAILEYS; mode++)
+        for (int f = 0; f < 3; f++)
+            for (int window = 0; window <= 1; window++)
+                for (int l = 0; l < 3; l++)
+                    for (int up = 0; up <= 1; up++)
+                        for (int tpl = 0; tpl <= 1; tpl++) {
+                            struct rtr_route_in in = {(enum rtr_mode)mode, providers[f], window,
+                                                      providers[l], up, tpl};
+                            struct rtr_route r = rtr_route(&in);
+                            enum rtr_provider forced = providers[f] != N ? providers[f]
+                                                       : mode == RTR_MODE_TWILIO  ? T
+                                                       : mode == RTR_MODE_BAILEYS ? B
+                                                                                  : N;
+                            count++;
+                            assert_non_null(r.reason);
+                            /* The 24-hour rule: Baileys never sends outside the window... */
+                            if (!window) assert_int_not_equal(r.provider, B);
+                            /* ...and nothing but a template does. */
+                            if (!window && !tpl) assert_int_equal(r.provider, N);
+                            if (!window && !tpl) assert_non_null(strstr(r.reason, "24h"));
+                            /* Only Twilio sends templates. */
+                            if (tpl) assert_int_not_equal(r.provider, B);
+                            /* A forced provider is never swapped for the other. */
+                            if (forced == T) assert_int_not_equal(r.provider, B);
+                            if (forced == B) assert_int_not_equal(r.provider, T);
+                            /* Failover only replaces Baileys by Twilio, only when Baileys is down. */
+                            if (r.failover) {
+                                assert_int_equal(r.provider, T);
+                                assert_false(up);
+                                assert_int_equal(forced, N);
+                            }
+                            /* Auto inside the window, free text: reply via source, else Baileys
+                             * when up. */
+                            if (forced == N && window && !tpl) {
+                                enum rtr_provider want = l == 1 ? T : up ? B : T;
+                                assert_int_equal(r.provider, want);
+                            }
+                            /* When something may be sent, something is. */
+                            if (window && !tpl) assert_int_not_equal(r.provider, N);
+                        }
+    assert_int_equal(count, 3 * 3 * 2 * 3 * 2 * 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_named_cases),
+        cmocka_unit_test(test_every_combination),
+    };
+    return cmocka_run_group_tests_name("routing_rules", tests, NULL, NULL);
+}
