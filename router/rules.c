@@ -26,8 +26,9 @@ struct rtr_route rtr_route(const struct rtr_route_in *in)
     /* Templates are Twilio Content; Baileys cannot send them. */
     if (in->has_template) {
         if (forced == RTR_BAILEYS)
-            return route(RTR_NONE, 0, "templates are sent by Twilio only, and the provider is "
-                                      "forced to Baileys");
+            return route(RTR_NONE, 0,
+                         "templates are sent by Twilio only, and the provider is "
+                         "forced to Baileys");
         return route(RTR_TWILIO, 0, "template via Twilio");
     }
     if (forced == RTR_TWILIO) return route(RTR_TWILIO, 0, "provider forced to Twilio");

@@ -26,14 +26,21 @@ static void test_named_cases(void **state)
         {"reply via source: wrote via Baileys", {RTR_MODE_AUTO, N, 1, B, 1, 0}, B, 0, "source"},
         {"reply via source: wrote via Twilio", {RTR_MODE_AUTO, N, 1, T, 1, 0}, T, 0, "source"},
         {"wrote via Baileys, Baileys down", {RTR_MODE_AUTO, N, 1, B, 0, 0}, T, 1, "down"},
-        {"outside window, no template", {RTR_MODE_AUTO, N, 0, B, 1, 0}, N, 0,
+        {"outside window, no template",
+         {RTR_MODE_AUTO, N, 0, B, 1, 0},
+         N,
+         0,
          "outside 24h window: template required"},
         {"outside window, template", {RTR_MODE_AUTO, N, 0, B, 1, 1}, T, 0, "template"},
         {"never wrote, template", {RTR_MODE_AUTO, N, 0, N, 1, 1}, T, 0, "template"},
         {"inside window, template", {RTR_MODE_AUTO, N, 1, B, 1, 1}, T, 0, "template"},
         {"mode twilio, wrote via Baileys", {RTR_MODE_TWILIO, N, 1, B, 1, 0}, T, 0, "forced"},
         {"mode baileys, wrote via Twilio", {RTR_MODE_BAILEYS, N, 1, T, 1, 0}, B, 0, "forced"},
-        {"mode baileys, outside window", {RTR_MODE_BAILEYS, N, 0, T, 1, 1}, N, 0, "Baileys may not"},
+        {"mode baileys, outside window",
+         {RTR_MODE_BAILEYS, N, 0, T, 1, 1},
+         N,
+         0,
+         "Baileys may not"},
         {"request forces Twilio in auto", {RTR_MODE_AUTO, T, 1, B, 1, 0}, T, 0, "forced"},
         {"request forces Baileys, down", {RTR_MODE_AUTO, B, 1, T, 0, 0}, B, 0, "down"},
         {"request beats mode", {RTR_MODE_TWILIO, B, 1, T, 1, 0}, B, 0, "forced"},
@@ -62,9 +69,9 @@ static void test_every_combination(void **state)
                     for (int up = 0; up <= 1; up++)
                         for (int tpl = 0; tpl <= 1; tpl++) {
                             struct rtr_route_in in = {(enum rtr_mode)mode, providers[f], window,
-                                                      providers[l], up, tpl};
+                                                      providers[l],        up,           tpl};
                             struct rtr_route r = rtr_route(&in);
-                            enum rtr_provider forced = providers[f] != N ? providers[f]
+                            enum rtr_provider forced = providers[f] != N          ? providers[f]
                                                        : mode == RTR_MODE_TWILIO  ? T
                                                        : mode == RTR_MODE_BAILEYS ? B
                                                                                   : N;
@@ -80,7 +87,8 @@ static void test_every_combination(void **state)
                             /* A forced provider is never swapped for the other. */
                             if (forced == T) assert_int_not_equal(r.provider, B);
                             if (forced == B) assert_int_not_equal(r.provider, T);
-                            /* Failover only replaces Baileys by Twilio, only when Baileys is down. */
+                            /* Failover only replaces Baileys by Twilio, only when Baileys is down.
+                             */
                             if (r.failover) {
                                 assert_int_equal(r.provider, T);
                                 assert_false(up);
