@@ -231,3 +231,98 @@ char *wa_error_encode(const char *stage, const char *code, const char *text, int
     json_decref(o);
     return s;
 }
+
+static const char *const status_words[] = {"queued", "sent",        "delivered", "read",
+                                           "failed", "undelivered", "unknown",   NULL};
+
+char *wa_status_encode(const struct wa_status *s)
+{
+    json_t *o = json_object();
+    int bad = 0;
+    json_object_set_new(o, "v", json_integer(WA_EVENT_VERSION));
+    bad |= put_str(o, "provider", s->provider);
+    bad |= put_str(o, "provider_message_id", s->provider_message_id);
+    bad |= put_str(o, "message_id", s->message_id);
+    bad |= put_str(o, "status", s->status);
+    bad |= put_str(o, "provider_status", s->provider_status);
+    bad |= put_str(o, "error_code", s->error_code);
+    bad |= put_str(o, "error_text", s->error_text);
+    bad |= put_str(o, "source", s->source);
+    bad |= put_str(o, "reason", s->reason);
+    if (s->phone) json_object_set_new(o, "contact", json_pack("{s:s}", "phone", s->phone));
+    json_object_set_new(o, "timestamp_ms", json_integer(s->timestamp_ms));
+    json_object_set_new(o, "received_ms", json_integer(s->received_ms));
+    if (s->latency_ms >= 0) json_object_set_new(o, "latency_ms", json_integer(s->latency_ms));
+    if (s->attempt > 0) json_object_set_new(o, "attempt", json_integer(s->attempt));
+    json_object_set_new(o, "failover", json_boolean(s->failover));
+    if (s->raw) json_object_set(o, "raw", s->raw);
+    char *out = bad ? NULL : json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return out;
+}
+
+json_t *wa_status_decode(const char *buf, size_t len, struct wa_status *out, char *errbuf,
+                         size_t errsz)
+{
+    static const char *const providers[] = {"twilio", "baileys", NULL};
+    json_error_t je;
+    memset(out, 0, sizeof *out);
+    out->latency_ms = -1;
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root) {
+        snprintf(errbuf, errsz, "invalid JSON at line %d column %d: %s", je.line, je.column,
+                 je.text);
+        return NULL;
+    }
+    json_int_t v = 0, ts = 0, rcv = 0, lat = -1, attempt = 0;
+    int failover = 0;
+    json_t *contact = NULL;
+    if (json_unpack_ex(root, &je, 0, "{s:I, s:s, s:s, s?I, s?I, s?I, s?I, s?b, s?o}", "v", &v,
+                       "provider", &out->provider, "status", &out->status, "timestamp_ms", &ts,
+                       "received_ms", &rcv, "latency_ms", &lat, "attempt", &attempt, "failover",
+                       &failover, "contact", &contact) != 0) {
+        snprintf(errbuf, errsz, "%s", je.text);
+        goto bad;
+    }
+    if (v != WA_EVENT_VERSION) {
+        snprintf(errbuf, errsz, "unsupported event version %lld", (long long)v);
+        goto bad;
+    }
+    if (!one_of(out->provider, providers)) {
+        snprintf(errbuf, errsz, "unknown provider %s", out->provider);
+        goto bad;
+    }
+    if (!one_of(out->status, status_words)) {
+        snprintf(errbuf, errsz, "unknown status %s", out->status);
+        goto bad;
+    }
+    int badf = 0;
+    out->provider_message_id = opt_str(root, "provider_message_id", &badf, errbuf, errsz);
+    out->message_id = opt_str(root, "message_id", &badf, errbuf, errsz);
+    out->provider_status = opt_str(root, "provider_status", &badf, errbuf, errsz);
+    out->error_code = opt_str(root, "error_code", &badf, errbuf, errsz);
+    out->error_text = opt_str(root, "error_text", &badf, errbuf, errsz);
+    out->source = opt_str(root, "source", &badf, errbuf, errsz);
+    out->reason = opt_str(root, "reason", &badf, errbuf, errsz);
+    if (contact && json_is_object(contact))
+        out->phone = opt_str(contact, "phone", &badf, errbuf, errsz);
+    if (badf) goto bad;
+    if ((!out->provider_message_id || !*out->provider_message_id) && !out->message_id) {
+        snprintf(errbuf, errsz, "a status needs provider_message_id or message_id");
+        goto bad;
+    }
+    if (out->message_id && strlen(out->message_id) != 36) {
+        snprintf(errbuf, errsz, "message_id must be a UUID");
+        goto bad;
+    }
+    out->timestamp_ms = ts;
+    out->received_ms = rcv;
+    out->latency_ms = lat;
+    out->attempt = (int)attempt;
+    out->failover = failover;
+    out->raw = json_object_get(root, "raw");
+    return root;
+bad:
+    json_decref(root);
+    return NULL;
+}

@@ -46,6 +46,32 @@ char *wa_inbound_encode(const struct wa_inbound *in, size_t *len);
 json_t *wa_inbound_decode(const char *buf, size_t len, struct wa_inbound *out, char *errbuf,
                           size_t errsz);
 
+/* A delivery status (topic wa.status): from a provider callback, a bridge
+ * receipt, or a sender's own result. Strings are borrowed. */
+struct wa_status {
+    const char *provider;            /* "twilio" | "baileys" */
+    const char *provider_message_id; /* may be NULL when message_id is given */
+    const char *message_id;          /* our id (uuid), when the source knows it */
+    const char *status;              /* queued sent delivered read failed undelivered unknown */
+    const char *provider_status;     /* the provider's own word */
+    const char *phone;               /* contact, E.164 */
+    const char *error_code, *error_text;
+    const char *source; /* "callback" | "receipt" | "sender" */
+    const char *reason; /* a sender's explanation (failover, retries) */
+    int64_t timestamp_ms, received_ms;
+    int64_t latency_ms; /* request accepted -> provider answered; -1 when unknown */
+    int attempt;        /* provider calls made so far; 0 when unknown */
+    int failover;       /* Twilio carries a message meant for Baileys */
+    json_t *raw;        /* the provider's body, borrowed */
+};
+
+/* Encodes (new string), or NULL on invalid UTF-8. */
+char *wa_status_encode(const struct wa_status *s);
+
+/* Decodes and validates; returns the root (caller json_decref()s) or NULL with errbuf. */
+json_t *wa_status_decode(const char *buf, size_t len, struct wa_status *out, char *errbuf,
+                         size_t errsz);
+
 /* The Kafka key of a contact: E.164 digits without '+'. */
 const char *wa_event_key(const char *phone);
 

@@ -31,6 +31,7 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
     struct ing_request *r = *con_cls;
     if (!r) return;
     wa_buf_free(&r->body);
+    free(r->ack_body);
     free(r->uri);
     free(r);
     *con_cls = NULL;
@@ -69,6 +70,9 @@ enum MHD_Result ing_finish_produce(struct ing_request *r)
     wa_metric_add(ing_m_inflight, -1);
     if (r->dlv.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         ing_count(r->provider, ING_ACCEPTED);
+        if (r->ack_body)
+            return wa_http_reply(r->conn, r->ack_status, "application/json", r->ack_body,
+                                 strlen(r->ack_body));
         return wa_http_empty(r->conn, MHD_HTTP_NO_CONTENT);
     }
     ing_count(r->provider, ING_KAFKA_UNAVAILABLE);
@@ -93,7 +97,7 @@ static enum MHD_Result too_large(struct ing_request *r)
 }
 
 struct route {
-    const char *path;
+    const char *path; /* ending in '/': a prefix */
     const char *method;
     enum ing_provider provider;
     enum MHD_Result (*handler)(struct ing_request *r);
@@ -102,7 +106,17 @@ struct route {
 static const struct route routes[] = {
     {"/api/whatsapp/twilio", "POST", ING_TWILIO, ing_twilio_inbound},
     {"/api/whatsapp/baileys", "POST", ING_BAILEYS, ing_baileys_inbound},
+    {"/api/whatsapp/twilio/status", "POST", ING_TWILIO, ing_twilio_status},
+    {"/api/whatsapp/send", "POST", ING_API, ing_send},
+    {"/api/whatsapp/messages/", "GET", ING_API, ing_message_get},
 };
+
+static int path_matches(const char *url, const char *path)
+{
+    size_t n = strlen(path);
+    if (path[n - 1] == '/') return strncmp(url, path, n) == 0 && url[n] && !strchr(url + n, '/');
+    return strcmp(url, path) == 0;
+}
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
@@ -122,15 +136,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     const struct route *rt = NULL;
     int path_known = 0;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (strcmp(url, routes[i].path) != 0) continue;
+        if (!path_matches(url, routes[i].path)) continue;
         path_known = 1;
         if (strcmp(method, routes[i].method) == 0) rt = &routes[i];
     }
     if (!rt) {
-        if (path_known) return wa_http_error(c, 405, "method_not_allowed", "use POST");
+        if (path_known) return wa_http_error(c, 405, "method_not_allowed", "wrong method");
         return wa_http_error(c, 404, "not_found", "no such endpoint");
     }
     r->provider = rt->provider;
+    r->url = url;
     if (r->too_large) {
         *upload_size = 0; /* answered already; drop the rest */
         return MHD_YES;

@@ -26,12 +26,15 @@ struct ing_config {
     const char *baileys_secret;
     const char *baileys_allowed_ips;
     const char *topic_status;
+    const char *topic_outbound;
+    const char *send_token;
+    const char *database_url;
 };
 extern struct ing_config ing_cfg;
 extern rd_kafka_t *ing_producer;
 
 /* Outcomes of webhook requests, by provider and result. */
-enum ing_provider { ING_TWILIO, ING_BAILEYS, ING_PROVIDER_COUNT };
+enum ing_provider { ING_TWILIO, ING_BAILEYS, ING_API, ING_PROVIDER_COUNT };
 enum ing_result {
     ING_ACCEPTED,
     ING_MISSING_AUTH, /* no signature / no secret */
@@ -57,6 +60,11 @@ struct ing_request {
     struct MHD_Connection *conn;
     struct wa_delivery dlv;
     int64_t start_ms;
+    const char *url; /* the parsed path */
+    /* When set, a Kafka ack is answered with this status and JSON body
+     * instead of 204 (the send API's 202). */
+    unsigned ack_status;
+    char *ack_body;
 };
 
 /* Produces value to topic with key, suspends the connection until Kafka's
@@ -91,6 +99,20 @@ int ing_ip_allowed(const char *allowlist, const char *ip);
 int ing_twilio_normalize(const struct wa_form *form, int64_t now_ms, struct wa_inbound *out,
                          char *phone, char *to, json_t **raw, int *utf8_fixed, char *errbuf,
                          size_t errsz);
+
+/* Pure: a Twilio status callback form (and the request target, whose "id"
+ * query parameter names our message) to a wa.status event. Strings borrow
+ * from form and from phone (17 bytes) and id (37 bytes); *raw is new. */
+int ing_twilio_status_normalize(struct wa_form *form, const char *uri, int64_t now_ms,
+                                struct wa_status *out, char *phone, char *id, json_t **raw,
+                                char *errbuf, size_t errsz);
+
+/* POST /api/whatsapp/twilio/status */
+enum MHD_Result ing_twilio_status(struct ing_request *r);
+
+/* POST /api/whatsapp/send and GET /api/whatsapp/messages/{id} (send.c). */
+enum MHD_Result ing_send(struct ing_request *r);
+enum MHD_Result ing_message_get(struct ing_request *r);
 
 /* Starts the HTTP daemon. */
 struct MHD_Daemon *ing_http_start(char *err, size_t errsz);

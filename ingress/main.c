@@ -32,6 +32,14 @@ static const struct wa_cfg config[] = {
      &ing_cfg.baileys_allowed_ips, NULL},
     {"INGRESS_TOPIC_STATUS", "wa.status", WA_CFG_STR, 0, 0, NULL, "topic for delivery statuses",
      &ing_cfg.topic_status, NULL},
+    {"INGRESS_TOPIC_OUTBOUND", "wa.outbound", WA_CFG_STR, 0, 0, NULL, "topic for send requests",
+     &ing_cfg.topic_outbound, NULL},
+    {"SEND_API_TOKEN", "", WA_CFG_SECRET, 0, 0, NULL,
+     "bearer token of POST /api/whatsapp/send and GET /api/whatsapp/messages/{id}; empty: off",
+     &ing_cfg.send_token, NULL},
+    {"DATABASE_URL", "", WA_CFG_STR, 0, 0, NULL,
+     "Postgres URL, read by GET /api/whatsapp/messages/{id} and the repeat check of sends",
+     &ing_cfg.database_url, NULL},
     {"INGRESS_MAX_BODY", "65536", WA_CFG_INT, 1024, 16 << 20, NULL, "largest request body, bytes",
      NULL, &ing_cfg.max_body},
     {"INGRESS_MAX_HEADER", "32768", WA_CFG_INT, 4096, 1 << 20, NULL,
@@ -68,6 +76,8 @@ int main(void)
 {
     if (wa_service_start("ingress", config, WA_CFG_COUNT(config), &log_level)) return WA_EX_CONFIG;
     ing_metrics_init();
+    /* A CRM lookup must never hold an HTTP thread for long. */
+    setenv("PGCONNECT_TIMEOUT", "2", 0);
 
     char err[512];
     ing_producer = wa_kafka_producer_new(ing_cfg.kafka_brokers, "ingress",

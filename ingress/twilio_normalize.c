@@ -169,3 +169,79 @@ int ing_twilio_normalize(const struct wa_form *cform, int64_t now_ms, struct wa_
     out->raw = *raw;
     return 0;
 }
+
+/* Twilio's MessageStatus words (twilio.md §2) to ours; NULL for inbound ones. */
+static const char *status_word(const char *s)
+{
+    static const char *const map[][2] = {
+        {"accepted", "queued"},   {"scheduled", "queued"},   {"queued", "queued"},
+        {"sending", "queued"},    {"sent", "sent"},          {"delivered", "delivered"},
+        {"read", "read"},         {"failed", "failed"},      {"undelivered", "undelivered"},
+        {"canceled", "failed"},   {"partially_delivered", "delivered"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(s, map[i][0]) == 0) return map[i][1];
+    return NULL;
+}
+
+/* Our message id, from the "id" query parameter we put in StatusCallback. */
+static int query_id(const char *uri, char *id)
+{
+    const char *q = strchr(uri, '?');
+    while (q && *q) {
+        q++;
+        if (strncmp(q, "id=", 3) == 0) {
+            size_t n = strcspn(q + 3, "&#");
+            if (n != 36) return 0;
+            memcpy(id, q + 3, 36);
+            id[36] = '\0';
+            for (int i = 0; i < 36; i++) {
+                char c = id[i];
+                int dash = i == 8 || i == 13 || i == 18 || i == 23;
+                if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+                    return 0;
+            }
+            return 1;
+        }
+        q = strchr(q, '&');
+    }
+    return 0;
+}
+
+int ing_twilio_status_normalize(struct wa_form *form, const char *uri, int64_t now_ms,
+                                struct wa_status *out, char *phone, char *id, json_t **raw,
+                                char *errbuf, size_t errsz)
+{
+    memset(out, 0, sizeof *out);
+    *raw = NULL;
+    sanitize_form(form);
+    const char *sid = nonempty(form, "MessageSid");
+    const char *st = nonempty(form, "MessageStatus");
+    if (!st) st = nonempty(form, "SmsStatus");
+    if (!sid || !st) {
+        snprintf(errbuf, errsz, "MessageSid and MessageStatus are required");
+        return -1;
+    }
+    const char *ours = status_word(st);
+    if (!ours) {
+        snprintf(errbuf, errsz, "MessageStatus %s is not a status of a message we sent", st);
+        return -1;
+    }
+    /* For our messages the contact is the recipient. */
+    const char *to = nonempty(form, "To");
+    if (to && wa_phone_e164(to, phone, 17) == 0) out->phone = phone;
+    out->provider = "twilio";
+    out->provider_message_id = sid;
+    out->message_id = query_id(uri, id) ? id : NULL;
+    out->status = ours;
+    out->provider_status = st;
+    out->error_code = nonempty(form, "ErrorCode");
+    out->error_text = nonempty(form, "ErrorMessage");
+    out->source = "callback";
+    out->timestamp_ms = now_ms;
+    out->received_ms = now_ms;
+    out->latency_ms = -1;
+    *raw = raw_object(form);
+    out->raw = *raw;
+    return 0;
+}

@@ -31,6 +31,19 @@ static const struct wa_cfg config[] = {
      &rtr_cfg.topic_events, NULL},
     {"ROUTER_TOPIC_ERROR", "wa.error", WA_CFG_STR, 0, 0, NULL, "where unhandled records go",
      &rtr_cfg.topic_error, NULL},
+    {"ROUTER_TOPIC_OUTBOUND", "wa.outbound", WA_CFG_STR, 0, 0, NULL, "send requests topic",
+     &rtr_cfg.topic_outbound, NULL},
+    {"ROUTER_TOPIC_STATUS", "wa.status", WA_CFG_STR, 0, 0, NULL, "delivery statuses topic",
+     &rtr_cfg.topic_status, NULL},
+    {"ROUTER_TOPIC_PROVIDER", "wa.provider", WA_CFG_STR, 0, 0, NULL,
+     "provider health topic (compacted)", &rtr_cfg.topic_provider, NULL},
+    {"ROUTER_TOPIC_SEND_TWILIO", "wa.send.twilio", WA_CFG_STR, 0, 0, NULL,
+     "commands for sender-twilio", &rtr_cfg.topic_send_twilio, NULL},
+    {"ROUTER_TOPIC_SEND_BAILEYS", "wa.send.baileys", WA_CFG_STR, 0, 0, NULL,
+     "commands for sender-baileys", &rtr_cfg.topic_send_baileys, NULL},
+    {"BAILEYS_HEALTH_STALE_S", "180", WA_CFG_INT, 5, 86400, NULL,
+     "a Baileys UP report older than this counts as DOWN (the prober may be gone)", NULL,
+     &rtr_cfg.health_stale_s},
     {"LOG_LEVEL", "info", WA_CFG_ENUM, 0, 0, "debug|info|warn|error", "log verbosity", &log_level,
      NULL},
 };
@@ -48,6 +61,26 @@ static void metrics_init(void)
         wa_metric_new(WA_COUNTER, "wa_router_inbound_total", "result=\"duplicate\"", h);
     rtr_m.parked = wa_metric_new(WA_COUNTER, "wa_router_inbound_total", "result=\"parked\"", h);
     rtr_m.retried = wa_metric_new(WA_COUNTER, "wa_router_inbound_total", "result=\"retry\"", h);
+    const char *o = "Send requests by outcome.";
+    rtr_m.out_twilio = wa_metric_new(WA_COUNTER, "wa_router_outbound_total",
+                                     "result=\"routed\",provider=\"twilio\"", o);
+    rtr_m.out_baileys = wa_metric_new(WA_COUNTER, "wa_router_outbound_total",
+                                      "result=\"routed\",provider=\"baileys\"", o);
+    rtr_m.out_refused = wa_metric_new(WA_COUNTER, "wa_router_outbound_total",
+                                      "result=\"refused\",provider=\"none\"", o);
+    rtr_m.out_duplicate = wa_metric_new(WA_COUNTER, "wa_router_outbound_total",
+                                        "result=\"duplicate\",provider=\"none\"", o);
+    rtr_m.out_failover = wa_metric_new(WA_COUNTER, "wa_router_failover_total", "",
+                                       "Messages routed to Twilio because Baileys was down.");
+    const char *st = "Statuses by outcome.";
+    rtr_m.st_applied = wa_metric_new(WA_COUNTER, "wa_router_status_total", "result=\"applied\"", st);
+    rtr_m.st_stale = wa_metric_new(WA_COUNTER, "wa_router_status_total", "result=\"stale\"", st);
+    rtr_m.st_unmatched =
+        wa_metric_new(WA_COUNTER, "wa_router_status_total", "result=\"unmatched\"", st);
+    rtr_m.st_duplicate =
+        wa_metric_new(WA_COUNTER, "wa_router_status_total", "result=\"duplicate\"", st);
+    rtr_m.baileys_up = wa_metric_new(WA_GAUGE, "wa_router_baileys_up", "",
+                                     "1 when this router routes to Baileys.");
     rtr_m.crm_seconds = wa_metric_new(WA_HISTOGRAM, "wa_router_inbound_to_crm_seconds", "",
                                       "From ingress accepting a message to its CRM commit.");
     rtr_m.published = wa_metric_new(WA_COUNTER, "wa_router_events_published_total", "",
@@ -56,18 +89,23 @@ static void metrics_init(void)
                                          "Event publications Kafka did not acknowledge (retried).");
 }
 
-/* One transaction, one commit (one fsync), for up to RTR_BATCH_MAX records.
- * Returns WA_RETRY when the batch must be redone. */
-static enum wa_result handle_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n)
+typedef enum wa_result (*batch_fn)(struct rtr *r, rd_kafka_message_t **ms, size_t n,
+                                   struct rtr_outcome *out, enum wa_result *res);
+
+/* One transaction, one commit (one fsync), for up to RTR_BATCH_MAX records of
+ * one topic. Returns WA_RETRY when the batch must be redone. */
+static enum wa_result handle_kind(struct rtr *r, batch_fn fn, const char *stage,
+                                  rd_kafka_message_t **ms, size_t n)
 {
+    if (!n) return WA_OK;
     struct rtr_outcome *out = wa_xcalloc(n, sizeof *out);
     enum wa_result *res = wa_xcalloc(n, sizeof *res);
-    enum wa_result batch = rtr_inbound_batch(r, ms, n, out, res);
+    enum wa_result batch = fn(r, ms, n, out, res);
     if (batch == WA_FAIL && n > 1) {
         wa_info("batch of %zu has a record the CRM refuses: one transaction per record", n);
         batch = WA_OK;
         for (size_t i = 0; i < n && batch == WA_OK; i++) {
-            enum wa_result one = rtr_inbound_batch(r, &ms[i], 1, &out[i], &res[i]);
+            enum wa_result one = fn(r, &ms[i], 1, &out[i], &res[i]);
             if (one == WA_RETRY) batch = WA_RETRY;
         }
     } else if (batch == WA_FAIL) {
@@ -83,10 +121,12 @@ static enum wa_result handle_batch(struct rtr *r, rd_kafka_message_t **ms, size_
         if (res[i] == WA_FAIL) {
             /* The CRM part is committed; if parking fails the batch is redone,
              * and what was stored comes back as duplicates. */
-            if (rtr_park(r, ms[i], "router.inbound", out[i].code, out[i].reason) == WA_RETRY) {
+            if (rtr_park(r, ms[i], stage, out[i].code, out[i].reason) == WA_RETRY) {
                 batch = WA_RETRY;
                 break;
             }
+        } else if (fn != rtr_inbound_batch) {
+            continue; /* counted where they were handled */
         } else if (out[i].duplicate) {
             wa_metric_add(rtr_m.duplicate, 1);
         } else {
@@ -100,6 +140,31 @@ static enum wa_result handle_batch(struct rtr *r, rd_kafka_message_t **ms, size_
     return batch;
 }
 
+/* Inbound first, so a reply in the same batch sees the window its message
+ * opened; statuses last, so they find the messages stored just before. */
+static enum wa_result handle_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n)
+{
+    rd_kafka_message_t **in = wa_xcalloc(n, sizeof *in), **out = wa_xcalloc(n, sizeof *out),
+                       **st = wa_xcalloc(n, sizeof *st);
+    size_t nin = 0, nout = 0, nst = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *t = rd_kafka_topic_name(ms[i]->rkt);
+        if (strcmp(t, rtr_cfg.topic_outbound) == 0)
+            out[nout++] = ms[i];
+        else if (strcmp(t, rtr_cfg.topic_status) == 0)
+            st[nst++] = ms[i];
+        else
+            in[nin++] = ms[i];
+    }
+    enum wa_result res = handle_kind(r, rtr_inbound_batch, "router.inbound", in, nin);
+    if (res == WA_OK) res = handle_kind(r, rtr_outbound_batch, "router.outbound", out, nout);
+    if (res == WA_OK) res = handle_kind(r, rtr_status_batch, "router.status", st, nst);
+    free(in);
+    free(out);
+    free(st);
+    return res;
+}
+
 static void run(struct rtr *r)
 {
     rd_kafka_message_t *ms[RTR_BATCH_MAX];
@@ -108,6 +173,7 @@ static void run(struct rtr *r)
         size_t n = 0;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(r->consumer, 100);
         rd_kafka_poll(r->producer, 0);
+        rtr_health_poll(r);
         if (wa_now_ms() - last_drain > 1000) {
             /* Events left behind by a crash or a Kafka outage go out here. */
             atomic_store(&pg_ready, wa_pg_ok(&r->pg));
@@ -156,11 +222,11 @@ int main(void)
     char err[512];
     struct rtr r = {0};
     r.producer = wa_kafka_producer_new(rtr_cfg.kafka_brokers, "router", 10000, err, sizeof err);
-    const char *topics[] = {rtr_cfg.topic_inbound};
+    const char *topics[] = {rtr_cfg.topic_inbound, rtr_cfg.topic_outbound, rtr_cfg.topic_status};
     if (r.producer)
         r.consumer =
-            wa_kafka_consumer_new(rtr_cfg.kafka_brokers, rtr_cfg.group, topics, 1, err, sizeof err);
-    if (!r.producer || !r.consumer) {
+            wa_kafka_consumer_new(rtr_cfg.kafka_brokers, rtr_cfg.group, topics, 3, err, sizeof err);
+    if (!r.producer || !r.consumer || rtr_health_start(&r, err, sizeof err) < 0) {
         fprintf(stderr, "config: kafka: %s\n", err);
         return WA_EX_CONFIG;
     }
@@ -176,12 +242,14 @@ int main(void)
         wa_sleep_ms(1000);
     }
     atomic_store(&pg_ready, 1);
-    wa_info("consuming %s as group %s", rtr_cfg.topic_inbound, rtr_cfg.group);
+    wa_info("consuming %s, %s, %s as group %s; health from %s", rtr_cfg.topic_inbound,
+            rtr_cfg.topic_outbound, rtr_cfg.topic_status, rtr_cfg.group, rtr_cfg.topic_provider);
 
     run(&r);
 
     wa_info("stopping: committing offsets of finished records");
     wa_kafka_consumer_close(r.consumer);
+    rtr_health_stop(&r);
     while (rtr_outbox_publish(&r) > 0) {
     }
     wa_kafka_producer_close(r.producer, 5000);

@@ -16,11 +16,15 @@ struct rtr_config {
     const char *group;
     const char *provider_mode;
     const char *topic_inbound, *topic_events, *topic_error;
+    const char *topic_outbound, *topic_status, *topic_provider;
+    const char *topic_send_twilio, *topic_send_baileys;
+    long health_stale_s;
 };
 extern struct rtr_config rtr_cfg;
 
 struct rtr {
     rd_kafka_t *consumer;
+    rd_kafka_t *health; /* wa.provider, assigned, not in a group */
     rd_kafka_t *producer;
     struct wa_pg pg;
 };
@@ -45,6 +49,23 @@ struct rtr_outcome {
 enum wa_result rtr_inbound_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n,
                                  struct rtr_outcome *out, enum wa_result *res);
 
+/* outbound.c: send requests from wa.outbound, routed and stored, with their
+ * commands in the outbox; same contract as rtr_inbound_batch. */
+enum wa_result rtr_outbound_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n,
+                                  struct rtr_outcome *out, enum wa_result *res);
+
+/* status.c: wa.status applied to the CRM; same contract. */
+enum wa_result rtr_status_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n,
+                                struct rtr_outcome *out, enum wa_result *res);
+
+/* health.c: every router reads all of wa.provider (no group), so each sees
+ * every change. */
+int rtr_health_start(struct rtr *r, char *err, size_t errsz);
+void rtr_health_poll(struct rtr *r);
+/* 1 when the last report says Baileys is UP and it is not stale. */
+int rtr_baileys_up(void);
+void rtr_health_stop(struct rtr *r);
+
 /* outbox.c: publishes committed events to wa.events; returns how many, or -1. */
 int rtr_outbox_publish(struct rtr *r);
 
@@ -55,6 +76,9 @@ enum wa_result rtr_park(struct rtr *r, const rd_kafka_message_t *m, const char *
 
 struct rtr_metrics {
     struct wa_metric *stored, *duplicate, *parked, *retried;
+    struct wa_metric *out_twilio, *out_baileys, *out_refused, *out_duplicate, *out_failover;
+    struct wa_metric *st_applied, *st_stale, *st_unmatched, *st_duplicate;
+    struct wa_metric *baileys_up;
     struct wa_metric *crm_seconds;
     struct wa_metric *published, *publish_failed;
 };

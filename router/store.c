@@ -55,6 +55,94 @@ const struct wa_pg_stmt rtr_statements[] = {
      ") "
      "SELECT (SELECT id FROM m), (SELECT count(*) FROM e)",
      13},
+    /* The contact an outbound request goes to (created when new), its window,
+     * and whether this idempotency key was seen before.
+     * $1 phone, $2 idempotency key.
+     * Returns contact id, last inbound (ms, or NULL), its provider, and the
+     * status of the message already holding the key (NULL when none). */
+    {"outbound_contact",
+     "WITH ins AS ("
+     "  INSERT INTO contacts (phone) VALUES ($1) ON CONFLICT (phone) DO NOTHING "
+     "  RETURNING id, NULL::bigint AS last_ms, NULL::text AS last_provider"
+     "), cur AS ("
+     "  SELECT id, (extract(epoch FROM last_inbound_at) * 1000)::bigint, last_inbound_provider "
+     "  FROM contacts WHERE phone = $1"
+     ") "
+     "SELECT x.id, x.last_ms, x.last_provider, "
+     "  (SELECT status FROM messages WHERE idempotency_key = $2) "
+     "FROM (SELECT * FROM ins UNION ALL SELECT * FROM cur) AS x LIMIT 1",
+     2},
+    /* An outbound message, once per key, with its first status and up to four
+     * outbox records (the send command, events, wa.error), all or nothing.
+     * $1 id, $2 contact id, $3 provider (NULL: not sent), $4 key, $5 type,
+     * $6 body, $7 status, $8 error code, $9 error text, $10 failover, $11 the
+     * request, $12 reason, $13 requested (ms), $14 Kafka key, then
+     * ($15,$16) ($17,$18) ($19,$20) ($21,$22) as (topic, payload) or NULLs.
+     * Returns the id when inserted, NULL for a repeat. */
+    {"outbound_store",
+     "WITH m AS ("
+     "  INSERT INTO messages (id, contact_id, direction, provider, idempotency_key, type, body, "
+     "    status, error_code, error_text, failover, payload, reason, requested_at) "
+     "  VALUES ($1::uuid, $2::bigint, 'outbound', $3, $4, $5, $6, $7, $8, $9, $10::boolean, "
+     "    $11::jsonb, $12, to_timestamp($13::bigint / 1000.0)) "
+     "  ON CONFLICT DO NOTHING RETURNING id"
+     "), h AS ("
+     "  INSERT INTO message_statuses (message_id, status, provider, error_code, error_text) "
+     "  SELECT id, $7, $3, $8, $9 FROM m RETURNING 1"
+     "), e AS ("
+     "  INSERT INTO outbox (topic, key, payload) "
+     "  SELECT x.t, $14, x.p::jsonb FROM m, (VALUES (1, $15, $16), (2, $17, $18), "
+     "    (3, $19, $20), (4, $21, $22)) AS x(n, t, p) "
+     "  WHERE x.p IS NOT NULL ORDER BY x.n RETURNING 1"
+     ") "
+     "SELECT (SELECT id FROM m), (SELECT count(*) FROM e), (SELECT count(*) FROM h)",
+     22},
+    /* A status, applied once and forward only; its event only when it is new.
+     * $1 our id (or NULL), $2 provider, $3 provider message id, $4 status
+     * ('failover' records a reroute in the history only), $5 error code,
+     * $6 error text, $7 when (ms), $8 events topic, $9 event body (SQL adds
+     * contact and message ids), $10 latency ms (or NULL), $11 attempts (or NULL).
+     * Returns message id (NULL: no such message), history added, status moved. */
+    {"status_apply",
+     "WITH m AS ("
+     "  SELECT id, contact_id, status FROM messages "
+     "  WHERE CASE WHEN $1::uuid IS NOT NULL THEN id = $1::uuid "
+     "    ELSE provider = $2 AND provider_message_id = $3 END "
+     "  LIMIT 1 FOR UPDATE"
+     "), h AS ("
+     "  INSERT INTO message_statuses (message_id, status, provider, error_code, error_text, "
+     "    occurred_at) "
+     "  SELECT id, $4, $2, $5, $6, to_timestamp($7::bigint / 1000.0) FROM m "
+     "  ON CONFLICT (message_id, status) DO NOTHING RETURNING message_id"
+     "), u AS ("
+     "  UPDATE messages AS x SET status = $4, "
+     "    error_code = COALESCE($5, x.error_code), error_text = COALESCE($6, x.error_text), "
+     "    provider_message_id = COALESCE(x.provider_message_id, $3), "
+     "    sent_at = CASE WHEN $4 = 'sent' THEN COALESCE(x.sent_at, now()) ELSE x.sent_at END, "
+     "    latency_ms = COALESCE(x.latency_ms, $10::integer), "
+     "    attempts = GREATEST(x.attempts, COALESCE($11::integer, 0)), updated_at = now() "
+     "  FROM m WHERE x.id = m.id AND wa_status_rank($4) > wa_status_rank(m.status) "
+     "  RETURNING x.id"
+     "), e AS ("
+     "  INSERT INTO outbox (topic, key, payload) "
+     "  SELECT $8, substr(c.phone, 2), $9::jsonb || jsonb_build_object("
+     "    'contact', jsonb_build_object('id', c.id, 'phone', c.phone), "
+     "    'message_id', m.id, 'current', EXISTS (SELECT 1 FROM u)) "
+     "  FROM m JOIN contacts c ON c.id = m.contact_id WHERE EXISTS (SELECT 1 FROM h) "
+     "  RETURNING 1"
+     ") "
+     "SELECT (SELECT id FROM m), (SELECT count(*) FROM h), (SELECT count(*) FROM u)",
+     11},
+    /* A provider health change, recorded once across routers, with its event.
+     * $1 provider, $2 state, $3 reason, $4 since (ms), $5 events topic, $6 event. */
+    {"health_record",
+     "WITH h AS ("
+     "  INSERT INTO provider_health (provider, state, reason, since) "
+     "  VALUES ($1, $2, $3, to_timestamp($4::bigint / 1000.0)) "
+     "  ON CONFLICT DO NOTHING RETURNING id"
+     ") "
+     "INSERT INTO outbox (topic, key, payload) SELECT $5, $1, $6::jsonb FROM h",
+     6},
     {"outbox_claim",
      "SELECT id, topic, key, payload::text FROM outbox WHERE published_at IS NULL "
      "ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED",

@@ -1,0 +1,232 @@
+/* outbound.c - wa.outbound into the CRM: route each request (rules.c), store it once per
+ * idempotency key, and leave its send command and events in the outbox. */
+#include "router.h"
+#include "rules.h"
+#include "wa_log.h"
+#include "wa_outbound.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DAY_MS 86400000LL
+
+static enum rtr_provider provider_of(const char *s)
+{
+    if (!s) return RTR_NONE;
+    if (strcmp(s, "twilio") == 0) return RTR_TWILIO;
+    if (strcmp(s, "baileys") == 0) return RTR_BAILEYS;
+    return RTR_NONE;
+}
+
+static enum rtr_mode mode_of(const char *s)
+{
+    if (strcmp(s, "twilio") == 0) return RTR_MODE_TWILIO;
+    if (strcmp(s, "baileys") == 0) return RTR_MODE_BAILEYS;
+    return RTR_MODE_AUTO;
+}
+
+static char *dump(json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+/* The timeline's view of the message: wa.events "wa.outbound". */
+static char *outbound_event(const struct wa_outbound *o, long long contact, const char *provider,
+                            const char *status, int failover, const char *reason, int64_t now)
+{
+    json_t *msg = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "id", o->id, "direction",
+                            "outbound", "type", o->type, "idempotencyKey", o->idempotency_key,
+                            "status", status, "failover", failover, "reason", reason);
+    if (o->text) json_object_set_new(msg, "text", json_string(o->text));
+    if (o->caption) json_object_set_new(msg, "caption", json_string(o->caption));
+    if (o->media_url) json_object_set_new(msg, "media_url", json_string(o->media_url));
+    if (o->content_sid) json_object_set_new(msg, "content_sid", json_string(o->content_sid));
+    return dump(json_pack("{s:i, s:s, s:s, s:I, s:{s:I, s:s}, s:o}", "v", 1, "type",
+                          "wa.outbound", "provider", provider, "at_ms", (json_int_t)now,
+                          "contact", "id", (json_int_t)contact, "phone", o->to, "message", msg));
+}
+
+static char *failover_event(const struct wa_outbound *o, long long contact, const char *reason,
+                            int64_t now)
+{
+    return dump(json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:s, s:{s:I, s:s}, s:{s:s}}", "v", 1,
+                          "type", "failover", "provider", "twilio", "from", "baileys", "stage",
+                          "router", "at_ms", (json_int_t)now, "reason", reason, "contact", "id",
+                          (json_int_t)contact, "phone", o->to, "message", "id", o->id));
+}
+
+/* The operator's notice that nothing was sent. */
+static char *refused_event(const struct wa_outbound *o, long long contact, const char *code,
+                           const char *reason, int64_t now)
+{
+    return dump(json_pack("{s:i, s:s, s:s, s:I, s:s, s:s, s:s, s:{s:I, s:s}, s:{s:s, s:s}}", "v",
+                          1, "type", "wa.error", "provider", "none", "at_ms", (json_int_t)now,
+                          "stage", "router.route", "code", code, "text", reason, "contact", "id",
+                          (json_int_t)contact, "phone", o->to, "message", "id", o->id, "status",
+                          "failed"));
+}
+
+/* One request inside the open transaction. WA_OK (stored or repeat), WA_FAIL
+ * with out->code (park it), WA_RETRY (roll back, try later). */
+static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t now,
+                          struct rtr_outcome *out)
+{
+    char err[512];
+    struct wa_outbound o;
+    json_t *root = wa_outbound_decode(km->payload, km->len, WA_OUT_RECORD, &o, err, sizeof err);
+    if (!root) {
+        wa_warn("invalid send request topic=%s partition=%d offset=%lld reason=\"%s\"",
+                rd_kafka_topic_name(km->rkt), km->partition, (long long)km->offset, err);
+        out->code = "invalid_request";
+        snprintf(out->reason, sizeof out->reason, "%s", err);
+        return WA_FAIL;
+    }
+    if (!o.requested_ms) {
+        /* Produced straight to the topic: the record's own time. */
+        rd_kafka_timestamp_type_t tt;
+        int64_t ts = rd_kafka_message_timestamp(km, &tt);
+        o.requested_ms = ts > 0 ? ts : now;
+    }
+    enum wa_result res = WA_OK;
+    const char *cp[] = {o.to, o.idempotency_key};
+    PGresult *c = wa_pg_exec(&r->pg, "outbound_contact", 2, cp, &res, err, sizeof err);
+    if (!c) {
+        wa_warn("postgres %s", err);
+        json_decref(root);
+        if (res == WA_FAIL) {
+            out->code = "rejected_by_crm";
+            snprintf(out->reason, sizeof out->reason, "the CRM refused the request: %s", err);
+        }
+        return res;
+    }
+    long long contact = strtoll(PQgetvalue(c, 0, 0), NULL, 10);
+    int64_t last_ms = PQgetisnull(c, 0, 1) ? 0 : strtoll(PQgetvalue(c, 0, 1), NULL, 10);
+    enum rtr_provider last = provider_of(PQgetisnull(c, 0, 2) ? NULL : PQgetvalue(c, 0, 2));
+    int repeat = !PQgetisnull(c, 0, 3);
+    PQclear(c);
+    if (repeat) {
+        out->duplicate = 1;
+        wa_metric_add(rtr_m.out_duplicate, 1);
+        wa_info("repeated send request id=%s key=\"%s\": nothing sent", o.id, o.idempotency_key);
+        json_decref(root);
+        return WA_OK;
+    }
+
+    struct rtr_route_in in = {
+        .mode = mode_of(rtr_cfg.provider_mode),
+        .forced = provider_of(o.provider),
+        .window_open = last_ms > 0 && now - last_ms < DAY_MS,
+        .last_inbound = last,
+        .baileys_up = rtr_baileys_up(),
+        .has_template = o.content_sid != NULL,
+    };
+    struct rtr_route rt = rtr_route(&in);
+    const char *provider = rt.provider == RTR_NONE ? NULL : rtr_provider_name(rt.provider);
+    const char *status = provider ? "queued" : "failed";
+    /* The one refusal the rules make for a free-form message outside the
+     * window gets its own code: the dashboard shows a notice for it. */
+    const char *code = !provider ? (in.window_open ? "provider_refused" : "outside_window") : NULL;
+
+    o.route = provider;
+    o.failover = rt.failover;
+    o.window_until_ms = in.window_open ? last_ms + DAY_MS : 0;
+    o.routed_ms = now;
+    o.reason = rt.reason;
+    char *payload = wa_outbound_encode(&o, WA_OUT_RECORD);
+    char *cmd = provider ? wa_outbound_encode(&o, WA_OUT_COMMAND) : NULL;
+    char *ev = outbound_event(&o, contact, provider ? provider : "none", status, rt.failover,
+                              rt.reason, now);
+    char *ev2 = rt.failover ? failover_event(&o, contact, rt.reason, now) : NULL;
+    char *ev3 = !provider ? refused_event(&o, contact, code, rt.reason, now) : NULL;
+    char *werr = !provider ? wa_error_encode("router.route", code, rt.reason, 0, NULL,
+                                             rd_kafka_topic_name(km->rkt), km->partition,
+                                             km->offset, km->payload, km->len)
+                           : NULL;
+    char req[24], cid[24];
+    snprintf(req, sizeof req, "%lld", (long long)o.requested_ms);
+    snprintf(cid, sizeof cid, "%lld", contact);
+    const char *send_topic = rt.provider == RTR_TWILIO ? rtr_cfg.topic_send_twilio
+                                                       : rtr_cfg.topic_send_baileys;
+    const char *body = o.text ? o.text : o.caption;
+    const char *sp[22] = {o.id,
+                          cid,
+                          provider,
+                          o.idempotency_key,
+                          o.type,
+                          body,
+                          status,
+                          code,
+                          provider ? NULL : rt.reason,
+                          rt.failover ? "true" : "false",
+                          payload,
+                          rt.reason,
+                          req,
+                          wa_event_key(o.to),
+                          cmd ? send_topic : NULL,
+                          cmd,
+                          rtr_cfg.topic_events,
+                          ev,
+                          /* a failover and a refusal never come together */
+                          ev2 ? rtr_cfg.topic_events : (werr ? rtr_cfg.topic_error : NULL),
+                          ev2 ? ev2 : werr,
+                          ev3 ? rtr_cfg.topic_events : NULL,
+                          ev3};
+    PGresult *s = wa_pg_exec(&r->pg, "outbound_store", 22, sp, &res, err, sizeof err);
+    if (!s) {
+        wa_warn("postgres %s", err);
+        if (res == WA_FAIL) {
+            out->code = "rejected_by_crm";
+            snprintf(out->reason, sizeof out->reason, "the CRM refused the request: %s", err);
+        }
+    } else if (PQgetisnull(s, 0, 0)) {
+        out->duplicate = 1;
+        wa_metric_add(rtr_m.out_duplicate, 1);
+    } else {
+        wa_metric_add(rt.provider == RTR_TWILIO    ? rtr_m.out_twilio
+                      : rt.provider == RTR_BAILEYS ? rtr_m.out_baileys
+                                                   : rtr_m.out_refused,
+                      1);
+        if (rt.failover) wa_metric_add(rtr_m.out_failover, 1);
+        wa_info("outbound id=%s to=%s provider=%s status=%s reason=\"%s\"", o.id, o.to,
+                provider ? provider : "none", status, rt.reason);
+        out->received_ms = o.requested_ms;
+    }
+    PQclear(s);
+    free(payload);
+    free(cmd);
+    free(ev);
+    free(ev2);
+    free(ev3);
+    free(werr);
+    json_decref(root);
+    return s ? WA_OK : res;
+}
+
+enum wa_result rtr_outbound_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n,
+                                  struct rtr_outcome *out, enum wa_result *res)
+{
+    char err[512];
+    enum wa_result tx = wa_pg_begin(&r->pg, err, sizeof err);
+    if (tx != WA_OK) {
+        wa_warn("postgres %s", err);
+        return WA_RETRY;
+    }
+    int64_t now = wa_wall_ms();
+    for (size_t i = 0; i < n; i++) {
+        memset(&out[i], 0, sizeof out[i]);
+        res[i] = one(r, ms[i], now, &out[i]);
+        if (res[i] == WA_RETRY || (res[i] == WA_FAIL && out[i].code &&
+                                   strcmp(out[i].code, "rejected_by_crm") == 0)) {
+            wa_pg_rollback(&r->pg);
+            return res[i] == WA_RETRY ? WA_RETRY : WA_FAIL;
+        }
+    }
+    if (wa_pg_commit(&r->pg, err, sizeof err) != WA_OK) {
+        wa_warn("postgres %s", err);
+        return WA_RETRY;
+    }
+    return WA_OK;
+}

@@ -1,0 +1,136 @@
+/* status.c - wa.status into the CRM: each status once, forward only, with its event. */
+#include "router.h"
+#include "wa_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct prepared {
+    json_t *root;
+    struct wa_status st;
+    const char *word; /* what the history records: the status, or "failover" */
+    char ts[24], lat[24], att[24];
+    char *event;
+    const char *params[11];
+};
+
+/* The event body; the SQL adds contact, message_id and whether it is current. */
+static char *status_event(const struct wa_status *s, const char *word, int64_t now)
+{
+    int fo = strcmp(word, "failover") == 0;
+    json_t *e = json_pack("{s:i, s:s, s:s, s:I, s:s, s:b}", "v", 1, "type",
+                          fo ? "failover" : "wa.status", "provider", s->provider, "at_ms",
+                          (json_int_t)now, "status", word, "failover", s->failover);
+    if (fo) {
+        json_object_set_new(e, "from", json_string("baileys"));
+        json_object_set_new(e, "stage", json_string("sender-baileys"));
+    }
+    if (s->provider_message_id)
+        json_object_set_new(e, "provider_message_id", json_string(s->provider_message_id));
+    if (s->provider_status)
+        json_object_set_new(e, "provider_status", json_string(s->provider_status));
+    if (s->error_code) json_object_set_new(e, "error_code", json_string(s->error_code));
+    if (s->error_text) json_object_set_new(e, "error_text", json_string(s->error_text));
+    if (s->reason) json_object_set_new(e, "reason", json_string(s->reason));
+    if (s->source) json_object_set_new(e, "source", json_string(s->source));
+    if (s->attempt > 0) json_object_set_new(e, "attempt", json_integer(s->attempt));
+    if (s->latency_ms >= 0) json_object_set_new(e, "latency_ms", json_integer(s->latency_ms));
+    char *out = json_dumps(e, JSON_COMPACT);
+    json_decref(e);
+    return out;
+}
+
+static enum wa_result prepare(const rd_kafka_message_t *km, int64_t now, struct prepared *p,
+                              struct rtr_outcome *out)
+{
+    char err[512];
+    p->root = wa_status_decode(km->payload, km->len, &p->st, err, sizeof err);
+    if (!p->root) {
+        wa_warn("invalid status topic=%s partition=%d offset=%lld reason=\"%s\"",
+                rd_kafka_topic_name(km->rkt), km->partition, (long long)km->offset, err);
+        out->code = "invalid_status";
+        snprintf(out->reason, sizeof out->reason, "%s", err);
+        return WA_FAIL;
+    }
+    const struct wa_status *s = &p->st;
+    p->word = s->failover && strcmp(s->status, "queued") == 0 ? "failover" : s->status;
+    int64_t when = s->timestamp_ms ? s->timestamp_ms : s->received_ms ? s->received_ms : now;
+    snprintf(p->ts, sizeof p->ts, "%lld", (long long)when);
+    snprintf(p->lat, sizeof p->lat, "%lld", (long long)s->latency_ms);
+    snprintf(p->att, sizeof p->att, "%d", s->attempt);
+    p->event = status_event(s, p->word, now);
+    const char *v[11] = {s->message_id,
+                         s->provider,
+                         s->provider_message_id,
+                         p->word,
+                         s->error_code,
+                         s->error_text,
+                         p->ts,
+                         rtr_cfg.topic_events,
+                         p->event,
+                         s->latency_ms >= 0 ? p->lat : NULL,
+                         s->attempt > 0 ? p->att : NULL};
+    memcpy(p->params, v, sizeof v);
+    return WA_OK;
+}
+
+enum wa_result rtr_status_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n,
+                                struct rtr_outcome *out, enum wa_result *res)
+{
+    struct prepared *p = wa_xcalloc(n, sizeof *p);
+    struct wa_pg_call *calls = wa_xcalloc(n, sizeof *calls);
+    size_t *which = wa_xcalloc(n, sizeof *which);
+    size_t ncalls = 0;
+    int64_t now = wa_wall_ms();
+    for (size_t i = 0; i < n; i++) {
+        memset(&out[i], 0, sizeof out[i]);
+        res[i] = prepare(ms[i], now, &p[i], &out[i]);
+        if (res[i] != WA_OK) continue;
+        calls[ncalls] = (struct wa_pg_call){"status_apply", 11, p[i].params, NULL, WA_OK};
+        which[ncalls++] = i;
+    }
+    enum wa_result tx = WA_OK;
+    if (ncalls) {
+        char err[512];
+        tx = wa_pg_pipeline_tx(&r->pg, calls, ncalls, err, sizeof err);
+        if (tx != WA_OK) wa_warn("postgres %s", err);
+        for (size_t k = 0; k < ncalls; k++) {
+            size_t i = which[k];
+            const struct wa_status *s = &p[i].st;
+            if (tx == WA_OK) {
+                PGresult *q = calls[k].result;
+                if (PQgetisnull(q, 0, 0)) {
+                    /* A receipt for a message we did not send (sent from the
+                     * phone itself), or one that raced ahead of the sender's
+                     * own record. Nothing to attach it to. */
+                    wa_metric_add(rtr_m.st_unmatched, 1);
+                    wa_info("status for an unknown message provider=%s id=%s status=%s",
+                            s->provider, s->provider_message_id ? s->provider_message_id : "-",
+                            s->status);
+                } else if (strcmp(PQgetvalue(q, 0, 1), "0") == 0) {
+                    wa_metric_add(rtr_m.st_duplicate, 1);
+                    out[i].duplicate = 1;
+                } else if (strcmp(PQgetvalue(q, 0, 2), "0") == 0) {
+                    wa_metric_add(rtr_m.st_stale, 1); /* history only: never backwards */
+                } else {
+                    wa_metric_add(rtr_m.st_applied, 1);
+                }
+            } else if (calls[k].res == WA_FAIL) {
+                res[i] = WA_FAIL;
+                out[i].code = "rejected_by_crm";
+                snprintf(out[i].reason, sizeof out[i].reason, "the CRM refused the status: %s",
+                         err);
+            }
+            PQclear(calls[k].result);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_decref(p[i].root);
+        free(p[i].event);
+    }
+    free(p);
+    free(calls);
+    free(which);
+    return tx;
+}
