@@ -1,0 +1,316 @@
+#!/usr/bin/env node
+// server.mjs - a fake Twilio Messages API (WhatsApp) for wa-broker's tests: the C sender talks to
+// it instead of api.twilio.com. Requests are checked against Twilio's own OpenAPI document, every
+// request is recorded, faults can be scripted, and accepted messages get signed status callbacks.
+//
+//   node sim/twilio/server.mjs          (env: see README.md; prints "listening <host:port>")
+//   import { startServer } from './server.mjs'; const sim = await startServer({ port: 0 });
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { errorBody, FAULT_CODES, FAULT_MESSAGES, SYNC } from './lib/errors.mjs';
+import { FaultError } from './lib/faults.mjs';
+import { basicAuth, HttpError, parseForm, parseJsonBody, preciseNow, readBody, sendJson } from './lib/http.mjs';
+import { fetchBytes } from './lib/media.mjs';
+import { scopeKey } from './lib/phone.mjs';
+import { defaultConfig, TwilioSim } from './lib/sim.mjs';
+import { loadSpec, SpecError } from './lib/spec.mjs';
+import { checkCreateMessage } from './lib/validate.mjs';
+
+export const DEFAULT_ACCOUNT_SID = 'AC00000000000000000000000000000000';
+export const DEFAULT_AUTH_TOKEN = 'sim-auth-token-not-a-secret';
+
+const MSG_LIST = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/;
+const MSG_ONE = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\/([^/]+)\.json$/;
+const ACCOUNT_PATH = /^\/2010-04-01\/Accounts\/([^/]+)(\/|\.json|$)/;
+
+// /sim/config keys and their checks.
+const CONFIG_KEYS = {
+  enforceWindow: (v) => typeof v === 'boolean',
+  callbacks: (v) => typeof v === 'boolean',
+  fetchMedia: (v) => typeof v === 'boolean',
+  callbackDelayMs: (v) => Number.isFinite(v) && v >= 0,
+  windowMs: (v) => Number.isFinite(v) && v > 0,
+  mediaTimeoutMs: (v) => Number.isFinite(v) && v > 0,
+  ingressUrl: (v) => typeof v === 'string' && /^https?:\/\//.test(v),
+  publicBaseUrl: (v) => v === null || (typeof v === 'string' && /^https?:\/\//.test(v)),
+  serviceSender: (v) => typeof v === 'string',
+};
+
+export async function startServer(opts = {}) {
+  const spec = opts.spec ?? loadSpec(opts.specPath);
+  const accountSid = opts.accountSid ?? DEFAULT_ACCOUNT_SID;
+  const authToken = opts.authToken ?? DEFAULT_AUTH_TOKEN;
+  const log = opts.log === false ? () => {}
+    : typeof opts.log === 'function' ? opts.log : (line) => process.stderr.write(`${line}\n`);
+  const sim = new TwilioSim({ accountSid, authToken, config: opts.config });
+
+  const twilioError = (status, code, message) => [status, errorBody(status, code, message)];
+  const notFound = (p) => twilioError(404, SYNC.NOT_FOUND, `The requested resource ${p} was not found`);
+
+  // ---- Twilio REST part -------------------------------------------------------------------
+
+  async function twilioApi(req, res, url, receivedAtMs) {
+    const raw = await readBody(req);
+    const isForm = (req.headers['content-type'] ?? '').toLowerCase()
+      .startsWith('application/x-www-form-urlencoded');
+    // A JSON body is not parsed: Twilio only reads forms, so it then reports the missing To.
+    const params = req.method === 'GET' ? parseForm(url.search)
+      : isForm ? parseForm(raw.toString('utf8')) : {};
+    const call = sim.recordCall({ method: req.method, path: url.pathname, receivedAtMs, params });
+    const cred = basicAuth(req);
+    call.authOk = !!cred && cred.user === accountSid && cred.pass === authToken;
+    const answer = (status, body, headers) => {
+      call.responseStatus = status;
+      call.code = status >= 400 ? body.code : null;
+      res.simNote = call.code ? `code=${call.code}` : (call.sid ?? '');
+      sendJson(res, status, body, { 'Twilio-Request-Id': `RQ${call.seq.toString(16).padStart(32, '0')}`, ...headers });
+    };
+
+    const list = MSG_LIST.exec(url.pathname);
+    const isCreate = req.method === 'POST' && !!list;
+    if (isCreate) {
+      const to = typeof params.To === 'string' ? params.To : null;
+      const fault = sim.faults.take('response', to);
+      if (fault) {
+        call.faultId = fault.id;
+        if (fault.latencyMs) await sim.sleep(fault.latencyMs);
+        if (sim.closed) return;
+        if (fault.drop) {
+          call.dropped = true;
+          res.simNote = 'dropped by fault';
+          req.socket.destroy();
+          return;
+        }
+        if (fault.status) {
+          const code = fault.code ?? FAULT_CODES[fault.status] ?? SYNC.BAD_REQUEST;
+          const message = fault.message ?? FAULT_MESSAGES[fault.status] ?? 'Simulated error';
+          answer(...twilioError(fault.status, code, message));
+          return;
+        }
+      }
+    }
+
+    if (!call.authOk) {
+      answer(...twilioError(401, SYNC.AUTHENTICATE, 'Authenticate'),
+        { 'WWW-Authenticate': 'Basic realm="Twilio API"' });
+      return;
+    }
+    const acct = ACCOUNT_PATH.exec(url.pathname)?.[1];
+    if (acct !== accountSid) { answer(...notFound(url.pathname)); return; }
+
+    if (isCreate) { await createMessage(params, call, answer); return; }
+    if (list && req.method === 'GET') { answer(200, listMessages(url, params)); return; }
+    const one = MSG_ONE.exec(url.pathname);
+    if (one && req.method === 'GET') {
+      const msg = sim.messages.get(one[2]);
+      if (msg) answer(200, msg.resource); else answer(...notFound(url.pathname));
+      return;
+    }
+    if (list || one) { answer(...twilioError(405, 20004, `Method ${req.method} not allowed on ${url.pathname}`)); return; }
+    answer(...notFound(url.pathname));
+  }
+
+  async function createMessage(params, call, answer) {
+    const check = checkCreateMessage(spec, params);
+    if (!check.ok) { answer(...twilioError(check.status, check.code, check.message)); return; }
+    const msg = sim.createMessage(check.data, Date.now());
+    call.sid = msg.sid;
+    // Twilio fetches media before accepting; a failed fetch still gets 201 and fails later.
+    const media = await sim.fetchMedia(msg);
+    if (sim.closed) return;
+    if (media.length) call.media = media;
+    const override = sim.faults.take('callbacks', msg.params.To);
+    const steps = sim.planLifecycle(msg, override);
+    call.lifecycle = steps.map((s) => (s.errorCode ? `${s.status}:${s.errorCode}` : s.status));
+    answer(201, msg.resource);
+    sim.runLifecycle(msg, steps).catch((e) => log(`twilio-sim lifecycle ${msg.sid}: ${e.message}`));
+  }
+
+  // GET .../Messages.json: newest first, filtered by To/From like Twilio (DateSent filters are
+  // not simulated). Enough for a sender that reconciles after an ambiguous timeout.
+  function listMessages(url, q) {
+    const pageSize = Math.min(Math.max(Number(q.PageSize) || 50, 1), 1000);
+    const all = [...sim.messages.values()]
+      .filter((m) => (!q.To || m.resource.to === q.To) && (!q.From || m.resource.from === q.From))
+      .sort((a, b) => b.createdAtMs - a.createdAtMs)
+      .slice(0, pageSize)
+      .map((m) => m.resource);
+    const first = `${url.pathname}?PageSize=${pageSize}&Page=0`;
+    return { end: Math.max(all.length - 1, 0), first_page_uri: first, messages: all, next_page_uri: null,
+      page: 0, page_size: pageSize, previous_page_uri: null, start: 0, uri: first };
+  }
+
+  // ---- /sim part (no auth: loopback only) -----------------------------------------------
+
+  async function simApi(req, res, url) {
+    const body = req.method === 'POST' ? parseJsonBody(await readBody(req)) : (await readBody(req), {});
+    const q = url.searchParams;
+    const route = `${req.method} ${url.pathname}`;
+    const ok = (value, status = 200) => sendJson(res, status, value);
+    switch (route) {
+      case 'GET /sim/health':
+        return ok({ ok: true, accountSid, spec: spec.path });
+      case 'GET /sim/calls':
+        return ok({ calls: sim.listCalls(q.get('to')) });
+      case 'DELETE /sim/calls': {
+        const cleared = sim.calls.length;
+        sim.calls = [];
+        return ok({ cleared });
+      }
+      case 'GET /sim/faults':
+        return ok({ faults: sim.faults.list() });
+      case 'POST /sim/faults':
+        try {
+          return ok({ faults: sim.faults.add(body.faults ?? body) }, 201);
+        } catch (e) {
+          if (e instanceof FaultError) throw new HttpError(400, e.message);
+          throw e;
+        }
+      case 'DELETE /sim/faults':
+        sim.faults.clear();
+        return ok({ faults: [] });
+      case 'POST /sim/inbound': {
+        if (!body.from) throw new HttpError(400, 'from (+E.164) is required');
+        return ok(await sim.inbound(body));
+      }
+      case 'GET /sim/window':
+        return ok({ windows: sim.listWindows() });
+      case 'POST /sim/window': {
+        if (!scopeKey(body.user) || !Number.isFinite(body.lastInboundAtMs)) {
+          throw new HttpError(400, 'user (+E.164) and lastInboundAtMs (number) are required');
+        }
+        sim.noteInbound(body.user, body.sender ?? null, body.lastInboundAtMs);
+        return ok({ windows: sim.listWindows() });
+      }
+      case 'DELETE /sim/window':
+        sim.windows.clear();
+        return ok({ windows: [] });
+      case 'GET /sim/config':
+        return ok({ config: sim.config });
+      case 'POST /sim/config': {
+        for (const [k, v] of Object.entries(body)) {
+          if (!CONFIG_KEYS[k]) throw new HttpError(400, `unknown config key ${k}`);
+          if (!CONFIG_KEYS[k](v)) throw new HttpError(400, `bad value for ${k}: ${JSON.stringify(v)}`);
+        }
+        Object.assign(sim.config, body);
+        return ok({ config: sim.config });
+      }
+      case 'POST /sim/callback': {
+        const msg = sim.messages.get(body.sid);
+        if (!msg) throw new HttpError(404, `no message ${body.sid}`);
+        if (typeof body.status !== 'string') throw new HttpError(400, 'status is required');
+        const url2 = body.url ?? msg.statusCallback;
+        if (!url2) throw new HttpError(409, `message ${body.sid} has no StatusCallback; pass url`);
+        const attempt = await sim.sendStatus(msg, {
+          status: body.status,
+          ...(body.errorCode !== undefined ? { errorCode: body.errorCode } : {}),
+          ...(body.errorMessage !== undefined ? { errorMessage: body.errorMessage } : {}),
+        }, { url: url2 });
+        return ok({ sid: msg.sid, status: body.status, httpStatus: attempt.httpStatus,
+          error: attempt.error, attempt });
+      }
+      case 'GET /sim/callbacks':
+        return ok({ callbacks: sim.listCallbacks(q.get('sid')) });
+      case 'DELETE /sim/callbacks':
+        sim.callbackRecords = [];
+        return ok({ callbacks: [] });
+      case 'GET /sim/messages':
+        return ok({ messages: [...sim.messages.values()].map((m) => m.resource) });
+      case 'POST /sim/fetch': {
+        if (typeof body.url !== 'string') throw new HttpError(400, 'url is required');
+        const r = await fetchBytes(body.url, { timeoutMs: sim.config.mediaTimeoutMs, signal: sim.abort.signal });
+        return ok({ status: r.status, bytes: r.bytes, sha256: r.sha256, contentType: r.contentType,
+          ...(r.error ? { error: r.error } : {}), ...(r.truncated ? { truncated: true } : {}) });
+      }
+      case 'POST /sim/reset':
+        sim.reset();
+        return ok({ ok: true });
+      default:
+        throw new HttpError(404, `no route ${route}`);
+    }
+  }
+
+  // ---- server ------------------------------------------------------------------------------
+
+  const server = http.createServer((req, res) => {
+    const receivedAtMs = preciseNow();
+    const t0 = performance.now();
+    res.on('close', () => {
+      const status = res.headersSent ? res.statusCode : 'no-answer';
+      log(`twilio-sim ${req.method} ${req.url} -> ${status}${res.simNote ? ` ${res.simNote}` : ''} `
+        + `${(performance.now() - t0).toFixed(1)}ms`);
+    });
+    const url = new URL(req.url, 'http://sim.invalid');
+    const handler = url.pathname.startsWith('/sim/') ? simApi(req, res, url)
+      : url.pathname.startsWith('/2010-04-01/') ? twilioApi(req, res, url, receivedAtMs)
+        : Promise.reject(new HttpError(404, `no route ${req.method} ${url.pathname}`));
+    handler.catch((e) => {
+      if (res.headersSent || res.destroyed) return;
+      const status = e instanceof HttpError ? e.status : 500;
+      if (status === 500) log(`twilio-sim error on ${req.method} ${req.url}: ${e.stack ?? e}`);
+      sendJson(res, status, { error: e.message });
+    });
+  });
+
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 3002, opts.host ?? '127.0.0.1', () => { server.off('error', reject); resolve(); });
+  });
+  const { address, port } = server.address();
+  const host = address.includes(':') ? `[${address}]` : address;
+
+  let closing = null;
+  function close() {
+    closing ??= new Promise((resolve) => {
+      sim.close();
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+    return closing;
+  }
+
+  return { url: `http://${host}:${port}`, host: address, port, accountSid, authToken, sim, spec, close };
+}
+
+// ---- command line ---------------------------------------------------------------------------
+
+export function optionsFromEnv(env = process.env) {
+  const listen = env.TWILIO_SIM_LISTEN || '127.0.0.1:3002';
+  const i = listen.lastIndexOf(':');
+  const host = (i < 0 ? listen : listen.slice(0, i)).replace(/^\[|\]$/g, '') || '127.0.0.1';
+  const port = i < 0 ? 3002 : Number(listen.slice(i + 1));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad TWILIO_SIM_LISTEN ${listen}`);
+  const config = defaultConfig();
+  config.enforceWindow = !['0', 'false', 'no', 'off'].includes((env.TWILIO_SIM_ENFORCE_WINDOW ?? '1').toLowerCase());
+  if (env.TWILIO_SIM_CALLBACK_DELAY_MS) config.callbackDelayMs = Number(env.TWILIO_SIM_CALLBACK_DELAY_MS);
+  if (env.INGRESS_URL) config.ingressUrl = env.INGRESS_URL;
+  config.publicBaseUrl = env.PUBLIC_BASE_URL || null;
+  return {
+    host, port, config,
+    accountSid: env.TWILIO_ACCOUNT_SID || DEFAULT_ACCOUNT_SID,
+    authToken: env.TWILIO_AUTH_TOKEN || DEFAULT_AUTH_TOKEN,
+    specPath: env.TWILIO_OAI_SPEC || undefined,
+  };
+}
+
+async function main() {
+  let handle;
+  try {
+    handle = await startServer(optionsFromEnv());
+  } catch (e) {
+    const why = e instanceof SpecError ? e.message : `cannot start: ${e.message}`;
+    process.stderr.write(`twilio-sim: ${why}\n`);
+    process.exit(e instanceof SpecError ? 78 : 1);
+  }
+  process.stdout.write(`listening ${handle.url.replace(/^http:\/\//, '')}\n`);
+  const stop = async (sig) => {
+    process.stderr.write(`twilio-sim: ${sig}, shutting down\n`);
+    await handle.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();
