@@ -80,8 +80,14 @@ export function loadSpec(specPath = process.env.TWILIO_OAI_SPEC || DEFAULT_SPEC_
   const responseAjv = newAjv({});
   const validateResponse = responseAjv.compile({ ...responseSchema, components });
 
+  // The resource's property names, for checking that a body carries every field the spec lists
+  // (the schema has no `required`, so validation alone would not notice a missing one).
+  const ref = responseSchema.$ref?.replace(/^#\/components\/schemas\//, '');
+  const messageProperties = Object.keys((ref ? components.schemas[ref] : responseSchema)?.properties ?? {});
+
   return {
     path: specPath,
+    messageProperties,
     info: doc.info,
     requestSchema,
     accountSidPattern: new RegExp(op.parameters?.find((p) => p.name === 'AccountSid')?.schema?.pattern
