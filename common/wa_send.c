@@ -1,0 +1,184 @@
+/* wa_send.c - the senders' claim protocol and result reporting. */
+#include "wa_send.h"
+#include "wa_event.h"
+#include "wa_kafka.h"
+#include "wa_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct wa_pg_stmt wa_send_statements[] = {
+    /* $1 id, $2 provider. Returns the attempts when claimed (else NULL), and
+     * the row as it was: status, provider. */
+    {"send_claim",
+     "WITH u AS ("
+     "  UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = now() "
+     "  WHERE id = $1::uuid AND provider = $2 AND status = 'queued' RETURNING attempts"
+     ") "
+     "SELECT (SELECT attempts FROM u), m.status, m.provider, m.attempts "
+     "FROM messages m WHERE m.id = $1::uuid",
+     2},
+    {"send_reclaim",
+     "UPDATE messages SET attempts = attempts + 1, updated_at = now() "
+     "WHERE id = $1::uuid AND status = 'sending' RETURNING attempts",
+     1},
+    {"send_release",
+     "UPDATE messages SET status = 'queued', updated_at = now() "
+     "WHERE id = $1::uuid AND status = 'sending'",
+     1},
+    /* A provider callback may already have moved the status on: keep the later
+     * one, but always keep the provider's id. */
+    {"send_finish",
+     "UPDATE messages SET "
+     "  status = CASE WHEN wa_status_rank($2) > wa_status_rank(status) THEN $2 ELSE status END, "
+     "  provider_message_id = COALESCE(provider_message_id, $3), "
+     "  error_code = COALESCE($4, error_code), error_text = COALESCE($5, error_text), "
+     "  latency_ms = COALESCE($6::integer, latency_ms), "
+     "  sent_at = CASE WHEN $2 = 'sent' THEN COALESCE(sent_at, now()) ELSE sent_at END, "
+     "  updated_at = now() "
+     "WHERE id = $1::uuid",
+     6},
+    {"send_failover",
+     "UPDATE messages SET provider = 'twilio', failover = true, status = 'queued', reason = $2, "
+     "  updated_at = now() "
+     "WHERE id = $1::uuid AND provider = 'baileys' AND status = 'sending'",
+     2},
+};
+const size_t wa_send_nstatements = sizeof wa_send_statements / sizeof wa_send_statements[0];
+
+static PGresult *run(struct wa_sender *s, const char *stmt, int n, const char *const *p,
+                     enum wa_result *res)
+{
+    char err[512];
+    PGresult *q = wa_pg_exec(&s->pg, stmt, n, p, res, err, sizeof err);
+    if (!q) wa_warn("postgres %s: %s", stmt, err);
+    return q;
+}
+
+enum wa_claim wa_send_claim(struct wa_sender *s, const char *id, int *attempts)
+{
+    enum wa_result res;
+    const char *p[] = {id, s->provider};
+    PGresult *q = run(s, "send_claim", 2, p, &res);
+    if (!q) return res == WA_RETRY ? WA_CLAIM_RETRY : WA_CLAIM_MISSING;
+    enum wa_claim c;
+    if (PQntuples(q) == 0) {
+        c = WA_CLAIM_MISSING;
+    } else if (!PQgetisnull(q, 0, 0)) {
+        *attempts = atoi(PQgetvalue(q, 0, 0));
+        c = WA_CLAIM_OK;
+    } else {
+        const char *status = PQgetvalue(q, 0, 1);
+        const char *provider = PQgetvalue(q, 0, 2);
+        *attempts = atoi(PQgetvalue(q, 0, 3));
+        if (strcmp(provider, s->provider) != 0)
+            c = strcmp(status, "queued") == 0 ? WA_CLAIM_MOVED : WA_CLAIM_DONE;
+        else if (strcmp(status, "sending") == 0)
+            c = WA_CLAIM_INFLIGHT;
+        else
+            c = WA_CLAIM_DONE;
+    }
+    PQclear(q);
+    return c;
+}
+
+enum wa_result wa_send_reclaim(struct wa_sender *s, const char *id, int *attempts)
+{
+    enum wa_result res;
+    const char *p[] = {id};
+    PGresult *q = run(s, "send_reclaim", 1, p, &res);
+    if (!q) return res;
+    if (PQntuples(q) == 1) *attempts = atoi(PQgetvalue(q, 0, 0));
+    PQclear(q);
+    return WA_OK;
+}
+
+enum wa_result wa_send_release(struct wa_sender *s, const char *id)
+{
+    enum wa_result res;
+    const char *p[] = {id};
+    PGresult *q = run(s, "send_release", 1, p, &res);
+    if (!q) return res;
+    PQclear(q);
+    return WA_OK;
+}
+
+enum wa_result wa_send_finish(struct wa_sender *s, const char *id, const char *status,
+                              const char *provider_message_id, const char *error_code,
+                              const char *error_text, int64_t latency_ms)
+{
+    enum wa_result res;
+    char lat[24];
+    snprintf(lat, sizeof lat, "%lld", (long long)latency_ms);
+    const char *p[] = {id, status, provider_message_id, error_code, error_text,
+                       latency_ms >= 0 ? lat : NULL};
+    PGresult *q = run(s, "send_finish", 6, p, &res);
+    if (!q) return res;
+    PQclear(q);
+    return WA_OK;
+}
+
+enum wa_result wa_send_failover(struct wa_sender *s, const char *id, const char *reason)
+{
+    enum wa_result res;
+    const char *p[] = {id, reason};
+    PGresult *q = run(s, "send_failover", 2, p, &res);
+    if (!q) return res;
+    PQclear(q);
+    return WA_OK;
+}
+
+enum wa_result wa_send_report(struct wa_sender *s, const struct wa_outbound *o, const char *provider,
+                              const char *status, const char *provider_message_id,
+                              const char *error_code, const char *error_text, int attempt,
+                              int64_t latency_ms, int failover, const char *reason)
+{
+    int64_t now = wa_wall_ms();
+    struct wa_status st = {
+        .provider = provider,
+        .provider_message_id = provider_message_id,
+        .message_id = o->id,
+        .status = status,
+        .phone = o->to,
+        .error_code = error_code,
+        .error_text = error_text,
+        .source = "sender",
+        .reason = reason,
+        .timestamp_ms = now,
+        .received_ms = now,
+        .latency_ms = latency_ms,
+        .attempt = attempt,
+        .failover = failover,
+    };
+    char *json = wa_status_encode(&st);
+    if (!json) return WA_FAIL;
+    rd_kafka_resp_err_t e = wa_kafka_produce_sync(s->producer, s->topic_status,
+                                                  wa_event_key(o->to), json, strlen(json));
+    free(json);
+    if (e) {
+        wa_warn("cannot report status on %s: %s", s->topic_status, rd_kafka_err2name(e));
+        return WA_RETRY;
+    }
+    return WA_OK;
+}
+
+enum wa_result wa_send_error(struct wa_sender *s, const rd_kafka_message_t *m, const char *code,
+                             const char *text, int retryable)
+{
+    char stage[64];
+    snprintf(stage, sizeof stage, "sender-%s", s->provider);
+    char *ev = wa_error_encode(stage, code, text, retryable, s->provider,
+                               rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->payload,
+                               m->len);
+    char key[64] = "";
+    if (m->key && m->key_len < sizeof key) memcpy(key, m->key, m->key_len);
+    rd_kafka_resp_err_t e = wa_kafka_produce_sync(s->producer, s->topic_error,
+                                                  key[0] ? key : NULL, ev, strlen(ev));
+    free(ev);
+    if (e) {
+        wa_warn("cannot raise wa.error: %s", rd_kafka_err2name(e));
+        return WA_RETRY;
+    }
+    return WA_OK;
+}

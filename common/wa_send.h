@@ -1,0 +1,60 @@
+/* wa_send.h - what both senders share: the claim protocol of DESIGN.md §4 (a message is
+ * claimed in Postgres before a provider is called, so a redelivered command cannot send
+ * twice), their results on wa.status and wa.error, and the retry schedule's settings. */
+#ifndef WA_SEND_H
+#define WA_SEND_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "wa_outbound.h"
+#include "wa_pg.h"
+
+struct wa_sender {
+    const char *provider; /* "twilio" | "baileys" */
+    struct wa_pg pg;
+    rd_kafka_t *producer;
+    const char *topic_status, *topic_error;
+};
+
+extern const struct wa_pg_stmt wa_send_statements[];
+extern const size_t wa_send_nstatements;
+
+enum wa_claim {
+    WA_CLAIM_OK,       /* queued -> sending: call the provider */
+    WA_CLAIM_INFLIGHT, /* already "sending": an earlier attempt ended mid-call */
+    WA_CLAIM_MOVED,    /* queued for the other provider (a failover) */
+    WA_CLAIM_DONE,     /* sent, failed, or further along: nothing to do */
+    WA_CLAIM_MISSING,  /* no such message in the CRM */
+    WA_CLAIM_RETRY,    /* the CRM is not reachable */
+};
+
+/* Tries queued -> sending for this sender's provider; *attempts gets the
+ * number of provider calls including this one. */
+enum wa_claim wa_send_claim(struct wa_sender *s, const char *id, int *attempts);
+
+/* sending -> sending again (for a provider that dedupes on our key). */
+enum wa_result wa_send_reclaim(struct wa_sender *s, const char *id, int *attempts);
+
+/* sending -> queued: the provider provably did not take it; retried later. */
+enum wa_result wa_send_release(struct wa_sender *s, const char *id);
+
+/* Records the outcome (never moving the status backwards) and the provider's
+ * message id. latency_ms < 0 when unknown. */
+enum wa_result wa_send_finish(struct wa_sender *s, const char *id, const char *status,
+                              const char *provider_message_id, const char *error_code,
+                              const char *error_text, int64_t latency_ms);
+
+/* sending (baileys) -> queued (twilio), flagged failover. */
+enum wa_result wa_send_failover(struct wa_sender *s, const char *id, const char *reason);
+
+/* Produces the status of o to wa.status and waits for the ack. */
+enum wa_result wa_send_report(struct wa_sender *s, const struct wa_outbound *o, const char *provider,
+                              const char *status, const char *provider_message_id,
+                              const char *error_code, const char *error_text, int attempt,
+                              int64_t latency_ms, int failover, const char *reason);
+
+/* Produces a wa.error for the command m and waits for the ack. */
+enum wa_result wa_send_error(struct wa_sender *s, const rd_kafka_message_t *m, const char *code,
+                             const char *text, int retryable);
+
+#endif

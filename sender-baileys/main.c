@@ -1,0 +1,177 @@
+/* main.c - sender-baileys: wa.send.baileys to the bridge, with health probing and failover.
+ * Config, wiring, the loop. */
+#include "sender.h"
+#include "wa_backoff.h"
+#include "wa_config.h"
+#include "wa_http.h"
+#include "wa_kafka.h"
+#include "wa_log.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sbl_config sbl_cfg;
+static const char *log_level;
+static atomic_int pg_ready;
+
+static const struct wa_cfg config[] = {
+    {"KAFKA_BROKERS", "127.0.0.1:9092", WA_CFG_STR, 0, 0, NULL, "Kafka bootstrap servers",
+     &sbl_cfg.kafka_brokers, NULL},
+    {"DATABASE_URL", NULL, WA_CFG_STR, 0, 0, NULL, "Postgres URL (claims)", &sbl_cfg.database_url,
+     NULL},
+    {"SENDER_BAILEYS_LISTEN", "127.0.0.1:9103", WA_CFG_LISTEN, 0, 0, NULL,
+     "address for /healthz, /readyz, /metrics", &sbl_cfg.listen, NULL},
+    {"SENDER_BAILEYS_GROUP", "sender-baileys", WA_CFG_STR, 0, 0, NULL, "Kafka consumer group",
+     &sbl_cfg.group, NULL},
+    {"SENDER_BAILEYS_TOPIC", "wa.send.baileys", WA_CFG_STR, 0, 0, NULL, "commands to send",
+     &sbl_cfg.topic_send, NULL},
+    {"SENDER_TWILIO_TOPIC", "wa.send.twilio", WA_CFG_STR, 0, 0, NULL, "where failovers go",
+     &sbl_cfg.topic_twilio, NULL},
+    {"SENDER_TOPIC_STATUS", "wa.status", WA_CFG_STR, 0, 0, NULL, "results", &sbl_cfg.topic_status,
+     NULL},
+    {"SENDER_TOPIC_ERROR", "wa.error", WA_CFG_STR, 0, 0, NULL, "what could not be sent",
+     &sbl_cfg.topic_error, NULL},
+    {"SENDER_TOPIC_PROVIDER", "wa.provider", WA_CFG_STR, 0, 0, NULL, "provider health",
+     &sbl_cfg.topic_provider, NULL},
+    {"BAILEYS_OUTBOUND_URL", "http://127.0.0.1:3001/send", WA_CFG_URL, 0, 0, NULL,
+     "the bridge's POST /send", &sbl_cfg.send_url, NULL},
+    {"BAILEYS_HEALTH_URL", "", WA_CFG_STR, 0, 0, NULL,
+     "the bridge's GET /health; empty: BAILEYS_OUTBOUND_URL with /health for /send",
+     &sbl_cfg.health_url, NULL},
+    {"BAILEYS_WEBHOOK_SECRET", NULL, WA_CFG_SECRET, 0, 0, NULL, "X-BAILEYS-SECRET for /send",
+     &sbl_cfg.secret, NULL},
+    {"WHATSAPP_PROVIDER", "auto", WA_CFG_ENUM, 0, 0, "auto|twilio|baileys",
+     "baileys: never fail over (the provider is forced)", &sbl_cfg.provider_mode, NULL},
+    {"BAILEYS_HEALTH_INTERVAL_S", "30", WA_CFG_INT, 1, 3600, NULL, "probe period while UP", NULL,
+     &sbl_cfg.health_interval_s},
+    {"BAILEYS_HEALTH_DOWN_INTERVAL_S", "5", WA_CFG_INT, 1, 3600, NULL, "probe period while DOWN",
+     NULL, &sbl_cfg.health_down_interval_s},
+    {"BAILEYS_DOWN_HOLD_S", "30", WA_CFG_INT, 0, 3600, NULL,
+     "DOWN lasts at least this long, then needs a passing probe", NULL, &sbl_cfg.down_hold_s},
+    {"BAILEYS_HEALTH_TIMEOUT_MS", "2000", WA_CFG_INT, 100, 60000, NULL, "one probe", NULL,
+     &sbl_cfg.health_timeout_ms},
+    {"SENDER_MAX_ATTEMPTS", "8", WA_CFG_INT, 1, 100, NULL,
+     "bridge calls per message before giving up", NULL, &sbl_cfg.max_attempts},
+    {"SENDER_BACKOFF_BASE_MS", "1000", WA_CFG_INT, 1, 60000, NULL, "first retry pause", NULL,
+     &sbl_cfg.base_ms},
+    {"SENDER_BACKOFF_CAP_MS", "30000", WA_CFG_INT, 1, 600000, NULL, "longest retry pause", NULL,
+     &sbl_cfg.cap_ms},
+    {"BAILEYS_SEND_TIMEOUT_MS", "15000", WA_CFG_INT, 100, 120000, NULL, "one /send call", NULL,
+     &sbl_cfg.timeout_ms},
+    {"BAILEYS_CONNECT_TIMEOUT_MS", "1000", WA_CFG_INT, 50, 60000, NULL, "connect to the bridge",
+     NULL, &sbl_cfg.connect_timeout_ms},
+    {"LOG_LEVEL", "info", WA_CFG_ENUM, 0, 0, "debug|info|warn|error", "log verbosity", &log_level,
+     NULL},
+};
+
+static int ready(void)
+{
+    return atomic_load(&pg_ready);
+}
+
+static void metrics_init(void)
+{
+    const char *h = "Messages by outcome.";
+#define R(field, word)                                                                           \
+    sbl_m.field = wa_metric_new(WA_COUNTER, "wa_sender_results_total",                          \
+                                "provider=\"baileys\",result=\"" word "\"", h)
+    R(sent, "sent");
+    R(failed, "failed");
+    R(unknown, "unknown");
+    R(skipped, "already_handled");
+    R(invalid, "invalid");
+    R(failover, "failover");
+#undef R
+    sbl_m.retried = wa_metric_new(WA_COUNTER, "wa_sender_retries_total", "provider=\"baileys\"",
+                                  "Bridge calls repeated with the same key.");
+    sbl_m.latency = wa_metric_new(WA_HISTOGRAM, "wa_sender_latency_seconds", "provider=\"baileys\"",
+                                  "From the send request to the provider's acceptance.");
+    sbl_m.call_seconds = wa_metric_new(WA_HISTOGRAM, "wa_sender_call_seconds",
+                                       "provider=\"baileys\"", "One provider call.");
+    sbl_m.up = wa_metric_new(WA_GAUGE, "wa_sender_baileys_up", "", "1 while the bridge is UP.");
+    sbl_m.probes_failed = wa_metric_new(WA_COUNTER, "wa_sender_baileys_probes_failed_total", "",
+                                        "Health probes that failed.");
+}
+
+enum wa_result sbl_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t *m);
+
+int main(void)
+{
+    if (wa_service_start("sender-baileys", config, WA_CFG_COUNT(config), &log_level))
+        return WA_EX_CONFIG;
+    static char health[1024];
+    if (!sbl_cfg.health_url[0]) {
+        const char *slash = strrchr(sbl_cfg.send_url, '/');
+        size_t n = slash ? (size_t)(slash - sbl_cfg.send_url) : strlen(sbl_cfg.send_url);
+        snprintf(health, sizeof health, "%.*s/health", (int)n, sbl_cfg.send_url);
+        sbl_cfg.health_url = health;
+    }
+    metrics_init();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    char err[512];
+    struct wa_sender s = {.provider = "baileys",
+                          .topic_status = sbl_cfg.topic_status,
+                          .topic_error = sbl_cfg.topic_error};
+    s.producer =
+        wa_kafka_producer_new(sbl_cfg.kafka_brokers, "sender-baileys", 10000, err, sizeof err);
+    const char *topics[] = {sbl_cfg.topic_send};
+    rd_kafka_t *consumer = s.producer ? wa_kafka_consumer_new(sbl_cfg.kafka_brokers, sbl_cfg.group,
+                                                              topics, 1, err, sizeof err)
+                                      : NULL;
+    if (!consumer) {
+        fprintf(stderr, "config: kafka: %s\n", err);
+        return WA_EX_CONFIG;
+    }
+    struct MHD_Daemon *admin = wa_http_admin_start(sbl_cfg.listen, ready, err, sizeof err);
+    if (!admin) {
+        wa_error("%s", err);
+        return WA_EX_TEMPFAIL;
+    }
+    if (sbl_health_start(s.producer, err, sizeof err) < 0) {
+        wa_error("%s", err);
+        return WA_EX_TEMPFAIL;
+    }
+    while (wa_running() && wa_pg_connect(&s.pg, sbl_cfg.database_url, wa_send_statements,
+                                         wa_send_nstatements, err, sizeof err) < 0) {
+        wa_warn("postgres: %s; retrying", err);
+        wa_sleep_ms(1000);
+    }
+    atomic_store(&pg_ready, 1);
+    CURL *h = curl_easy_init();
+    wa_info("sending %s via %s; probing %s", sbl_cfg.topic_send, sbl_cfg.send_url,
+            sbl_cfg.health_url);
+
+    int retry = 0;
+    while (wa_running()) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, 100);
+        rd_kafka_poll(s.producer, 0);
+        if (!m) continue;
+        if (m->err) {
+            wa_warn("kafka consumer: %s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        enum wa_result r = sbl_handle(&s, h, m);
+        if (r == WA_RETRY) {
+            wa_kafka_rewind(consumer, &m, 1);
+            atomic_store(&pg_ready, wa_pg_ok(&s.pg));
+            wa_sleep_ms(wa_backoff_ms(++retry, 100, 5000, 0.2, wa_jitter_random()));
+        } else {
+            retry = 0;
+            wa_kafka_store_offset(consumer, m);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    wa_info("stopping");
+    sbl_health_stop();
+    wa_kafka_consumer_close(consumer);
+    wa_kafka_producer_close(s.producer, 5000);
+    curl_easy_cleanup(h);
+    wa_pg_close(&s.pg);
+    MHD_stop_daemon(admin);
+    curl_global_cleanup();
+    return wa_kafka_fatal() ? 1 : 0;
+}

@@ -1,0 +1,53 @@
+/* sender.h - what the files of sender-baileys/ share. */
+#ifndef SENDER_BAILEYS_H
+#define SENDER_BAILEYS_H
+
+#include <curl/curl.h>
+#include <stdint.h>
+
+#include "wa_client.h"
+#include "wa_metrics.h"
+#include "wa_outbound.h"
+#include "wa_send.h"
+
+struct sbl_config {
+    const char *kafka_brokers, *database_url, *listen, *group;
+    const char *topic_send, *topic_twilio, *topic_status, *topic_error, *topic_provider;
+    const char *send_url, *health_url, *secret, *provider_mode;
+    long max_attempts, base_ms, cap_ms, timeout_ms, connect_timeout_ms;
+    long health_interval_s, health_down_interval_s, down_hold_s, health_timeout_ms;
+};
+extern struct sbl_config sbl_cfg;
+
+/* bridge.c (pure): the bridge's /send request, and what its answer means. */
+char *sbl_request(const struct wa_outbound *o); /* new JSON string */
+
+enum sbl_verdict {
+    SBL_SENT,     /* 200: WhatsApp has it (or had it: a repeat of our key) */
+    SBL_DOWN,     /* provably not sent: refused connection, 503 not_connected */
+    SBL_RETRY,    /* 429, 5xx: the same key again later */
+    SBL_UNKNOWN,  /* sent and no answer (timeout), or 502 send_failed: the same key again later,
+                     never another provider */
+    SBL_FAILED,   /* a permanent refusal (400) */
+};
+struct sbl_outcome {
+    enum sbl_verdict verdict;
+    char message_id[128];
+    char code[32];
+    char text[512];
+};
+void sbl_classify(const struct wa_client_result *r, struct sbl_outcome *out);
+
+/* health.c: the prober thread and the shared view of the bridge. */
+int sbl_health_start(rd_kafka_t *producer, char *err, size_t errsz);
+void sbl_health_stop(void);
+/* A send found the bridge down: DOWN now, published at once. */
+void sbl_mark_down(const char *reason);
+
+struct sbl_metrics {
+    struct wa_metric *sent, *failed, *unknown, *retried, *skipped, *invalid, *failover;
+    struct wa_metric *latency, *call_seconds, *up, *probes_failed;
+};
+extern struct sbl_metrics sbl_m;
+
+#endif

@@ -1,0 +1,165 @@
+/* main.c - sender-twilio: wa.send.twilio to Twilio's Messages API. Config, wiring, the loop. */
+#include "sender.h"
+#include "wa_backoff.h"
+#include "wa_config.h"
+#include "wa_http.h"
+#include "wa_kafka.h"
+#include "wa_log.h"
+#include "wa_phone.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+struct stw_config stw_cfg;
+static const char *log_level;
+static atomic_int pg_ready;
+
+static const struct wa_cfg config[] = {
+    {"KAFKA_BROKERS", "127.0.0.1:9092", WA_CFG_STR, 0, 0, NULL, "Kafka bootstrap servers",
+     &stw_cfg.kafka_brokers, NULL},
+    {"DATABASE_URL", NULL, WA_CFG_STR, 0, 0, NULL, "Postgres URL (claims)", &stw_cfg.database_url,
+     NULL},
+    {"SENDER_TWILIO_LISTEN", "127.0.0.1:9102", WA_CFG_LISTEN, 0, 0, NULL,
+     "address for /healthz, /readyz, /metrics", &stw_cfg.listen, NULL},
+    {"SENDER_TWILIO_GROUP", "sender-twilio", WA_CFG_STR, 0, 0, NULL, "Kafka consumer group",
+     &stw_cfg.group, NULL},
+    {"SENDER_TWILIO_TOPIC", "wa.send.twilio", WA_CFG_STR, 0, 0, NULL, "commands to send",
+     &stw_cfg.topic_send, NULL},
+    {"SENDER_TOPIC_STATUS", "wa.status", WA_CFG_STR, 0, 0, NULL, "results", &stw_cfg.topic_status,
+     NULL},
+    {"SENDER_TOPIC_ERROR", "wa.error", WA_CFG_STR, 0, 0, NULL, "what could not be sent",
+     &stw_cfg.topic_error, NULL},
+    {"TWILIO_ACCOUNT_SID", NULL, WA_CFG_STR, 0, 0, NULL, "AC… account sid (basic auth user)",
+     &stw_cfg.account_sid, NULL},
+    {"TWILIO_AUTH_TOKEN", NULL, WA_CFG_SECRET, 0, 0, NULL, "auth token (basic auth password)",
+     &stw_cfg.auth_token, NULL},
+    {"TWILIO_WA_FROM", NULL, WA_CFG_STR, 0, 0, NULL,
+     "our WhatsApp sender, whatsapp:+E164 (or +E164)", &stw_cfg.from, NULL},
+    {"TWILIO_API_BASE", "https://api.twilio.com", WA_CFG_URL, 0, 0, NULL,
+     "Messages API base URL; tests point it at the simulator", &stw_cfg.api_base, NULL},
+    {"PUBLIC_BASE_URL", NULL, WA_CFG_URL, 0, 0, NULL,
+     "ingress as Twilio reaches it: StatusCallback = this + /api/whatsapp/twilio/status",
+     &stw_cfg.public_base_url, NULL},
+    {"TWILIO_RATE_PER_SECOND", "80", WA_CFG_INT, 1, 10000, NULL,
+     "messages per second per sender number, for this instance", NULL, &stw_cfg.rate},
+    {"SENDER_MAX_ATTEMPTS", "8", WA_CFG_INT, 1, 100, NULL,
+     "provider calls per message before giving up on 429/5xx", NULL, &stw_cfg.max_attempts},
+    {"SENDER_BACKOFF_BASE_MS", "1000", WA_CFG_INT, 1, 60000, NULL, "first retry pause", NULL,
+     &stw_cfg.base_ms},
+    {"SENDER_BACKOFF_CAP_MS", "30000", WA_CFG_INT, 1, 600000, NULL, "longest retry pause", NULL,
+     &stw_cfg.cap_ms},
+    {"TWILIO_TIMEOUT_MS", "15000", WA_CFG_INT, 100, 120000, NULL, "whole call", NULL,
+     &stw_cfg.timeout_ms},
+    {"TWILIO_CONNECT_TIMEOUT_MS", "3000", WA_CFG_INT, 100, 60000, NULL, "connect", NULL,
+     &stw_cfg.connect_timeout_ms},
+    {"LOG_LEVEL", "info", WA_CFG_ENUM, 0, 0, "debug|info|warn|error", "log verbosity", &log_level,
+     NULL},
+};
+
+static int ready(void)
+{
+    return atomic_load(&pg_ready);
+}
+
+static void metrics_init(void)
+{
+    const char *h = "Messages by outcome.";
+    stw_m.sent = wa_metric_new(WA_COUNTER, "wa_sender_results_total",
+                               "provider=\"twilio\",result=\"sent\"", h);
+    stw_m.failed = wa_metric_new(WA_COUNTER, "wa_sender_results_total",
+                                 "provider=\"twilio\",result=\"failed\"", h);
+    stw_m.unknown = wa_metric_new(WA_COUNTER, "wa_sender_results_total",
+                                  "provider=\"twilio\",result=\"unknown\"", h);
+    stw_m.skipped = wa_metric_new(WA_COUNTER, "wa_sender_results_total",
+                                  "provider=\"twilio\",result=\"already_handled\"", h);
+    stw_m.invalid = wa_metric_new(WA_COUNTER, "wa_sender_results_total",
+                                  "provider=\"twilio\",result=\"invalid\"", h);
+    stw_m.retried = wa_metric_new(WA_COUNTER, "wa_sender_retries_total", "provider=\"twilio\"",
+                                  "Provider calls repeated after 429, 5xx or a failed connect.");
+    stw_m.latency = wa_metric_new(WA_HISTOGRAM, "wa_sender_latency_seconds", "provider=\"twilio\"",
+                                  "From the send request to the provider's acceptance.");
+    stw_m.call_seconds = wa_metric_new(WA_HISTOGRAM, "wa_sender_call_seconds", "provider=\"twilio\"",
+                                       "One provider call.");
+    stw_m.throttled_ms = wa_metric_new(WA_COUNTER, "wa_sender_throttled_ms_total",
+                                       "provider=\"twilio\"", "Time spent waiting for the rate limit.");
+}
+
+enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucket,
+                          const rd_kafka_message_t *m);
+
+int main(void)
+{
+    if (wa_service_start("sender-twilio", config, WA_CFG_COUNT(config), &log_level))
+        return WA_EX_CONFIG;
+    char from[40];
+    char e164[17];
+    if (wa_phone_e164(stw_cfg.from, e164, sizeof e164) < 0) {
+        fprintf(stderr, "config: TWILIO_WA_FROM=%s is not whatsapp:+E164\n", stw_cfg.from);
+        return WA_EX_CONFIG;
+    }
+    snprintf(from, sizeof from, "whatsapp:%s", e164);
+    stw_cfg.from = from;
+    metrics_init();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    char err[512];
+    struct wa_sender s = {.provider = "twilio",
+                          .topic_status = stw_cfg.topic_status,
+                          .topic_error = stw_cfg.topic_error};
+    s.producer = wa_kafka_producer_new(stw_cfg.kafka_brokers, "sender-twilio", 10000, err, sizeof err);
+    const char *topics[] = {stw_cfg.topic_send};
+    rd_kafka_t *consumer = s.producer ? wa_kafka_consumer_new(stw_cfg.kafka_brokers, stw_cfg.group,
+                                                              topics, 1, err, sizeof err)
+                                      : NULL;
+    if (!consumer) {
+        fprintf(stderr, "config: kafka: %s\n", err);
+        return WA_EX_CONFIG;
+    }
+    struct MHD_Daemon *admin = wa_http_admin_start(stw_cfg.listen, ready, err, sizeof err);
+    if (!admin) {
+        wa_error("%s", err);
+        return WA_EX_TEMPFAIL;
+    }
+    while (wa_running() && wa_pg_connect(&s.pg, stw_cfg.database_url, wa_send_statements,
+                                         wa_send_nstatements, err, sizeof err) < 0) {
+        wa_warn("postgres: %s; retrying", err);
+        wa_sleep_ms(1000);
+    }
+    atomic_store(&pg_ready, 1);
+    CURL *h = curl_easy_init();
+    struct stw_bucket bucket;
+    stw_bucket_init(&bucket, (double)stw_cfg.rate, (double)stw_cfg.rate, wa_now_ms());
+    wa_info("sending %s via %s as %s", stw_cfg.topic_send, stw_cfg.api_base, stw_cfg.from);
+
+    int retry = 0;
+    while (wa_running()) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, 100);
+        rd_kafka_poll(s.producer, 0);
+        if (!m) continue;
+        if (m->err) {
+            wa_warn("kafka consumer: %s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        enum wa_result r = stw_handle(&s, h, &bucket, m);
+        if (r == WA_RETRY) {
+            /* The CRM or Kafka is away: the same command again, later. */
+            wa_kafka_rewind(consumer, &m, 1);
+            atomic_store(&pg_ready, wa_pg_ok(&s.pg));
+            wa_sleep_ms(wa_backoff_ms(++retry, 100, 5000, 0.2, wa_jitter_random()));
+        } else {
+            retry = 0;
+            wa_kafka_store_offset(consumer, m);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    wa_info("stopping");
+    wa_kafka_consumer_close(consumer);
+    wa_kafka_producer_close(s.producer, 5000);
+    curl_easy_cleanup(h);
+    wa_pg_close(&s.pg);
+    MHD_stop_daemon(admin);
+    curl_global_cleanup();
+    return wa_kafka_fatal() ? 1 : 0;
+}

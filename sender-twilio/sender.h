@@ -1,0 +1,56 @@
+/* sender.h - what the files of sender-twilio/ share. */
+#ifndef SENDER_TWILIO_H
+#define SENDER_TWILIO_H
+
+#include <curl/curl.h>
+#include <stdint.h>
+
+#include "wa_client.h"
+#include "wa_metrics.h"
+#include "wa_outbound.h"
+#include "wa_send.h"
+
+struct stw_config {
+    const char *kafka_brokers, *database_url, *listen, *group;
+    const char *topic_send, *topic_status, *topic_error;
+    const char *account_sid, *auth_token, *from, *api_base, *public_base_url;
+    long rate, max_attempts, base_ms, cap_ms, timeout_ms, connect_timeout_ms;
+};
+extern struct stw_config stw_cfg;
+
+/* request.c (pure): the Messages API request for a command, and what its answer means. */
+/* Appends the form body (To, From, Body/MediaUrl or ContentSid/ContentVariables,
+ * StatusCallback) for o. from is "whatsapp:+E164". */
+void stw_form(CURL *h, const struct wa_outbound *o, const char *from, const char *callback_base,
+              struct wa_buf *form);
+
+enum stw_verdict {
+    STW_SENT,    /* 2xx: Twilio has the message */
+    STW_RETRY,   /* 429, 5xx, or nothing was sent: the same request again later */
+    STW_FAILED,  /* a permanent refusal (other 4xx): never repeat it */
+    STW_UNKNOWN, /* the request left and no answer came: it may have been sent */
+};
+struct stw_outcome {
+    enum stw_verdict verdict;
+    char sid[64];   /* the SM… sid on success */
+    char code[16];  /* Twilio's error code, or ours */
+    char text[512]; /* Twilio's message, or ours */
+};
+void stw_classify(const struct wa_client_result *r, struct stw_outcome *out);
+
+/* ratelimit.c (pure): a token bucket per sender number. */
+struct stw_bucket {
+    double tokens, rate, burst;
+    int64_t last_ms;
+};
+void stw_bucket_init(struct stw_bucket *b, double rate, double burst, int64_t now_ms);
+/* Takes a token and returns 0, or returns how long to wait for one (ms). */
+int64_t stw_bucket_take(struct stw_bucket *b, int64_t now_ms);
+
+struct stw_metrics {
+    struct wa_metric *sent, *failed, *unknown, *retried, *skipped, *invalid;
+    struct wa_metric *latency, *call_seconds, *throttled_ms;
+};
+extern struct stw_metrics stw_m;
+
+#endif
