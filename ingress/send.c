@@ -33,7 +33,7 @@ static _Thread_local int64_t pg_retry_at;
 
 static struct wa_pg *crm(void)
 {
-    if (!ing_cfg.database_url[0]) return NULL;
+    if (!ing_cfg.database_url || !ing_cfg.database_url[0]) return NULL;
     if (pg.conn && wa_pg_ok(&pg)) return &pg;
     if (wa_now_ms() < pg_retry_at) return NULL;
     char err[256];
@@ -106,7 +106,7 @@ static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status, jso
 static int authorized(struct ing_request *r, enum MHD_Result *ret)
 {
     struct MHD_Connection *c = r->conn;
-    if (!ing_cfg.send_token[0]) {
+    if (!ing_cfg.send_token || !ing_cfg.send_token[0]) {
         *ret = wa_http_error(c, 503, "disabled", "the send API is off: set SEND_API_TOKEN");
         return 0;
     }

@@ -34,8 +34,10 @@ int rtr_outbox_publish(struct rtr *r)
     for (int i = 0; i < n; i++) {
         json_t *ev = json_loads(PQgetvalue(q, i, 3), 0, NULL);
         if (!ev) continue;
-        /* The outbox id is the event's id: stable across republishing. */
-        json_object_set_new(ev, "id", json_integer(strtoll(PQgetvalue(q, i, 0), NULL, 10)));
+        /* The outbox id is an event's id: stable across republishing. (Send
+         * commands and wa.error records carry their own identities.) */
+        if (strcmp(PQgetvalue(q, i, 1), rtr_cfg.topic_events) == 0)
+            json_object_set_new(ev, "id", json_integer(strtoll(PQgetvalue(q, i, 0), NULL, 10)));
         char *s = json_dumps(ev, JSON_COMPACT);
         json_decref(ev);
         rd_kafka_resp_err_t e = wa_kafka_produce(r->producer, PQgetvalue(q, i, 1),

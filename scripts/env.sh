@@ -19,10 +19,22 @@ if [ -z "${TWILIO_AUTH_TOKEN:-}" ]; then
     export TWILIO_AUTH_TOKEN=sim-auth-token-not-a-secret
     export WA_TWILIO_SIMULATED=1
 fi
+export TWILIO_SIM_LISTEN=${TWILIO_SIM_LISTEN:-127.0.0.1:3002}
+if [ -n "${WA_TWILIO_SIMULATED:-}" ]; then
+    export TWILIO_ACCOUNT_SID=${TWILIO_ACCOUNT_SID:-AC00000000000000000000000000000000}
+    export TWILIO_API_BASE=${TWILIO_API_BASE:-http://$TWILIO_SIM_LISTEN}
+fi
+# Twilio's sandbox number; set your own WhatsApp sender for real traffic.
+export TWILIO_WA_FROM=${TWILIO_WA_FROM:-whatsapp:+14155238886}
+# The send API's bearer token: a development value unless one is given.
+export SEND_API_TOKEN=${SEND_API_TOKEN:-dev-send-token-not-for-production}
+export SENDER_TWILIO_LISTEN=${SENDER_TWILIO_LISTEN:-127.0.0.1:9102}
+export SENDER_BAILEYS_LISTEN=${SENDER_BAILEYS_LISTEN:-127.0.0.1:9103}
 # The bridge and ingress share this secret; a development value unless one is given.
 export BAILEYS_WEBHOOK_SECRET=${BAILEYS_WEBHOOK_SECRET:-dev-bridge-secret-not-for-production}
 export BRIDGE_LISTEN=${BRIDGE_LISTEN:-127.0.0.1:3001}
 export INGRESS_URL=${INGRESS_URL:-http://${INGRESS_LISTEN}}
+export BAILEYS_OUTBOUND_URL=${BAILEYS_OUTBOUND_URL:-http://${BRIDGE_LISTEN}/send}
 WA_LOG_DIR=$WA_STATE/log
 WA_RUN_DIR=$WA_STATE/run
 mkdir -p "$WA_LOG_DIR" "$WA_RUN_DIR"

@@ -6,13 +6,18 @@
 #   scripts/services.sh status
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
-ALL=(ingress router bridge)
+ALL=(ingress router bridge sender-twilio sender-baileys)
+# Without real Twilio credentials, the simulator stands in for api.twilio.com.
+[ -n "${WA_TWILIO_SIMULATED:-}" ] && ALL=(ingress router bridge twilio-sim sender-twilio sender-baileys)
 
 health_url() {
     case $1 in
     ingress) echo "http://$INGRESS_LISTEN/healthz" ;;
     router) echo "http://$ROUTER_LISTEN/healthz" ;;
     bridge) echo "http://$BRIDGE_LISTEN/health" ;;
+    twilio-sim) echo "http://$TWILIO_SIM_LISTEN/sim/faults" ;;
+    sender-twilio) echo "http://$SENDER_TWILIO_LISTEN/healthz" ;;
+    sender-baileys) echo "http://$SENDER_BAILEYS_LISTEN/healthz" ;;
     esac
 }
 
@@ -34,6 +39,7 @@ bridge_env() {
 command_of() {
     case $1 in
     bridge) echo "node $WA_ROOT/baileys-bridge/src/main.js" ;;
+    twilio-sim) echo "node $WA_ROOT/sim/twilio/server.mjs" ;;
     *) echo "$WA_ROOT/build/bin/$1" ;;
     esac
 }
@@ -55,8 +61,8 @@ start_one() {
         exit 1
     fi
     [ "$name" = bridge ] && bridge_env
-    [ "$name" = bridge ] || [ -x "$cmd" ] || { echo "$name: $cmd is missing: run 'make build'" >&2; exit 1; }
-    # shellcheck disable=SC2086 # the bridge's command is "node path"
+    [ "$name" = bridge ] || [ "$name" = twilio-sim ] || [ -x "$cmd" ] || { echo "$name: $cmd is missing: run 'make build'" >&2; exit 1; }
+    # shellcheck disable=SC2086 # node services' command is "node path"
     nohup $cmd >>"$WA_LOG_DIR/$name.log" 2>&1 &
     echo $! >"$WA_RUN_DIR/$name.pid"
     for _ in $(seq 100); do
@@ -90,7 +96,11 @@ stop_one() {
 cmd=${1:-status}
 shift || true
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=("${ALL[@]}")
+if [ ${#names[@]} -eq 0 ]; then
+    names=("${ALL[@]}")
+    # Stop in reverse order of start, and stop a simulator left from another setting.
+    if [ "$cmd" = stop ]; then names=(sender-baileys sender-twilio twilio-sim bridge router ingress); fi
+fi
 case $cmd in
 start) for n in "${names[@]}"; do start_one "$n"; done ;;
 stop) for n in "${names[@]}"; do stop_one "$n"; done ;;

@@ -102,7 +102,7 @@ int main(void)
     if (wa_service_start("sender-baileys", config, WA_CFG_COUNT(config), &log_level))
         return WA_EX_CONFIG;
     static char health[1024];
-    if (!sbl_cfg.health_url[0]) {
+    if (!sbl_cfg.health_url || !sbl_cfg.health_url[0]) {
         const char *slash = strrchr(sbl_cfg.send_url, '/');
         size_t n = slash ? (size_t)(slash - sbl_cfg.send_url) : strlen(sbl_cfg.send_url);
         snprintf(health, sizeof health, "%.*s/health", (int)n, sbl_cfg.send_url);
