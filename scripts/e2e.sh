@@ -6,6 +6,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 export WA_STATE=${WA_STATE:-$root/.local/test}
 export INGRESS_KAFKA_DEADLINE_MS=${INGRESS_KAFKA_DEADLINE_MS:-3000}
 export LOG_LEVEL=${LOG_LEVEL:-info}
+# A bridge restarted by a test is trusted again after 2 s, not the production 30 s.
+export BAILEYS_DOWN_HOLD_S=${BAILEYS_DOWN_HOLD_S:-2}
+export BAILEYS_HEALTH_DOWN_INTERVAL_S=${BAILEYS_HEALTH_DOWN_INTERVAL_S:-1}
 cleanup() {
     "$root/scripts/services.sh" stop >/dev/null 2>&1 || true
     [ -n "${WA_KEEP_STACK:-}" ] || "$root/infra/stack.sh" down >/dev/null 2>&1 || true

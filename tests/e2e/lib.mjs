@@ -114,3 +114,79 @@ export async function bridge(path, body) {
   try { json = JSON.parse(text); } catch { /* not JSON */ }
   return { status: res.status, json, text };
 }
+
+// ---- outbound -------------------------------------------------------------------------------
+export const sendToken = env.SEND_API_TOKEN;
+
+// Calls the send API (or any ingress path) with the bearer token unless told otherwise.
+export async function api(method, p, body, { token = sendToken, contentType = 'application/json' } = {}) {
+  const headers = {};
+  if (token !== null) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = contentType;
+  const res = await fetch(ingressUrl + p, { method, headers,
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, json, text };
+}
+
+export const send = (body, opts) => api('POST', '/api/whatsapp/send', body, opts);
+export const message = (id) => api('GET', `/api/whatsapp/messages/${id}`);
+
+export async function waitMessage(id, what, pred, opts) {
+  return waitFor(what, async () => {
+    const r = await message(id);
+    return r.status === 200 && pred(r.json) ? r.json : false;
+  }, opts);
+}
+
+export const simUrl = `http://${env.TWILIO_SIM_LISTEN}`;
+export async function sim(p, body, method) {
+  const res = await fetch(simUrl + p, { method: method ?? (body === undefined ? 'GET' : 'POST'),
+    headers: { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body) });
+  return res.json();
+}
+// The Messages API calls the simulator received for one recipient.
+export async function simCalls(to) {
+  return (await sim(`/sim/calls?to=${encodeURIComponent(to)}`)).calls
+    .filter((c) => c.path.endsWith('/Messages.json') && c.method === 'POST');
+}
+
+// What the loopback bridge handed to "WhatsApp" for one recipient.
+export async function bridgeSent(phone) {
+  const r = await bridge('/dev/sent');
+  return (r.json?.sent ?? []).filter((s) => s.to === `${phone.slice(1)}@s.whatsapp.net`);
+}
+
+// A contact who just wrote through Twilio (the simulator knows the window too).
+export async function twilioContact() {
+  const phone = uniquePhone();
+  const r = await sim('/sim/inbound', { from: phone, body: 'hello' });
+  if (r.status !== 204) throw new Error(`inbound through the simulator: ${JSON.stringify(r)}`);
+  await waitFor('the inbound message in the CRM', async () => (await messagesFor(phone)).length === 1);
+  return phone;
+}
+
+// A contact who just wrote through Baileys (the loopback bridge).
+export async function baileysContact() {
+  const phone = uniquePhone();
+  const r = await bridge('/dev/inbound', { from: phone, text: 'hello from WhatsApp Web' });
+  if (r.status !== 200) throw new Error(`bridge inbound: ${r.text}`);
+  await waitFor('the inbound message in the CRM', async () => (await messagesFor(phone)).length === 1);
+  return phone;
+}
+
+export function key() {
+  return `e2e-${Date.now()}-${Math.random().toString(16).slice(2)}`;
+}
+
+// Produces one record with kcat, as any other producer would.
+export async function produce(topic, k, value) {
+  await new Promise((resolve, reject) => {
+    const p = execFileCb('kcat', ['-b', env.KAFKA_BROKERS, '-P', '-t', topic, '-k', k],
+      (err) => (err ? reject(err) : resolve()));
+    p.stdin.end(value);
+  });
+}

@@ -1,0 +1,320 @@
+// outbound.test.mjs - sending: the send API, routing (DESIGN.md §3), both senders, failover,
+// no duplicates, backoff and delivery statuses, on the real stack with the simulators.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  api, send, message, waitMessage, sim, simCalls, bridge, bridgeSent, twilioContact,
+  baileysContact, key, produce, q, waitFor, sleep, services, topicRecords, uniquePhone, metric,
+  env, postBridge,
+} from './lib.mjs';
+
+const TEMPLATE = 'HX0123456789abcdef0123456789abcdef';
+const senderBaileys = `http://${env.SENDER_BAILEYS_LISTEN}`;
+const routerUrl = `http://${env.ROUTER_LISTEN}`;
+
+async function sendOk(body) {
+  const r = await send(body);
+  assert.equal(r.status, 202, r.text);
+  assert.equal(r.json.status, 'accepted');
+  return r.json.id;
+}
+
+// After a failover test the bridge is back and both sender-baileys and the router see it UP.
+async function baileysUp() {
+  await waitFor('Baileys UP at sender-baileys and the router', async () =>
+    (await metric(senderBaileys, 'wa_sender_baileys_up')) === 1 &&
+    (await metric(routerUrl, 'wa_router_baileys_up')) === 1, { timeoutMs: 30000 });
+}
+
+test('send API: token, validation and lookup errors are clear and counted', async () => {
+  const body = { to: uniquePhone(), type: 'text', text: 'hi', idempotencyKey: key() };
+  const none = await send(body, { token: null });
+  assert.equal(none.status, 401);
+  assert.equal(none.json.error, 'missing_token');
+  const wrong = await send(body, { token: 'not-the-token' });
+  assert.equal(wrong.status, 403);
+
+  const cases = [
+    [{ to: body.to, type: 'text', text: 'hi' }, /idempotencyKey: required/],
+    [{ ...body, to: 'nobody' }, /to: not a phone number/],
+    [{ ...body, type: 'fax' }, /type: must be text, media or template/],
+    [{ ...body, text: undefined }, /text: required for type text/],
+    [{ ...body, colour: 'red' }, /unknown field "colour"/],
+    [{ ...body, type: 'template', text: undefined, template: { contentSid: 'HX1' } },
+      /template.contentSid: must be HX/],
+    [{ ...body, type: 'media', text: undefined, media: { url: 'ftp://x/y.jpg' } }, /media.url/],
+    [{ ...body, provider: 'carrier-pigeon' }, /provider: must be twilio or baileys/],
+    [{ ...body, text: 'x'.repeat(4097) }, /longer than 4096 characters/],
+  ];
+  for (const [b, re] of cases) {
+    const r = await send(b);
+    assert.equal(r.status, 400, JSON.stringify(b).slice(0, 80));
+    assert.match(r.json.message, re);
+  }
+  assert.equal((await send('{"to":', {})).status, 400);
+  assert.equal((await send(body, { contentType: 'text/plain' })).status, 415);
+  assert.equal((await message('not-a-uuid')).status, 400);
+  assert.equal((await message('00000000-0000-4000-8000-000000000000')).status, 404);
+  assert.equal((await api('GET', '/api/whatsapp/messages/00000000-0000-4000-8000-000000000000',
+    undefined, { token: null })).status, 401);
+  // Nothing of the refused requests reached the CRM.
+  assert.equal((await q('select count(*)::int n from contacts where phone = $1', [body.to]))[0].n, 0);
+});
+
+test('acceptance 3: inside the window with Baileys UP, the bridge sends it with the idempotencyKey', async () => {
+  await baileysUp();
+  const phone = await baileysContact();
+  const k = key();
+  const id = await sendOk({ to: phone, type: 'text', text: 'hello from the agent', idempotencyKey: k });
+  const m = await waitMessage(id, 'status sent', (x) => x.status === 'sent');
+  assert.equal(m.provider, 'baileys');
+  assert.equal(m.failover, false);
+  assert.equal(m.attempts, 1);
+  const sent = await bridgeSent(phone);
+  assert.equal(sent.length, 1);
+  assert.equal(m.providerMessageId, `${phone.slice(1)}@s.whatsapp.net/${sent[0].messageId}`);
+  assert.equal(sent[0].content.text, 'hello from the agent');
+  // The bridge knows the key: asking it again returns the same WhatsApp id and sends nothing.
+  const again = await bridge('/send', { to: phone, type: 'text', text: 'x', idempotencyKey: k });
+  assert.equal(again.json.duplicate, true);
+  assert.equal(again.json.messageId, sent[0].messageId);
+  assert.equal((await bridgeSent(phone)).length, 1);
+  assert.equal((await simCalls(phone)).length, 0);
+});
+
+test('acceptance 5: reply via source - Twilio contacts via Twilio, Baileys contacts via Baileys', async () => {
+  await baileysUp();
+  const viaTwilio = await twilioContact();
+  const viaBaileys = await baileysContact();
+  const a = await sendOk({ to: viaTwilio, type: 'text', text: 'reply A', idempotencyKey: key() });
+  const b = await sendOk({ to: viaBaileys, type: 'text', text: 'reply B', idempotencyKey: key() });
+  const ma = await waitMessage(a, 'A sent', (x) => ['sent', 'delivered', 'read'].includes(x.status));
+  const mb = await waitMessage(b, 'B sent', (x) => x.status === 'sent');
+  assert.equal(ma.provider, 'twilio');
+  assert.equal(ma.reason, 'reply via source (Twilio)');
+  assert.equal(mb.provider, 'baileys');
+  assert.equal(mb.reason, 'reply via source (Baileys)');
+  const calls = await simCalls(viaTwilio);
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0].params.Body, 'reply A');
+  assert.equal(calls[0].params.To, `whatsapp:${viaTwilio}`);
+  assert.equal(calls[0].params.From, env.TWILIO_WA_FROM);
+  assert.equal(calls[0].params.StatusCallback,
+    `${env.PUBLIC_BASE_URL}/api/whatsapp/twilio/status?id=${a}`);
+  assert.equal((await bridgeSent(viaTwilio)).length, 0);
+  assert.equal((await bridgeSent(viaBaileys)).length, 1);
+  assert.equal((await simCalls(viaBaileys)).length, 0);
+});
+
+test('acceptance 7: outside 24h a template goes via Twilio; free text is not sent, with the reason', async () => {
+  const phone = await twilioContact();
+  await q(`update contacts set last_inbound_at = now() - interval '25 hours' where phone = $1`, [phone]);
+  const tpl = await sendOk({ to: phone, type: 'template', idempotencyKey: key(),
+    template: { contentSid: TEMPLATE, variables: { 1: 'Dana', 2: '12/1' } } });
+  const free = await sendOk({ to: phone, type: 'text', text: 'are you there?', idempotencyKey: key() });
+  const mt = await waitMessage(tpl, 'the template sent', (x) => ['sent', 'delivered', 'read'].includes(x.status));
+  assert.equal(mt.provider, 'twilio');
+  const mf = await waitMessage(free, 'the free text refused', (x) => x.status === 'failed');
+  assert.equal(mf.provider, null);
+  assert.equal(mf.errorCode, 'outside_window');
+  assert.equal(mf.errorText, 'outside 24h window: template required');
+  assert.equal(mf.attempts, 0);
+  await sleep(500);
+  const calls = await simCalls(phone);
+  assert.equal(calls.length, 1, 'only the template reached Twilio');
+  assert.equal(calls[0].params.ContentSid, TEMPLATE);
+  assert.deepEqual(JSON.parse(calls[0].params.ContentVariables), { 1: 'Dana', 2: '12/1' });
+  assert.equal(calls[0].params.Body, undefined);
+  assert.equal((await bridgeSent(phone)).length, 0);
+  // wa.error has it, with the request; wa.events has the notice for the timeline.
+  const errors = (await topicRecords('wa.error')).map((r) => JSON.parse(r.value))
+    .filter((e) => e.code === 'outside_window' && e.payload?.includes(free));
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].retryable, false);
+  const notices = (await topicRecords('wa.events')).map((r) => JSON.parse(r.value))
+    .filter((e) => e.type === 'wa.error' && e.message?.id === free);
+  assert.equal(notices.length, 1);
+  assert.equal(notices[0].text, 'outside 24h window: template required');
+  assert.equal(notices[0].contact.phone, phone);
+});
+
+test('no duplicates: the same idempotencyKey 10 times at once is one provider call', async () => {
+  const phone = await twilioContact();
+  const body = { to: phone, type: 'text', text: 'only once', idempotencyKey: key() };
+  const answers = await Promise.all(Array.from({ length: 10 }, () => send(body)));
+  const ids = new Set(answers.map((a) => a.json.id));
+  assert.equal(ids.size, 1, 'every answer names the same message');
+  for (const a of answers) assert.ok([200, 202].includes(a.status), a.text);
+  const [id] = ids;
+  await waitMessage(id, 'sent', (x) => ['sent', 'delivered', 'read'].includes(x.status));
+  // A later repeat is answered from the CRM with the first result.
+  const later = await send(body);
+  assert.equal(later.status, 200);
+  assert.equal(later.json.duplicate, true);
+  assert.equal(later.json.id, id);
+  await sleep(1000);
+  assert.equal((await simCalls(phone)).length, 1);
+  assert.equal((await q(`select count(*)::int n from messages m join contacts c on c.id = m.contact_id
+    where c.phone = $1 and m.direction = 'outbound'`, [phone]))[0].n, 1);
+  // The key is bound to its recipient.
+  const other = await send({ ...body, to: uniquePhone() });
+  assert.equal(other.status, 409);
+});
+
+test('no duplicates: a Kafka redelivery of the request and of the command sends nothing more', async () => {
+  const phone = await twilioContact();
+  const k = key();
+  const id = await sendOk({ to: phone, type: 'text', text: 'redelivered', idempotencyKey: k });
+  await waitMessage(id, 'sent', (x) => ['sent', 'delivered', 'read'].includes(x.status));
+  const cmd = (await topicRecords('wa.send.twilio')).find((r) => JSON.parse(r.value).id === id);
+  assert.ok(cmd, 'the command is on wa.send.twilio');
+  const req = (await topicRecords('wa.outbound')).find((r) => JSON.parse(r.value).idempotencyKey === k);
+  await produce('wa.send.twilio', cmd.key, cmd.value);
+  await produce('wa.outbound', req.key, req.value);
+  // Produced straight to wa.outbound without an id: the same contract, the same message.
+  await produce('wa.outbound', phone.slice(1),
+    JSON.stringify({ to: phone, type: 'text', text: 'redelivered', idempotencyKey: k }));
+  await sleep(2000);
+  assert.equal((await simCalls(phone)).length, 1);
+  assert.equal((await q(`select count(*)::int n from messages where idempotency_key = $1`, [k]))[0].n, 1);
+});
+
+test('no duplicates: kill -9 of sender-twilio mid-send, then a restart, makes no second call', async () => {
+  const phone = await twilioContact();
+  // Twilio takes it, slowly, and sends no callbacks of its own until the test asks.
+  await sim('/sim/faults', { to: phone, latencyMs: 3000, count: 1 });
+  await sim('/sim/faults', { to: phone, callbacks: [] });
+  const id = await sendOk({ to: phone, type: 'text', text: 'in flight', idempotencyKey: key() });
+  await waitFor('the sender to claim it', async () =>
+    (await q('select status from messages where id = $1', [id]))[0]?.status === 'sending');
+  await waitFor('the call to reach the simulator', async () => (await simCalls(phone)).length === 1);
+  services('kill9', 'sender-twilio');
+  services('start', 'sender-twilio');
+  // Twilio has no idempotency key: the restarted sender does not risk a duplicate; it records
+  // the doubt. Twilio's callbacks (which name our id) then tell what really happened.
+  await waitFor('the unknown outcome in the history', async () =>
+    (await q(`select count(*)::int n from message_statuses where message_id = $1 and status = 'unknown'`,
+      [id]))[0].n === 1, { timeoutMs: 30000 });
+  const errors = (await topicRecords('wa.error')).map((r) => JSON.parse(r.value))
+    .filter((e) => e.code === 'unknown_outcome' && e.payload?.includes(id));
+  assert.equal(errors.length, 1);
+  assert.equal((await message(id)).json.status, 'unknown');
+  await sleep(3500); // past the simulator's delayed answer
+  const calls = await simCalls(phone);
+  assert.equal(calls.length, 1);
+  // A callback from Twilio (it names our id in its URL) settles the doubt.
+  await sim('/sim/callback', { sid: calls[0].sid, status: 'delivered' });
+  const m = await waitMessage(id, 'delivered', (x) => x.status === 'delivered');
+  assert.equal(m.attempts, 1);
+});
+
+test('backoff: 429 three times, then 201; the attempts follow 1 s, 2 s, 4 s within jitter', async () => {
+  const phone = await twilioContact();
+  await sim('/sim/faults', { to: phone, status: 429, count: 3 });
+  const id = await sendOk({ to: phone, type: 'text', text: 'patience', idempotencyKey: key() });
+  const m = await waitMessage(id, 'sent after the retries', (x) => ['sent', 'delivered', 'read'].includes(x.status),
+    { timeoutMs: 20000 });
+  assert.equal(m.attempts, 4);
+  const calls = await simCalls(phone);
+  assert.deepEqual(calls.map((c) => c.responseStatus), [429, 429, 429, 201]);
+  const gaps = calls.slice(1).map((c, i) => c.receivedAtMs - calls[i].receivedAtMs);
+  [1000, 2000, 4000].forEach((d, i) => {
+    assert.ok(gaps[i] >= d * 0.8 - 20 && gaps[i] <= d * 1.2 + 250,
+      `retry ${i + 1}: ${gaps[i].toFixed(0)} ms, expected ${d} ms ±20%`);
+  });
+});
+
+test('a permanent Twilio refusal fails at once with Twilio\'s code, and raises wa.error', async () => {
+  const phone = await twilioContact();
+  // WhatsApp allows 4096 characters; Twilio's Body takes 1600 (error 21617).
+  const id = await sendOk({ to: phone, type: 'text', text: 'long '.repeat(400), idempotencyKey: key() });
+  const m = await waitMessage(id, 'failed', (x) => x.status === 'failed');
+  assert.equal(m.provider, 'twilio');
+  assert.equal(m.attempts, 1);
+  assert.equal(m.errorCode, '21617');
+  assert.match(m.errorText, /HTTP 400/);
+  const calls = await simCalls(phone);
+  assert.deepEqual(calls.map((c) => c.responseStatus), [400]);
+  const errors = (await topicRecords('wa.error')).map((r) => JSON.parse(r.value))
+    .filter((e) => e.stage === 'sender-twilio' && e.payload?.includes(id));
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].code, '21617');
+});
+
+test('media by URL: MediaUrl with the caption as Body', async () => {
+  const phone = await twilioContact();
+  await sendOk({ to: phone, type: 'media', idempotencyKey: key(),
+    media: { url: 'https://example.com/a.jpg', caption: 'look' } });
+  const [call] = await waitFor('the Twilio call', async () => {
+    const c = await simCalls(phone);
+    return c.length ? c : false;
+  });
+  assert.deepEqual(call.params.MediaUrl, ['https://example.com/a.jpg'].length === 1 &&
+    Array.isArray(call.params.MediaUrl) ? ['https://example.com/a.jpg'] : 'https://example.com/a.jpg');
+  assert.equal(call.params.Body, 'look');
+});
+
+test('statuses: callbacks move the CRM to delivered then read; a late delivered does not undo read', async () => {
+  const phone = await twilioContact();
+  await sim('/sim/faults', { to: phone, callbacks: ['sent', 'read', 'delivered'] });
+  const id = await sendOk({ to: phone, type: 'text', text: 'tick tick', idempotencyKey: key() });
+  await waitFor('three callbacks applied', async () =>
+    (await q('select count(*)::int n from message_statuses where message_id = $1', [id]))[0].n >= 4);
+  await sleep(300);
+  const m = (await message(id)).json;
+  assert.equal(m.status, 'read');
+  assert.deepEqual(m.statuses.map((s) => s.status), ['queued', 'sent', 'read', 'delivered']);
+
+  // Baileys receipts, out of order too.
+  await baileysUp();
+  const bphone = await baileysContact();
+  const bid = await sendOk({ to: bphone, type: 'text', text: 'seen?', idempotencyKey: key() });
+  await waitMessage(bid, 'sent', (x) => x.status === 'sent');
+  const [sent] = await bridgeSent(bphone);
+  await bridge('/dev/receipt', { messageId: sent.messageId, to: bphone, status: 'read' });
+  await waitMessage(bid, 'read', (x) => x.status === 'read');
+  // The bridge itself only forwards receipts that move forward; a late one can still reach
+  // ingress (a retry of its outbox), so post it the way the bridge does.
+  const late = await postBridge({ event: 'status', remoteJid: `${bphone.slice(1)}@s.whatsapp.net`,
+    messageId: sent.messageId, status: 'delivered', timestamp: Math.floor(Date.now() / 1000), phone: bphone });
+  assert.equal(late.status, 204, late.body);
+  await waitFor('the late receipt recorded', async () =>
+    (await q(`select count(*)::int n from message_statuses where message_id = $1 and status = 'delivered'`,
+      [bid]))[0].n === 1);
+  assert.equal((await message(bid)).json.status, 'read');
+});
+
+test('acceptance 6: failover - the bridge dies, the message goes out via Twilio, flagged', async (t) => {
+  await baileysUp();
+  const phone = await baileysContact();
+  // One WhatsApp number behind both providers: Twilio's window is open too.
+  await sim('/sim/window', { user: phone, lastInboundAtMs: Date.now() });
+  services('kill9', 'bridge');
+  try {
+    const t0 = Date.now();
+    const id = await sendOk({ to: phone, type: 'text', text: 'are you still there?', idempotencyKey: key() });
+    const [call] = await waitFor('the Twilio call', async () => {
+      const c = await simCalls(phone);
+      return c.length ? c : false;
+    });
+    const ms = call.receivedAtMs - t0;
+    t.diagnostic(`send request -> simulator received the Twilio call: ${ms.toFixed(0)} ms`);
+    assert.ok(ms < 1000, `failover took ${ms} ms`);
+    const m = await waitMessage(id, 'sent via Twilio', (x) => ['sent', 'delivered', 'read'].includes(x.status));
+    assert.equal(m.provider, 'twilio');
+    assert.equal(m.failover, true);
+    assert.match(m.reason, /failover|down/i);
+    const events = (await topicRecords('wa.events')).map((r) => JSON.parse(r.value))
+      .filter((e) => e.type === 'failover' && (e.message_id === id || e.message?.id === id));
+    assert.equal(events.length, 1);
+    assert.equal(events[0].provider, 'twilio');
+    // Baileys is DOWN now: the next message is routed to Twilio directly.
+    const id2 = await sendOk({ to: phone, type: 'text', text: 'second', idempotencyKey: key() });
+    const m2 = await waitMessage(id2, 'sent', (x) => ['sent', 'delivered', 'read'].includes(x.status));
+    assert.equal(m2.provider, 'twilio');
+    assert.equal(m2.failover, true);
+  } finally {
+    services('start', 'bridge');
+  }
+  await baileysUp();
+});
