@@ -35,10 +35,12 @@ build: $(addprefix $(B)/bin/,$(SERVICES))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/san/%,$(UNIT_SRC))
 # Service code that unit tests exercise: the pure files, no main.c.
-PURE_SRC   := ingress/twilio_normalize.c ingress/baileys_normalize.c router/rules.c
-$(B)/san/%: tests/unit/%.c $(COMMON_SRC) $(PURE_SRC) $(wildcard common/*.h ingress/*.h)
+PURE_SRC   := ingress/twilio_normalize.c ingress/baileys_normalize.c router/rules.c \
+              sender-twilio/request.c sender-twilio/ratelimit.c sender-baileys/bridge.c
+PURE_INC   := -Iingress -Irouter -Isender-twilio -Isender-baileys
+$(B)/san/%: tests/unit/%.c $(COMMON_SRC) $(PURE_SRC) $(wildcard common/*.h ingress/*.h sender-*/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -Iingress -Irouter -o $@ $< $(COMMON_SRC) $(PURE_SRC) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(SANFLAGS) -O1 $(PURE_INC) -o $@ $< $(COMMON_SRC) $(PURE_SRC) $(LDLIBS) -lcmocka
 
 .PHONY: unit
 unit: $(UNIT_BINS)
@@ -49,7 +51,7 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 $(B)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(PURE_SRC)
 	@mkdir -p $(@D)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -Iingress $(shell pkg-config --cflags $(PKGS)) \
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon $(PURE_INC) $(shell pkg-config --cflags $(PKGS)) \
 	  -fsanitize=fuzzer,address,undefined -o $@ $< $(COMMON_SRC) $(PURE_SRC) $(LDLIBS)
 
 .PHONY: fuzz-replay

@@ -8,7 +8,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
     struct wa_buf *b = ud;
     size_t len = size * n;
-    if (b->len + len > WA_CLIENT_MAX_BODY) len = b->len < WA_CLIENT_MAX_BODY ? WA_CLIENT_MAX_BODY - b->len : 0;
+    if (b->len + len > WA_CLIENT_MAX_BODY)
+        len = b->len < WA_CLIENT_MAX_BODY ? WA_CLIENT_MAX_BODY - b->len : 0;
     if (len) wa_buf_append(b, p, len);
     return size * n;
 }

@@ -12,10 +12,10 @@
 #define WA_CLIENT_MAX_BODY (256 * 1024) /* a provider's answer; more is cut */
 
 struct wa_client_result {
-    long status;        /* the HTTP status, 0 when none arrived */
-    CURLcode code;      /* CURLE_OK when an answer arrived */
-    int refused;        /* nothing listens there (connection refused or unreachable) */
-    int sent;           /* bytes of the request left: its outcome may be unknown */
+    long status;            /* the HTTP status, 0 when none arrived */
+    CURLcode code;          /* CURLE_OK when an answer arrived */
+    int refused;            /* nothing listens there (connection refused or unreachable) */
+    int sent;               /* bytes of the request left: its outcome may be unknown */
     int64_t retry_after_ms; /* from Retry-After, 0 when absent */
     double elapsed_ms;
     char error[CURL_ERROR_SIZE];

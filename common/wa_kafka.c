@@ -133,6 +133,17 @@ rd_kafka_resp_err_t wa_kafka_produce_sync(rd_kafka_t *rk, const char *topic, con
     return wa_kafka_wait(rk, &d, 1);
 }
 
+void wa_kafka_warm(rd_kafka_t *rk, const char *const *topics, size_t n, int timeout_ms)
+{
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topics[i], NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        if (t && rd_kafka_metadata(rk, 0, t, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            rd_kafka_metadata_destroy(md);
+        if (t) rd_kafka_topic_destroy(t);
+    }
+}
+
 int wa_kafka_reachable(rd_kafka_t *rk, int timeout_ms)
 {
     const struct rd_kafka_metadata *md = NULL;

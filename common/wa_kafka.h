@@ -35,6 +35,10 @@ rd_kafka_resp_err_t wa_kafka_wait(rd_kafka_t *rk, struct wa_delivery *ds, size_t
 /* Non-zero once the producer hit a fatal error: it must be recreated (we exit). */
 int wa_kafka_fatal(void);
 
+/* Fetches the metadata of the topics a producer will write, so the first
+ * record to each is not delayed by a lookup (it cost ~200 ms on a failover). */
+void wa_kafka_warm(rd_kafka_t *rk, const char *const *topics, size_t n, int timeout_ms);
+
 /* 1 when a broker answered a metadata request within timeout_ms. */
 int wa_kafka_reachable(rd_kafka_t *rk, int timeout_ms);
 

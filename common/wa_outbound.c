@@ -1,4 +1,5 @@
-/* wa_outbound.c - send requests and routed commands: strict decoding, encoding, message ids; pure. */
+/* wa_outbound.c - send requests and routed commands: strict decoding, encoding, message ids; pure.
+ */
 #include "wa_outbound.h"
 #include "wa_phone.h"
 
@@ -8,11 +9,11 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const api_fields[] = {"to",       "type",          "text", "media", "template",
-                                         "provider", "idempotencyKey", NULL};
+static const char *const api_fields[] = {"to",       "type",     "text",           "media",
+                                         "template", "provider", "idempotencyKey", NULL};
 static const char *const record_fields[] = {"v", "id", "requestedAtMs", NULL};
-static const char *const command_fields[] = {"route", "failover", "windowUntilMs", "routedAtMs",
-                                             "reason", NULL};
+static const char *const command_fields[] = {"route",      "failover", "windowUntilMs",
+                                             "routedAtMs", "reason",   NULL};
 
 static int in_list(const char *s, const char *const *list)
 {
@@ -237,7 +238,8 @@ json_t *wa_outbound_decode(const char *buf, size_t len, enum wa_outbound_form fo
             goto bad;
         }
         if (o->text || tmpl) {
-            fail(errbuf, errsz, "type media takes media (with media.caption), not text or template");
+            fail(errbuf, errsz,
+                 "type media takes media (with media.caption), not text or template");
             goto bad;
         }
     } else if (strcmp(o->type, "template") == 0) {

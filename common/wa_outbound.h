@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WA_KEY_MAX 200       /* idempotencyKey, bytes */
-#define WA_TEXT_MAX 4096     /* WhatsApp's longest text, characters */
+#define WA_KEY_MAX 200   /* idempotencyKey, bytes */
+#define WA_TEXT_MAX 4096 /* WhatsApp's longest text, characters */
 #define WA_URL_MAX 2048
 #define WA_VARIABLES_MAX 100 /* template variables, as Twilio Content allows */
 
@@ -18,22 +18,22 @@ enum wa_outbound_form { WA_OUT_API, WA_OUT_RECORD, WA_OUT_COMMAND };
 
 /* Strings are borrowed from the decoded JSON (or from the caller, to encode). */
 struct wa_outbound {
-    char id[37];                  /* our message id, derived from the key */
+    char id[37]; /* our message id, derived from the key */
     const char *idempotency_key;
-    char to[17];                  /* E.164 */
-    const char *type;             /* text | media | template */
+    char to[17];      /* E.164 */
+    const char *type; /* text | media | template */
     const char *text;
     const char *media_url, *media_id, *caption, *mimetype;
     const char *content_sid;
-    json_t *variables;            /* template variables, an object of strings, or NULL */
-    const char *provider;         /* forced provider, or NULL */
-    int64_t requested_ms;         /* when the request was accepted */
+    json_t *variables;    /* template variables, an object of strings, or NULL */
+    const char *provider; /* forced provider, or NULL */
+    int64_t requested_ms; /* when the request was accepted */
     /* The command only: */
-    const char *route;            /* the provider the router chose */
-    int failover;                 /* Twilio carries a message meant for Baileys */
-    int64_t window_until_ms;      /* the contact's 24 h window closes then (0: closed) */
+    const char *route;       /* the provider the router chose */
+    int failover;            /* Twilio carries a message meant for Baileys */
+    int64_t window_until_ms; /* the contact's 24 h window closes then (0: closed) */
     int64_t routed_ms;
-    const char *reason;           /* why this provider */
+    const char *reason; /* why this provider */
 };
 
 /* Decodes and validates; on success returns the root (the caller json_decref()s

@@ -111,8 +111,8 @@ enum wa_result wa_send_finish(struct wa_sender *s, const char *id, const char *s
     enum wa_result res;
     char lat[24];
     snprintf(lat, sizeof lat, "%lld", (long long)latency_ms);
-    const char *p[] = {id, status, provider_message_id, error_code, error_text,
-                       latency_ms >= 0 ? lat : NULL};
+    const char *p[] = {id,         status,     provider_message_id,
+                       error_code, error_text, latency_ms >= 0 ? lat : NULL};
     PGresult *q = run(s, "send_finish", 6, p, &res);
     if (!q) return res;
     PQclear(q);
@@ -129,10 +129,11 @@ enum wa_result wa_send_failover(struct wa_sender *s, const char *id, const char 
     return WA_OK;
 }
 
-enum wa_result wa_send_report(struct wa_sender *s, const struct wa_outbound *o, const char *provider,
-                              const char *status, const char *provider_message_id,
-                              const char *error_code, const char *error_text, int attempt,
-                              int64_t latency_ms, int failover, const char *reason)
+enum wa_result wa_send_report(struct wa_sender *s, const struct wa_outbound *o,
+                              const char *provider, const char *status,
+                              const char *provider_message_id, const char *error_code,
+                              const char *error_text, int attempt, int64_t latency_ms, int failover,
+                              const char *reason)
 {
     int64_t now = wa_wall_ms();
     struct wa_status st = {
@@ -153,8 +154,8 @@ enum wa_result wa_send_report(struct wa_sender *s, const struct wa_outbound *o, 
     };
     char *json = wa_status_encode(&st);
     if (!json) return WA_FAIL;
-    rd_kafka_resp_err_t e = wa_kafka_produce_sync(s->producer, s->topic_status,
-                                                  wa_event_key(o->to), json, strlen(json));
+    rd_kafka_resp_err_t e = wa_kafka_produce_sync(s->producer, s->topic_status, wa_event_key(o->to),
+                                                  json, strlen(json));
     free(json);
     if (e) {
         wa_warn("cannot report status on %s: %s", s->topic_status, rd_kafka_err2name(e));
@@ -168,13 +169,13 @@ enum wa_result wa_send_error(struct wa_sender *s, const rd_kafka_message_t *m, c
 {
     char stage[64];
     snprintf(stage, sizeof stage, "sender-%s", s->provider);
-    char *ev = wa_error_encode(stage, code, text, retryable, s->provider,
-                               rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->payload,
-                               m->len);
+    char *ev =
+        wa_error_encode(stage, code, text, retryable, s->provider, rd_kafka_topic_name(m->rkt),
+                        m->partition, m->offset, m->payload, m->len);
     char key[64] = "";
     if (m->key && m->key_len < sizeof key) memcpy(key, m->key, m->key_len);
-    rd_kafka_resp_err_t e = wa_kafka_produce_sync(s->producer, s->topic_error,
-                                                  key[0] ? key : NULL, ev, strlen(ev));
+    rd_kafka_resp_err_t e =
+        wa_kafka_produce_sync(s->producer, s->topic_error, key[0] ? key : NULL, ev, strlen(ev));
     free(ev);
     if (e) {
         wa_warn("cannot raise wa.error: %s", rd_kafka_err2name(e));

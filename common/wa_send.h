@@ -48,10 +48,11 @@ enum wa_result wa_send_finish(struct wa_sender *s, const char *id, const char *s
 enum wa_result wa_send_failover(struct wa_sender *s, const char *id, const char *reason);
 
 /* Produces the status of o to wa.status and waits for the ack. */
-enum wa_result wa_send_report(struct wa_sender *s, const struct wa_outbound *o, const char *provider,
-                              const char *status, const char *provider_message_id,
-                              const char *error_code, const char *error_text, int attempt,
-                              int64_t latency_ms, int failover, const char *reason);
+enum wa_result wa_send_report(struct wa_sender *s, const struct wa_outbound *o,
+                              const char *provider, const char *status,
+                              const char *provider_message_id, const char *error_code,
+                              const char *error_text, int attempt, int64_t latency_ms, int failover,
+                              const char *reason);
 
 /* Produces a wa.error for the command m and waits for the ack. */
 enum wa_result wa_send_error(struct wa_sender *s, const rd_kafka_message_t *m, const char *code,

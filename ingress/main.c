@@ -86,6 +86,8 @@ int main(void)
         fprintf(stderr, "config: kafka producer: %s\n", err);
         return WA_EX_CONFIG;
     }
+    const char *out[] = {ing_cfg.topic_inbound, ing_cfg.topic_status, ing_cfg.topic_outbound};
+    wa_kafka_warm(ing_producer, out, 3, 5000);
     struct MHD_Daemon *d = ing_http_start(err, sizeof err);
     if (!d) {
         wa_error("%s", err);

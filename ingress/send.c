@@ -66,7 +66,8 @@ static json_t *lookup(const char *id, int *unavailable)
     json_t *o = NULL;
     if (PQntuples(q) == 1) {
 #define S(i) (PQgetisnull(q, 0, i) ? json_null() : json_string(PQgetvalue(q, 0, i)))
-#define I(i) (PQgetisnull(q, 0, i) ? json_null() : json_integer(strtoll(PQgetvalue(q, 0, i), NULL, 10)))
+#define I(i)                                                                                       \
+    (PQgetisnull(q, 0, i) ? json_null() : json_integer(strtoll(PQgetvalue(q, 0, i), NULL, 10)))
         o = json_object();
         json_object_set_new(o, "id", S(0));
         json_object_set_new(o, "to", S(1));
@@ -84,7 +85,8 @@ static json_t *lookup(const char *id, int *unavailable)
         json_object_set_new(o, "updatedAtMs", I(13));
         json_object_set_new(o, "sentAtMs", I(14));
         json_object_set_new(o, "latencyMs", I(15));
-        json_t *h = PQgetisnull(q, 0, 16) ? json_array() : json_loads(PQgetvalue(q, 0, 16), 0, NULL);
+        json_t *h =
+            PQgetisnull(q, 0, 16) ? json_array() : json_loads(PQgetvalue(q, 0, 16), 0, NULL);
         json_object_set_new(o, "statuses", h ? h : json_array());
 #undef S
 #undef I

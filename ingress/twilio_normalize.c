@@ -174,10 +174,17 @@ int ing_twilio_normalize(const struct wa_form *cform, int64_t now_ms, struct wa_
 static const char *status_word(const char *s)
 {
     static const char *const map[][2] = {
-        {"accepted", "queued"},   {"scheduled", "queued"},   {"queued", "queued"},
-        {"sending", "queued"},    {"sent", "sent"},          {"delivered", "delivered"},
-        {"read", "read"},         {"failed", "failed"},      {"undelivered", "undelivered"},
-        {"canceled", "failed"},   {"partially_delivered", "delivered"},
+        {"accepted", "queued"},
+        {"scheduled", "queued"},
+        {"queued", "queued"},
+        {"sending", "queued"},
+        {"sent", "sent"},
+        {"delivered", "delivered"},
+        {"read", "read"},
+        {"failed", "failed"},
+        {"undelivered", "undelivered"},
+        {"canceled", "failed"},
+        {"partially_delivered", "delivered"},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(s, map[i][0]) == 0) return map[i][1];
@@ -198,8 +205,7 @@ static int query_id(const char *uri, char *id)
             for (int i = 0; i < 36; i++) {
                 char c = id[i];
                 int dash = i == 8 || i == 13 || i == 18 || i == 23;
-                if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-                    return 0;
+                if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return 0;
             }
             return 1;
         }

@@ -56,8 +56,8 @@ static void record(struct rtr *r)
     json_decref(e);
     snprintf(ev, sizeof ev, "%s", s);
     free(s);
-    const char *p[] = {"baileys", baileys.up ? "UP" : "DOWN", baileys.reason, since,
-                       rtr_cfg.topic_events, ev};
+    const char *p[] = {"baileys", baileys.up ? "UP" : "DOWN", baileys.reason,
+                       since,     rtr_cfg.topic_events,       ev};
     PGresult *q = wa_pg_exec(&r->pg, "health_record", 6, p, &res, err, sizeof err);
     if (!q) {
         wa_warn("postgres %s (provider health is recorded later)", err);
@@ -73,9 +73,9 @@ static void apply(const rd_kafka_message_t *m)
     json_t *o = json_loadb(m->payload, m->len, 0, &je);
     const char *provider = NULL, *state = NULL, *reason = "";
     json_int_t since = 0, checked = 0;
-    if (!o || json_unpack_ex(o, &je, 0, "{s:s, s:s, s?s, s:I, s?I}", "provider", &provider,
-                             "state", &state, "reason", &reason, "since_ms", &since,
-                             "checked_ms", &checked) != 0) {
+    if (!o || json_unpack_ex(o, &je, 0, "{s:s, s:s, s?s, s:I, s?I}", "provider", &provider, "state",
+                             &state, "reason", &reason, "since_ms", &since, "checked_ms",
+                             &checked) != 0) {
         wa_warn("ignoring a malformed wa.provider record offset=%lld: %s", (long long)m->offset,
                 je.text);
         json_decref(o);

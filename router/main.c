@@ -73,7 +73,8 @@ static void metrics_init(void)
     rtr_m.out_failover = wa_metric_new(WA_COUNTER, "wa_router_failover_total", "",
                                        "Messages routed to Twilio because Baileys was down.");
     const char *st = "Statuses by outcome.";
-    rtr_m.st_applied = wa_metric_new(WA_COUNTER, "wa_router_status_total", "result=\"applied\"", st);
+    rtr_m.st_applied =
+        wa_metric_new(WA_COUNTER, "wa_router_status_total", "result=\"applied\"", st);
     rtr_m.st_stale = wa_metric_new(WA_COUNTER, "wa_router_status_total", "result=\"stale\"", st);
     rtr_m.st_unmatched =
         wa_metric_new(WA_COUNTER, "wa_router_status_total", "result=\"unmatched\"", st);
@@ -242,6 +243,9 @@ int main(void)
         wa_sleep_ms(1000);
     }
     atomic_store(&pg_ready, 1);
+    const char *out[] = {rtr_cfg.topic_events, rtr_cfg.topic_error, rtr_cfg.topic_send_twilio,
+                         rtr_cfg.topic_send_baileys};
+    wa_kafka_warm(r.producer, out, 4, 5000);
     wa_info("consuming %s, %s, %s as group %s; health from %s", rtr_cfg.topic_inbound,
             rtr_cfg.topic_outbound, rtr_cfg.topic_status, rtr_cfg.group, rtr_cfg.topic_provider);
 

@@ -44,9 +44,9 @@ static char *outbound_event(const struct wa_outbound *o, long long contact, cons
     if (o->caption) json_object_set_new(msg, "caption", json_string(o->caption));
     if (o->media_url) json_object_set_new(msg, "media_url", json_string(o->media_url));
     if (o->content_sid) json_object_set_new(msg, "content_sid", json_string(o->content_sid));
-    return dump(json_pack("{s:i, s:s, s:s, s:I, s:{s:I, s:s}, s:o}", "v", 1, "type",
-                          "wa.outbound", "provider", provider, "at_ms", (json_int_t)now,
-                          "contact", "id", (json_int_t)contact, "phone", o->to, "message", msg));
+    return dump(json_pack("{s:i, s:s, s:s, s:I, s:{s:I, s:s}, s:o}", "v", 1, "type", "wa.outbound",
+                          "provider", provider, "at_ms", (json_int_t)now, "contact", "id",
+                          (json_int_t)contact, "phone", o->to, "message", msg));
 }
 
 static char *failover_event(const struct wa_outbound *o, long long contact, const char *reason,
@@ -62,9 +62,9 @@ static char *failover_event(const struct wa_outbound *o, long long contact, cons
 static char *refused_event(const struct wa_outbound *o, long long contact, const char *code,
                            const char *reason, int64_t now)
 {
-    return dump(json_pack("{s:i, s:s, s:s, s:I, s:s, s:s, s:s, s:{s:I, s:s}, s:{s:s, s:s}}", "v",
-                          1, "type", "wa.error", "provider", "none", "at_ms", (json_int_t)now,
-                          "stage", "router.route", "code", code, "text", reason, "contact", "id",
+    return dump(json_pack("{s:i, s:s, s:s, s:I, s:s, s:s, s:s, s:{s:I, s:s}, s:{s:s, s:s}}", "v", 1,
+                          "type", "wa.error", "provider", "none", "at_ms", (json_int_t)now, "stage",
+                          "router.route", "code", code, "text", reason, "contact", "id",
                           (json_int_t)contact, "phone", o->to, "message", "id", o->id, "status",
                           "failed"));
 }
@@ -148,32 +148,16 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
     char req[24], cid[24];
     snprintf(req, sizeof req, "%lld", (long long)o.requested_ms);
     snprintf(cid, sizeof cid, "%lld", contact);
-    const char *send_topic = rt.provider == RTR_TWILIO ? rtr_cfg.topic_send_twilio
-                                                       : rtr_cfg.topic_send_baileys;
+    const char *send_topic =
+        rt.provider == RTR_TWILIO ? rtr_cfg.topic_send_twilio : rtr_cfg.topic_send_baileys;
     const char *body = o.text ? o.text : o.caption;
-    const char *sp[22] = {o.id,
-                          cid,
-                          provider,
-                          o.idempotency_key,
-                          o.type,
-                          body,
-                          status,
-                          code,
-                          provider ? NULL : rt.reason,
-                          rt.failover ? "true" : "false",
-                          payload,
-                          rt.reason,
-                          req,
-                          wa_event_key(o.to),
-                          cmd ? send_topic : NULL,
-                          cmd,
-                          rtr_cfg.topic_events,
-                          ev,
+    const char *sp[22] = {o.id, cid, provider, o.idempotency_key, o.type, body, status, code,
+                          provider ? NULL : rt.reason, rt.failover ? "true" : "false", payload,
+                          rt.reason, req, wa_event_key(o.to), cmd ? send_topic : NULL, cmd,
+                          rtr_cfg.topic_events, ev,
                           /* a failover and a refusal never come together */
                           ev2 ? rtr_cfg.topic_events : (werr ? rtr_cfg.topic_error : NULL),
-                          ev2 ? ev2 : werr,
-                          ev3 ? rtr_cfg.topic_events : NULL,
-                          ev3};
+                          ev2 ? ev2 : werr, ev3 ? rtr_cfg.topic_events : NULL, ev3};
     PGresult *s = wa_pg_exec(&r->pg, "outbound_store", 22, sp, &res, err, sizeof err);
     if (!s) {
         wa_warn("postgres %s", err);
@@ -218,8 +202,8 @@ enum wa_result rtr_outbound_batch(struct rtr *r, rd_kafka_message_t **ms, size_t
     for (size_t i = 0; i < n; i++) {
         memset(&out[i], 0, sizeof out[i]);
         res[i] = one(r, ms[i], now, &out[i]);
-        if (res[i] == WA_RETRY || (res[i] == WA_FAIL && out[i].code &&
-                                   strcmp(out[i].code, "rejected_by_crm") == 0)) {
+        if (res[i] == WA_RETRY ||
+            (res[i] == WA_FAIL && out[i].code && strcmp(out[i].code, "rejected_by_crm") == 0)) {
             wa_pg_rollback(&r->pg);
             return res[i] == WA_RETRY ? WA_RETRY : WA_FAIL;
         }

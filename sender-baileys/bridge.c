@@ -1,5 +1,5 @@
 /* bridge.c - the bridge's POST /send contract (baileys-bridge/README.md); pure. */
-#include "sender.h"
+#include "sender_baileys.h"
 
 #include <jansson.h>
 #include <stdio.h>

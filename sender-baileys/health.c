@@ -1,6 +1,6 @@
 /* health.c - probes the bridge's /health in the background (never once per message) and
  * publishes every change, plus a heartbeat per probe, to wa.provider. */
-#include "sender.h"
+#include "sender_baileys.h"
 #include "wa_kafka.h"
 #include "wa_log.h"
 
@@ -23,16 +23,16 @@ static int started;
 /* Called with mu held. */
 static void publish(int64_t checked_ms, const char *source)
 {
-    json_t *o = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:s}", "v", 1, "provider", "baileys",
-                          "state", st.up ? "UP" : "DOWN", "reason", st.reason, "since_ms",
-                          (json_int_t)st.since_ms, "checked_ms", (json_int_t)checked_ms, "source",
-                          source);
+    json_t *o =
+        json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:s}", "v", 1, "provider", "baileys", "state",
+                  st.up ? "UP" : "DOWN", "reason", st.reason, "since_ms", (json_int_t)st.since_ms,
+                  "checked_ms", (json_int_t)checked_ms, "source", source);
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     /* Not waited for: a lost heartbeat is replaced by the next one, and a
      * change is also retried by the next probe's heartbeat. */
-    rd_kafka_resp_err_t e = wa_kafka_produce(producer, sbl_cfg.topic_provider, "baileys", s,
-                                             strlen(s), NULL);
+    rd_kafka_resp_err_t e =
+        wa_kafka_produce(producer, sbl_cfg.topic_provider, "baileys", s, strlen(s), NULL);
     if (e) wa_warn("cannot publish provider health: %s", rd_kafka_err2name(e));
     free(s);
     wa_metric_set(sbl_m.up, st.up);

@@ -1,6 +1,6 @@
 /* main.c - sender-baileys: wa.send.baileys to the bridge, with health probing and failover.
  * Config, wiring, the loop. */
-#include "sender.h"
+#include "sender_baileys.h"
 #include "wa_backoff.h"
 #include "wa_config.h"
 #include "wa_http.h"
@@ -74,8 +74,8 @@ static int ready(void)
 static void metrics_init(void)
 {
     const char *h = "Messages by outcome.";
-#define R(field, word)                                                                           \
-    sbl_m.field = wa_metric_new(WA_COUNTER, "wa_sender_results_total",                          \
+#define R(field, word)                                                                             \
+    sbl_m.field = wa_metric_new(WA_COUNTER, "wa_sender_results_total",                             \
                                 "provider=\"baileys\",result=\"" word "\"", h)
     R(sent, "sent");
     R(failed, "failed");
@@ -140,6 +140,9 @@ int main(void)
         wa_sleep_ms(1000);
     }
     atomic_store(&pg_ready, 1);
+    const char *out[] = {sbl_cfg.topic_twilio, sbl_cfg.topic_status, sbl_cfg.topic_error,
+                         sbl_cfg.topic_provider};
+    wa_kafka_warm(s.producer, out, 4, 5000);
     CURL *h = curl_easy_init();
     wa_info("sending %s via %s; probing %s", sbl_cfg.topic_send, sbl_cfg.send_url,
             sbl_cfg.health_url);

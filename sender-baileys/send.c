@@ -1,6 +1,6 @@
 /* send.c - one command of wa.send.baileys: claim, call the bridge, retry with the same key,
  * or fail over to Twilio when the bridge provably did not send. */
-#include "sender.h"
+#include "sender_baileys.h"
 #include "wa_backoff.h"
 #include "wa_event.h"
 #include "wa_kafka.h"
@@ -68,7 +68,8 @@ static enum wa_result fail_over(struct wa_sender *s, const rd_kafka_message_t *m
     if (forced) return WA_FAIL; /* the caller retries Baileys */
     if (o->window_until_ms <= wa_wall_ms()) {
         snprintf(reason, sizeof reason,
-                 "Baileys is down (%s) and the 24h window has closed: Twilio needs a template", why);
+                 "Baileys is down (%s) and the 24h window has closed: Twilio needs a template",
+                 why);
         return conclude(s, m, o, "failed", NULL, "outside_window", reason, attempt, -1, 0);
     }
     snprintf(reason, sizeof reason, "failover: %s", why);
@@ -89,8 +90,9 @@ enum wa_result sbl_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t
     struct wa_outbound o;
     json_t *root = wa_outbound_decode(m->payload, m->len, WA_OUT_COMMAND, &o, err, sizeof err);
     if (!root || strcmp(o.route, "baileys") != 0 || o.content_sid) {
-        const char *why = !root ? err : o.content_sid ? "a template cannot go through Baileys"
-                                                      : "not routed to baileys";
+        const char *why = !root           ? err
+                          : o.content_sid ? "a template cannot go through Baileys"
+                                          : "not routed to baileys";
         wa_warn("invalid command partition=%d offset=%lld reason=\"%s\"", m->partition,
                 (long long)m->offset, why);
         wa_metric_add(sbl_m.invalid, 1);
@@ -105,8 +107,10 @@ enum wa_result sbl_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t
         /* An earlier attempt ended mid-call. The bridge dedupes on our key
          * (durably), so asking again is safe: it answers with the first id. */
         wa_info("id=%s found mid-send: asking the bridge again with the same key", o.id);
-        if (wa_send_reclaim(s, o.id, &attempt) != WA_OK) c = WA_CLAIM_RETRY;
-        else c = WA_CLAIM_OK;
+        if (wa_send_reclaim(s, o.id, &attempt) != WA_OK)
+            c = WA_CLAIM_RETRY;
+        else
+            c = WA_CLAIM_OK;
     }
     if (c == WA_CLAIM_MOVED) {
         /* Failed over already, and maybe lost before Twilio got the command:
@@ -116,7 +120,8 @@ enum wa_result sbl_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t
         return result;
     }
     if (c != WA_CLAIM_OK) {
-        if (c == WA_CLAIM_RETRY) result = WA_RETRY;
+        if (c == WA_CLAIM_RETRY)
+            result = WA_RETRY;
         else if (c == WA_CLAIM_MISSING)
             result = wa_send_error(s, m, "unknown_message", "no such message in the CRM", 0);
         else
@@ -174,13 +179,14 @@ enum wa_result sbl_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t
             snprintf(text, sizeof text, "%s after %d attempts; last: %s",
                      unknown ? "unknown outcome" : "gave up", attempt, oc.text);
             wa_metric_add(unknown ? sbl_m.unknown : sbl_m.failed, 1);
-            result = conclude(s, m, &o, "failed", NULL, unknown ? "unknown_outcome" : oc.code,
-                              text, attempt, lat, 1);
+            result = conclude(s, m, &o, "failed", NULL, unknown ? "unknown_outcome" : oc.code, text,
+                              attempt, lat, 1);
             break;
         }
         int64_t pause =
             wa_backoff_ms(retry, sbl_cfg.base_ms, sbl_cfg.cap_ms, 0.2, wa_jitter_random());
-        if (retry_after > pause) pause = retry_after < sbl_cfg.cap_ms ? retry_after : sbl_cfg.cap_ms;
+        if (retry_after > pause)
+            pause = retry_after < sbl_cfg.cap_ms ? retry_after : sbl_cfg.cap_ms;
         wa_metric_add(sbl_m.retried, 1);
         wa_info("id=%s retry %d in %lld ms with the same key (%s)", o.id, retry, (long long)pause,
                 oc.text);

@@ -1,5 +1,5 @@
 /* main.c - sender-twilio: wa.send.twilio to Twilio's Messages API. Config, wiring, the loop. */
-#include "sender.h"
+#include "sender_twilio.h"
 #include "wa_backoff.h"
 #include "wa_config.h"
 #include "wa_http.h"
@@ -79,10 +79,11 @@ static void metrics_init(void)
                                   "Provider calls repeated after 429, 5xx or a failed connect.");
     stw_m.latency = wa_metric_new(WA_HISTOGRAM, "wa_sender_latency_seconds", "provider=\"twilio\"",
                                   "From the send request to the provider's acceptance.");
-    stw_m.call_seconds = wa_metric_new(WA_HISTOGRAM, "wa_sender_call_seconds", "provider=\"twilio\"",
-                                       "One provider call.");
-    stw_m.throttled_ms = wa_metric_new(WA_COUNTER, "wa_sender_throttled_ms_total",
-                                       "provider=\"twilio\"", "Time spent waiting for the rate limit.");
+    stw_m.call_seconds = wa_metric_new(WA_HISTOGRAM, "wa_sender_call_seconds",
+                                       "provider=\"twilio\"", "One provider call.");
+    stw_m.throttled_ms =
+        wa_metric_new(WA_COUNTER, "wa_sender_throttled_ms_total", "provider=\"twilio\"",
+                      "Time spent waiting for the rate limit.");
 }
 
 enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucket,
@@ -107,7 +108,8 @@ int main(void)
     struct wa_sender s = {.provider = "twilio",
                           .topic_status = stw_cfg.topic_status,
                           .topic_error = stw_cfg.topic_error};
-    s.producer = wa_kafka_producer_new(stw_cfg.kafka_brokers, "sender-twilio", 10000, err, sizeof err);
+    s.producer =
+        wa_kafka_producer_new(stw_cfg.kafka_brokers, "sender-twilio", 10000, err, sizeof err);
     const char *topics[] = {stw_cfg.topic_send};
     rd_kafka_t *consumer = s.producer ? wa_kafka_consumer_new(stw_cfg.kafka_brokers, stw_cfg.group,
                                                               topics, 1, err, sizeof err)
@@ -127,6 +129,8 @@ int main(void)
         wa_sleep_ms(1000);
     }
     atomic_store(&pg_ready, 1);
+    const char *out[] = {stw_cfg.topic_status, stw_cfg.topic_error};
+    wa_kafka_warm(s.producer, out, 2, 5000);
     CURL *h = curl_easy_init();
     struct stw_bucket bucket;
     stw_bucket_init(&bucket, (double)stw_cfg.rate, (double)stw_cfg.rate, wa_now_ms());

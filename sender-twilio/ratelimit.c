@@ -1,5 +1,5 @@
 /* ratelimit.c - a token bucket: Twilio takes 80 messages/s per WhatsApp sender by default; pure. */
-#include "sender.h"
+#include "sender_twilio.h"
 
 void stw_bucket_init(struct stw_bucket *b, double rate, double burst, int64_t now_ms)
 {

@@ -1,5 +1,6 @@
-/* request.c - the Twilio Messages API request (twilio.md §4) and the meaning of its answer; pure. */
-#include "sender.h"
+/* request.c - the Twilio Messages API request (twilio.md §4) and the meaning of its answer; pure.
+ */
+#include "sender_twilio.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -49,7 +50,8 @@ void stw_classify(const struct wa_client_result *r, struct stw_outcome *out)
     if (r->status == 0) {
         out->verdict = r->sent ? STW_UNKNOWN : STW_RETRY;
         copy(out->code, sizeof out->code, r->sent ? "unknown_outcome" : "transport");
-        snprintf(out->text, sizeof out->text, "%s%s", r->sent ? "no answer after the request was sent: " : "not sent: ", r->error);
+        snprintf(out->text, sizeof out->text, "%s%s",
+                 r->sent ? "no answer after the request was sent: " : "not sent: ", r->error);
         return;
     }
     json_t *body = json_loadb(r->body.data, r->body.len, 0, NULL);

@@ -1,5 +1,5 @@
 /* send.c - one command of wa.send.twilio: claim, call the Messages API, retry, report. */
-#include "sender.h"
+#include "sender_twilio.h"
 #include "wa_backoff.h"
 #include "wa_log.h"
 
@@ -37,8 +37,8 @@ static enum wa_result conclude(struct wa_sender *s, const rd_kafka_message_t *m,
     if (wa_send_report(s, o, "twilio", status, sid, ok ? NULL : code, ok ? NULL : text, attempt,
                        lat, o->failover, NULL) == WA_RETRY)
         return WA_RETRY;
-    if (!ok && wa_send_error(s, m, code ? code : "failed", text ? text : status, retryable) ==
-                   WA_RETRY)
+    if (!ok &&
+        wa_send_error(s, m, code ? code : "failed", text ? text : status, retryable) == WA_RETRY)
         return WA_RETRY;
     return WA_OK;
 }
@@ -144,9 +144,10 @@ enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucke
             result = conclude(s, m, &o, "failed", &oc, attempt, lat, 1);
             break;
         }
-        int64_t pause = wa_backoff_ms(retry, stw_cfg.base_ms, stw_cfg.cap_ms, 0.2,
-                                      wa_jitter_random());
-        if (retry_after > pause) pause = retry_after < stw_cfg.cap_ms ? retry_after : stw_cfg.cap_ms;
+        int64_t pause =
+            wa_backoff_ms(retry, stw_cfg.base_ms, stw_cfg.cap_ms, 0.2, wa_jitter_random());
+        if (retry_after > pause)
+            pause = retry_after < stw_cfg.cap_ms ? retry_after : stw_cfg.cap_ms;
         wa_metric_add(stw_m.retried, 1);
         wa_info("id=%s retry %d in %lld ms (%s)", o.id, retry, (long long)pause, oc.text);
         wa_sleep_ms(pause);

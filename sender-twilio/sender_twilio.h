@@ -1,4 +1,4 @@
-/* sender.h - what the files of sender-twilio/ share. */
+/* sender_twilio.h - what the files of sender-twilio/ share. */
 #ifndef SENDER_TWILIO_H
 #define SENDER_TWILIO_H
 

@@ -1,4 +1,4 @@
-/* sender.h - what the files of sender-baileys/ share. */
+/* sender_baileys.h - what the files of sender-baileys/ share. */
 #ifndef SENDER_BAILEYS_H
 #define SENDER_BAILEYS_H
 
@@ -23,12 +23,12 @@ extern struct sbl_config sbl_cfg;
 char *sbl_request(const struct wa_outbound *o); /* new JSON string */
 
 enum sbl_verdict {
-    SBL_SENT,     /* 200: WhatsApp has it (or had it: a repeat of our key) */
-    SBL_DOWN,     /* provably not sent: refused connection, 503 not_connected */
-    SBL_RETRY,    /* 429, 5xx: the same key again later */
-    SBL_UNKNOWN,  /* sent and no answer (timeout), or 502 send_failed: the same key again later,
-                     never another provider */
-    SBL_FAILED,   /* a permanent refusal (400) */
+    SBL_SENT,    /* 200: WhatsApp has it (or had it: a repeat of our key) */
+    SBL_DOWN,    /* provably not sent: refused connection, 503 not_connected */
+    SBL_RETRY,   /* 429, 5xx: the same key again later */
+    SBL_UNKNOWN, /* sent and no answer (timeout), or 502 send_failed: the same key again later,
+                    never another provider */
+    SBL_FAILED,  /* a permanent refusal (400) */
 };
 struct sbl_outcome {
     enum sbl_verdict verdict;
