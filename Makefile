@@ -67,6 +67,12 @@ bridge-unit:
 	scripts/node-deps.sh
 	cd baileys-bridge && npm test
 
+# ---- the Twilio simulator's own tests (against Twilio's OpenAPI spec) --------------------
+.PHONY: sim-unit
+sim-unit:
+	scripts/node-deps.sh
+	cd sim/twilio && npm test
+
 # ---- style ---------------------------------------------------------------------------
 .PHONY: format format-check
 format:
@@ -98,7 +104,7 @@ demo-baileys:
 
 compose-check:
 	@if command -v docker-compose >/dev/null; then \
-	  TWILIO_AUTH_TOKEN=x BAILEYS_WEBHOOK_SECRET=x docker-compose -f docker-compose.yml config -q && echo "compose-check: ok"; \
+	  TWILIO_ACCOUNT_SID=x TWILIO_AUTH_TOKEN=x TWILIO_WA_FROM=x BAILEYS_WEBHOOK_SECRET=x docker-compose -f docker-compose.yml config -q && echo "compose-check: ok"; \
 	else echo "compose-check: docker-compose missing (run make install)"; exit 1; fi
 
 e2e: build
@@ -109,6 +115,7 @@ test: install
 	$(MAKE) build
 	$(MAKE) unit
 	$(MAKE) bridge-unit
+	$(MAKE) sim-unit
 	$(MAKE) fuzz-replay
 	$(MAKE) compose-check
 	$(MAKE) e2e
