@@ -83,7 +83,7 @@ format-check:
 	 echo "format-check: ok"
 
 # ---- the stack -----------------------------------------------------------------------
-.PHONY: install run stop status demo demo-baileys test e2e compose-check bench clean
+.PHONY: install run stop status demo demo-baileys test e2e compose-check bench bench-outbound clean
 install:
 	infra/stack.sh install
 
@@ -122,6 +122,9 @@ test: install
 
 bench: install build
 	bench/run.sh
+
+bench-outbound: install build
+	bench/outbound.sh
 
 clean:
 	rm -rf $(B)

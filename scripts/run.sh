@@ -19,8 +19,9 @@ cat <<MSG
 
 wa-broker is running on loopback.
 
-  ingress    $INGRESS_URL   (POST /api/whatsapp/twilio, /healthz, /readyz, /metrics)
+  ingress    $INGRESS_URL   (webhooks; POST /api/whatsapp/send with "Authorization: Bearer \$SEND_API_TOKEN")
   router     http://$ROUTER_LISTEN/metrics
+  senders    http://$SENDER_TWILIO_LISTEN/metrics (Twilio)   http://$SENDER_BAILEYS_LISTEN/metrics (Baileys)
   bridge     http://$BRIDGE_LISTEN/health   (Baileys, WhatsApp Web$( [ "${BAILEYS_LOOPBACK:-1}" = 1 ] && [ ! -f "$WA_STATE/bridge/auth/creds.json" ] && echo ": LOOPBACK, simulated"))
   Postgres   $DATABASE_URL
   Kafka      $KAFKA_BROKERS   (topics wa.inbound, wa.events, wa.error, ...)
@@ -29,7 +30,7 @@ wa-broker is running on loopback.
 
 MSG
 if [ -n "${WA_TWILIO_SIMULATED:-}" ]; then
-    echo "  No TWILIO_AUTH_TOKEN was given: Twilio is simulated (token $TWILIO_AUTH_TOKEN)."
+    echo "  No TWILIO_AUTH_TOKEN was given: Twilio is simulated at $TWILIO_API_BASE (token $TWILIO_AUTH_TOKEN)."
 fi
 cat <<MSG
 

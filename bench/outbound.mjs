@@ -1,0 +1,100 @@
+// outbound.mjs - outbound benchmarks on the running stack: the send API to the provider call at a
+// steady load, and failover time (the bridge dies -> the next message reaches Twilio).
+// Run through bench/outbound.sh (`make bench-outbound`), which starts the stack.
+import { performance } from 'node:perf_hooks';
+import {
+  send, sim, bridge, twilioContact, baileysContact, key, services, metric, waitFor, sleep, env,
+} from '../tests/e2e/lib.mjs';
+
+const RATE = Number(env.RATE ?? 50);     // send requests per second
+const SECS = Number(env.SECS ?? 20);
+const RUNS = Number(env.RUNS ?? 20);     // failover runs
+const CONTACTS = Number(env.CONTACTS ?? 20);
+const now = () => performance.timeOrigin + performance.now();
+
+function stats(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
+  const f = (x) => (x === undefined ? '-' : x.toFixed(1));
+  return `n=${s.length} p50=${f(at(0.5))} p90=${f(at(0.9))} p99=${f(at(0.99))} max=${f(s[s.length - 1])} ms`;
+}
+
+async function baileysUp() {
+  await waitFor('Baileys UP at sender-baileys and the router', async () =>
+    (await metric(`http://${env.SENDER_BAILEYS_LISTEN}`, 'wa_sender_baileys_up')) === 1 &&
+    (await metric(`http://${env.ROUTER_LISTEN}`, 'wa_router_baileys_up')) === 1, { timeoutMs: 60000, everyMs: 20 });
+}
+
+async function steady() {
+  await baileysUp();
+  const tw = [], bl = [];
+  for (let i = 0; i < CONTACTS; i++) {
+    tw.push(await twilioContact());
+    bl.push(await baileysContact());
+  }
+  const total = RATE * SECS;
+  const started = new Map(); // body -> [provider, t0]
+  const pending = [];
+  const t0 = now();
+  for (let i = 0; i < total; i++) {
+    const due = t0 + (i * 1000) / RATE;
+    const wait = due - now();
+    if (wait > 0) await sleep(wait);
+    const viaTwilio = i % 2 === 0;
+    const to = (viaTwilio ? tw : bl)[i % CONTACTS];
+    const text = `bench ${t0.toFixed(0)} ${i}`;
+    started.set(text, [viaTwilio ? 'twilio' : 'baileys', now()]);
+    pending.push(send({ to, type: 'text', text, idempotencyKey: key() }).then((r) => {
+      if (r.status !== 202) throw new Error(`send: ${r.status} ${r.text}`);
+    }));
+  }
+  await Promise.all(pending);
+  const seen = new Map();
+  await waitFor('every message at its provider', async () => {
+    for (const c of (await sim('/sim/calls')).calls) {
+      if (c.params?.Body && started.has(c.params.Body)) seen.set(c.params.Body, c.receivedAtMs);
+    }
+    for (const s of (await bridge('/dev/sent')).json.sent) {
+      const t = s.content?.text;
+      if (t && started.has(t)) seen.set(t, s.at);
+    }
+    return seen.size === started.size;
+  }, { timeoutMs: 120000, everyMs: 1000 });
+  const lat = { twilio: [], baileys: [] };
+  for (const [text, [p, t]] of started) lat[p].push(seen.get(text) - t);
+  console.log(`== outbound latency: POST /api/whatsapp/send -> provider call received (${RATE}/s for ${SECS} s, ` +
+    `half to ${CONTACTS} Twilio contacts, half to ${CONTACTS} Baileys contacts)`);
+  console.log(`twilio  (simulator received the Messages API call):   ${stats(lat.twilio)}`);
+  console.log(`baileys (loopback bridge handed it to "WhatsApp"):    ${stats(lat.baileys)}`);
+  console.log('(the bridge stamps its send with Date.now(): whole milliseconds)');
+}
+
+async function failover() {
+  const phone = await baileysContact();
+  await sim('/sim/window', { user: phone, lastInboundAtMs: Date.now() + 3600e3 });
+  const ms = [];
+  for (let r = 0; r < RUNS; r++) {
+    services('start', 'bridge');
+    await baileysUp();
+    services('kill9', 'bridge'); // returns once the process is gone
+    const t0 = now();
+    const text = `failover ${t0.toFixed(0)} ${r}`;
+    const res = await send({ to: phone, type: 'text', text, idempotencyKey: key() });
+    if (res.status !== 202) throw new Error(`send: ${res.status} ${res.text}`);
+    const at = await waitFor('the Twilio call', async () => {
+      const c = (await sim(`/sim/calls?to=${encodeURIComponent(phone)}`)).calls
+        .find((x) => x.params?.Body === text);
+      return c ? c.receivedAtMs : false;
+    }, { everyMs: 5 });
+    ms.push(at - t0);
+  }
+  services('start', 'bridge');
+  console.log(`== failover: bridge killed (-9), then one send; until the simulator received the Twilio call (${RUNS} runs)`);
+  console.log(`failover: ${stats(ms)}`);
+  console.log(`runs: ${ms.map((x) => x.toFixed(0)).join(' ')}`);
+}
+
+await steady();
+console.log();
+await failover();
+process.exit(0);
