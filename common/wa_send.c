@@ -1,8 +1,12 @@
 /* wa_send.c - the senders' claim protocol and result reporting. */
 #include "wa_send.h"
 #include "wa_event.h"
+#include "wa_backoff.h"
+#include "wa_http.h"
 #include "wa_kafka.h"
 #include "wa_log.h"
+
+#include <stdatomic.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,4 +186,73 @@ enum wa_result wa_send_error(struct wa_sender *s, const rd_kafka_message_t *m, c
         return WA_RETRY;
     }
     return WA_OK;
+}
+
+static atomic_int pg_ready;
+
+static int ready(void)
+{
+    return atomic_load(&pg_ready);
+}
+
+int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
+{
+    char err[512];
+    s->producer = wa_kafka_producer_new(u->brokers, u->service, 10000, err, sizeof err);
+    const char *topics[] = {u->topic};
+    rd_kafka_t *consumer =
+        s->producer ? wa_kafka_consumer_new(u->brokers, u->group, topics, 1, err, sizeof err)
+                    : NULL;
+    if (!consumer) {
+        fprintf(stderr, "config: kafka: %s\n", err);
+        return WA_EX_CONFIG;
+    }
+    struct MHD_Daemon *admin = wa_http_admin_start(u->listen, ready, err, sizeof err);
+    if (!admin) {
+        wa_error("%s", err);
+        return WA_EX_TEMPFAIL;
+    }
+    /* Postgres may still be starting: wait for it rather than crash-loop. */
+    while (wa_running() && wa_pg_connect(&s->pg, u->database_url, wa_send_statements,
+                                         wa_send_nstatements, err, sizeof err) < 0) {
+        wa_warn("postgres: %s; retrying", err);
+        wa_sleep_ms(1000);
+    }
+    atomic_store(&pg_ready, 1);
+    size_t nwarm = 0;
+    while (u->produces && u->produces[nwarm])
+        nwarm++;
+    wa_kafka_warm(s->producer, u->produces, nwarm, 5000);
+    if (u->started) u->started(s, u->ctx);
+    wa_info("consuming %s as group %s", u->topic, u->group);
+
+    int retry = 0;
+    while (wa_running()) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, 100);
+        rd_kafka_poll(s->producer, 0);
+        if (!m) continue;
+        if (m->err) {
+            wa_warn("kafka consumer: %s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        enum wa_result r = u->handle(s, m, u->ctx);
+        if (r == WA_RETRY) {
+            /* The CRM or Kafka is away: the same command again, later. */
+            wa_kafka_rewind(consumer, &m, 1);
+            atomic_store(&pg_ready, wa_pg_ok(&s->pg));
+            wa_sleep_ms(wa_backoff_ms(++retry, 100, 5000, 0.2, wa_jitter_random()));
+        } else {
+            retry = 0;
+            wa_kafka_store_offset(consumer, m);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    wa_info("stopping");
+    if (u->stopping) u->stopping(u->ctx);
+    wa_kafka_consumer_close(consumer);
+    wa_kafka_producer_close(s->producer, 5000);
+    wa_pg_close(&s->pg);
+    MHD_stop_daemon(admin);
+    return wa_kafka_fatal() ? 1 : 0;
 }

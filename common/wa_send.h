@@ -39,7 +39,9 @@ enum wa_result wa_send_reclaim(struct wa_sender *s, const char *id, int *attempt
 enum wa_result wa_send_release(struct wa_sender *s, const char *id);
 
 /* Records the outcome (never moving the status backwards) and the provider's
- * message id. latency_ms < 0 when unknown. */
+ * message id. latency_ms < 0 when unknown. A result we know must reach the
+ * CRM: Postgres gets about ten seconds before WA_RETRY (the redelivered
+ * command would then find the message mid-send and record it as unknown). */
 enum wa_result wa_send_finish(struct wa_sender *s, const char *id, const char *status,
                               const char *provider_message_id, const char *error_code,
                               const char *error_text, int64_t latency_ms);
@@ -57,5 +59,23 @@ enum wa_result wa_send_report(struct wa_sender *s, const struct wa_outbound *o,
 /* Produces a wa.error for the command m and waits for the ack. */
 enum wa_result wa_send_error(struct wa_sender *s, const rd_kafka_message_t *m, const char *code,
                              const char *text, int retryable);
+
+/* What a sender's main() hands to wa_sender_run(). */
+struct wa_sender_setup {
+    const char *service; /* client id and log name */
+    const char *brokers, *group, *topic, *listen, *database_url;
+    const char *const *produces; /* topics to warm up, NULL-terminated */
+    /* One command: WA_OK or WA_FAIL (done: the offset moves on), WA_RETRY
+     * (the same command again after a pause). */
+    enum wa_result (*handle)(struct wa_sender *s, const rd_kafka_message_t *m, void *ctx);
+    void *ctx;
+    void (*started)(struct wa_sender *s, void *ctx); /* after Kafka, before the loop; may be NULL */
+    void (*stopping)(void *ctx);                     /* before Kafka closes; may be NULL */
+};
+
+/* Connects Kafka, Postgres (waiting for it), serves /healthz /readyz
+ * /metrics, and runs the one-command-at-a-time loop until SIGTERM. Returns
+ * the process exit code. */
+int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *setup);
 
 #endif

@@ -1,20 +1,15 @@
 /* main.c - sender-baileys: wa.send.baileys to the bridge, with health probing and failover.
  * Config, wiring, the loop. */
 #include "sender_baileys.h"
-#include "wa_backoff.h"
 #include "wa_config.h"
-#include "wa_http.h"
-#include "wa_kafka.h"
 #include "wa_log.h"
 
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct sbl_config sbl_cfg;
 static const char *log_level;
-static atomic_int pg_ready;
 
 static const struct wa_cfg config[] = {
     {"KAFKA_BROKERS", "127.0.0.1:9092", WA_CFG_STR, 0, 0, NULL, "Kafka bootstrap servers",
@@ -66,11 +61,6 @@ static const struct wa_cfg config[] = {
      NULL},
 };
 
-static int ready(void)
-{
-    return atomic_load(&pg_ready);
-}
-
 static void metrics_init(void)
 {
     const char *h = "Messages by outcome.";
@@ -97,6 +87,27 @@ static void metrics_init(void)
 
 enum wa_result sbl_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t *m);
 
+static enum wa_result handle(struct wa_sender *s, const rd_kafka_message_t *m, void *curl)
+{
+    return sbl_handle(s, curl, m);
+}
+
+static void started(struct wa_sender *s, void *ctx)
+{
+    (void)ctx;
+    char err[256];
+    if (sbl_health_start(s->producer, err, sizeof err) < 0) {
+        wa_error("%s", err);
+        wa_stop();
+    }
+}
+
+static void stopping(void *ctx)
+{
+    (void)ctx;
+    sbl_health_stop();
+}
+
 int main(void)
 {
     if (wa_service_start("sender-baileys", config, WA_CFG_COUNT(config), &log_level))
@@ -110,71 +121,25 @@ int main(void)
     }
     metrics_init();
     curl_global_init(CURL_GLOBAL_DEFAULT);
-
-    char err[512];
+    CURL *h = curl_easy_init();
     struct wa_sender s = {.provider = "baileys",
                           .topic_status = sbl_cfg.topic_status,
                           .topic_error = sbl_cfg.topic_error};
-    s.producer =
-        wa_kafka_producer_new(sbl_cfg.kafka_brokers, "sender-baileys", 10000, err, sizeof err);
-    const char *topics[] = {sbl_cfg.topic_send};
-    rd_kafka_t *consumer = s.producer ? wa_kafka_consumer_new(sbl_cfg.kafka_brokers, sbl_cfg.group,
-                                                              topics, 1, err, sizeof err)
-                                      : NULL;
-    if (!consumer) {
-        fprintf(stderr, "config: kafka: %s\n", err);
-        return WA_EX_CONFIG;
-    }
-    struct MHD_Daemon *admin = wa_http_admin_start(sbl_cfg.listen, ready, err, sizeof err);
-    if (!admin) {
-        wa_error("%s", err);
-        return WA_EX_TEMPFAIL;
-    }
-    if (sbl_health_start(s.producer, err, sizeof err) < 0) {
-        wa_error("%s", err);
-        return WA_EX_TEMPFAIL;
-    }
-    while (wa_running() && wa_pg_connect(&s.pg, sbl_cfg.database_url, wa_send_statements,
-                                         wa_send_nstatements, err, sizeof err) < 0) {
-        wa_warn("postgres: %s; retrying", err);
-        wa_sleep_ms(1000);
-    }
-    atomic_store(&pg_ready, 1);
-    const char *out[] = {sbl_cfg.topic_twilio, sbl_cfg.topic_status, sbl_cfg.topic_error,
-                         sbl_cfg.topic_provider};
-    wa_kafka_warm(s.producer, out, 4, 5000);
-    CURL *h = curl_easy_init();
-    wa_info("sending %s via %s; probing %s", sbl_cfg.topic_send, sbl_cfg.send_url,
-            sbl_cfg.health_url);
-
-    int retry = 0;
-    while (wa_running()) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, 100);
-        rd_kafka_poll(s.producer, 0);
-        if (!m) continue;
-        if (m->err) {
-            wa_warn("kafka consumer: %s", rd_kafka_message_errstr(m));
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        enum wa_result r = sbl_handle(&s, h, m);
-        if (r == WA_RETRY) {
-            wa_kafka_rewind(consumer, &m, 1);
-            atomic_store(&pg_ready, wa_pg_ok(&s.pg));
-            wa_sleep_ms(wa_backoff_ms(++retry, 100, 5000, 0.2, wa_jitter_random()));
-        } else {
-            retry = 0;
-            wa_kafka_store_offset(consumer, m);
-        }
-        rd_kafka_message_destroy(m);
-    }
-    wa_info("stopping");
-    sbl_health_stop();
-    wa_kafka_consumer_close(consumer);
-    wa_kafka_producer_close(s.producer, 5000);
+    const char *produces[] = {sbl_cfg.topic_twilio, sbl_cfg.topic_status, sbl_cfg.topic_error,
+                              sbl_cfg.topic_provider, NULL};
+    wa_info("sending via %s; probing %s", sbl_cfg.send_url, sbl_cfg.health_url);
+    int rc = wa_sender_run(&s, &(struct wa_sender_setup){.service = "sender-baileys",
+                                                         .brokers = sbl_cfg.kafka_brokers,
+                                                         .group = sbl_cfg.group,
+                                                         .topic = sbl_cfg.topic_send,
+                                                         .listen = sbl_cfg.listen,
+                                                         .database_url = sbl_cfg.database_url,
+                                                         .produces = produces,
+                                                         .handle = handle,
+                                                         .ctx = h,
+                                                         .started = started,
+                                                         .stopping = stopping});
     curl_easy_cleanup(h);
-    wa_pg_close(&s.pg);
-    MHD_stop_daemon(admin);
     curl_global_cleanup();
-    return wa_kafka_fatal() ? 1 : 0;
+    return rc;
 }

@@ -12,24 +12,13 @@
 
 struct sbl_metrics sbl_m;
 
-static enum wa_result finish(struct wa_sender *s, const char *id, const char *status,
-                             const char *pmid, const char *code, const char *text, int64_t lat)
-{
-    for (int i = 0; i < 20 && wa_running(); i++) {
-        enum wa_result r = wa_send_finish(s, id, status, pmid, code, text, lat);
-        if (r != WA_RETRY) return r;
-        wa_sleep_ms(500);
-    }
-    return WA_RETRY;
-}
-
 static enum wa_result conclude(struct wa_sender *s, const rd_kafka_message_t *m,
                                const struct wa_outbound *o, const char *status, const char *pmid,
                                const char *code, const char *text, int attempt, int64_t lat,
                                int retryable)
 {
     int ok = strcmp(status, "sent") == 0;
-    if (finish(s, o->id, status, pmid, code, text, lat) != WA_OK) return WA_RETRY;
+    if (wa_send_finish(s, o->id, status, pmid, code, text, lat) != WA_OK) return WA_RETRY;
     if (wa_send_report(s, o, "baileys", status, pmid, code, text, attempt, lat, 0, NULL) ==
         WA_RETRY)
         return WA_RETRY;

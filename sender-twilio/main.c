@@ -1,19 +1,14 @@
 /* main.c - sender-twilio: wa.send.twilio to Twilio's Messages API. Config, wiring, the loop. */
 #include "sender_twilio.h"
-#include "wa_backoff.h"
 #include "wa_config.h"
-#include "wa_http.h"
-#include "wa_kafka.h"
 #include "wa_log.h"
 #include "wa_phone.h"
 
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 struct stw_config stw_cfg;
 static const char *log_level;
-static atomic_int pg_ready;
 
 static const struct wa_cfg config[] = {
     {"KAFKA_BROKERS", "127.0.0.1:9092", WA_CFG_STR, 0, 0, NULL, "Kafka bootstrap servers",
@@ -57,11 +52,6 @@ static const struct wa_cfg config[] = {
      NULL},
 };
 
-static int ready(void)
-{
-    return atomic_load(&pg_ready);
-}
-
 static void metrics_init(void)
 {
     const char *h = "Messages by outcome.";
@@ -89,6 +79,17 @@ static void metrics_init(void)
 enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucket,
                           const rd_kafka_message_t *m);
 
+struct ctx {
+    CURL *curl;
+    struct stw_bucket bucket;
+};
+
+static enum wa_result handle(struct wa_sender *s, const rd_kafka_message_t *m, void *arg)
+{
+    struct ctx *c = arg;
+    return stw_handle(s, c->curl, &c->bucket, m);
+}
+
 int main(void)
 {
     if (wa_service_start("sender-twilio", config, WA_CFG_COUNT(config), &log_level))
@@ -103,67 +104,23 @@ int main(void)
     stw_cfg.from = from;
     metrics_init();
     curl_global_init(CURL_GLOBAL_DEFAULT);
-
-    char err[512];
+    struct ctx c = {.curl = curl_easy_init()};
+    stw_bucket_init(&c.bucket, (double)stw_cfg.rate, (double)stw_cfg.rate, wa_now_ms());
     struct wa_sender s = {.provider = "twilio",
                           .topic_status = stw_cfg.topic_status,
                           .topic_error = stw_cfg.topic_error};
-    s.producer =
-        wa_kafka_producer_new(stw_cfg.kafka_brokers, "sender-twilio", 10000, err, sizeof err);
-    const char *topics[] = {stw_cfg.topic_send};
-    rd_kafka_t *consumer = s.producer ? wa_kafka_consumer_new(stw_cfg.kafka_brokers, stw_cfg.group,
-                                                              topics, 1, err, sizeof err)
-                                      : NULL;
-    if (!consumer) {
-        fprintf(stderr, "config: kafka: %s\n", err);
-        return WA_EX_CONFIG;
-    }
-    struct MHD_Daemon *admin = wa_http_admin_start(stw_cfg.listen, ready, err, sizeof err);
-    if (!admin) {
-        wa_error("%s", err);
-        return WA_EX_TEMPFAIL;
-    }
-    while (wa_running() && wa_pg_connect(&s.pg, stw_cfg.database_url, wa_send_statements,
-                                         wa_send_nstatements, err, sizeof err) < 0) {
-        wa_warn("postgres: %s; retrying", err);
-        wa_sleep_ms(1000);
-    }
-    atomic_store(&pg_ready, 1);
-    const char *out[] = {stw_cfg.topic_status, stw_cfg.topic_error};
-    wa_kafka_warm(s.producer, out, 2, 5000);
-    CURL *h = curl_easy_init();
-    struct stw_bucket bucket;
-    stw_bucket_init(&bucket, (double)stw_cfg.rate, (double)stw_cfg.rate, wa_now_ms());
-    wa_info("sending %s via %s as %s", stw_cfg.topic_send, stw_cfg.api_base, stw_cfg.from);
-
-    int retry = 0;
-    while (wa_running()) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, 100);
-        rd_kafka_poll(s.producer, 0);
-        if (!m) continue;
-        if (m->err) {
-            wa_warn("kafka consumer: %s", rd_kafka_message_errstr(m));
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        enum wa_result r = stw_handle(&s, h, &bucket, m);
-        if (r == WA_RETRY) {
-            /* The CRM or Kafka is away: the same command again, later. */
-            wa_kafka_rewind(consumer, &m, 1);
-            atomic_store(&pg_ready, wa_pg_ok(&s.pg));
-            wa_sleep_ms(wa_backoff_ms(++retry, 100, 5000, 0.2, wa_jitter_random()));
-        } else {
-            retry = 0;
-            wa_kafka_store_offset(consumer, m);
-        }
-        rd_kafka_message_destroy(m);
-    }
-    wa_info("stopping");
-    wa_kafka_consumer_close(consumer);
-    wa_kafka_producer_close(s.producer, 5000);
-    curl_easy_cleanup(h);
-    wa_pg_close(&s.pg);
-    MHD_stop_daemon(admin);
+    const char *produces[] = {stw_cfg.topic_status, stw_cfg.topic_error, NULL};
+    wa_info("sending via %s as %s", stw_cfg.api_base, stw_cfg.from);
+    int rc = wa_sender_run(&s, &(struct wa_sender_setup){.service = "sender-twilio",
+                                                         .brokers = stw_cfg.kafka_brokers,
+                                                         .group = stw_cfg.group,
+                                                         .topic = stw_cfg.topic_send,
+                                                         .listen = stw_cfg.listen,
+                                                         .database_url = stw_cfg.database_url,
+                                                         .produces = produces,
+                                                         .handle = handle,
+                                                         .ctx = &c});
+    curl_easy_cleanup(c.curl);
     curl_global_cleanup();
-    return wa_kafka_fatal() ? 1 : 0;
+    return rc;
 }

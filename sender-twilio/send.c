@@ -9,19 +9,6 @@
 
 struct stw_metrics stw_m;
 
-/* A result we know must reach the CRM: Postgres gets a few tries before the
- * record is redelivered (which would record the outcome as unknown). */
-static enum wa_result finish(struct wa_sender *s, const char *id, const char *status,
-                             const char *sid, const char *code, const char *text, int64_t lat)
-{
-    for (int i = 0; i < 20 && wa_running(); i++) {
-        enum wa_result r = wa_send_finish(s, id, status, sid, code, text, lat);
-        if (r != WA_RETRY) return r;
-        wa_sleep_ms(500);
-    }
-    return WA_RETRY;
-}
-
 /* Records a final outcome everywhere it must go. */
 static enum wa_result conclude(struct wa_sender *s, const rd_kafka_message_t *m,
                                const struct wa_outbound *o, const char *status,
@@ -32,7 +19,7 @@ static enum wa_result conclude(struct wa_sender *s, const rd_kafka_message_t *m,
     const char *code = oc->code[0] ? oc->code : NULL;
     const char *text = oc->text[0] ? oc->text : NULL;
     int ok = strcmp(status, "sent") == 0;
-    if (finish(s, o->id, status, sid, ok ? NULL : code, ok ? NULL : text, lat) != WA_OK)
+    if (wa_send_finish(s, o->id, status, sid, ok ? NULL : code, ok ? NULL : text, lat) != WA_OK)
         return WA_RETRY;
     if (wa_send_report(s, o, "twilio", status, sid, ok ? NULL : code, ok ? NULL : text, attempt,
                        lat, o->failover, NULL) == WA_RETRY)
