@@ -4,9 +4,10 @@
 import { performance } from 'node:perf_hooks';
 import {
   send, sim, bridge, twilioContact, baileysContact, key, services, metric, waitFor, sleep, env,
+  waitMessage,
 } from '../tests/e2e/lib.mjs';
 
-const RATE = Number(env.RATE ?? 50);     // send requests per second
+const RATES = (env.RATES ?? '10 50').split(/\s+/).map(Number); // send requests per second
 const SECS = Number(env.SECS ?? 20);
 const RUNS = Number(env.RUNS ?? 20);     // failover runs
 const CONTACTS = Number(env.CONTACTS ?? 20);
@@ -25,12 +26,18 @@ async function baileysUp() {
     (await metric(`http://${env.ROUTER_LISTEN}`, 'wa_router_baileys_up')) === 1, { timeoutMs: 60000, everyMs: 20 });
 }
 
-async function steady() {
+async function steady(RATE) {
   await baileysUp();
   const tw = [], bl = [];
   for (let i = 0; i < CONTACTS; i++) {
     tw.push(await twilioContact());
     bl.push(await baileysContact());
+  }
+  // Warm-up, not measured: after a cold start Kafka's coordinator needs a while before the
+  // idempotent producers get their ids, and the first records wait for it.
+  for (const to of [tw[0], bl[0]]) {
+    const r = await send({ to, type: 'text', text: 'warm-up', idempotencyKey: key() });
+    await waitMessage(r.json.id, 'the warm-up message sent', (x) => x.sentAtMs, { timeoutMs: 120000 });
   }
   const total = RATE * SECS;
   const started = new Map(); // body -> [provider, t0]
@@ -94,7 +101,9 @@ async function failover() {
   console.log(`runs: ${ms.map((x) => x.toFixed(0)).join(' ')}`);
 }
 
-await steady();
-console.log();
+for (const rate of RATES) {
+  await steady(rate);
+  console.log();
+}
 await failover();
 process.exit(0);

@@ -13,7 +13,7 @@ source "$root/scripts/env.sh"
 report=$root/bench/REPORT-outbound-$(date -u +%Y%m%d).txt
 {
     echo "wa-broker outbound benchmark, $(date -u +%FT%TZ), $(nproc) cores, $(uname -r)"
-    echo "command: make bench-outbound  (RATE=${RATE:-50} SECS=${SECS:-20} RUNS=${RUNS:-20})"
+    echo "command: make bench-outbound  (RATES="${RATES:-10 50}" SECS=${SECS:-20} RUNS=${RUNS:-20})"
     echo "everything (the simulators, ingress, router, senders, bridge, Kafka, Postgres with fsync on) shares this machine"
     echo
     node "$root/bench/outbound.mjs"

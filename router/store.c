@@ -105,10 +105,11 @@ const struct wa_pg_stmt rtr_statements[] = {
      * Returns message id (NULL: no such message), history added, status moved. */
     {"status_apply",
      "WITH m AS ("
+     /* Both ways in by an index (a CASE here made every status a full scan). */
      "  SELECT id, contact_id, status FROM messages "
-     "  WHERE CASE WHEN $1::uuid IS NOT NULL THEN id = $1::uuid "
-     "    ELSE provider = $2 AND provider_message_id = $3 END "
-     "  LIMIT 1 FOR UPDATE"
+     "  WHERE id = COALESCE($1::uuid, (SELECT x.id FROM messages x "
+     "    WHERE x.provider = $2 AND x.provider_message_id = $3)) "
+     "  FOR UPDATE"
      "), h AS ("
      "  INSERT INTO message_statuses (message_id, status, provider, error_code, error_text, "
      "    occurred_at) "

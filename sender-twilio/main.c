@@ -94,6 +94,14 @@ int main(void)
 {
     if (wa_service_start("sender-twilio", config, WA_CFG_COUNT(config), &log_level))
         return WA_EX_CONFIG;
+    const char *sid = stw_cfg.account_sid;
+    int sid_ok = strlen(sid) == 34 && strncmp(sid, "AC", 2) == 0;
+    for (size_t i = 2; sid_ok && i < 34; i++)
+        sid_ok = strchr("0123456789abcdefABCDEF", sid[i]) != NULL;
+    if (!sid_ok) {
+        fprintf(stderr, "config: TWILIO_ACCOUNT_SID=%s is not AC followed by 32 hex digits\n", sid);
+        return WA_EX_CONFIG;
+    }
     char from[40];
     char e164[17];
     if (wa_phone_e164(stw_cfg.from, e164, sizeof e164) < 0) {

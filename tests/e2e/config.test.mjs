@@ -29,6 +29,28 @@ test('router refuses to start without DATABASE_URL', () => {
   assert.match(r.stderr, /config: WHATSAPP_PROVIDER=smoke-signals must be one of auto\|twilio\|baileys/);
 });
 
+test('the senders refuse to start without their provider settings', () => {
+  const t = start('sender-twilio', { DATABASE_URL: 'postgresql://x@127.0.0.1:1/x', PUBLIC_BASE_URL: 'http://x',
+    TWILIO_API_BASE: 'not a url', TWILIO_RATE_PER_SECOND: '0' });
+  assert.equal(t.status, 78);
+  for (const re of [/TWILIO_ACCOUNT_SID is required/, /TWILIO_AUTH_TOKEN is required/,
+    /TWILIO_WA_FROM is required/, /TWILIO_API_BASE=not a url/, /TWILIO_RATE_PER_SECOND=0 is out of range/]) {
+    assert.match(t.stderr, re);
+  }
+  const from = start('sender-twilio', { DATABASE_URL: 'postgresql://x@127.0.0.1:1/x', PUBLIC_BASE_URL: 'http://x',
+    TWILIO_ACCOUNT_SID: 'AC1', TWILIO_AUTH_TOKEN: 'tok', TWILIO_WA_FROM: 'sandbox' });
+  assert.equal(from.status, 78);
+  assert.match(from.stderr, /TWILIO_ACCOUNT_SID=AC1 is not AC followed by 32 hex digits/);
+  const from2 = start('sender-twilio', { DATABASE_URL: 'postgresql://x@127.0.0.1:1/x', PUBLIC_BASE_URL: 'http://x',
+    TWILIO_ACCOUNT_SID: `AC${'0'.repeat(32)}`, TWILIO_AUTH_TOKEN: 'tok', TWILIO_WA_FROM: 'sandbox' });
+  assert.equal(from2.status, 78);
+  assert.match(from2.stderr, /TWILIO_WA_FROM=sandbox is not whatsapp:\+E164/);
+  const b = start('sender-baileys', { DATABASE_URL: 'postgresql://x@127.0.0.1:1/x', BAILEYS_DOWN_HOLD_S: '-1' });
+  assert.equal(b.status, 78);
+  assert.match(b.stderr, /BAILEYS_WEBHOOK_SECRET is required/);
+  assert.match(b.stderr, /BAILEYS_DOWN_HOLD_S=-1 is out of range/);
+});
+
 test('the effective configuration is logged with secrets masked', () => {
   const r = spawnSync(path.join(root, 'build/bin', 'ingress'), [], {
     env: { PATH: process.env.PATH, PUBLIC_BASE_URL: 'http://127.0.0.1:1', TWILIO_AUTH_TOKEN: 'tok-SECRET-123',
