@@ -6,6 +6,7 @@
 #include "wa_kafka.h"
 #include "wa_log.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include <stdio.h>
@@ -188,71 +189,110 @@ enum wa_result wa_send_error(struct wa_sender *s, const rd_kafka_message_t *m, c
     return WA_OK;
 }
 
-static atomic_int pg_ready;
+static atomic_int workers_ready;
+static int workers_total;
 
 static int ready(void)
 {
-    return atomic_load(&pg_ready);
+    return atomic_load(&workers_ready) == workers_total;
 }
 
-int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
-{
-    char err[512];
-    s->producer = wa_kafka_producer_new(u->brokers, u->service, 10000, err, sizeof err);
-    const char *topics[] = {u->topic};
-    rd_kafka_t *consumer =
-        s->producer ? wa_kafka_consumer_new(u->brokers, u->group, topics, 1, err, sizeof err)
-                    : NULL;
-    if (!consumer) {
-        fprintf(stderr, "config: kafka: %s\n", err);
-        return WA_EX_CONFIG;
-    }
-    struct MHD_Daemon *admin = wa_http_admin_start(u->listen, ready, err, sizeof err);
-    if (!admin) {
-        wa_error("%s", err);
-        return WA_EX_TEMPFAIL;
-    }
-    /* Postgres may still be starting: wait for it rather than crash-loop. */
-    while (wa_running() && wa_pg_connect(&s->pg, u->database_url, wa_send_statements,
-                                         wa_send_nstatements, err, sizeof err) < 0) {
-        wa_warn("postgres: %s; retrying", err);
-        wa_sleep_ms(1000);
-    }
-    atomic_store(&pg_ready, 1);
-    size_t nwarm = 0;
-    while (u->produces && u->produces[nwarm])
-        nwarm++;
-    wa_kafka_warm(s->producer, u->produces, nwarm, 5000);
-    if (u->started) u->started(s, u->ctx);
-    wa_info("consuming %s as group %s", u->topic, u->group);
+struct worker {
+    struct wa_sender s; /* its own Postgres connection; the producer is shared */
+    const struct wa_sender_setup *u;
+    rd_kafka_t *consumer;
+    void *ctx;
+    pthread_t thread;
+};
 
-    int retry = 0;
+static void *work(void *arg)
+{
+    struct worker *w = arg;
+    int retry = 0, ok = 1;
     while (wa_running()) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, 100);
-        rd_kafka_poll(s->producer, 0);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, 100);
         if (!m) continue;
         if (m->err) {
             wa_warn("kafka consumer: %s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
             continue;
         }
-        enum wa_result r = u->handle(s, m, u->ctx);
+        enum wa_result r = w->u->handle(&w->s, m, w->ctx);
         if (r == WA_RETRY) {
             /* The CRM or Kafka is away: the same command again, later. */
-            wa_kafka_rewind(consumer, &m, 1);
-            atomic_store(&pg_ready, wa_pg_ok(&s->pg));
+            wa_kafka_rewind(w->consumer, &m, 1);
+            int now_ok = wa_pg_ok(&w->s.pg);
+            if (now_ok != ok) atomic_fetch_add(&workers_ready, now_ok ? 1 : -1);
+            ok = now_ok;
             wa_sleep_ms(wa_backoff_ms(++retry, 100, 5000, 0.2, wa_jitter_random()));
         } else {
+            if (!ok) atomic_fetch_add(&workers_ready, 1);
+            ok = 1;
             retry = 0;
-            wa_kafka_store_offset(consumer, m);
+            wa_kafka_store_offset(w->consumer, m);
         }
         rd_kafka_message_destroy(m);
     }
+    wa_kafka_consumer_close(w->consumer);
+    wa_pg_close(&w->s.pg);
+    return NULL;
+}
+
+int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
+{
+    char err[512];
+    s->producer = wa_kafka_producer_new(u->brokers, u->service, 10000, err, sizeof err);
+    if (!s->producer) {
+        fprintf(stderr, "config: kafka: %s\n", err);
+        return WA_EX_CONFIG;
+    }
+    int n = u->workers > 0 ? u->workers : 1;
+    workers_total = n;
+    struct MHD_Daemon *admin = wa_http_admin_start(u->listen, ready, err, sizeof err);
+    if (!admin) {
+        wa_error("%s", err);
+        return WA_EX_TEMPFAIL;
+    }
+    struct worker *ws = wa_xcalloc((size_t)n, sizeof *ws);
+    const char *topics[] = {u->topic};
+    for (int i = 0; i < n && wa_running(); i++) {
+        struct worker *w = &ws[i];
+        w->s = *s;
+        w->u = u;
+        w->ctx = u->worker_ctx ? u->worker_ctx(i, u->ctx) : u->ctx;
+        w->consumer = wa_kafka_consumer_new(u->brokers, u->group, topics, 1, err, sizeof err);
+        if (!w->consumer) {
+            fprintf(stderr, "config: kafka: %s\n", err);
+            return WA_EX_CONFIG;
+        }
+        /* Postgres may still be starting: wait for it rather than crash-loop. */
+        while (wa_running() && wa_pg_connect(&w->s.pg, u->database_url, wa_send_statements,
+                                             wa_send_nstatements, err, sizeof err) < 0) {
+            wa_warn("postgres: %s; retrying", err);
+            wa_sleep_ms(1000);
+        }
+        atomic_fetch_add(&workers_ready, 1);
+    }
+    size_t nwarm = 0;
+    while (u->produces && u->produces[nwarm])
+        nwarm++;
+    wa_kafka_warm(s->producer, u->produces, nwarm, 5000);
+    if (u->started) u->started(s, u->ctx);
+    int started = 0;
+    for (; started < n && wa_running(); started++)
+        pthread_create(&ws[started].thread, NULL, work, &ws[started]);
+    wa_info("consuming %s as group %s with %d workers", u->topic, u->group, n);
+
+    /* Delivery reports of records nobody waits for (health reports) are served here. */
+    while (wa_running())
+        rd_kafka_poll(s->producer, 100);
+
     wa_info("stopping");
     if (u->stopping) u->stopping(u->ctx);
-    wa_kafka_consumer_close(consumer);
+    for (int i = 0; i < started; i++)
+        pthread_join(ws[i].thread, NULL);
+    free(ws);
     wa_kafka_producer_close(s->producer, 5000);
-    wa_pg_close(&s->pg);
     MHD_stop_daemon(admin);
     return wa_kafka_fatal() ? 1 : 0;
 }

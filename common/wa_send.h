@@ -65,17 +65,22 @@ struct wa_sender_setup {
     const char *service; /* client id and log name */
     const char *brokers, *group, *topic, *listen, *database_url;
     const char *const *produces; /* topics to warm up, NULL-terminated */
+    int workers;                 /* threads, each a member of the group with its own partitions */
     /* One command: WA_OK or WA_FAIL (done: the offset moves on), WA_RETRY
      * (the same command again after a pause). */
     enum wa_result (*handle)(struct wa_sender *s, const rd_kafka_message_t *m, void *ctx);
     void *ctx;
+    /* Each worker's own ctx (a curl handle, say); NULL: all share ctx. */
+    void *(*worker_ctx)(int worker, void *ctx);
     void (*started)(struct wa_sender *s, void *ctx); /* after Kafka, before the loop; may be NULL */
     void (*stopping)(void *ctx);                     /* before Kafka closes; may be NULL */
 };
 
 /* Connects Kafka, Postgres (waiting for it), serves /healthz /readyz
- * /metrics, and runs the one-command-at-a-time loop until SIGTERM. Returns
- * the process exit code. */
+ * /metrics, and runs `workers` loops until SIGTERM. Each worker is a consumer
+ * in the group with its own Postgres connection and handles one command at a
+ * time, so one contact's messages (one partition) keep their order while
+ * different contacts are sent in parallel. Returns the process exit code. */
 int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *setup);
 
 #endif

@@ -57,6 +57,10 @@ static const struct wa_cfg config[] = {
      &sbl_cfg.timeout_ms},
     {"BAILEYS_CONNECT_TIMEOUT_MS", "1000", WA_CFG_INT, 50, 60000, NULL, "connect to the bridge",
      NULL, &sbl_cfg.connect_timeout_ms},
+    {"SENDER_WORKERS", "4", WA_CFG_INT, 1, 64, NULL,
+     "parallel sends: each worker owns some of the topic's partitions (more than the "
+     "partitions idle)",
+     NULL, &sbl_cfg.workers},
     {"LOG_LEVEL", "info", WA_CFG_ENUM, 0, 0, "debug|info|warn|error", "log verbosity", &log_level,
      NULL},
 };
@@ -86,6 +90,13 @@ static void metrics_init(void)
 }
 
 enum wa_result sbl_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t *m);
+
+static void *worker_ctx(int worker, void *ctx)
+{
+    (void)worker;
+    (void)ctx;
+    return curl_easy_init(); /* each worker keeps its own connection to the bridge */
+}
 
 static enum wa_result handle(struct wa_sender *s, const rd_kafka_message_t *m, void *curl)
 {
@@ -121,7 +132,6 @@ int main(void)
     }
     metrics_init();
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    CURL *h = curl_easy_init();
     struct wa_sender s = {.provider = "baileys",
                           .topic_status = sbl_cfg.topic_status,
                           .topic_error = sbl_cfg.topic_error};
@@ -135,11 +145,11 @@ int main(void)
                                                          .listen = sbl_cfg.listen,
                                                          .database_url = sbl_cfg.database_url,
                                                          .produces = produces,
+                                                         .workers = (int)sbl_cfg.workers,
                                                          .handle = handle,
-                                                         .ctx = h,
+                                                         .worker_ctx = worker_ctx,
                                                          .started = started,
                                                          .stopping = stopping});
-    curl_easy_cleanup(h);
     curl_global_cleanup();
     return rc;
 }

@@ -14,7 +14,7 @@ struct sbl_config {
     const char *kafka_brokers, *database_url, *listen, *group;
     const char *topic_send, *topic_twilio, *topic_status, *topic_error, *topic_provider;
     const char *send_url, *health_url, *secret, *provider_mode;
-    long max_attempts, base_ms, cap_ms, timeout_ms, connect_timeout_ms;
+    long max_attempts, base_ms, cap_ms, timeout_ms, connect_timeout_ms, workers;
     long health_interval_s, health_down_interval_s, down_hold_s, health_timeout_ms;
 };
 extern struct sbl_config sbl_cfg;

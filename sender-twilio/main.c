@@ -48,6 +48,10 @@ static const struct wa_cfg config[] = {
      &stw_cfg.timeout_ms},
     {"TWILIO_CONNECT_TIMEOUT_MS", "3000", WA_CFG_INT, 100, 60000, NULL, "connect", NULL,
      &stw_cfg.connect_timeout_ms},
+    {"SENDER_WORKERS", "4", WA_CFG_INT, 1, 64, NULL,
+     "parallel sends: each worker owns some of the topic's partitions (more than the "
+     "partitions idle)",
+     NULL, &stw_cfg.workers},
     {"LOG_LEVEL", "info", WA_CFG_ENUM, 0, 0, "debug|info|warn|error", "log verbosity", &log_level,
      NULL},
 };
@@ -79,15 +83,19 @@ static void metrics_init(void)
 enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucket,
                           const rd_kafka_message_t *m);
 
-struct ctx {
-    CURL *curl;
-    struct stw_bucket bucket;
-};
+/* One sender number, one bucket, whichever worker sends. */
+static struct stw_bucket bucket;
 
-static enum wa_result handle(struct wa_sender *s, const rd_kafka_message_t *m, void *arg)
+static void *worker_ctx(int worker, void *ctx)
 {
-    struct ctx *c = arg;
-    return stw_handle(s, c->curl, &c->bucket, m);
+    (void)worker;
+    (void)ctx;
+    return curl_easy_init(); /* each worker keeps its own connection to Twilio */
+}
+
+static enum wa_result handle(struct wa_sender *s, const rd_kafka_message_t *m, void *curl)
+{
+    return stw_handle(s, curl, &bucket, m);
 }
 
 int main(void)
@@ -112,8 +120,7 @@ int main(void)
     stw_cfg.from = from;
     metrics_init();
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    struct ctx c = {.curl = curl_easy_init()};
-    stw_bucket_init(&c.bucket, (double)stw_cfg.rate, (double)stw_cfg.rate, wa_now_ms());
+    stw_bucket_init(&bucket, (double)stw_cfg.rate, (double)stw_cfg.rate, wa_now_ms());
     struct wa_sender s = {.provider = "twilio",
                           .topic_status = stw_cfg.topic_status,
                           .topic_error = stw_cfg.topic_error};
@@ -126,9 +133,9 @@ int main(void)
                                                          .listen = stw_cfg.listen,
                                                          .database_url = stw_cfg.database_url,
                                                          .produces = produces,
+                                                         .workers = (int)stw_cfg.workers,
                                                          .handle = handle,
-                                                         .ctx = &c});
-    curl_easy_cleanup(c.curl);
+                                                         .worker_ctx = worker_ctx});
     curl_global_cleanup();
     return rc;
 }

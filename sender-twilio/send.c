@@ -3,6 +3,7 @@
 #include "wa_backoff.h"
 #include "wa_log.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,16 @@ static enum wa_result conclude(struct wa_sender *s, const rd_kafka_message_t *m,
         wa_send_error(s, m, code ? code : "failed", text ? text : status, retryable) == WA_RETRY)
         return WA_RETRY;
     return WA_OK;
+}
+
+/* The workers share the bucket of the one sender number. */
+static int64_t take(struct stw_bucket *b)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&mu);
+    int64_t wait = stw_bucket_take(b, wa_now_ms());
+    pthread_mutex_unlock(&mu);
+    return wait;
 }
 
 enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucket,
@@ -80,7 +91,7 @@ enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucke
             break;
         }
         int64_t wait;
-        while ((wait = stw_bucket_take(bucket, wa_now_ms())) > 0 && wa_running()) {
+        while ((wait = take(bucket)) > 0 && wa_running()) {
             wa_metric_add(stw_m.throttled_ms, wait);
             wa_sleep_ms(wait);
         }

@@ -14,7 +14,7 @@ struct stw_config {
     const char *kafka_brokers, *database_url, *listen, *group;
     const char *topic_send, *topic_status, *topic_error;
     const char *account_sid, *auth_token, *from, *api_base, *public_base_url;
-    long rate, max_attempts, base_ms, cap_ms, timeout_ms, connect_timeout_ms;
+    long rate, max_attempts, base_ms, cap_ms, timeout_ms, connect_timeout_ms, workers;
 };
 extern struct stw_config stw_cfg;
 
