@@ -102,13 +102,16 @@ static void *loop(void *arg)
         } else {
             set_state(ok, why, "probe");
         }
-        pthread_mutex_lock(&mu);
-        int up = st.up;
-        pthread_mutex_unlock(&mu);
-        /* Faster while DOWN, so a recovery is noticed soon after the hold. */
-        int64_t next = (up ? sbl_cfg.health_interval_s : sbl_cfg.health_down_interval_s) * 1000;
-        for (int64_t t = 0; t < next && wa_running(); t += 100)
+        /* Faster while DOWN, so a recovery is noticed soon after the hold. A
+         * send may mark it DOWN meanwhile: the period follows at once. */
+        for (int64_t t = 0; wa_running(); t += 100) {
+            pthread_mutex_lock(&mu);
+            int up = st.up;
+            pthread_mutex_unlock(&mu);
+            if (t >= (up ? sbl_cfg.health_interval_s : sbl_cfg.health_down_interval_s) * 1000)
+                break;
             wa_sleep_ms(100);
+        }
     }
     curl_easy_cleanup(h);
     return NULL;
