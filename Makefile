@@ -12,7 +12,7 @@ SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 
 B := build
 COMMON_SRC := $(wildcard common/*.c)
-SERVICES   := ingress router sender-twilio sender-baileys
+SERVICES   := ingress router sender-twilio sender-baileys media-worker
 
 # Each service is its folder's .c files plus libwa.
 define service_rules
@@ -36,9 +36,10 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/san/%,$(UNIT_SRC))
 # Service code that unit tests exercise: the pure files, no main.c.
 PURE_SRC   := ingress/twilio_normalize.c ingress/baileys_normalize.c router/rules.c \
-              sender-twilio/request.c sender-twilio/ratelimit.c sender-baileys/bridge.c
-PURE_INC   := -Iingress -Irouter -Isender-twilio -Isender-baileys
-$(B)/san/%: tests/unit/%.c $(COMMON_SRC) $(PURE_SRC) $(wildcard common/*.h ingress/*.h sender-*/*.h)
+              sender-twilio/request.c sender-twilio/ratelimit.c sender-baileys/bridge.c \
+              media-worker/policy.c
+PURE_INC   := -Iingress -Irouter -Isender-twilio -Isender-baileys -Imedia-worker
+$(B)/san/%: tests/unit/%.c $(COMMON_SRC) $(PURE_SRC) $(wildcard common/*.h ingress/*.h sender-*/*.h media-worker/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -O1 $(PURE_INC) -o $@ $< $(COMMON_SRC) $(PURE_SRC) $(LDLIBS) -lcmocka
 

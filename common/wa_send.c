@@ -173,7 +173,7 @@ enum wa_result wa_send_error(struct wa_sender *s, const rd_kafka_message_t *m, c
                              const char *text, int retryable)
 {
     char stage[64];
-    snprintf(stage, sizeof stage, "sender-%s", s->provider);
+    snprintf(stage, sizeof stage, s->stage ? "%s" : "sender-%s", s->stage ? s->stage : s->provider);
     char *ev =
         wa_error_encode(stage, code, text, retryable, s->provider, rd_kafka_topic_name(m->rkt),
                         m->partition, m->offset, m->payload, m->len);
@@ -266,8 +266,10 @@ int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
             return WA_EX_CONFIG;
         }
         /* Postgres may still be starting: wait for it rather than crash-loop. */
-        while (wa_running() && wa_pg_connect(&w->s.pg, u->database_url, wa_send_statements,
-                                             wa_send_nstatements, err, sizeof err) < 0) {
+        const struct wa_pg_stmt *stmts = u->stmts ? u->stmts : wa_send_statements;
+        size_t nstmts = u->stmts ? u->nstmts : wa_send_nstatements;
+        while (wa_running() &&
+               wa_pg_connect(&w->s.pg, u->database_url, stmts, nstmts, err, sizeof err) < 0) {
             wa_warn("postgres: %s; retrying", err);
             wa_sleep_ms(1000);
         }

@@ -14,6 +14,7 @@ struct wa_sender {
     struct wa_pg pg;
     rd_kafka_t *producer;
     const char *topic_status, *topic_error;
+    const char *stage; /* names the wa.error stage; NULL: "sender-<provider>" */
 };
 
 extern const struct wa_pg_stmt wa_send_statements[];
@@ -66,6 +67,9 @@ struct wa_sender_setup {
     const char *brokers, *group, *topic, *listen, *database_url;
     const char *const *produces; /* topics to warm up, NULL-terminated */
     int workers;                 /* threads, each a member of the group with its own partitions */
+    /* The statements each worker's connection prepares; NULL: the claim protocol's. */
+    const struct wa_pg_stmt *stmts;
+    size_t nstmts;
     /* One command: WA_OK or WA_FAIL (done: the offset moves on), WA_RETRY
      * (the same command again after a pause). */
     enum wa_result (*handle)(struct wa_sender *s, const rd_kafka_message_t *m, void *ctx);

@@ -12,7 +12,7 @@ struct prepared {
     struct wa_inbound in;
     char ts[24], now[24];
     char *payload, *msg;
-    const char *params[13];
+    const char *params[14];
 };
 
 /* The message part of the wa.inbound event; SQL adds the message id. */
@@ -56,7 +56,7 @@ static enum wa_result prepare(const rd_kafka_message_t *km, int64_t now, struct 
     snprintf(p->now, sizeof p->now, "%lld", (long long)now);
     p->payload = wa_xstrndup(km->payload, km->len);
     p->msg = message_event(in);
-    const char *v[13] = {in->phone,
+    const char *v[14] = {in->phone,
                          in->wa_id,
                          in->lid,
                          in->profile_name,
@@ -68,7 +68,8 @@ static enum wa_result prepare(const rd_kafka_message_t *km, int64_t now, struct 
                          p->ts,
                          rtr_cfg.topic_events,
                          p->msg,
-                         p->now};
+                         p->now,
+                         rtr_cfg.topic_media};
     memcpy(p->params, v, sizeof v);
     out->received_ms = in->received_ms;
     return WA_OK;
@@ -86,7 +87,7 @@ enum wa_result rtr_inbound_batch(struct rtr *r, rd_kafka_message_t **ms, size_t 
         memset(&out[i], 0, sizeof out[i]);
         res[i] = prepare(ms[i], now, &p[i], &out[i]);
         if (res[i] != WA_OK) continue; /* parked by the caller; no database work */
-        calls[ncalls] = (struct wa_pg_call){"inbound_store", 13, p[i].params, NULL, WA_OK};
+        calls[ncalls] = (struct wa_pg_call){"inbound_store", 14, p[i].params, NULL, WA_OK};
         which[ncalls++] = i;
     }
     enum wa_result tx = WA_OK;

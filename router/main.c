@@ -41,6 +41,9 @@ static const struct wa_cfg config[] = {
      "commands for sender-twilio", &rtr_cfg.topic_send_twilio, NULL},
     {"ROUTER_TOPIC_SEND_BAILEYS", "wa.send.baileys", WA_CFG_STR, 0, 0, NULL,
      "commands for sender-baileys", &rtr_cfg.topic_send_baileys, NULL},
+    {"ROUTER_TOPIC_MEDIA", "wa.media", WA_CFG_STR, 0, 0, NULL,
+     "media jobs for media-worker, one per item of a new inbound message", &rtr_cfg.topic_media,
+     NULL},
     {"BAILEYS_HEALTH_STALE_S", "180", WA_CFG_INT, 5, 86400, NULL,
      "a Baileys UP report older than this counts as DOWN (the prober may be gone)", NULL,
      &rtr_cfg.health_stale_s},
@@ -244,8 +247,8 @@ int main(void)
     }
     atomic_store(&pg_ready, 1);
     const char *out[] = {rtr_cfg.topic_events, rtr_cfg.topic_error, rtr_cfg.topic_send_twilio,
-                         rtr_cfg.topic_send_baileys};
-    wa_kafka_warm(r.producer, out, 4, 5000);
+                         rtr_cfg.topic_send_baileys, rtr_cfg.topic_media};
+    wa_kafka_warm(r.producer, out, 5, 5000);
     wa_info("consuming %s, %s, %s as group %s; health from %s", rtr_cfg.topic_inbound,
             rtr_cfg.topic_outbound, rtr_cfg.topic_status, rtr_cfg.group, rtr_cfg.topic_provider);
 

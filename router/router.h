@@ -17,7 +17,7 @@ struct rtr_config {
     const char *provider_mode;
     const char *topic_inbound, *topic_events, *topic_error;
     const char *topic_outbound, *topic_status, *topic_provider;
-    const char *topic_send_twilio, *topic_send_baileys;
+    const char *topic_send_twilio, *topic_send_baileys, *topic_media;
     long health_stale_s;
 };
 extern struct rtr_config rtr_cfg;

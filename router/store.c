@@ -11,7 +11,7 @@ const struct wa_pg_stmt rtr_statements[] = {
      *   transaction.
      * $1 phone, $2 wa_id, $3 lid, $4 profile_name, $5 provider, $6 provider id,
      * $7 type, $8 body, $9 payload, $10 message time (ms), $11 events topic,
-     * $12 message event body (without id), $13 now (ms).
+     * $12 message event body (without id), $13 now (ms), $14 media jobs topic.
      * Returns the new message id, or NULL for a duplicate. */
     {"inbound_store",
      "WITH c AS ("
@@ -52,9 +52,18 @@ const struct wa_pg_stmt rtr_statements[] = {
      "        'window_open_until_ms', c.last_ms + 86400000)))"
      "  ) AS x(n, ev) ORDER BY x.n "
      "  RETURNING 1"
+     "), j AS ("
+     /* One media job per item of a new message, never for a duplicate. */
+     "  INSERT INTO outbox (topic, key, payload) "
+     "  SELECT $14, substr(c.phone, 2), jsonb_build_object('v', 1, 'type', 'job', "
+     "    'message_id', m.id, 'idx', i.n - 1, 'provider', $5::text, 'url', i.item->>'url', "
+     "    'mime', i.item->>'mime', 'contact', jsonb_build_object('phone', c.phone), "
+     "    'at_ms', $13::bigint) "
+     "  FROM c, m, jsonb_array_elements($12::jsonb -> 'media') WITH ORDINALITY AS i(item, n) "
+     "  ORDER BY i.n RETURNING 1"
      ") "
-     "SELECT (SELECT id FROM m), (SELECT count(*) FROM e)",
-     13},
+     "SELECT (SELECT id FROM m), (SELECT count(*) FROM e), (SELECT count(*) FROM j)",
+     14},
     /* The contact an outbound request goes to (created when new), its window,
      * and whether this idempotency key was seen before.
      * $1 phone, $2 idempotency key.

@@ -30,6 +30,14 @@ export TWILIO_WA_FROM=${TWILIO_WA_FROM:-whatsapp:+14155238886}
 export SEND_API_TOKEN=${SEND_API_TOKEN:-dev-send-token-not-for-production}
 export SENDER_TWILIO_LISTEN=${SENDER_TWILIO_LISTEN:-127.0.0.1:9102}
 export SENDER_BAILEYS_LISTEN=${SENDER_BAILEYS_LISTEN:-127.0.0.1:9103}
+export MEDIA_WORKER_LISTEN=${MEDIA_WORKER_LISTEN:-127.0.0.1:9104}
+export TWILIO_SIM_CDN_LISTEN=${TWILIO_SIM_CDN_LISTEN:-127.0.0.1:3003}
+# On loopback everything is a private address: media may come from the bridge and, when Twilio
+# is simulated, from the simulator and its "CDN". Production keeps MEDIA_ALLOW_PRIVATE=0.
+export MEDIA_ALLOW_PRIVATE=${MEDIA_ALLOW_PRIVATE:-1}
+export MEDIA_ALLOWED_HOSTS=${MEDIA_ALLOWED_HOSTS:-api.twilio.com,.twiliocdn.com,s3-external-1.amazonaws.com,${BRIDGE_LISTEN:-127.0.0.1:3001}${WA_TWILIO_SIMULATED:+,$TWILIO_SIM_LISTEN,$TWILIO_SIM_CDN_LISTEN}}
+export MEDIA_SPOOL_DIR=${MEDIA_SPOOL_DIR:-$WA_STATE/spool}
+mkdir -p "$MEDIA_SPOOL_DIR"
 # The bridge and ingress share this secret; a development value unless one is given.
 export BAILEYS_WEBHOOK_SECRET=${BAILEYS_WEBHOOK_SECRET:-dev-bridge-secret-not-for-production}
 export BRIDGE_LISTEN=${BRIDGE_LISTEN:-127.0.0.1:3001}

@@ -1,0 +1,66 @@
+/* media.h - what the files of media-worker/ share. */
+#ifndef MEDIA_WORKER_H
+#define MEDIA_WORKER_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "wa_metrics.h"
+#include "wa_send.h"
+
+struct mw_config {
+    const char *kafka_brokers, *database_url, *listen, *group, *topic_media, *topic_events,
+        *topic_error;
+    const char *allowed_hosts, *twilio_sid, *twilio_token, *bridge_secret, *spool_dir;
+    const char *s3_endpoint, *s3_bucket, *s3_access_key, *s3_secret_key, *s3_region;
+    long max_bytes, allow_private, connect_timeout_ms, timeout_ms, max_attempts, base_ms, cap_ms,
+        workers, max_redirects;
+};
+extern struct mw_config mw_cfg;
+
+/* A job from wa.media. Strings borrow from the decoded JSON. */
+struct mw_job {
+    const char *message_id, *provider, *url, *mime, *phone;
+    int idx;
+};
+
+/* policy.c (pure): which hosts, which addresses, which names and types. */
+/* 1 when host (and port) is in the comma-separated allowlist: "host" (any
+ * port), "host:port", or ".example.com" (that domain's subdomains). */
+int mw_host_allowed(const char *allowlist, const char *host, long port);
+/* 1 for loopback, private, link-local, CGNAT, unspecified and multicast addresses. */
+int mw_ip_private(const char *ip);
+/* The MIME type the first bytes announce, or NULL when unknown. */
+const char *mw_sniff(const unsigned char *b, size_t n);
+/* 1 when a declared type and a sniffed one agree (same type, or same family
+ * where WhatsApp's own labels are looser, e.g. audio/ogg vs audio/ogg; codecs=opus). */
+int mw_mime_agrees(const char *declared, const char *sniffed);
+/* One key scheme for both providers: media/<message id>/<index><.ext>. */
+void mw_object_key(char *out, size_t n, const char *message_id, int idx, const char *mime);
+
+/* fetch.c: the source into a spool file, hashed on the way. */
+struct mw_file {
+    FILE *spool; /* unlinked temporary file, rewound */
+    uint64_t size;
+    char sha256[65]; /* hex */
+    char mime[128];  /* Content-Type of the final answer, parameters dropped */
+    unsigned char head[64];
+    size_t head_len;
+};
+enum mw_verdict { MW_OK, MW_RETRY, MW_REFUSED };
+enum mw_verdict mw_fetch(CURL *h, const struct mw_job *job, struct mw_file *out, char *err,
+                         size_t errsz);
+
+/* s3.c: the spool file into the bucket (libcurl SigV4). */
+enum mw_verdict mw_put(CURL *h, struct mw_file *f, const char *key, const char *mime, char *err,
+                       size_t errsz);
+
+struct mw_metrics {
+    struct wa_metric *stored, *duplicate, *refused, *failed, *retried, *bytes, *mismatch;
+    struct wa_metric *seconds;
+};
+extern struct mw_metrics mw_m;
+
+#endif

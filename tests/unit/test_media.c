@@ -1,0 +1,136 @@
+/* test_media.c - media-worker's decisions: allowed hosts, private addresses, MIME sniffing, keys.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "media.h"
+
+struct mw_config mw_cfg; /* policy.c reads none of it; fetch.c, not linked here, does */
+
+static void test_hosts(void **state)
+{
+    (void)state;
+    const char *list = "api.twilio.com, .twiliocdn.com,127.0.0.1:3001,Bridge.Local";
+    static const struct {
+        const char *host;
+        long port;
+        int want;
+    } cases[] = {
+        {"api.twilio.com", 443, 1},
+        {"API.TWILIO.COM", 443, 1},
+        {"media.twiliocdn.com", 443, 1},
+        {"mms.twiliocdn.com", 80, 1},
+        {"twiliocdn.com", 443, 0},     /* ".domain" means its subdomains */
+        {"eviltwiliocdn.com", 443, 0}, /* not a subdomain */
+        {"api.twilio.com.evil.example", 443, 0},
+        {"127.0.0.1", 3001, 1},
+        {"127.0.0.1", 3002, 0}, /* the port is part of the entry */
+        {"bridge.local", 8080, 1},
+        {"169.254.169.254", 80, 0},
+        {"", 80, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        print_message("%s:%ld\n", cases[i].host, cases[i].port);
+        assert_int_equal(mw_host_allowed(list, cases[i].host, cases[i].port), cases[i].want);
+    }
+    assert_int_equal(mw_host_allowed("", "api.twilio.com", 443), 0);
+    assert_int_equal(mw_host_allowed(NULL, "api.twilio.com", 443), 0);
+}
+
+static void test_private_addresses(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *ip;
+        int want;
+    } cases[] = {
+        {"127.0.0.1", 1},
+        {"10.1.2.3", 1},
+        {"172.16.0.1", 1},
+        {"172.31.255.255", 1},
+        {"172.32.0.1", 0},
+        {"192.168.1.1", 1},
+        {"169.254.169.254", 1},
+        {"100.64.0.1", 1},
+        {"100.128.0.1", 0},
+        {"0.0.0.0", 1},
+        {"224.0.0.1", 1},
+        {"8.8.8.8", 0},
+        {"54.172.60.1", 0},
+        {"::1", 1},
+        {"::", 1},
+        {"fd00::1", 1},
+        {"fe80::1", 1},
+        {"2600:1f18::1", 0},
+        {"::ffff:127.0.0.1", 1},
+        {"::ffff:8.8.8.8", 0},
+        {"not-an-ip", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        print_message("%s\n", cases[i].ip);
+        assert_int_equal(mw_ip_private(cases[i].ip), cases[i].want);
+    }
+}
+
+static void test_sniff_and_keys(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *bytes;
+        size_t n;
+        const char *want;
+    } cases[] = {
+        {"\xFF\xD8\xFF\xE0\x00\x10JFIF", 10, "image/jpeg"},
+        {"\x89PNG\r\n\x1A\n\0\0", 10, "image/png"},
+        {"RIFF\x10\0\0\0WEBPVP8 ", 16, "image/webp"},
+        {"%PDF-1.4\n", 9, "application/pdf"},
+        {"OggS\0\2", 6, "audio/ogg"},
+        {"\0\0\0\x18"
+         "ftypmp42",
+         12, "video/mp4"},
+        {"PK\x03\x04\x14\0", 6, "application/zip"},
+        {"BEGIN:VCARD\r\n", 13, "text/vcard"},
+        {"hello", 5, NULL},
+        {"\xFF\xD8", 2, NULL}, /* too short to tell */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *got = mw_sniff((const unsigned char *)cases[i].bytes, cases[i].n);
+        if (cases[i].want)
+            assert_string_equal(got, cases[i].want);
+        else
+            assert_null(got);
+    }
+    assert_true(mw_mime_agrees("image/jpeg", "image/jpeg"));
+    assert_true(mw_mime_agrees("audio/ogg; codecs=opus", "audio/ogg"));
+    assert_true(
+        mw_mime_agrees("application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                       "application/zip"));
+    assert_true(mw_mime_agrees("video/3gpp", "video/mp4"));
+    assert_false(mw_mime_agrees("image/jpeg", "application/pdf"));
+    assert_false(mw_mime_agrees("application/pdf", "application/zip"));
+    assert_true(mw_mime_agrees(NULL, "image/png"));
+
+    char key[256];
+    mw_object_key(key, sizeof key, "0d4c0a52-6a6b-8f5e-9d2c-6c3e2e7b9a11", 0, "image/jpeg");
+    assert_string_equal(key, "media/0d4c0a52-6a6b-8f5e-9d2c-6c3e2e7b9a11/0.jpg");
+    mw_object_key(key, sizeof key, "0d4c0a52-6a6b-8f5e-9d2c-6c3e2e7b9a11", 3,
+                  "audio/ogg; codecs=opus");
+    assert_string_equal(key, "media/0d4c0a52-6a6b-8f5e-9d2c-6c3e2e7b9a11/3.ogg");
+    mw_object_key(key, sizeof key, "0d4c0a52-6a6b-8f5e-9d2c-6c3e2e7b9a11", 1,
+                  "application/x-unknown");
+    assert_string_equal(key, "media/0d4c0a52-6a6b-8f5e-9d2c-6c3e2e7b9a11/1");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hosts),
+        cmocka_unit_test(test_private_addresses),
+        cmocka_unit_test(test_sniff_and_keys),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
