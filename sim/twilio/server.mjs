@@ -3,14 +3,19 @@
 // it instead of api.twilio.com. Requests are checked against Twilio's own OpenAPI document, every
 // request is recorded, faults can be scripted, and accepted messages get signed status callbacks.
 //
-//   node sim/twilio/server.mjs          (env: see README.md; prints "listening <host:port>")
+// It also hosts inbound media the way Twilio does (lib/hosted.mjs): Basic-auth media URLs on the API
+// listener that 307 to signed URLs on a second listener, the "CDN".
+//
+//   node sim/twilio/server.mjs   (env: see README.md; prints "listening <host:port>", "cdn <host:port>")
 //   import { startServer } from './server.mjs'; const sim = await startServer({ port: 0 });
+import crypto from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errorBody, FAULT_CODES, FAULT_MESSAGES, SYNC } from './lib/errors.mjs';
 import { FaultError } from './lib/faults.mjs';
 import { basicAuth, HttpError, parseForm, parseJsonBody, preciseNow, readBody, sendJson } from './lib/http.mjs';
+import { MediaHost, MEDIA_PATH, resolveInboundMedia } from './lib/hosted.mjs';
 import { fetchBytes } from './lib/media.mjs';
 import { scopeKey } from './lib/phone.mjs';
 import { defaultConfig, TwilioSim } from './lib/sim.mjs';
@@ -19,6 +24,7 @@ import { checkCreateMessage } from './lib/validate.mjs';
 
 export const DEFAULT_ACCOUNT_SID = 'AC00000000000000000000000000000000';
 export const DEFAULT_AUTH_TOKEN = 'sim-auth-token-not-a-secret';
+const newMediaMessageSid = () => `MM${crypto.randomBytes(16).toString('hex')}`;
 
 const MSG_LIST = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/;
 const MSG_ONE = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\/([^/]+)\.json$/;
@@ -44,6 +50,10 @@ export async function startServer(opts = {}) {
   const log = opts.log === false ? () => {}
     : typeof opts.log === 'function' ? opts.log : (line) => process.stderr.write(`${line}\n`);
   const sim = new TwilioSim({ accountSid, authToken, config: opts.config });
+  // The listeners' base URLs are known only once they listen (port 0); hence the closures.
+  let apiBase = null;
+  let cdnBase = null;
+  const media = new MediaHost({ accountSid, authToken, apiBase: () => apiBase, cdnBase: () => cdnBase, log });
 
   const twilioError = (status, code, message) => [status, errorBody(status, code, message)];
   const notFound = (p) => twilioError(404, SYNC.NOT_FOUND, `The requested resource ${p} was not found`);
@@ -144,13 +154,15 @@ export async function startServer(opts = {}) {
   // ---- /sim part (no auth: loopback only) -----------------------------------------------
 
   async function simApi(req, res, url) {
-    const body = req.method === 'POST' ? parseJsonBody(await readBody(req)) : (await readBody(req), {});
+    // POST /sim/media may carry a base64 file; everything else is a small JSON object.
+    const limit = url.pathname === '/sim/media' ? 64 * 1024 * 1024 : undefined;
+    const body = req.method === 'POST' ? parseJsonBody(await readBody(req, limit)) : (await readBody(req), {});
     const q = url.searchParams;
     const route = `${req.method} ${url.pathname}`;
     const ok = (value, status = 200) => sendJson(res, status, value);
     switch (route) {
       case 'GET /sim/health':
-        return ok({ ok: true, accountSid, spec: spec.path });
+        return ok({ ok: true, accountSid, spec: spec.path, cdn: cdnBase });
       case 'GET /sim/calls':
         return ok({ calls: sim.listCalls(q.get('to')) });
       case 'DELETE /sim/calls': {
@@ -172,8 +184,32 @@ export async function startServer(opts = {}) {
         return ok({ faults: [] });
       case 'POST /sim/inbound': {
         if (!body.from) throw new HttpError(400, 'from (+E.164) is required');
-        return ok(await sim.inbound(body));
+        const items = resolveInboundMedia(media, body.media);
+        // A message with media has an MM sid at Twilio; a hosted item already names its message
+        // (it is in the media URL), so the webhook uses that one unless the caller chose.
+        const messageSid = body.messageSid ?? items.find((m) => m.messageSid)?.messageSid
+          ?? (items.length ? newMediaMessageSid() : undefined);
+        return ok(await sim.inbound({ ...body, media: items, messageSid }));
       }
+      case 'POST /sim/media': {
+        const item = await media.create(body);
+        return ok({ url: item.url, sid: item.sid, messageSid: item.messageSid, sha256: item.sha256,
+          size: item.size, contentType: item.contentType, filename: item.filename }, 201);
+      }
+      case 'GET /sim/media':
+        return ok({ media: media.list() });
+      case 'DELETE /sim/media':
+        return ok({ cleared: media.forget() });
+      case 'GET /sim/media-requests':
+        return ok({ requests: media.apiLog(q.get('sid')) });
+      case 'DELETE /sim/media-requests':
+        media.apiRequests = [];
+        return ok({ requests: [] });
+      case 'GET /sim/cdn-requests':
+        return ok({ requests: media.cdnLog(q.get('sid')) });
+      case 'DELETE /sim/cdn-requests':
+        media.cdnRequests = [];
+        return ok({ requests: [] });
       case 'GET /sim/window':
         return ok({ windows: sim.listWindows() });
       case 'POST /sim/window': {
@@ -225,6 +261,7 @@ export async function startServer(opts = {}) {
       }
       case 'POST /sim/reset':
         sim.reset();
+        media.reset();
         return ok({ ok: true });
       default:
         throw new HttpError(404, `no route ${route}`);
@@ -233,15 +270,32 @@ export async function startServer(opts = {}) {
 
   // ---- server ------------------------------------------------------------------------------
 
-  const server = http.createServer((req, res) => {
-    const receivedAtMs = preciseNow();
+  const logRequest = (name, req, res) => {
     const t0 = performance.now();
     res.on('close', () => {
       const status = res.headersSent ? res.statusCode : 'no-answer';
-      log(`twilio-sim ${req.method} ${req.url} -> ${status}${res.simNote ? ` ${res.simNote}` : ''} `
+      log(`${name} ${req.method} ${req.url} -> ${status}${res.simNote ? ` ${res.simNote}` : ''} `
         + `${(performance.now() - t0).toFixed(1)}ms`);
     });
+  };
+
+  // The media handlers are synchronous; a bug in one must answer 500, not kill the sim.
+  const guarded = (req, res, fn) => {
+    try {
+      fn();
+    } catch (e) {
+      log(`twilio-sim error on ${req.method} ${req.url}: ${e.stack ?? e}`);
+      if (!res.headersSent) sendJson(res, 500, { error: e.message }); else res.destroy();
+    }
+  };
+
+  const server = http.createServer((req, res) => {
+    const receivedAtMs = preciseNow();
+    logRequest('twilio-sim', req, res);
     const url = new URL(req.url, 'http://sim.invalid');
+    const mediaPath = MEDIA_PATH.exec(url.pathname);
+    // Media GETs have no body to read; resume() drains one if a client sent it anyway.
+    if (mediaPath) { req.resume(); guarded(req, res, () => media.serveApi(req, res, url, mediaPath)); return; }
     const handler = url.pathname.startsWith('/sim/') ? simApi(req, res, url)
       : url.pathname.startsWith('/2010-04-01/') ? twilioApi(req, res, url, receivedAtMs)
         : Promise.reject(new HttpError(404, `no route ${req.method} ${url.pathname}`));
@@ -253,41 +307,67 @@ export async function startServer(opts = {}) {
     });
   });
 
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 3002, opts.host ?? '127.0.0.1', () => { server.off('error', reject); resolve(); });
+  // The CDN: another port, hence another origin, like mms.twiliocdn.com next to api.twilio.com.
+  const cdn = http.createServer((req, res) => {
+    logRequest('twilio-sim-cdn', req, res);
+    req.resume();
+    guarded(req, res, () => media.serveCdn(req, res));
   });
-  const { address, port } = server.address();
-  const host = address.includes(':') ? `[${address}]` : address;
+
+  const listen = (srv, port, hostName) => new Promise((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(port, hostName, () => { srv.off('error', reject); resolve(srv.address()); });
+  });
+  const baseOf = ({ address, port }) => `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+  const { address, port } = await listen(server, opts.port ?? 3002, opts.host ?? '127.0.0.1');
+  apiBase = baseOf(server.address());
+  let cdnAddr;
+  try {
+    // In-process callers get a free port unless they ask (parallel test files must not collide
+    // on 3003); the command line passes TWILIO_SIM_CDN_LISTEN, default 127.0.0.1:3003.
+    cdnAddr = await listen(cdn, opts.cdnPort ?? 0, opts.cdnHost ?? opts.host ?? '127.0.0.1');
+  } catch (e) {
+    server.close();
+    throw e;
+  }
+  cdnBase = baseOf(cdnAddr);
 
   let closing = null;
   function close() {
-    closing ??= new Promise((resolve) => {
-      sim.close();
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-    return closing;
+    closing ??= Promise.all([server, cdn].map((srv) => new Promise((resolve) => {
+      srv.close(() => resolve());
+      srv.closeAllConnections();
+    })));
+    sim.close();
+    return closing.then(() => {});
   }
 
-  return { url: `http://${host}:${port}`, host: address, port, accountSid, authToken, sim, spec, close };
+  return { url: apiBase, host: address, port, cdnUrl: cdnBase, cdnHost: cdnAddr.address, cdnPort: cdnAddr.port,
+    accountSid, authToken, sim, media, spec, close };
 }
 
 // ---- command line ---------------------------------------------------------------------------
 
+// "host:port", "[v6]:port" or "host" -> {host, port}.
+function parseListen(name, value, defaultPort) {
+  const i = value.lastIndexOf(':');
+  const bare = i < 0 || value.endsWith(']');
+  const host = (bare ? value : value.slice(0, i)).replace(/^\[|\]$/g, '') || '127.0.0.1';
+  const port = bare ? defaultPort : Number(value.slice(i + 1));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad ${name} ${value}`);
+  return { host, port };
+}
+
 export function optionsFromEnv(env = process.env) {
-  const listen = env.TWILIO_SIM_LISTEN || '127.0.0.1:3002';
-  const i = listen.lastIndexOf(':');
-  const host = (i < 0 ? listen : listen.slice(0, i)).replace(/^\[|\]$/g, '') || '127.0.0.1';
-  const port = i < 0 ? 3002 : Number(listen.slice(i + 1));
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad TWILIO_SIM_LISTEN ${listen}`);
+  const { host, port } = parseListen('TWILIO_SIM_LISTEN', env.TWILIO_SIM_LISTEN || '127.0.0.1:3002', 3002);
+  const cdnListen = parseListen('TWILIO_SIM_CDN_LISTEN', env.TWILIO_SIM_CDN_LISTEN || '127.0.0.1:3003', 3003);
   const config = defaultConfig();
   config.enforceWindow = !['0', 'false', 'no', 'off'].includes((env.TWILIO_SIM_ENFORCE_WINDOW ?? '1').toLowerCase());
   if (env.TWILIO_SIM_CALLBACK_DELAY_MS) config.callbackDelayMs = Number(env.TWILIO_SIM_CALLBACK_DELAY_MS);
   if (env.INGRESS_URL) config.ingressUrl = env.INGRESS_URL;
   config.publicBaseUrl = env.PUBLIC_BASE_URL || null;
   return {
-    host, port, config,
+    host, port, config, cdnHost: cdnListen.host, cdnPort: cdnListen.port,
     accountSid: env.TWILIO_ACCOUNT_SID || DEFAULT_ACCOUNT_SID,
     authToken: env.TWILIO_AUTH_TOKEN || DEFAULT_AUTH_TOKEN,
     specPath: env.TWILIO_OAI_SPEC || undefined,
@@ -304,6 +384,7 @@ async function main() {
     process.exit(e instanceof SpecError ? 78 : 1);
   }
   process.stdout.write(`listening ${handle.url.replace(/^http:\/\//, '')}\n`);
+  process.stdout.write(`cdn ${handle.cdnUrl.replace(/^http:\/\//, '')}\n`);
   const stop = async (sig) => {
     process.stderr.write(`twilio-sim: ${sig}, shutting down\n`);
     await handle.close();
