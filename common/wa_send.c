@@ -1,11 +1,13 @@
 /* wa_send.c - the senders' claim protocol and result reporting. */
 #include "wa_send.h"
 #include "wa_event.h"
+#include "wa_sigv4.h"
 #include "wa_backoff.h"
 #include "wa_http.h"
 #include "wa_kafka.h"
 #include "wa_log.h"
 
+#include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -44,6 +46,9 @@ const struct wa_pg_stmt wa_send_statements[] = {
      "  updated_at = now() "
      "WHERE id = $1::uuid",
      6},
+    {"media_locate",
+     "SELECT bucket, object_key, mime FROM media WHERE id = $1::bigint AND stored_at IS NOT NULL",
+     1},
     {"send_failover",
      "UPDATE messages SET provider = 'twilio', failover = true, status = 'queued', reason = $2, "
      "  updated_at = now() "
@@ -187,6 +192,71 @@ enum wa_result wa_send_error(struct wa_sender *s, const rd_kafka_message_t *m, c
         return WA_RETRY;
     }
     return WA_OK;
+}
+
+char *wa_send_media_url(struct wa_sender *s, const struct wa_media_store *store,
+                        const char *media_id, char *mime, size_t mimesz, enum wa_result *res,
+                        char *errbuf, size_t errsz)
+{
+    if (!store->endpoint || !store->endpoint[0] || !store->access_key || !store->secret_key) {
+        *res = WA_FAIL;
+        snprintf(errbuf, errsz, "stored media cannot be sent: S3_ENDPOINT and keys are not set");
+        return NULL;
+    }
+    for (const char *p = media_id; *p; p++)
+        if (*p < '0' || *p > '9' || p - media_id > 18) {
+            *res = WA_FAIL;
+            snprintf(errbuf, errsz, "media.mediaId %s: not a stored media id", media_id);
+            return NULL;
+        }
+    const char *params[] = {media_id};
+    PGresult *q = run(s, "media_locate", 1, params, res);
+    if (!q) {
+        snprintf(errbuf, errsz, "the CRM is not reachable");
+        return NULL;
+    }
+    if (PQntuples(q) == 0) {
+        PQclear(q);
+        *res = WA_FAIL;
+        snprintf(errbuf, errsz, "media.mediaId %s: no stored media with this id", media_id);
+        return NULL;
+    }
+    snprintf(mime, mimesz, "%s", PQgetisnull(q, 0, 2) ? "" : PQgetvalue(q, 0, 2));
+    char path[1200];
+    snprintf(path, sizeof path, "/%s/%s", PQgetvalue(q, 0, 0), PQgetvalue(q, 0, 1));
+    PQclear(q);
+    (void)store->bucket; /* the row names its own bucket */
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL;
+    char *url = NULL;
+    if (curl_url_set(u, CURLUPART_URL, store->endpoint, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        curl_url_get(u, CURLUPART_PORT, &port, 0); /* only when the URL names one */
+        char hostport[300];
+        snprintf(hostport, sizeof hostport, "%s%s%s", host, port ? ":" : "", port ? port : "");
+        struct wa_sigv4_presign ps = {
+            .method = "GET",
+            .scheme = scheme,
+            .host = hostport,
+            .path = path,
+            .region = store->region,
+            .service = "s3",
+            .access_key = store->access_key,
+            .secret_key = store->secret_key,
+            .now_s = wa_wall_ms() / 1000,
+            .expires_s = (int)store->ttl_s,
+        };
+        url = wa_sigv4_presign_url(&ps, errbuf, errsz);
+    } else {
+        snprintf(errbuf, errsz, "S3_PUBLIC_ENDPOINT is not a URL");
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    *res = url ? WA_OK : WA_FAIL;
+    return url;
 }
 
 static atomic_int workers_ready;

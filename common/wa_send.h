@@ -61,6 +61,41 @@ enum wa_result wa_send_report(struct wa_sender *s, const struct wa_outbound *o,
 enum wa_result wa_send_error(struct wa_sender *s, const rd_kafka_message_t *m, const char *code,
                              const char *text, int retryable);
 
+/* Where stored media can be fetched from by a provider (presigned GETs). */
+struct wa_media_store {
+    const char *endpoint; /* as the provider reaches it, e.g. https://media.example.com */
+    const char *bucket, *access_key, *secret_key, *region;
+    long ttl_s; /* how long a presigned URL lives */
+};
+
+/* The rows of a sender's config table that describe the media store. */
+#define WA_MEDIA_STORE_CFG(st, internal)                                                           \
+    {"S3_PUBLIC_ENDPOINT",                                                                         \
+     "",                                                                                           \
+     WA_CFG_STR,                                                                                   \
+     0,                                                                                            \
+     0,                                                                                            \
+     NULL,                                                                                         \
+     "S3 endpoint as providers reach it, for presigned media URLs; empty: S3_ENDPOINT",            \
+     &(st).endpoint,                                                                               \
+     NULL},                                                                                        \
+        {"S3_ENDPOINT", "",  WA_CFG_STR, 0, 0, NULL, "S3-compatible endpoint (stored media)",      \
+         &(internal),   NULL},                                                                     \
+        {"S3_ACCESS_KEY", "", WA_CFG_STR, 0, 0, NULL, "S3 access key", &(st).access_key, NULL},    \
+        {"S3_SECRET_KEY", "", WA_CFG_SECRET, 0, 0, NULL, "S3 secret key", &(st).secret_key, NULL}, \
+        {"S3_REGION", "us-east-1", WA_CFG_STR, 0, 0, NULL, "S3 SigV4 region", &(st).region, NULL}, \
+    {                                                                                              \
+        "MEDIA_URL_TTL_S", "3600", WA_CFG_INT, 1, 604800, NULL,                                    \
+            "how long a presigned media URL handed to a provider lives", NULL, &(st).ttl_s         \
+    }
+
+/* A short-lived presigned URL for stored media media_id (the media row's id),
+ * and its type into mime. NULL with *res: WA_FAIL (no such stored media:
+ * errbuf says so), WA_RETRY (the CRM is away). */
+char *wa_send_media_url(struct wa_sender *s, const struct wa_media_store *store,
+                        const char *media_id, char *mime, size_t mimesz, enum wa_result *res,
+                        char *errbuf, size_t errsz);
+
 /* What a sender's main() hands to wa_sender_run(). */
 struct wa_sender_setup {
     const char *service; /* client id and log name */

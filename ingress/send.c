@@ -154,12 +154,6 @@ enum MHD_Result ing_send(struct ing_request *r)
         ing_count(ING_API, ING_BAD_REQUEST);
         return wa_http_error(c, 400, "bad_request", err);
     }
-    if (o.media_id) {
-        json_decref(root);
-        ing_count(ING_API, ING_BAD_REQUEST);
-        return wa_http_error(c, 400, "bad_request",
-                             "media.mediaId: stored media cannot be sent yet; give media.url");
-    }
     /* A repeat answers with the first request's message and sends nothing.
      * Without the CRM this check is skipped: the router's unique key still
      * stops the repeat, and the id is the same either way. */

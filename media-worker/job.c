@@ -178,12 +178,15 @@ enum wa_result mw_handle(struct wa_sender *s, const rd_kafka_message_t *m, void 
     free(stored);
     free(evs);
     json_decref(ev);
-    json_decref(root);
-    if (e) return WA_RETRY; /* the row stays; the redelivered job is then a duplicate */
+    if (e) {
+        json_decref(root);
+        return WA_RETRY; /* the row stays; the redelivered job is then a duplicate */
+    }
     wa_metric_add(mw_m.stored, 1);
     wa_metric_add(mw_m.bytes, (int64_t)f.size);
     wa_metric_observe(mw_m.seconds, (double)(wa_now_ms() - t0) / 1000.0);
     wa_info("media %s/%d stored key=%s size=%s sha256=%s mime=%s", j.message_id, j.idx, key, size,
             f.sha256, mime);
+    json_decref(root);
     return WA_OK;
 }

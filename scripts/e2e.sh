@@ -9,6 +9,10 @@ export LOG_LEVEL=${LOG_LEVEL:-info}
 # A bridge restarted by a test is trusted again after 2 s, not the production 30 s.
 export BAILEYS_DOWN_HOLD_S=${BAILEYS_DOWN_HOLD_S:-2}
 export BAILEYS_HEALTH_DOWN_INTERVAL_S=${BAILEYS_HEALTH_DOWN_INTERVAL_S:-1}
+# A small media limit, so the over-the-limit test moves 20 MB, not 101 MiB.
+export MEDIA_MAX_BYTES=${MEDIA_MAX_BYTES:-20000000}
+# Presigned media URLs live 3 s here, so the test can see one expire.
+export MEDIA_URL_TTL_S=${MEDIA_URL_TTL_S:-3}
 cleanup() {
     "$root/scripts/services.sh" stop >/dev/null 2>&1 || true
     [ -n "${WA_KEEP_STACK:-}" ] || "$root/infra/stack.sh" down >/dev/null 2>&1 || true

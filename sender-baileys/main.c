@@ -10,6 +10,8 @@
 
 struct sbl_config sbl_cfg;
 static const char *log_level;
+struct wa_media_store sbl_store;
+static const char *s3_internal;
 
 static const struct wa_cfg config[] = {
     {"KAFKA_BROKERS", "127.0.0.1:9092", WA_CFG_STR, 0, 0, NULL, "Kafka bootstrap servers",
@@ -57,6 +59,7 @@ static const struct wa_cfg config[] = {
      &sbl_cfg.timeout_ms},
     {"BAILEYS_CONNECT_TIMEOUT_MS", "1000", WA_CFG_INT, 50, 60000, NULL, "connect to the bridge",
      NULL, &sbl_cfg.connect_timeout_ms},
+    WA_MEDIA_STORE_CFG(sbl_store, s3_internal),
     {"SENDER_WORKERS", "4", WA_CFG_INT, 1, 64, NULL,
      "parallel sends: each worker owns some of the topic's partitions (more than the "
      "partitions idle)",
@@ -130,6 +133,7 @@ int main(void)
         snprintf(health, sizeof health, "%.*s/health", (int)n, sbl_cfg.send_url);
         sbl_cfg.health_url = health;
     }
+    if (!sbl_store.endpoint || !sbl_store.endpoint[0]) sbl_store.endpoint = s3_internal;
     metrics_init();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     struct wa_sender s = {.provider = "baileys",

@@ -32,9 +32,14 @@ static enum wa_result forward(struct wa_sender *s, struct wa_outbound *o, const 
 {
     o->route = "twilio";
     o->failover = 1;
+    /* Stored media travels by id; sender-twilio makes its own presigned URL. */
+    const char *url = o->media_url, *mimetype = o->mimetype;
+    if (o->media_id) o->media_url = o->mimetype = NULL;
     o->reason = reason;
     o->routed_ms = wa_wall_ms();
     char *cmd = wa_outbound_encode(o, WA_OUT_COMMAND);
+    o->media_url = url;
+    o->mimetype = mimetype;
     rd_kafka_resp_err_t e = wa_kafka_produce_sync(s->producer, sbl_cfg.topic_twilio,
                                                   wa_event_key(o->to), cmd, strlen(cmd));
     free(cmd);
@@ -91,6 +96,22 @@ enum wa_result sbl_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t
     }
     enum wa_result result = WA_OK;
     int attempt = 0;
+    char *presigned = NULL, mime[128];
+    if (o.media_id) {
+        /* The bridge downloads stored media from a short-lived presigned URL. */
+        char why[512];
+        enum wa_result r;
+        presigned =
+            wa_send_media_url(s, &sbl_store, o.media_id, mime, sizeof mime, &r, why, sizeof why);
+        if (!presigned) {
+            json_decref(root);
+            if (r == WA_RETRY) return WA_RETRY;
+            wa_metric_add(sbl_m.failed, 1);
+            return conclude(s, m, &o, "failed", NULL, "media_unknown", why, 0, -1, 0);
+        }
+        o.media_url = presigned;
+        if (mime[0]) o.mimetype = mime;
+    }
     enum wa_claim c = wa_send_claim(s, o.id, &attempt);
     if (c == WA_CLAIM_INFLIGHT) {
         /* An earlier attempt ended mid-call. The bridge dedupes on our key
@@ -105,6 +126,7 @@ enum wa_result sbl_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t
         /* Failed over already, and maybe lost before Twilio got the command:
          * hand it over again (sender-twilio's claim stops a second send). */
         result = forward(s, &o, "failover (handed over again)");
+        free(presigned);
         json_decref(root);
         return result;
     }
@@ -115,6 +137,7 @@ enum wa_result sbl_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t
             result = wa_send_error(s, m, "unknown_message", "no such message in the CRM", 0);
         else
             wa_metric_add(sbl_m.skipped, 1);
+        free(presigned);
         json_decref(root);
         return result;
     }
@@ -186,6 +209,7 @@ enum wa_result sbl_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t
         }
     }
     free(body);
+    free(presigned);
     json_decref(root);
     return result;
 }

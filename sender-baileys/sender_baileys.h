@@ -50,4 +50,6 @@ struct sbl_metrics {
 };
 extern struct sbl_metrics sbl_m;
 
+extern struct wa_media_store sbl_store; /* presigned URLs for stored media */
+
 #endif

@@ -9,6 +9,8 @@
 
 struct stw_config stw_cfg;
 static const char *log_level;
+struct wa_media_store stw_store;
+static const char *s3_internal;
 
 static const struct wa_cfg config[] = {
     {"KAFKA_BROKERS", "127.0.0.1:9092", WA_CFG_STR, 0, 0, NULL, "Kafka bootstrap servers",
@@ -48,6 +50,7 @@ static const struct wa_cfg config[] = {
      &stw_cfg.timeout_ms},
     {"TWILIO_CONNECT_TIMEOUT_MS", "3000", WA_CFG_INT, 100, 60000, NULL, "connect", NULL,
      &stw_cfg.connect_timeout_ms},
+    WA_MEDIA_STORE_CFG(stw_store, s3_internal),
     {"SENDER_WORKERS", "4", WA_CFG_INT, 1, 64, NULL,
      "parallel sends: each worker owns some of the topic's partitions (more than the "
      "partitions idle)",
@@ -118,6 +121,7 @@ int main(void)
     }
     snprintf(from, sizeof from, "whatsapp:%s", e164);
     stw_cfg.from = from;
+    if (!stw_store.endpoint || !stw_store.endpoint[0]) stw_store.endpoint = s3_internal;
     metrics_init();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     stw_bucket_init(&bucket, (double)stw_cfg.rate, (double)stw_cfg.rate, wa_now_ms());

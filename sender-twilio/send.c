@@ -55,6 +55,25 @@ enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucke
         return wa_send_error(s, m, "invalid_command", root ? "not routed to twilio" : err, 0);
     }
     enum wa_result result = WA_OK;
+    char *presigned = NULL;
+    if (o.media_id) {
+        /* Stored media goes out as a short-lived presigned URL, made now so its
+         * lifetime starts at the send. */
+        char mime[128], why[512];
+        enum wa_result r;
+        presigned =
+            wa_send_media_url(s, &stw_store, o.media_id, mime, sizeof mime, &r, why, sizeof why);
+        if (!presigned) {
+            json_decref(root);
+            if (r == WA_RETRY) return WA_RETRY;
+            struct stw_outcome oc = {.verdict = STW_FAILED};
+            snprintf(oc.code, sizeof oc.code, "media_unknown");
+            snprintf(oc.text, sizeof oc.text, "%s", why);
+            wa_metric_add(stw_m.failed, 1);
+            return conclude(s, m, &o, "failed", &oc, 0, -1, 0);
+        }
+        o.media_url = presigned;
+    }
     char userpwd[256];
     snprintf(userpwd, sizeof userpwd, "%s:%s", stw_cfg.account_sid, stw_cfg.auth_token);
     char url[1024];
@@ -150,6 +169,7 @@ enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucke
         wa_info("id=%s retry %d in %lld ms (%s)", o.id, retry, (long long)pause, oc.text);
         wa_sleep_ms(pause);
     }
+    free(presigned);
     json_decref(root);
     return result;
 }

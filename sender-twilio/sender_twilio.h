@@ -53,4 +53,6 @@ struct stw_metrics {
 };
 extern struct stw_metrics stw_m;
 
+extern struct wa_media_store stw_store; /* presigned URLs for stored media */
+
 #endif

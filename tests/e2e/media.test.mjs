@@ -1,0 +1,202 @@
+// media.test.mjs - inbound media from both providers lands once in object storage (s3proxy),
+// byte for byte, with one row of one shape; limits and the host allowlist refuse what they must.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { execFile as execFileCb } from 'node:child_process';
+import { promisify } from 'node:util';
+import {
+  sim, bridge, q, waitFor, sleep, services, topicRecords, uniquePhone, messagesFor, env, send, key,
+  simCalls, waitMessage,
+} from './lib.mjs';
+
+const execFile = promisify(execFileCb);
+
+// The stored object, read back with curl's own SigV4 (not our code).
+async function s3Get(key) {
+  const { stdout } = await execFile('curl', ['-sf', '--aws-sigv4', `aws:amz:${env.S3_REGION}:s3`,
+    '-u', `${env.S3_ACCESS_KEY}:${env.S3_SECRET_KEY}`, '-H', 'x-amz-content-sha256: UNSIGNED-PAYLOAD',
+    `${env.S3_ENDPOINT}/${env.S3_BUCKET}/${key}`], { encoding: 'buffer', maxBuffer: 64 << 20 });
+  return stdout;
+}
+async function s3Keys(prefix) {
+  const { stdout } = await execFile('curl', ['-sf', '--aws-sigv4', `aws:amz:${env.S3_REGION}:s3`,
+    '-u', `${env.S3_ACCESS_KEY}:${env.S3_SECRET_KEY}`, '-H', 'x-amz-content-sha256: UNSIGNED-PAYLOAD',
+    `${env.S3_ENDPOINT}/${env.S3_BUCKET}?prefix=${encodeURIComponent(prefix)}`]);
+  return [...stdout.matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]);
+}
+const sha = (b) => crypto.createHash('sha256').update(b).digest('hex');
+
+async function mediaRows(phone) {
+  return q(`select d.*, m.id as mid from media d join messages m on m.id = d.message_id
+              join contacts c on c.id = m.contact_id where c.phone = $1 order by d.idx`, [phone]);
+}
+
+async function errorsFor(messageId) {
+  return (await topicRecords('wa.error')).map((r) => JSON.parse(r.value))
+    .filter((e) => e.stage === 'media-worker' && e.payload?.includes(messageId));
+}
+
+async function twilioMedia(phone, opts) {
+  const item = await sim('/sim/media', opts);
+  const r = await sim('/sim/inbound', { from: phone, body: 'see attached', media: [{ sid: item.sid }] });
+  assert.equal(r.status, 204, JSON.stringify(r));
+  const [m] = await waitFor('the message', async () => {
+    const ms = await messagesFor(phone);
+    return ms.length ? ms : false;
+  });
+  return { item, message: m, webhook: r };
+}
+
+test('a Twilio image behind basic auth and a 307 to a CDN is stored once, byte for byte', async () => {
+  const phone = uniquePhone();
+  const { item, message } = await twilioMedia(phone, { kind: 'jpeg', size: 300000, contentType: 'image/jpeg' });
+  const [row] = await waitFor('the media row', async () => {
+    const rows = await mediaRows(phone);
+    return rows.length && rows[0].stored_at ? rows : false;
+  });
+  assert.equal(row.message_id, message.id);
+  assert.equal(row.idx, 0);
+  assert.equal(row.source, 'twilio');
+  assert.equal(row.source_url, item.url);
+  assert.equal(row.mime_declared, 'image/jpeg');
+  assert.equal(row.mime, 'image/jpeg');
+  assert.equal(Number(row.size), item.size);
+  assert.equal(row.sha256, item.sha256);
+  assert.equal(row.bucket, env.S3_BUCKET);
+  assert.equal(row.object_key, `media/${message.id}/0.jpg`);
+  const bytes = await s3Get(row.object_key);
+  assert.equal(bytes.length, item.size);
+  assert.equal(sha(bytes), item.sha256);
+  // Twilio's URL saw our credentials; the CDN it redirected to did not.
+  const api = (await sim(`/sim/media-requests?sid=${item.sid}`)).requests;
+  assert.ok(api.length >= 1 && api.every((x) => x.authOk), JSON.stringify(api));
+  const cdn = (await sim(`/sim/cdn-requests?sid=${item.sid}`)).requests;
+  assert.ok(cdn.length >= 1);
+  for (const r of cdn) assert.equal(r.headers.authorization, undefined, 'credentials leaked to the CDN');
+  // The timeline hears of it.
+  await waitFor('the wa.media event', async () => (await topicRecords('wa.events')).map((r) => JSON.parse(r.value))
+    .some((e) => e.type === 'wa.media' && e.message_id === message.id && e.sha256 === item.sha256));
+});
+
+test('a Baileys document (real WhatsApp media encryption in the loopback) is stored the same way', async () => {
+  const phone = uniquePhone();
+  const pdf = Buffer.concat([Buffer.from('%PDF-1.4\n'), crypto.randomBytes(50000)]);
+  const r = await bridge('/dev/inbound', { from: phone, type: 'document', text: 'the contract',
+    media: { mimetype: 'application/pdf', fileName: 'contract.pdf', data: pdf.toString('base64') } });
+  assert.equal(r.status, 200, r.text);
+  const [row] = await waitFor('the media row', async () => {
+    const rows = await mediaRows(phone);
+    return rows.length && rows[0].stored_at ? rows : false;
+  });
+  assert.equal(row.source, 'baileys');
+  assert.equal(row.mime, 'application/pdf');
+  assert.equal(Number(row.size), pdf.length);
+  assert.equal(row.sha256, sha(pdf));
+  assert.equal(row.object_key, `media/${row.message_id}/0.pdf`);
+  assert.equal(sha(await s3Get(row.object_key)), sha(pdf));
+  // One shape for both providers.
+  const twilioRow = (await q(`select * from media where source = 'twilio' and stored_at is not null limit 1`))[0];
+  if (twilioRow) assert.deepEqual(Object.keys(row).filter((k) => k !== 'mid').sort(), Object.keys(twilioRow).sort());
+});
+
+test('the same media webhook posted twice gives one object and one row', async () => {
+  // A Twilio retry is the same MessageSid again.
+  const phone = uniquePhone();
+  const item = await sim('/sim/media', { kind: 'png', size: 30000, contentType: 'image/png' });
+  const first = await sim('/sim/inbound', { from: phone, body: '', media: [{ sid: item.sid }] });
+  const again = await sim('/sim/inbound', { from: phone, body: '', media: [{ sid: item.sid }],
+    messageSid: first.messageSid });
+  assert.equal(first.status, 204);
+  assert.equal(again.status, 204);
+  assert.equal(again.messageSid, first.messageSid);
+  const [row] = await waitFor('the media row', async () => {
+    const rows = await mediaRows(phone);
+    return rows.length && rows[0].stored_at ? rows : false;
+  });
+  await sleep(1500);
+  assert.equal((await mediaRows(phone)).length, 1);
+  assert.deepEqual(await s3Keys(`media/${row.message_id}/`), [row.object_key]);
+  assert.equal((await sim(`/sim/cdn-requests?sid=${item.sid}`)).requests.length, 1, 'fetched once');
+});
+
+test('a file over the limit is refused with wa.error, and no object is left', async () => {
+  const phone = uniquePhone();
+  const max = Number(env.MEDIA_MAX_BYTES);
+  const { message } = await twilioMedia(phone, { kind: 'jpeg', size: max + 1, contentType: 'image/jpeg' });
+  const [err] = await waitFor('wa.error', async () => {
+    const e = await errorsFor(message.id);
+    return e.length ? e : false;
+  });
+  assert.equal(err.code, 'media_refused');
+  assert.match(err.text, /larger than the limit/);
+  assert.equal(err.retryable, false);
+  assert.equal((await mediaRows(phone)).length, 0);
+  assert.deepEqual(await s3Keys(`media/${message.id}/`), []);
+});
+
+test('a redirect to a host off the allowlist is refused', async () => {
+  const phone = uniquePhone();
+  const { message, item } = await twilioMedia(phone, { kind: 'jpeg', size: 1000, contentType: 'image/jpeg',
+    redirect: 'elsewhere', location: 'http://169.254.169.254/latest/meta-data/' });
+  const [err] = await waitFor('wa.error', async () => {
+    const e = await errorsFor(message.id);
+    return e.length ? e : false;
+  });
+  assert.equal(err.code, 'media_refused');
+  assert.match(err.text, /169\.254\.169\.254 is not an allowed media host/);
+  assert.equal((await mediaRows(phone)).length, 0);
+  assert.ok(item.sid);
+});
+
+test('kill -9 of the media-worker mid-transfer, then a restart: exactly one complete object and row', async () => {
+  const phone = uniquePhone();
+  const size = Math.min(Number(env.MEDIA_MAX_BYTES) - 1, 15 << 20);
+  const item = await sim('/sim/media', { kind: 'jpeg', size, contentType: 'image/jpeg' });
+  const r = await sim('/sim/inbound', { from: phone, body: 'big one', media: [{ sid: item.sid }] });
+  assert.equal(r.status, 204);
+  await waitFor('the download to start', async () => (await sim(`/sim/cdn-requests?sid=${item.sid}`)).requests.length > 0,
+    { everyMs: 5 });
+  services('kill9', 'media-worker');
+  services('start', 'media-worker');
+  const [row] = await waitFor('the media row', async () => {
+    const rows = await mediaRows(phone);
+    return rows.length && rows[0].stored_at ? rows : false;
+  }, { timeoutMs: 60000 });
+  assert.equal(row.sha256, item.sha256);
+  assert.equal(Number(row.size), size);
+  assert.deepEqual(await s3Keys(`media/${row.message_id}/`), [row.object_key]);
+  assert.equal(sha(await s3Get(row.object_key)), item.sha256);
+});
+
+test('outbound stored media goes out as a presigned URL that Twilio can fetch, and that expires', async () => {
+  const phone = uniquePhone();
+  await twilioMedia(phone, { kind: 'png', size: 40000, contentType: 'image/png' });
+  const [row] = await waitFor('the media row', async () => {
+    const rows = await mediaRows(phone);
+    return rows.length && rows[0].stored_at ? rows : false;
+  });
+  const r = await send({ to: phone, type: 'media', media: { mediaId: String(row.id), caption: 'back to you' },
+    idempotencyKey: key() });
+  assert.equal(r.status, 202, r.text);
+  const [call] = await waitFor('the Twilio call', async () => {
+    const c = await simCalls(phone);
+    return c.length ? c : false;
+  });
+  const url = [].concat(call.params.MediaUrl)[0];
+  assert.match(url, /X-Amz-Signature=/);
+  assert.equal(call.params.Body, 'back to you');
+  // The simulator fetched it as Twilio would, and got the stored bytes.
+  assert.equal(call.media[0].status, 200);
+  assert.equal(call.media[0].sha256, row.sha256);
+  // After MEDIA_URL_TTL_S the storage refuses the same URL.
+  const ttl = Number(env.MEDIA_URL_TTL_S);
+  await sleep((ttl + 1) * 1000);
+  const late = await fetch(url);
+  assert.equal(late.status, 403);
+  // An unknown id fails the message with a clear reason, and nothing is sent.
+  const bad = await send({ to: phone, type: 'media', media: { mediaId: '999999999' }, idempotencyKey: key() });
+  const m = await waitMessage(bad.json.id, 'failed', (x) => x.status === 'failed');
+  assert.equal(m.errorCode, 'media_unknown');
+  assert.equal((await simCalls(phone)).length, 1);
+});
