@@ -84,7 +84,7 @@ format-check:
 	 echo "format-check: ok"
 
 # ---- the stack -----------------------------------------------------------------------
-.PHONY: install run stop status demo demo-baileys test e2e compose-check bench bench-outbound clean
+.PHONY: install run stop status demo demo-baileys test e2e compose-check bench bench-outbound bench-media clean
 install:
 	infra/stack.sh install
 
@@ -126,6 +126,9 @@ bench: install build
 
 bench-outbound: install build
 	bench/outbound.sh
+
+bench-media: install build
+	bench/media.sh
 
 clean:
 	rm -rf $(B)

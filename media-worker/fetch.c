@@ -60,9 +60,9 @@ static int on_connected(void *ud, char *ip, char *local_ip, int remote_port, int
     (void)local_ip;
     (void)local_port;
     (void)remote_port;
-    int *refused = ud;
-    if (!mw_cfg.allow_private && mw_ip_private(ip)) {
-        *refused = 1;
+    int *state = ud; /* [0] private allowed for this host, [1] refused */
+    if (!state[0] && mw_ip_private(ip)) {
+        state[1] = 1;
         return CURL_PREREQFUNC_ABORT;
     }
     return CURL_PREREQFUNC_OK;
@@ -108,6 +108,9 @@ enum mw_verdict mw_fetch(CURL *h, const struct mw_job *job, struct mw_file *out,
                   curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK;
         int allowed = !bad && (strcmp(scheme, "https") == 0 || strcmp(scheme, "http") == 0) &&
                       mw_host_allowed(mw_cfg.allowed_hosts, host, strtol(port, NULL, 10));
+        int state[2] = {mw_cfg.allow_private || (!bad && mw_host_allowed(mw_cfg.private_hosts, host,
+                                                                         strtol(port, NULL, 10))),
+                        0};
         if (!allowed)
             snprintf(err, errsz, "%s %s is not an allowed media host", hop ? "redirect to" : "url",
                      bad ? "(unparsable)" : host);
@@ -123,7 +126,6 @@ enum mw_verdict mw_fetch(CURL *h, const struct mw_job *job, struct mw_file *out,
             snprintf(err, errsz, "spool file: %s", strerror(errno));
             break;
         }
-        int refused = 0;
         struct curl_slist *hl = NULL;
         char secret[300];
         curl_easy_reset(h);
@@ -133,12 +135,13 @@ enum mw_verdict mw_fetch(CURL *h, const struct mw_job *job, struct mw_file *out,
         curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, mw_cfg.connect_timeout_ms);
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, mw_cfg.timeout_ms);
+        curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L * 1024); /* fewer, larger writes */
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
         curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(h, CURLOPT_HEADERDATA, &s);
         curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_connected);
-        curl_easy_setopt(h, CURLOPT_PREREQDATA, &refused);
+        curl_easy_setopt(h, CURLOPT_PREREQDATA, state);
         if (hop == 0 && twilio && mw_cfg.twilio_sid && mw_cfg.twilio_token) {
             /* Twilio's own URL only: the CDN it redirects to never sees them. */
             curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
@@ -154,7 +157,7 @@ enum mw_verdict mw_fetch(CURL *h, const struct mw_job *job, struct mw_file *out,
         curl_slist_free_all(hl);
         long status = 0;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-        if (refused) {
+        if (state[1]) {
             snprintf(err, errsz, "%s resolves to a private address", url);
             v = MW_REFUSED;
             break;

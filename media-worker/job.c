@@ -137,7 +137,9 @@ enum wa_result mw_handle(struct wa_sender *s, const rd_kafka_message_t *m, void 
     }
     char key[256];
     mw_object_key(key, sizeof key, j.message_id, j.idx, mime);
+    int64_t t1 = wa_now_ms();
     WITH_RETRIES(v, mw_put(h, &f, key, mime, err, sizeof err));
+    int64_t t2 = wa_now_ms();
     if (v != MW_OK) {
         fclose(f.spool);
         wa_warn("media %s/%d not stored: %s", j.message_id, j.idx, err);
@@ -185,8 +187,10 @@ enum wa_result mw_handle(struct wa_sender *s, const rd_kafka_message_t *m, void 
     wa_metric_add(mw_m.stored, 1);
     wa_metric_add(mw_m.bytes, (int64_t)f.size);
     wa_metric_observe(mw_m.seconds, (double)(wa_now_ms() - t0) / 1000.0);
-    wa_info("media %s/%d stored key=%s size=%s sha256=%s mime=%s", j.message_id, j.idx, key, size,
-            f.sha256, mime);
+    wa_info("media %s/%d stored key=%s size=%s sha256=%s mime=%s fetch_ms=%lld put_ms=%lld "
+            "record_ms=%lld",
+            j.message_id, j.idx, key, size, f.sha256, mime, (long long)(t1 - t0),
+            (long long)(t2 - t1), (long long)(wa_now_ms() - t2));
     json_decref(root);
     return WA_OK;
 }

@@ -13,7 +13,8 @@
 struct mw_config {
     const char *kafka_brokers, *database_url, *listen, *group, *topic_media, *topic_events,
         *topic_error;
-    const char *allowed_hosts, *twilio_sid, *twilio_token, *bridge_secret, *spool_dir;
+    const char *allowed_hosts, *private_hosts, *twilio_sid, *twilio_token, *bridge_secret,
+        *spool_dir;
     const char *s3_endpoint, *s3_bucket, *s3_access_key, *s3_secret_key, *s3_region;
     long max_bytes, allow_private, connect_timeout_ms, timeout_ms, max_attempts, base_ms, cap_ms,
         workers, max_redirects;

@@ -32,6 +32,7 @@ enum mw_verdict mw_put(CURL *h, struct mw_file *f, const char *key, const char *
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 256L * 1024);
     curl_easy_setopt(h, CURLOPT_READDATA, f->spool);
     curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)f->size);
     curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4);
