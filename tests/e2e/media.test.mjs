@@ -200,3 +200,17 @@ test('outbound stored media goes out as a presigned URL that Twilio can fetch, a
   assert.equal(m.errorCode, 'media_unknown');
   assert.equal((await simCalls(phone)).length, 1);
 });
+
+test('a CDN that fails twice (503) is retried with backoff, and the file is stored', async () => {
+  const phone = uniquePhone();
+  const { item } = await twilioMedia(phone, { kind: 'jpeg', size: 5000, contentType: 'image/jpeg', cdnFailures: 2 });
+  const [row] = await waitFor('the media row', async () => {
+    const rows = await mediaRows(phone);
+    return rows.length && rows[0].stored_at ? rows : false;
+  }, { timeoutMs: 20000 });
+  assert.equal(row.sha256, item.sha256);
+  const cdn = (await sim(`/sim/cdn-requests?sid=${item.sid}`)).requests;
+  assert.deepEqual(cdn.map((r) => r.status), [503, 503, 200]);
+  // Twilio's URL is asked again on each try; only it ever sees the credentials.
+  assert.ok(cdn.every((r) => r.headers.authorization === undefined));
+});
