@@ -12,7 +12,7 @@ SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 
 B := build
 COMMON_SRC := $(wildcard common/*.c)
-SERVICES   := ingress router sender-twilio sender-baileys media-worker
+SERVICES   := ingress router sender-twilio sender-baileys media-worker dashboard
 
 # Each service is its folder's .c files plus libwa.
 define service_rules

@@ -222,14 +222,21 @@ char *wa_send_media_url(struct wa_sender *s, const struct wa_media_store *store,
         return NULL;
     }
     snprintf(mime, mimesz, "%s", PQgetisnull(q, 0, 2) ? "" : PQgetvalue(q, 0, 2));
-    char path[1200];
-    snprintf(path, sizeof path, "/%s/%s", PQgetvalue(q, 0, 0), PQgetvalue(q, 0, 1));
+    char *url = wa_media_presign(store, PQgetvalue(q, 0, 0), PQgetvalue(q, 0, 1), errbuf, errsz);
     PQclear(q);
-    (void)store->bucket; /* the row names its own bucket */
+    *res = url ? WA_OK : WA_FAIL;
+    return url;
+}
+
+char *wa_media_presign(const struct wa_media_store *store, const char *bucket, const char *key,
+                       char *errbuf, size_t errsz)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "/%s/%s", bucket, key);
     CURLU *u = curl_url();
     char *scheme = NULL, *host = NULL, *port = NULL;
     char *url = NULL;
-    if (curl_url_set(u, CURLUPART_URL, store->endpoint, 0) == CURLUE_OK &&
+    if (store->endpoint && curl_url_set(u, CURLUPART_URL, store->endpoint, 0) == CURLUE_OK &&
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
         curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
         curl_url_get(u, CURLUPART_PORT, &port, 0); /* only when the URL names one */
@@ -255,7 +262,6 @@ char *wa_send_media_url(struct wa_sender *s, const struct wa_media_store *store,
     curl_free(host);
     curl_free(port);
     curl_url_cleanup(u);
-    *res = url ? WA_OK : WA_FAIL;
     return url;
 }
 

@@ -31,6 +31,10 @@ export SEND_API_TOKEN=${SEND_API_TOKEN:-dev-send-token-not-for-production}
 export SENDER_TWILIO_LISTEN=${SENDER_TWILIO_LISTEN:-127.0.0.1:9102}
 export SENDER_BAILEYS_LISTEN=${SENDER_BAILEYS_LISTEN:-127.0.0.1:9103}
 export MEDIA_WORKER_LISTEN=${MEDIA_WORKER_LISTEN:-127.0.0.1:9104}
+export DASHBOARD_LISTEN=${DASHBOARD_LISTEN:-127.0.0.1:8090}
+export DASHBOARD_WEB_DIR=${DASHBOARD_WEB_DIR:-$WA_ROOT/dashboard/web}
+# The operator's token: a development value unless one is given.
+export DASHBOARD_TOKEN=${DASHBOARD_TOKEN:-dev-dashboard-token-not-for-production}
 export TWILIO_SIM_CDN_LISTEN=${TWILIO_SIM_CDN_LISTEN:-127.0.0.1:3003}
 # On loopback everything is a private address: media may come from the bridge and, when Twilio
 # is simulated, from the simulator and its "CDN". Production keeps MEDIA_ALLOW_PRIVATE=0.

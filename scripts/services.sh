@@ -6,9 +6,9 @@
 #   scripts/services.sh status
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
-ALL=(ingress router bridge sender-twilio sender-baileys media-worker)
+ALL=(ingress router bridge sender-twilio sender-baileys media-worker dashboard)
 # Without real Twilio credentials, the simulator stands in for api.twilio.com.
-[ -n "${WA_TWILIO_SIMULATED:-}" ] && ALL=(ingress router bridge twilio-sim sender-twilio sender-baileys media-worker)
+[ -n "${WA_TWILIO_SIMULATED:-}" ] && ALL=(ingress router bridge twilio-sim sender-twilio sender-baileys media-worker dashboard)
 
 health_url() {
     case $1 in
@@ -19,6 +19,7 @@ health_url() {
     sender-twilio) echo "http://$SENDER_TWILIO_LISTEN/healthz" ;;
     sender-baileys) echo "http://$SENDER_BAILEYS_LISTEN/healthz" ;;
     media-worker) echo "http://$MEDIA_WORKER_LISTEN/healthz" ;;
+    dashboard) echo "http://$DASHBOARD_LISTEN/healthz" ;;
     esac
 }
 
@@ -100,7 +101,7 @@ names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
     names=("${ALL[@]}")
     # Stop in reverse order of start, and stop a simulator left from another setting.
-    if [ "$cmd" = stop ]; then names=(media-worker sender-baileys sender-twilio twilio-sim bridge router ingress); fi
+    if [ "$cmd" = stop ]; then names=(dashboard media-worker sender-baileys sender-twilio twilio-sim bridge router ingress); fi
 fi
 case $cmd in
 start) for n in "${names[@]}"; do start_one "$n"; done ;;

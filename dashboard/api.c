@@ -1,0 +1,405 @@
+/* api.c - the dashboard's JSON API: leads, a lead's timeline, and the charts' figures, read from
+ * the CRM with keyset pagination (a lead with 10,000 messages opens as fast as one with ten). */
+#include "dash.h"
+#include "wa_log.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct wa_pg_stmt statements[] = {
+    /* $1 search (''), $2 limit, $3 cursor activity (ms, or NULL), $4 cursor id. */
+    {"leads",
+     "SELECT c.id, c.phone, c.profile_name, c.last_inbound_provider, "
+     "  (extract(epoch FROM c.last_inbound_at) * 1000)::bigint, "
+     "  (extract(epoch FROM a.at) * 1000)::bigint, "
+     "  lm.direction, lm.provider, lm.type, lm.body, lm.status, "
+     "  (extract(epoch FROM lm.created_at) * 1000)::bigint "
+     "FROM contacts c "
+     "CROSS JOIN LATERAL (SELECT COALESCE(c.last_message_at, c.created_at) AS at) a "
+     "LEFT JOIN LATERAL (SELECT m.direction, m.provider, m.type, m.body, m.status, m.created_at "
+     "  FROM messages m WHERE m.contact_id = c.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1) "
+     "lm "
+     "  ON true "
+     "WHERE ($1 = '' OR strpos(c.phone, $1) > 0 OR strpos(lower(c.profile_name), lower($1)) > 0) "
+     "  AND ($3::bigint IS NULL OR (a.at, c.id) < (to_timestamp($3::bigint / 1000.0), $4::bigint)) "
+     "ORDER BY a.at DESC, c.id DESC LIMIT $2::integer",
+     4},
+    {"lead",
+     "SELECT c.id, c.phone, c.profile_name, c.last_inbound_provider, "
+     "  (extract(epoch FROM c.last_inbound_at) * 1000)::bigint FROM contacts c WHERE c.id = $1",
+     1},
+    /* $1 contact, $2 limit, $3 cursor time (text, or NULL), $4 cursor id. */
+    {"messages",
+     "SELECT m.id, m.direction, m.provider, m.type, m.body, m.status, m.failover, m.error_code, "
+     "  m.error_text, m.reason, (extract(epoch FROM m.created_at) * 1000)::bigint, "
+     "  m.created_at::text, "
+     "  (SELECT json_agg(json_build_object('idx', d.idx, 'mime', d.mime, 'size', d.size, "
+     "     'bucket', d.bucket, 'key', d.object_key) ORDER BY d.idx) "
+     "   FROM media d WHERE d.message_id = m.id AND d.stored_at IS NOT NULL) "
+     "FROM messages m WHERE m.contact_id = $1::bigint "
+     "  AND ($3::timestamptz IS NULL OR (m.created_at, m.id) < ($3::timestamptz, $4::uuid)) "
+     "ORDER BY m.created_at DESC, m.id DESC LIMIT $2::integer",
+     4},
+    /* One row per minute of the window: outbound sent, failovers, latency per provider. */
+    {"stats_minutes",
+     "WITH b AS (SELECT generate_series(date_trunc('minute', now()) - ($1::integer - 1) * "
+     "  interval '1 minute', date_trunc('minute', now()), interval '1 minute') AS t) "
+     "SELECT (extract(epoch FROM b.t) * 1000)::bigint, "
+     "  count(m.id) FILTER (WHERE m.provider IS NOT NULL), count(m.id) FILTER (WHERE m.failover), "
+     "  percentile_cont(0.5) WITHIN GROUP (ORDER BY m.latency_ms) "
+     "    FILTER (WHERE m.provider = 'twilio' AND m.latency_ms IS NOT NULL), "
+     "  percentile_cont(0.95) WITHIN GROUP (ORDER BY m.latency_ms) "
+     "    FILTER (WHERE m.provider = 'twilio' AND m.latency_ms IS NOT NULL), "
+     "  percentile_cont(0.5) WITHIN GROUP (ORDER BY m.latency_ms) "
+     "    FILTER (WHERE m.provider = 'baileys' AND m.latency_ms IS NOT NULL), "
+     "  percentile_cont(0.95) WITHIN GROUP (ORDER BY m.latency_ms) "
+     "    FILTER (WHERE m.provider = 'baileys' AND m.latency_ms IS NOT NULL) "
+     "FROM b LEFT JOIN messages m ON m.direction = 'outbound' "
+     "  AND m.created_at >= b.t AND m.created_at < b.t + interval '1 minute' "
+     "GROUP BY b.t ORDER BY b.t",
+     1},
+    /* Errors per minute by provider and code, from the status history and the refusals. */
+    {"stats_errors",
+     "SELECT COALESCE(s.provider, 'none'), COALESCE(s.error_code, s.status), "
+     "  (extract(epoch FROM date_trunc('minute', s.occurred_at)) * 1000)::bigint, count(*) "
+     "FROM message_statuses s "
+     "WHERE s.status IN ('failed', 'undelivered', 'unknown') "
+     "  AND s.occurred_at >= date_trunc('minute', now()) - ($1::integer - 1) * interval '1 minute' "
+     "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+     1},
+    {"stats_health",
+     "(SELECT provider, state, reason, (extract(epoch FROM since) * 1000)::bigint FROM ("
+     "   SELECT DISTINCT ON (provider) * FROM provider_health "
+     "   WHERE since < date_trunc('minute', now()) - ($1::integer - 1) * interval '1 minute' "
+     "   ORDER BY provider, since DESC) before) "
+     "UNION ALL "
+     "(SELECT provider, state, reason, (extract(epoch FROM since) * 1000)::bigint "
+     " FROM provider_health "
+     " WHERE since >= date_trunc('minute', now()) - ($1::integer - 1) * interval '1 minute') "
+     "ORDER BY 4",
+     1},
+};
+
+/* A few connections shared by the request threads. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct wa_pg *conns;
+    int *busy;
+    int n;
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0};
+
+int dash_db_start(char *errbuf, size_t errsz)
+{
+    (void)errbuf;
+    (void)errsz;
+    pool.n = (int)dash_cfg.db_pool;
+    pool.conns = wa_xcalloc((size_t)pool.n, sizeof *pool.conns);
+    pool.busy = wa_xcalloc((size_t)pool.n, sizeof *pool.busy);
+    return 0;
+}
+
+static struct wa_pg *take(void)
+{
+    pthread_mutex_lock(&pool.mu);
+    for (;;) {
+        for (int i = 0; i < pool.n; i++)
+            if (!pool.busy[i]) {
+                pool.busy[i] = 1;
+                pthread_mutex_unlock(&pool.mu);
+                struct wa_pg *pg = &pool.conns[i];
+                if (!pg->conn) {
+                    char err[256];
+                    if (wa_pg_connect(pg, dash_cfg.database_url, statements,
+                                      sizeof statements / sizeof statements[0], err,
+                                      sizeof err) < 0)
+                        wa_warn("postgres: %s", err);
+                }
+                return pg;
+            }
+        pthread_cond_wait(&pool.cv, &pool.mu);
+    }
+}
+
+static void give(struct wa_pg *pg)
+{
+    pthread_mutex_lock(&pool.mu);
+    pool.busy[pg - pool.conns] = 0;
+    pthread_cond_signal(&pool.cv);
+    pthread_mutex_unlock(&pool.mu);
+}
+
+int dash_db_ready(void)
+{
+    struct wa_pg *pg = take();
+    int ok = pg->conn && wa_pg_ok(pg);
+    give(pg);
+    return ok;
+}
+
+static PGresult *query(const char *stmt, int n, const char *const *p, unsigned *status, char *err,
+                       size_t errsz)
+{
+    struct wa_pg *pg = take();
+    enum wa_result res = WA_RETRY;
+    PGresult *q = pg->conn ? wa_pg_exec(pg, stmt, n, p, &res, err, errsz) : NULL;
+    give(pg);
+    if (!q) {
+        wa_warn("postgres %s: %s", stmt, err);
+        *status = 503;
+        snprintf(err, errsz, "the CRM is not reachable; retry");
+    }
+    return q;
+}
+
+/* limit: 1..200, default 50. */
+static int parse_limit(const char *s, char *out, unsigned *status, char *err, size_t errsz)
+{
+    long v = 50;
+    if (s) {
+        char *end;
+        v = strtol(s, &end, 10);
+        if (!*s || *end || v < 1 || v > 200) {
+            *status = 400;
+            snprintf(err, errsz, "limit must be a whole number from 1 to 200");
+            return -1;
+        }
+    }
+    snprintf(out, 12, "%ld", v);
+    return 0;
+}
+
+#define STR(q, r, c) (PQgetisnull(q, r, c) ? json_null() : json_string(PQgetvalue(q, r, c)))
+#define INT(q, r, c)                                                                               \
+    (PQgetisnull(q, r, c) ? json_null() : json_integer(strtoll(PQgetvalue(q, r, c), NULL, 10)))
+
+/* The lead as both endpoints show it: the window is computed here, at read time. */
+static json_t *lead_json(PGresult *q, int r)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", INT(q, r, 0));
+    json_object_set_new(o, "phone", STR(q, r, 1));
+    json_object_set_new(o, "name", STR(q, r, 2));
+    json_object_set_new(o, "last_inbound_provider", STR(q, r, 3));
+    int64_t last = PQgetisnull(q, r, 4) ? 0 : strtoll(PQgetvalue(q, r, 4), NULL, 10);
+    int64_t closes = last ? last + 86400000LL : 0;
+    json_object_set_new(o, "window_open", json_boolean(closes > wa_wall_ms()));
+    json_object_set_new(o, "window_closes_ms", closes ? json_integer(closes) : json_null());
+    return o;
+}
+
+json_t *dash_leads(const char *q, const char *limit, const char *cursor, unsigned *status,
+                   char *err, size_t errsz)
+{
+    char lim[12], cat[24] = "", cid[24] = "";
+    if (parse_limit(limit, lim, status, err, errsz) < 0) return NULL;
+    if (q && strlen(q) > 100) {
+        *status = 400;
+        snprintf(err, errsz, "q is longer than 100 characters");
+        return NULL;
+    }
+    if (cursor && *cursor) {
+        long long a, b;
+        char extra;
+        if (sscanf(cursor, "%lld_%lld%c", &a, &b, &extra) != 2 || a < 0 || b < 0) {
+            *status = 400;
+            snprintf(err, errsz, "cursor is not one this API gave");
+            return NULL;
+        }
+        snprintf(cat, sizeof cat, "%lld", a);
+        snprintf(cid, sizeof cid, "%lld", b);
+    }
+    const char *p[] = {q ? q : "", lim, cat[0] ? cat : NULL, cid[0] ? cid : NULL};
+    PGresult *r = query("leads", 4, p, status, err, errsz);
+    if (!r) return NULL;
+    json_t *leads = json_array();
+    int n = PQntuples(r);
+    for (int i = 0; i < n; i++) {
+        json_t *o = lead_json(r, i);
+        if (!PQgetisnull(r, i, 6)) {
+            json_t *lm = json_object();
+            json_object_set_new(lm, "direction", STR(r, i, 6));
+            json_object_set_new(lm, "provider", STR(r, i, 7));
+            json_object_set_new(lm, "type", STR(r, i, 8));
+            json_object_set_new(lm, "text", STR(r, i, 9));
+            json_object_set_new(lm, "status", STR(r, i, 10));
+            json_object_set_new(lm, "at_ms", INT(r, i, 11));
+            json_object_set_new(o, "last_message", lm);
+        } else {
+            json_object_set_new(o, "last_message", json_null());
+        }
+        json_array_append_new(leads, o);
+    }
+    json_t *next = json_null();
+    if (n == atoi(lim)) {
+        char c[64];
+        snprintf(c, sizeof c, "%s_%s", PQgetvalue(r, n - 1, 5), PQgetvalue(r, n - 1, 0));
+        next = json_string(c);
+    }
+    PQclear(r);
+    return json_pack("{s:o, s:o}", "leads", leads, "next", next);
+}
+
+json_t *dash_messages(const char *lead, const char *limit, const char *cursor, unsigned *status,
+                      char *err, size_t errsz)
+{
+    char lim[12];
+    if (parse_limit(limit, lim, status, err, errsz) < 0) return NULL;
+    char *end;
+    long long id = lead ? strtoll(lead, &end, 10) : 0;
+    if (!lead || !*lead || *end || id <= 0) {
+        *status = 400;
+        snprintf(err, errsz, "the lead id must be a positive whole number");
+        return NULL;
+    }
+    /* Cursor: "<created_at as text>|<uuid>". */
+    char ts[64] = "", mid[40] = "";
+    if (cursor && *cursor) {
+        const char *bar = strrchr(cursor, '|');
+        if (!bar || bar - cursor >= (long)sizeof ts || !wa_uuid_valid(bar + 1) ||
+            strspn(cursor, "0123456789-:. +") != (size_t)(bar - cursor)) {
+            *status = 400;
+            snprintf(err, errsz, "cursor is not one this API gave");
+            return NULL;
+        }
+        snprintf(ts, sizeof ts, "%.*s", (int)(bar - cursor), cursor);
+        snprintf(mid, sizeof mid, "%s", bar + 1);
+    }
+    const char *lp[] = {lead};
+    PGresult *c = query("lead", 1, lp, status, err, errsz);
+    if (!c) return NULL;
+    if (PQntuples(c) == 0) {
+        PQclear(c);
+        *status = 404;
+        snprintf(err, errsz, "no such lead");
+        return NULL;
+    }
+    json_t *contact = lead_json(c, 0);
+    PQclear(c);
+    const char *p[] = {lead, lim, ts[0] ? ts : NULL, mid[0] ? mid : NULL};
+    PGresult *r = query("messages", 4, p, status, err, errsz);
+    if (!r) {
+        json_decref(contact);
+        return NULL;
+    }
+    json_t *msgs = json_array();
+    int n = PQntuples(r);
+    for (int i = 0; i < n; i++) {
+        json_t *m = json_object();
+        json_object_set_new(m, "id", STR(r, i, 0));
+        json_object_set_new(m, "direction", STR(r, i, 1));
+        json_object_set_new(m, "provider", STR(r, i, 2));
+        json_object_set_new(m, "type", STR(r, i, 3));
+        json_object_set_new(m, "text", STR(r, i, 4));
+        json_object_set_new(m, "status", STR(r, i, 5));
+        json_object_set_new(m, "failover", json_boolean(PQgetvalue(r, i, 6)[0] == 't'));
+        json_object_set_new(m, "error_code", STR(r, i, 7));
+        json_object_set_new(m, "error_text", STR(r, i, 8));
+        json_object_set_new(m, "reason", STR(r, i, 9));
+        json_object_set_new(m, "created_ms", INT(r, i, 10));
+        json_t *media = json_array();
+        json_t *rows = PQgetisnull(r, i, 12) ? NULL : json_loads(PQgetvalue(r, i, 12), 0, NULL);
+        size_t k;
+        json_t *d;
+        json_array_foreach(rows, k, d)
+        {
+            char why[256];
+            /* Short-lived, so a leaked page does not leak the files for long. */
+            char *url =
+                wa_media_presign(&dash_store, json_string_value(json_object_get(d, "bucket")),
+                                 json_string_value(json_object_get(d, "key")), why, sizeof why);
+            json_array_append_new(media, json_pack("{s:O, s:O, s:O, s:s?}", "idx",
+                                                   json_object_get(d, "idx"), "mime",
+                                                   json_object_get(d, "mime"), "size",
+                                                   json_object_get(d, "size"), "url", url));
+            free(url);
+        }
+        json_decref(rows);
+        json_object_set_new(m, "media", media);
+        json_array_append_new(msgs, m);
+    }
+    json_t *next = json_null();
+    if (n == atoi(lim)) {
+        char cur[128];
+        snprintf(cur, sizeof cur, "%s|%s", PQgetvalue(r, n - 1, 11), PQgetvalue(r, n - 1, 0));
+        next = json_string(cur);
+    }
+    PQclear(r);
+    return json_pack("{s:o, s:o, s:o}", "contact", contact, "messages", msgs, "next", next);
+}
+
+static json_t *num(PGresult *q, int r, int c)
+{
+    return PQgetisnull(q, r, c) ? json_null() : json_real(strtod(PQgetvalue(q, r, c), NULL));
+}
+
+json_t *dash_stats(const char *minutes, unsigned *status, char *err, size_t errsz)
+{
+    long m = 60;
+    if (minutes) {
+        char *end;
+        m = strtol(minutes, &end, 10);
+        if (!*minutes || *end || m < 1 || m > 1440) {
+            *status = 400;
+            snprintf(err, errsz, "minutes must be a whole number from 1 to 1440");
+            return NULL;
+        }
+    }
+    char ms[12];
+    snprintf(ms, sizeof ms, "%ld", m);
+    const char *p[] = {ms};
+    PGresult *a = query("stats_minutes", 1, p, status, err, errsz);
+    if (!a) return NULL;
+    json_t *buckets = json_array(), *fo = json_array();
+    json_t *tw50 = json_array(), *tw95 = json_array(), *bl50 = json_array(), *bl95 = json_array();
+    int n = PQntuples(a);
+    for (int i = 0; i < n; i++) {
+        json_array_append_new(buckets, json_integer(strtoll(PQgetvalue(a, i, 0), NULL, 10)));
+        long total = atol(PQgetvalue(a, i, 1)), failed_over = atol(PQgetvalue(a, i, 2));
+        json_array_append_new(fo, total ? json_real(100.0 * (double)failed_over / (double)total)
+                                        : json_null());
+        json_array_append_new(tw50, num(a, i, 3));
+        json_array_append_new(tw95, num(a, i, 4));
+        json_array_append_new(bl50, num(a, i, 5));
+        json_array_append_new(bl95, num(a, i, 6));
+    }
+    PQclear(a);
+    json_t *errors = json_array();
+    PGresult *e = query("stats_errors", 1, p, status, err, errsz);
+    if (e) {
+        json_t *cur = NULL;
+        for (int i = 0; i < PQntuples(e); i++) {
+            const char *prov = PQgetvalue(e, i, 0), *code = PQgetvalue(e, i, 1);
+            if (!cur || strcmp(json_string_value(json_object_get(cur, "provider")), prov) != 0 ||
+                strcmp(json_string_value(json_object_get(cur, "code")), code) != 0) {
+                json_t *counts = json_array();
+                for (int k = 0; k < n; k++)
+                    json_array_append_new(counts, json_integer(0));
+                cur =
+                    json_pack("{s:s, s:s, s:o}", "provider", prov, "code", code, "counts", counts);
+                json_array_append_new(errors, cur);
+            }
+            int64_t t = strtoll(PQgetvalue(e, i, 2), NULL, 10);
+            for (int k = 0; k < n; k++)
+                if (json_integer_value(json_array_get(buckets, (size_t)k)) == t)
+                    json_array_set_new(json_object_get(cur, "counts"), (size_t)k,
+                                       json_integer(atol(PQgetvalue(e, i, 3))));
+        }
+        PQclear(e);
+    }
+    json_t *health = json_array();
+    PGresult *h = query("stats_health", 1, p, status, err, errsz);
+    if (h) {
+        for (int i = 0; i < PQntuples(h); i++)
+            json_array_append_new(
+                health, json_pack("{s:s, s:s, s:s, s:I}", "provider", PQgetvalue(h, i, 0), "state",
+                                  PQgetvalue(h, i, 1), "reason", PQgetvalue(h, i, 2), "since_ms",
+                                  (json_int_t)strtoll(PQgetvalue(h, i, 3), NULL, 10)));
+        PQclear(h);
+    }
+    return json_pack("{s:o, s:o, s:{s:{s:o, s:o}, s:{s:o, s:o}}, s:o, s:o}", "buckets_ms", buckets,
+                     "failover_pct", fo, "latency", "twilio", "p50", tw50, "p95", tw95, "baileys",
+                     "p50", bl50, "p95", bl95, "errors", errors, "health", health);
+}

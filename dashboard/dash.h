@@ -1,0 +1,43 @@
+/* dash.h - what the files of dashboard/ share. */
+#ifndef DASHBOARD_H
+#define DASHBOARD_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "wa_metrics.h"
+#include "wa_pg.h"
+#include "wa_send.h"
+
+struct dash_config {
+    const char *listen, *token, *database_url, *kafka_brokers, *topic_events, *web_dir;
+    long db_pool, sse_max, sse_buffer;
+};
+extern struct dash_config dash_cfg;
+extern struct wa_media_store dash_store;
+
+/* api.c: the JSON API over the CRM. Each returns a new object, or NULL with
+ * *status and errbuf (400 for bad parameters, 404, 503 when the CRM is away). */
+json_t *dash_leads(const char *q, const char *limit, const char *cursor, unsigned *status,
+                   char *errbuf, size_t errsz);
+json_t *dash_messages(const char *lead, const char *limit, const char *cursor, unsigned *status,
+                      char *errbuf, size_t errsz);
+json_t *dash_stats(const char *minutes, unsigned *status, char *errbuf, size_t errsz);
+int dash_db_start(char *errbuf, size_t errsz);
+int dash_db_ready(void);
+
+/* sse.c: wa.events fanned out to every connected browser. */
+int dash_sse_start(char *errbuf, size_t errsz);
+void dash_sse_stop(void);
+enum MHD_Result dash_sse_serve(struct MHD_Connection *c);
+
+/* http.c */
+struct MHD_Daemon *dash_http_start(char *errbuf, size_t errsz);
+
+struct dash_metrics {
+    struct wa_metric *requests, *refused, *bad, *sse_clients, *sse_events, *sse_dropped;
+    struct wa_metric *api_seconds;
+};
+extern struct dash_metrics dash_m;
+
+#endif

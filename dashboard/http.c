@@ -1,0 +1,244 @@
+/* http.c - the dashboard's HTTP edge: the token login, static files, the API, live events. Nothing
+ * but /login, /healthz and /metrics answers without the token: the pages show phones and texts. */
+#include "dash.h"
+#include "wa_form.h"
+#include "wa_http.h"
+#include "wa_log.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define COOKIE "wa_dash"
+
+/* The session cookie is an HMAC of the token: stateless, and void once the token changes. */
+static void session_value(char out[65])
+{
+    unsigned char md[32];
+    unsigned len = 0;
+    static const char what[] = "wa-broker dashboard session v1";
+    HMAC(EVP_sha256(), dash_cfg.token, (int)strlen(dash_cfg.token), (const unsigned char *)what,
+         sizeof what - 1, md, &len);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static int authorized(struct MHD_Connection *c)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (h && strncasecmp(h, "Bearer ", 7) == 0)
+        return wa_ct_equal(h + 7, strlen(h + 7), dash_cfg.token, strlen(dash_cfg.token));
+    const char *v = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, COOKIE);
+    if (!v) return 0;
+    char want[65];
+    session_value(want);
+    return wa_ct_equal(v, strlen(v), want, 64);
+}
+
+static enum MHD_Result redirect(struct MHD_Connection *c, const char *to, const char *cookie)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(r, "Location", to);
+    if (cookie) MHD_add_response_header(r, "Set-Cookie", cookie);
+    enum MHD_Result ret = MHD_queue_response(c, 303, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static const char *content_type(const char *path)
+{
+    static const char *const types[][2] = {
+        {".html", "text/html; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".json", "application/json"},
+        {".map", "application/json"},
+        {".ico", "image/x-icon"},
+    };
+    const char *dot = strrchr(path, '.');
+    for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(dot, types[i][0]) == 0) return types[i][1];
+    return "application/octet-stream";
+}
+
+/* A file under the web directory; rel has been checked for "..". */
+static enum MHD_Result file(struct MHD_Connection *c, const char *dir, const char *rel)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0) close(fd);
+        return wa_http_error(c, 404, "not_found", "no such file");
+    }
+    struct MHD_Response *r = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+    MHD_add_response_header(r, "Content-Type", content_type(rel));
+    MHD_add_response_header(r, "Cache-Control", "no-cache");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result ret = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static int safe_path(const char *rel)
+{
+    return *rel && rel[0] != '/' && !strstr(rel, "..") && !strchr(rel, '\\');
+}
+
+static enum MHD_Result json(struct MHD_Connection *c, json_t *o, unsigned status, const char *err)
+{
+    wa_metric_add(dash_m.requests, 1);
+    if (!o) {
+        if (status == 400) wa_metric_add(dash_m.bad, 1);
+        return wa_http_error(c, status,
+                             status == 400   ? "bad_request"
+                             : status == 404 ? "not_found"
+                                             : "unavailable",
+                             err);
+    }
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    enum MHD_Result ret = wa_http_reply(c, 200, "application/json", s, strlen(s));
+    free(s);
+    return ret;
+}
+
+struct req {
+    struct wa_buf body;
+};
+
+static int ready(void)
+{
+    return dash_db_ready();
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **con_cls)
+{
+    (void)cls;
+    (void)version;
+    if (!*con_cls) {
+        *con_cls = wa_xcalloc(1, sizeof(struct req));
+        return MHD_YES;
+    }
+    struct req *rq = *con_cls;
+    if (*upload_size) {
+        if (rq->body.len + *upload_size > 4096) return MHD_NO; /* the only body is the login form */
+        wa_buf_append(&rq->body, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    enum MHD_Result ret;
+    if (wa_http_admin(c, method, url, ready, &ret)) return ret;
+    int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+
+    if (strcmp(url, "/login") == 0) {
+        if (get) return file(c, dash_cfg.web_dir, "login.html");
+        if (strcmp(method, "POST") != 0) return wa_http_error(c, 405, "method_not_allowed", "");
+        struct wa_form f;
+        char err[128];
+        const char *tok = NULL;
+        if (rq->body.data && wa_form_parse(rq->body.data, rq->body.len, &f, err, sizeof err) == 0)
+            tok = wa_form_get(&f, "token");
+        else
+            memset(&f, 0, sizeof f);
+        int ok = tok && wa_ct_equal(tok, strlen(tok), dash_cfg.token, strlen(dash_cfg.token));
+        wa_form_free(&f);
+        if (!ok) {
+            wa_metric_add(dash_m.refused, 1);
+            wa_warn("dashboard login refused");
+            return redirect(c, "/login?error=1", NULL);
+        }
+        char v[65], cookie[160];
+        session_value(v);
+        snprintf(cookie, sizeof cookie,
+                 COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=86400", v);
+        return redirect(c, "/", cookie);
+    }
+    if (strcmp(url, "/static/login.css") == 0 || strcmp(url, "/static/app.css") == 0)
+        return file(c, dash_cfg.web_dir, url + strlen("/static/"));
+
+    if (!authorized(c)) {
+        wa_metric_add(dash_m.refused, 1);
+        if (strncmp(url, "/api/", 5) == 0)
+            return wa_http_error(c, 401, "unauthorized", "log in, or send Authorization: Bearer");
+        return redirect(c, "/login", NULL);
+    }
+    if (!get) return wa_http_error(c, 405, "method_not_allowed", "use GET");
+    if (strcmp(url, "/logout") == 0)
+        return redirect(c, "/login", COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
+        return file(c, dash_cfg.web_dir, "index.html");
+    if (strncmp(url, "/static/vendor/uplot/", 21) == 0 && safe_path(url + 21)) {
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s/node_modules/uplot/dist", dash_cfg.web_dir);
+        return file(c, dir, url + 21);
+    }
+    if (strncmp(url, "/static/", 8) == 0 && safe_path(url + 8) &&
+        strncmp(url + 8, "node_modules", 12) != 0)
+        return file(c, dash_cfg.web_dir, url + 8);
+
+    int64_t t0 = wa_now_ms();
+    unsigned status = 500;
+    char err[256] = "";
+    json_t *o = NULL;
+    const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "q");
+    const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+    const char *cursor = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "cursor");
+    if (strcmp(url, "/api/events") == 0) return dash_sse_serve(c);
+    if (strcmp(url, "/api/leads") == 0) {
+        o = dash_leads(q, limit, cursor, &status, err, sizeof err);
+    } else if (strncmp(url, "/api/leads/", 11) == 0) {
+        const char *rest = url + 11;
+        const char *slash = strchr(rest, '/');
+        if (!slash || strcmp(slash, "/messages") != 0)
+            return wa_http_error(c, 404, "not_found", "no such endpoint");
+        char id[32];
+        snprintf(id, sizeof id, "%.*s", (int)(slash - rest), rest);
+        o = dash_messages(id, limit, cursor, &status, err, sizeof err);
+    } else if (strcmp(url, "/api/stats") == 0) {
+        o = dash_stats(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "minutes"), &status,
+                       err, sizeof err);
+    } else {
+        return wa_http_error(c, 404, "not_found", "no such endpoint");
+    }
+    wa_metric_observe(dash_m.api_seconds, (double)(wa_now_ms() - t0) / 1000.0);
+    return json(c, o, status, err);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    struct req *rq = *con_cls;
+    if (!rq) return;
+    wa_buf_free(&rq->body);
+    free(rq);
+    *con_cls = NULL;
+}
+
+struct MHD_Daemon *dash_http_start(char *err, size_t errsz)
+{
+    struct sockaddr_in sin;
+    if (wa_http_sockaddr(dash_cfg.listen, &sin, err, errsz) < 0) return NULL;
+    /* A thread per connection: a live-events connection waits for the next
+     * event inside its content callback. */
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
+        NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_NOTIFY_COMPLETED,
+        completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)dash_cfg.sse_max + 64,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
+    if (!d) snprintf(err, errsz, "cannot listen on %s", dash_cfg.listen);
+    return d;
+}

@@ -1,0 +1,83 @@
+/* main.c - dashboard: the operator's view over the CRM and wa.events. Config and wiring. */
+#include "dash.h"
+#include "wa_config.h"
+#include "wa_log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct dash_config dash_cfg;
+struct wa_media_store dash_store;
+struct dash_metrics dash_m;
+static const char *log_level, *s3_internal;
+
+static const struct wa_cfg config[] = {
+    {"DASHBOARD_LISTEN", "127.0.0.1:8090", WA_CFG_LISTEN, 0, 0, NULL, "address to listen on",
+     &dash_cfg.listen, NULL},
+    {"DASHBOARD_TOKEN", NULL, WA_CFG_SECRET, 0, 0, NULL,
+     "the operator's token: log in with it, or send Authorization: Bearer", &dash_cfg.token, NULL},
+    {"DATABASE_URL", NULL, WA_CFG_STR, 0, 0, NULL, "Postgres URL (read only)",
+     &dash_cfg.database_url, NULL},
+    {"KAFKA_BROKERS", "127.0.0.1:9092", WA_CFG_STR, 0, 0, NULL, "Kafka bootstrap servers",
+     &dash_cfg.kafka_brokers, NULL},
+    {"DASHBOARD_TOPIC_EVENTS", "wa.events", WA_CFG_STR, 0, 0, NULL, "the CRM changelog",
+     &dash_cfg.topic_events, NULL},
+    {"DASHBOARD_WEB_DIR", "dashboard/web", WA_CFG_STR, 0, 0, NULL,
+     "the page's files (and node_modules/uplot)", &dash_cfg.web_dir, NULL},
+    {"DASHBOARD_DB_POOL", "4", WA_CFG_INT, 1, 64, NULL, "Postgres connections", NULL,
+     &dash_cfg.db_pool},
+    {"DASHBOARD_SSE_MAX", "500", WA_CFG_INT, 1, 10000, NULL, "live connections at most", NULL,
+     &dash_cfg.sse_max},
+    {"DASHBOARD_SSE_BUFFER", "4096", WA_CFG_INT, 16, 1000000, NULL,
+     "recent events kept for slow connections", NULL, &dash_cfg.sse_buffer},
+    WA_MEDIA_STORE_CFG(dash_store, s3_internal),
+    {"LOG_LEVEL", "info", WA_CFG_ENUM, 0, 0, "debug|info|warn|error", "log verbosity", &log_level,
+     NULL},
+};
+
+static void metrics_init(void)
+{
+    dash_m.requests =
+        wa_metric_new(WA_COUNTER, "wa_dashboard_api_requests_total", "", "API requests answered.");
+    dash_m.refused = wa_metric_new(WA_COUNTER, "wa_dashboard_refused_total", "",
+                                   "Requests without a valid token or session, and bad logins.");
+    dash_m.bad = wa_metric_new(WA_COUNTER, "wa_dashboard_bad_requests_total", "",
+                               "API requests with bad parameters.");
+    dash_m.sse_clients = wa_metric_new(WA_GAUGE, "wa_dashboard_live_connections", "",
+                                       "Browsers connected to /api/events.");
+    dash_m.sse_events = wa_metric_new(WA_COUNTER, "wa_dashboard_events_total", "",
+                                      "Events read from wa.events and offered to browsers.");
+    dash_m.sse_dropped = wa_metric_new(WA_COUNTER, "wa_dashboard_events_dropped_total", "",
+                                       "Events a slow connection skipped.");
+    dash_m.api_seconds =
+        wa_metric_new(WA_HISTOGRAM, "wa_dashboard_api_seconds", "", "API answer time.");
+}
+
+int main(void)
+{
+    if (wa_service_start("dashboard", config, WA_CFG_COUNT(config), &log_level))
+        return WA_EX_CONFIG;
+    if (strlen(dash_cfg.token) < 12) {
+        fprintf(stderr, "config: DASHBOARD_TOKEN is shorter than 12 characters\n");
+        return WA_EX_CONFIG;
+    }
+    if (!dash_store.endpoint || !dash_store.endpoint[0]) dash_store.endpoint = s3_internal;
+    metrics_init();
+    char err[512];
+    if (dash_db_start(err, sizeof err) < 0 || dash_sse_start(err, sizeof err) < 0) {
+        fprintf(stderr, "config: %s\n", err);
+        return WA_EX_CONFIG;
+    }
+    struct MHD_Daemon *d = dash_http_start(err, sizeof err);
+    if (!d) {
+        wa_error("%s", err);
+        return WA_EX_TEMPFAIL;
+    }
+    wa_info("dashboard on http://%s (web %s)", dash_cfg.listen, dash_cfg.web_dir);
+    while (wa_running())
+        wa_sleep_ms(200);
+    wa_info("stopping");
+    dash_sse_stop(); /* wakes the live connections, which then end */
+    MHD_stop_daemon(d);
+    return 0;
+}
