@@ -1,0 +1,155 @@
+// dashboard_api.test.mjs - the dashboard's API on the real stack: the token, pagination, search,
+// bad parameters, the charts' figures, and live events.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sendInbound, uniquePhone, waitFor, messagesFor, env, q } from './lib.mjs';
+
+const base = `http://${env.DASHBOARD_LISTEN}`;
+const token = env.DASHBOARD_TOKEN;
+const auth = { Authorization: `Bearer ${token}` };
+
+async function get(path, headers = auth) {
+  const res = await fetch(base + path, { headers, redirect: 'manual' });
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* a page */ }
+  return { status: res.status, json, text, headers: res.headers };
+}
+
+async function leadOf(phone) {
+  const r = await get(`/api/leads?q=${encodeURIComponent(phone)}`);
+  assert.equal(r.status, 200, r.text);
+  return r.json.leads.find((l) => l.phone === phone);
+}
+
+test('nothing answers without the token; a login with it gives a session cookie', async () => {
+  for (const p of ['/api/leads', '/api/stats', '/api/events', '/api/leads/1/messages']) {
+    const r = await get(p, {});
+    assert.equal(r.status, 401, p);
+  }
+  const page = await get('/', {});
+  assert.equal(page.status, 303);
+  assert.equal(page.headers.get('location'), '/login');
+  assert.equal((await get('/api/leads', { Authorization: 'Bearer wrong-token-xxxx' })).status, 401);
+  const bad = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'token=nope' });
+  assert.equal(bad.status, 303);
+  assert.equal(bad.headers.get('location'), '/login?error=1');
+  assert.equal(bad.headers.get('set-cookie'), null);
+  const ok = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: `token=${encodeURIComponent(token)}` });
+  assert.equal(ok.status, 303);
+  const cookie = ok.headers.get('set-cookie');
+  assert.match(cookie, /HttpOnly/);
+  assert.match(cookie, /SameSite=Strict/);
+  const withCookie = await get('/api/leads?limit=1', { Cookie: cookie.split(';')[0] });
+  assert.equal(withCookie.status, 200);
+  assert.ok(Array.isArray(withCookie.json.leads));
+  assert.equal((await get('/healthz', {})).status, 200);
+});
+
+test('a timeline pages by cursor, newest first, without gaps or repeats', async () => {
+  const phone = uniquePhone();
+  for (let i = 0; i < 7; i++) await sendInbound({ from: phone, body: `message ${i}` });
+  await waitFor('7 messages in the CRM', async () => (await messagesFor(phone)).length === 7);
+  const lead = await leadOf(phone);
+  assert.ok(lead, 'the lead is found by its phone');
+  assert.equal(lead.last_inbound_provider, 'twilio');
+  assert.equal(lead.window_open, true);
+  assert.ok(lead.window_closes_ms > Date.now() + 23 * 3600e3);
+  assert.equal(lead.last_message.text, 'message 6');
+  const seen = [];
+  let cursor = null;
+  for (let page = 0; page < 3; page++) {
+    const r = await get(`/api/leads/${lead.id}/messages?limit=3${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.contact.phone, phone);
+    seen.push(...r.json.messages);
+    cursor = r.json.next;
+    if (page < 2) assert.ok(cursor);
+  }
+  assert.equal(cursor, null);
+  assert.deepEqual(seen.map((m) => m.text), [6, 5, 4, 3, 2, 1, 0].map((i) => `message ${i}`));
+  assert.equal(new Set(seen.map((m) => m.id)).size, 7);
+  for (const m of seen) {
+    assert.equal(m.provider, 'twilio');
+    assert.equal(m.direction, 'inbound');
+  }
+});
+
+test('leads are found by phone or name; the rest are not', async () => {
+  const phone = uniquePhone();
+  const name = `Zelda${Math.floor(Math.random() * 1e6)}`;
+  await sendInbound({ from: phone, body: 'hi', profileName: name });
+  await waitFor('the lead', async () => (await messagesFor(phone)).length === 1);
+  const byName = await get(`/api/leads?q=${encodeURIComponent(name.toLowerCase())}`);
+  assert.deepEqual(byName.json.leads.map((l) => l.phone), [phone]);
+  const byDigits = await get(`/api/leads?q=${phone.slice(4)}`);
+  assert.ok(byDigits.json.leads.some((l) => l.phone === phone));
+  const none = await get('/api/leads?q=no-such-lead-anywhere');
+  assert.deepEqual(none.json.leads, []);
+  assert.equal(none.json.next, null);
+});
+
+test('bad parameters get 400 with the reason; an unknown lead 404', async () => {
+  const cases = [
+    ['/api/leads?limit=0', /limit/], ['/api/leads?limit=abc', /limit/], ['/api/leads?limit=201', /limit/],
+    ['/api/leads?cursor=garbage', /cursor/], [`/api/leads?q=${'x'.repeat(101)}`, /q is longer/],
+    ['/api/leads/abc/messages', /lead id/], ['/api/leads/1/messages?cursor=2026|nope', /cursor/],
+    ['/api/leads/1/messages?cursor=x%27%3B--|00000000-0000-4000-8000-000000000000', /cursor/],
+    ['/api/stats?minutes=0', /minutes/], ['/api/stats?minutes=99999', /minutes/],
+  ];
+  for (const [p, re] of cases) {
+    const r = await get(p);
+    assert.equal(r.status, 400, `${p}: ${r.text}`);
+    assert.match(r.json.message, re);
+  }
+  assert.equal((await get('/api/leads/999999999/messages')).status, 404);
+  assert.equal((await get('/api/nothing')).status, 404);
+});
+
+test('the charts\' figures cover every minute of the window', async () => {
+  const r = await get('/api/stats?minutes=30');
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.buckets_ms.length, 30);
+  assert.equal(r.json.failover_pct.length, 30);
+  assert.equal(r.json.latency.twilio.p50.length, 30);
+  assert.equal(r.json.latency.baileys.p95.length, 30);
+  for (const e of r.json.errors) assert.equal(e.counts.length, 30);
+  // Outbound sent in the last minutes (earlier test files) show up with their latency.
+  const sent = await q(`select count(*)::int n from messages where direction = 'outbound'
+    and latency_ms is not null and created_at > now() - interval '29 minutes'`);
+  if (sent[0].n > 0) assert.ok(r.json.latency.twilio.p50.some((x) => x !== null)
+    || r.json.latency.baileys.p50.some((x) => x !== null));
+});
+
+test('live: a new message reaches a connected browser as a server-sent event', async () => {
+  const ctl = new AbortController();
+  const res = await fetch(`${base}/api/events`, { headers: auth, signal: ctl.signal });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type'), /text\/event-stream/);
+  const reader = res.body.getReader();
+  const phone = uniquePhone();
+  let buf = '';
+  const got = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return null;
+      buf += Buffer.from(value).toString('utf8');
+      for (const block of buf.split('\n\n')) {
+        if (block.includes('event: wa.inbound') && block.includes(phone)) return block;
+      }
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 500)); // the consumer has its partitions by now
+  await sendInbound({ from: phone, body: 'live one' });
+  const block = await Promise.race([got, new Promise((r) => setTimeout(() => r(null), 15000))]);
+  ctl.abort();
+  assert.ok(block, 'no event within 15 s');
+  const data = JSON.parse(block.split('\n').find((l) => l.startsWith('data: ')).slice(6));
+  assert.equal(data.type, 'wa.inbound');
+  assert.equal(data.provider, 'twilio');
+  assert.equal(data.contact.phone, phone);
+  assert.equal(data.message.text, 'live one');
+});
