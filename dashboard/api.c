@@ -15,11 +15,11 @@ static const struct wa_pg_stmt statements[] = {
      "  (extract(epoch FROM c.last_inbound_at) * 1000)::bigint, "
      "  (extract(epoch FROM a.at) * 1000)::bigint, "
      "  lm.direction, lm.provider, lm.type, lm.body, lm.status, "
-     "  (extract(epoch FROM lm.created_at) * 1000)::bigint "
+     "  (extract(epoch FROM lm.at) * 1000)::bigint "
      "FROM contacts c "
      "CROSS JOIN LATERAL (SELECT COALESCE(c.last_message_at, c.created_at) AS at) a "
-     "LEFT JOIN LATERAL (SELECT m.direction, m.provider, m.type, m.body, m.status, m.created_at "
-     "  FROM messages m WHERE m.contact_id = c.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1) "
+     "LEFT JOIN LATERAL (SELECT m.direction, m.provider, m.type, m.body, m.status, m.at "
+     "  FROM messages m WHERE m.contact_id = c.id ORDER BY m.at DESC, m.id DESC LIMIT 1) "
      "lm "
      "  ON true "
      "WHERE ($1 = '' OR strpos(c.phone, $1) > 0 OR strpos(lower(c.profile_name), lower($1)) > 0) "
@@ -30,17 +30,18 @@ static const struct wa_pg_stmt statements[] = {
      "SELECT c.id, c.phone, c.profile_name, c.last_inbound_provider, "
      "  (extract(epoch FROM c.last_inbound_at) * 1000)::bigint FROM contacts c WHERE c.id = $1",
      1},
-    /* $1 contact, $2 limit, $3 cursor time (text, or NULL), $4 cursor id. */
+    /* $1 contact, $2 limit, $3 cursor time (text, or NULL), $4 cursor id. Ordered by when the
+     * message happened (sql/0003_timeline.sql), through the (contact_id, at, id) index. */
     {"messages",
      "SELECT m.id, m.direction, m.provider, m.type, m.body, m.status, m.failover, m.error_code, "
-     "  m.error_text, m.reason, (extract(epoch FROM m.created_at) * 1000)::bigint, "
-     "  m.created_at::text, "
+     "  m.error_text, m.reason, (extract(epoch FROM m.at) * 1000)::bigint, "
+     "  m.at::text, "
      "  (SELECT json_agg(json_build_object('idx', d.idx, 'mime', d.mime, 'size', d.size, "
      "     'bucket', d.bucket, 'key', d.object_key) ORDER BY d.idx) "
      "   FROM media d WHERE d.message_id = m.id AND d.stored_at IS NOT NULL) "
      "FROM messages m WHERE m.contact_id = $1::bigint "
-     "  AND ($3::timestamptz IS NULL OR (m.created_at, m.id) < ($3::timestamptz, $4::uuid)) "
-     "ORDER BY m.created_at DESC, m.id DESC LIMIT $2::integer",
+     "  AND ($3::timestamptz IS NULL OR (m.at, m.id) < ($3::timestamptz, $4::uuid)) "
+     "ORDER BY m.at DESC, m.id DESC LIMIT $2::integer",
      4},
     /* One row per minute of the window: outbound sent, failovers, latency per provider. */
     {"stats_minutes",
@@ -254,7 +255,7 @@ json_t *dash_messages(const char *lead, const char *limit, const char *cursor, u
         snprintf(err, errsz, "the lead id must be a positive whole number");
         return NULL;
     }
-    /* Cursor: "<created_at as text>|<uuid>". */
+    /* Cursor: "<the message time as text>|<uuid>". */
     char ts[64] = "", mid[40] = "";
     if (cursor && *cursor) {
         const char *bar = strrchr(cursor, '|');

@@ -34,10 +34,12 @@ static void publish(const char *json, size_t len)
     if (!o) return;
     const char *type = json_string_value(json_object_get(o, "type"));
     json_t *id = json_object_get(o, "id");
-    json_decref(o);
     struct wa_buf b = {0};
     if (json_is_integer(id)) wa_buf_appendf(&b, "id: %lld\n", (long long)json_integer_value(id));
-    wa_buf_appendf(&b, "event: %s\ndata: ", type ? type : "message");
+    /* The type names the SSE event; it comes from our own producer, but a
+     * newline in it would still break the stream's framing. */
+    wa_buf_appendf(&b, "event: %.64s\ndata: ", type && !strpbrk(type, "\r\n") ? type : "message");
+    json_decref(o);
     wa_buf_append(&b, json, len); /* compact JSON: one line */
     wa_buf_append(&b, "\n\n", 2);
     pthread_mutex_lock(&ring.mu);

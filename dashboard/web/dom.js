@@ -1,0 +1,190 @@
+// Small DOM and formatting helpers shared by the dashboard modules.
+//
+// Every piece of data from the API reaches the page through h() as a text node or an attribute
+// value, never as HTML: names, message bodies and error texts come from WhatsApp users and
+// providers, so they must never be parsed as markup.
+
+/**
+ * Create an element. `attrs` keys: `class`, `dataset` (object), `on` (object of listeners),
+ * anything else becomes an attribute (null/undefined/false are skipped, true becomes "").
+ * Children: strings and numbers become text nodes, null/false are skipped, arrays are flattened.
+ */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === 'class') el.className = value;
+    else if (key === 'dataset') {
+      for (const [k, v] of Object.entries(value)) {
+        if (v !== null && v !== undefined) el.dataset[k] = String(v);
+      }
+    } else if (key === 'on') {
+      for (const [event, fn] of Object.entries(value)) el.addEventListener(event, fn);
+    } else el.setAttribute(key, value === true ? '' : String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) append(el, child);
+    else if (child instanceof Node) el.appendChild(child);
+    else el.appendChild(document.createTextNode(String(child)));
+  }
+}
+
+/** Replace all children of `el`. */
+export function setChildren(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+}
+
+// Providers the dashboard knows by name; anything else is shown as sent by the API.
+const PROVIDER_LABELS = { twilio: 'Twilio', baileys: 'Baileys' };
+
+/** "twilio" → "twilio", null / "none" / "" → "none": the value used for data-provider. */
+export function providerKey(provider) {
+  if (!provider || provider === 'none') return 'none';
+  return String(provider).toLowerCase();
+}
+
+/** Human label of a provider: "Twilio", "Baileys", "none". */
+export function providerLabel(provider) {
+  const key = providerKey(provider);
+  return PROVIDER_LABELS[key] ?? key;
+}
+
+/** The "Provider: Twilio" badge, with data-provider so CSS colours it and tests find it. */
+export function providerBadge(provider) {
+  const key = providerKey(provider);
+  return h('span', { class: 'badge-provider', dataset: { provider: key } },
+    `Provider: ${providerLabel(provider)}`);
+}
+
+/** A remaining duration as "5h 12m", "12m", "45s" (the window countdown). */
+export function formatRemaining(ms) {
+  const totalSeconds = Math.max(0, Math.floor(ms / 1000));
+  const hours = Math.floor(totalSeconds / 3600);
+  const minutes = Math.floor((totalSeconds % 3600) / 60);
+  if (hours > 0) return `${hours}h ${minutes}m`;
+  if (minutes > 0) return `${minutes}m`;
+  return `${totalSeconds}s`;
+}
+
+/**
+ * The 24-hour window of a lead as text. `window_closes_ms` is trusted over `window_open`
+ * because the page stays open while time passes: a window that was open when the list was
+ * fetched closes by itself, with no event.
+ */
+export function windowText(lead, now = Date.now()) {
+  const closes = lead.window_closes_ms;
+  const open = Number.isFinite(closes) ? closes > now : Boolean(lead.window_open);
+  if (!open) return { open: false, text: 'closed' };
+  if (!Number.isFinite(closes)) return { open: true, text: 'open' };
+  return { open: true, text: `open · ${formatRemaining(closes - now)} left` };
+}
+
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dayTimeFmt = new Intl.DateTimeFormat(undefined, {
+  day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit',
+});
+const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+
+/** "14:05" for today, "12 Mar, 14:05" otherwise: short enough for a bubble or a list row. */
+export function formatTime(ms) {
+  if (!Number.isFinite(ms)) return '';
+  const d = new Date(ms);
+  const today = new Date();
+  const sameDay = d.toDateString() === today.toDateString();
+  return (sameDay ? timeFmt : dayTimeFmt).format(d);
+}
+
+/** Full date and time for title attributes and <time datetime>. */
+export function formatFull(ms) {
+  return Number.isFinite(ms) ? fullFmt.format(new Date(ms)) : '';
+}
+
+export function isoTime(ms) {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
+}
+
+/** "3 KB", "1.2 MB" for download links. */
+export function formatSize(bytes) {
+  if (!Number.isFinite(bytes)) return '';
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/**
+ * A URL safe to put in src/href: http(s) only (absolute or relative to this page).
+ * Media URLs come from the API, but a javascript: URL in an href would run on click, so the
+ * scheme is checked rather than trusted. Returns null when the URL is unusable.
+ */
+export function safeUrl(url) {
+  if (typeof url !== 'string' || url === '') return null;
+  try {
+    const parsed = new URL(url, window.location.href);
+    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Calls `fn` once, `wait` ms after the last call (the search box). */
+export function debounce(fn, wait) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), wait);
+  };
+}
+
+/**
+ * Coalesces bursts: the first call schedules `fn` after `wait` ms, later calls before it runs
+ * are folded into the same run. Used for SSE-driven refetches so that a burst of 500 events
+ * costs one request, not 500.
+ */
+export function coalesce(fn, wait) {
+  let timer = null;
+  return () => {
+    if (timer !== null) return;
+    timer = setTimeout(() => {
+      timer = null;
+      fn();
+    }, wait);
+  };
+}
+
+/**
+ * The 24-hour window as a live element: data-closes-ms lets refreshWindows() recompute the
+ * countdown every second without knowing which lead or view the element belongs to.
+ */
+export function windowBadge(lead) {
+  const el = h('span', {
+    class: 'window',
+    dataset: {
+      closesMs: Number.isFinite(lead.window_closes_ms) ? lead.window_closes_ms : null,
+      openFlag: lead.window_open ? 'true' : 'false',
+    },
+  });
+  paintWindow(el);
+  return el;
+}
+
+function paintWindow(el, now = Date.now()) {
+  const closes = el.dataset.closesMs === undefined ? null : Number(el.dataset.closesMs);
+  const state = windowText({ window_closes_ms: closes, window_open: el.dataset.openFlag === 'true' }, now);
+  const text = `24h window: ${state.text}`;
+  // Only touch the DOM when the text changes: this runs every second for every row.
+  if (el.textContent !== text) el.textContent = text;
+  el.dataset.open = state.open ? 'true' : 'false';
+}
+
+/** Recompute every window countdown under `root`. */
+export function refreshWindows(root = document) {
+  const now = Date.now();
+  for (const el of root.querySelectorAll('.window[data-open-flag]')) paintWindow(el, now);
+}
