@@ -105,7 +105,7 @@ demo-baileys:
 
 compose-check:
 	@if command -v docker-compose >/dev/null; then \
-	  TWILIO_ACCOUNT_SID=x TWILIO_AUTH_TOKEN=x TWILIO_WA_FROM=x BAILEYS_WEBHOOK_SECRET=x docker-compose -f docker-compose.yml config -q && echo "compose-check: ok"; \
+	  TWILIO_ACCOUNT_SID=x TWILIO_AUTH_TOKEN=x TWILIO_WA_FROM=x BAILEYS_WEBHOOK_SECRET=x DASHBOARD_TOKEN=x docker-compose -f docker-compose.yml config -q && echo "compose-check: ok"; \
 	else echo "compose-check: docker-compose missing (run make install)"; exit 1; fi
 
 e2e: build
