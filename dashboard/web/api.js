@@ -39,7 +39,12 @@ export async function getJSON(path, params = {}, { signal } = {}) {
     goToLogin();
     throw new Unauthorized();
   }
-  if (!res.ok) throw new Error(`${url.pathname}: HTTP ${res.status}`);
+  if (!res.ok) {
+    // The API explains refusals as {"message": "…"}; show that rather than a bare status.
+    const body = await res.json().catch(() => null);
+    const reason = typeof body?.message === 'string' ? `: ${body.message}` : '';
+    throw new Error(`${url.pathname}: HTTP ${res.status}${reason}`);
+  }
   return res.json();
 }
 

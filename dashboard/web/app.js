@@ -126,6 +126,12 @@ function setLive(state) {
   el.textContent = { live: 'live', connecting: 'connecting…', offline: 'offline' }[state];
 }
 
+function resyncAll() {
+  leads.resync();
+  timeline.refreshSoon();
+  charts.refreshSoon();
+}
+
 let connectedBefore = false;
 let retryMs = 1000;
 
@@ -137,13 +143,12 @@ function connect() {
     setLive('live');
     retryMs = 1000;
     // Events sent while we were away are lost: bring everything up to date once.
-    if (connectedBefore) {
-      leads.resync();
-      timeline.refreshSoon();
-      charts.refreshSoon();
-    }
+    if (connectedBefore) resyncAll();
     connectedBefore = true;
   });
+
+  // The server says this connection was too slow and skipped events: same as a reconnect.
+  source.addEventListener('resync', resyncAll);
 
   source.addEventListener('error', () => {
     // While CONNECTING the browser retries by itself. CLOSED means it gave up, which it does

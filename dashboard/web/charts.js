@@ -4,12 +4,12 @@
 
 import uPlot from '/static/vendor/uplot/uPlot.esm.js';
 import { api, isQuiet } from './api.js';
-import { h, setChildren, providerKey, providerLabel, formatTime, coalesce } from './dom.js';
+import { h, setChildren, providerKey, providerLabel, formatTime, coalesce, serialized } from './dom.js';
 
 const MINUTES = 60;
 const REFRESH_MS = 10_000;
 const CHART_HEIGHT = 150;
-const HEALTH_HEIGHT = 90;
+const HEALTH_HEIGHT = 120;
 
 // The same hues as the provider badges in app.css, so a line and a badge are recognisably the
 // same provider. Several error codes of one provider get shades of its hue.
@@ -111,9 +111,9 @@ export class Charts {
     this.health = new Chart(healthEl, HEALTH_HEIGHT);
     this.healthData = { lanes: KNOWN_PROVIDERS, entries: [], fromMs: 0, toMs: 0 };
 
-    this.inFlight = false;
-    this.again = false; // a refresh was asked for while one was running
-    this.refreshSoon = coalesce(() => this.refresh(), 1000);
+    // Never two stats requests at once: the interval, events and reconnects all ask for one.
+    this.refresh = serialized(() => this.load());
+    this.refreshSoon = coalesce(this.refresh, 1000);
 
     // uPlot draws on a fixed-size canvas: follow the panel's width.
     const ro = new ResizeObserver(() => {
@@ -129,23 +129,11 @@ export class Charts {
     document.addEventListener('visibilitychange', () => { if (!document.hidden) this.refresh(); });
   }
 
-  async refresh() {
-    if (this.inFlight) {
-      this.again = true;
-      return;
-    }
-    this.inFlight = true;
+  async load() {
     try {
-      const stats = await api.stats(MINUTES);
-      this.render(stats);
+      this.render(await api.stats(MINUTES));
     } catch (err) {
       if (!isQuiet(err)) this.onError(err);
-    } finally {
-      this.inFlight = false;
-      if (this.again) {
-        this.again = false;
-        this.refresh();
-      }
     }
   }
 

@@ -188,3 +188,30 @@ export function refreshWindows(root = document) {
   const now = Date.now();
   for (const el of root.querySelectorAll('.window[data-open-flag]')) paintWindow(el, now);
 }
+
+/**
+ * Wraps an async `fn` so that runs never overlap: a call during a run asks for exactly one more
+ * run after it. Refetches that overlapped could answer out of order and paint an older state
+ * over a newer one.
+ */
+export function serialized(fn) {
+  let running = false;
+  let again = false;
+  const run = async () => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      await fn();
+    } finally {
+      running = false;
+      if (again) {
+        again = false;
+        run();
+      }
+    }
+  };
+  return run;
+}

@@ -1,7 +1,7 @@
 // The leads list (left column): search, pages by cursor, live updates from SSE events.
 
 import { api, isQuiet } from './api.js';
-import { h, providerBadge, windowBadge, formatTime, formatFull, isoTime, coalesce } from './dom.js';
+import { h, providerBadge, windowBadge, formatTime, formatFull, isoTime, coalesce, serialized } from './dom.js';
 
 // More contacts than this touched in one burst of events: refetching each one would be a
 // request storm, so the first page is fetched once and merged instead.
@@ -67,7 +67,7 @@ export class LeadList {
     this.abort = null;
 
     this.dirty = new Set(); // contact ids touched by events, refetched together
-    this.flushSoon = coalesce(() => this.flush(), 300);
+    this.flushSoon = coalesce(serialized(() => this.flush()), 300);
 
     this.listEl.addEventListener('click', (e) => {
       const button = e.target.closest('.lead[data-lead-id]');

@@ -8,7 +8,7 @@
 import { api, isQuiet } from './api.js';
 import {
   h, setChildren, providerBadge, providerKey, providerLabel, windowBadge, formatTime, formatFull,
-  formatSize, isoTime, safeUrl, coalesce,
+  formatSize, isoTime, safeUrl, coalesce, serialized,
 } from './dom.js';
 
 const PAGE = 50;
@@ -75,7 +75,7 @@ export class Timeline {
     this.loadingOlder = false;
     this.stick = true; // the operator is at the bottom: keep them there as messages arrive
 
-    this.refreshSoon = coalesce(() => this.refreshFirstPage(), 250);
+    this.refreshSoon = coalesce(serialized(() => this.refreshFirstPage()), 250);
 
     this.olderBtn.addEventListener('click', () => this.loadOlder());
     this.newBtn.addEventListener('click', () => this.scrollToBottom());
@@ -349,7 +349,8 @@ export class Timeline {
     const url = safeUrl(item.url);
     const label = `${mime || m.type || 'file'}${item.size ? `, ${formatSize(item.size)}` : ''}`;
     // Inbound media is stored by the media worker after the message: until then there is no URL.
-    if (!url) return h('span', { class: 'media-pending' }, `${label} (not stored yet)`);
+    if (!item.url) return h('span', { class: 'media-pending' }, `${label} (not stored yet)`);
+    if (!url) return h('span', { class: 'media-pending' }, `${label} (link not shown: not http or https)`);
     if (mime.startsWith('image/')) {
       return h('a', { href: url, target: '_blank', rel: 'noopener noreferrer', class: 'media-image' },
         h('img', { src: url, alt: m.text ? `Image: ${m.text}` : `Image (${label})`, loading: 'lazy', decoding: 'async' }));
