@@ -84,7 +84,7 @@ format-check:
 	 echo "format-check: ok"
 
 # ---- the stack -----------------------------------------------------------------------
-.PHONY: install run stop status demo demo-baileys test e2e compose-check bench bench-outbound bench-media clean
+.PHONY: install run stop status demo demo-baileys test e2e compose-check bench bench-outbound bench-media bench-dashboard clean
 install:
 	infra/stack.sh install
 
@@ -129,6 +129,9 @@ bench-outbound: install build
 
 bench-media: install build
 	bench/media.sh
+
+bench-dashboard: install build
+	bench/dashboard.sh
 
 clean:
 	rm -rf $(B)

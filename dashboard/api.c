@@ -353,12 +353,13 @@ json_t *dash_stats(const char *minutes, unsigned *status, char *err, size_t errs
     const char *p[] = {ms};
     PGresult *a = query("stats_minutes", 1, p, status, err, errsz);
     if (!a) return NULL;
-    json_t *buckets = json_array(), *fo = json_array();
+    json_t *buckets = json_array(), *fo = json_array(), *outbound = json_array();
     json_t *tw50 = json_array(), *tw95 = json_array(), *bl50 = json_array(), *bl95 = json_array();
     int n = PQntuples(a);
     for (int i = 0; i < n; i++) {
         json_array_append_new(buckets, json_integer(strtoll(PQgetvalue(a, i, 0), NULL, 10)));
         long total = atol(PQgetvalue(a, i, 1)), failed_over = atol(PQgetvalue(a, i, 2));
+        json_array_append_new(outbound, json_integer(total));
         json_array_append_new(fo, total ? json_real(100.0 * (double)failed_over / (double)total)
                                         : json_null());
         json_array_append_new(tw50, num(a, i, 3));
@@ -400,7 +401,7 @@ json_t *dash_stats(const char *minutes, unsigned *status, char *err, size_t errs
                                   (json_int_t)strtoll(PQgetvalue(h, i, 3), NULL, 10)));
         PQclear(h);
     }
-    return json_pack("{s:o, s:o, s:{s:{s:o, s:o}, s:{s:o, s:o}}, s:o, s:o}", "buckets_ms", buckets,
-                     "failover_pct", fo, "latency", "twilio", "p50", tw50, "p95", tw95, "baileys",
+    return json_pack("{s:o, s:o, s:o, s:{s:{s:o, s:o}, s:{s:o, s:o}}, s:o, s:o}", "buckets_ms",
+                     buckets, "outbound", outbound, "failover_pct", fo, "latency", "twilio", "p50", tw50, "p95", tw95, "baileys",
                      "p50", bl50, "p95", bl95, "errors", errors, "health", health);
 }
