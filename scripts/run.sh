@@ -23,6 +23,7 @@ wa-broker is running on loopback.
   router     http://$ROUTER_LISTEN/metrics
   senders    http://$SENDER_TWILIO_LISTEN/metrics (Twilio)   http://$SENDER_BAILEYS_LISTEN/metrics (Baileys)
   media      http://$MEDIA_WORKER_LISTEN/metrics   (media-worker)
+  dashboard  http://$DASHBOARD_LISTEN   (log in with the token in DASHBOARD_TOKEN)
   bridge     http://$BRIDGE_LISTEN/health   (Baileys, WhatsApp Web$( [ "${BAILEYS_LOOPBACK:-1}" = 1 ] && [ ! -f "$WA_STATE/bridge/auth/creds.json" ] && echo ": LOOPBACK, simulated"))
   Postgres   $DATABASE_URL
   Kafka      $KAFKA_BROKERS   (topics wa.inbound, wa.events, wa.error, ...)

@@ -1,0 +1,126 @@
+// dashboard_browser.test.mjs - the operator's page in real headless Chromium (Debian's `chromium`,
+// driven by playwright-core) against the real stack. Each test leaves a screenshot in
+// build/artifacts/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import {
+  root, env, sim, bridge, uniquePhone, waitFor, send, key, services, metric, messagesFor, q,
+} from './lib.mjs';
+
+const base = `http://${env.DASHBOARD_LISTEN}`;
+const artifacts = path.join(root, 'build/artifacts');
+fs.mkdirSync(artifacts, { recursive: true });
+let browser;
+
+before(async () => {
+  browser = await chromium.launch({ executablePath: env.CHROMIUM ?? '/usr/bin/chromium', headless: true,
+    args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+});
+after(async () => { await browser?.close(); });
+
+async function loggedIn() {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await page.goto(`${base}/`);
+  await page.waitForURL(/\/login/);
+  await page.fill('input[name=token]', env.DASHBOARD_TOKEN);
+  await Promise.all([page.waitForURL(`${base}/`), page.press('input[name=token]', 'Enter')]);
+  await page.waitForSelector('#live:has-text("live")', { timeout: 15000 });
+  return page;
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(artifacts, `dashboard-${name}.png`), fullPage: true });
+}
+
+async function openLead(page, phone) {
+  await page.fill('#search', phone);
+  const row = page.locator('.lead', { hasText: phone });
+  await row.first().waitFor({ timeout: 15000 });
+  await row.first().click();
+  return row;
+}
+
+test('a request without the token is refused; a wrong token stays on the login page', async () => {
+  const res = await fetch(`${base}/api/leads`);
+  assert.equal(res.status, 401);
+  const page = await browser.newPage();
+  await page.goto(`${base}/`);
+  assert.match(page.url(), /\/login$/);
+  await page.fill('input[name=token]', 'not-the-token-at-all');
+  await Promise.all([page.waitForURL(/error=1/), page.press('input[name=token]', 'Enter')]);
+  await shot(page, 'login-refused');
+  await page.close();
+});
+
+test('log in; Twilio and Baileys inbound messages appear live on their leads with their badges', async () => {
+  const page = await loggedIn();
+  const viaTwilio = uniquePhone();
+  const viaBaileys = uniquePhone();
+  // The first message of each makes the lead; the page is open before the second arrives.
+  await sim('/sim/inbound', { from: viaTwilio, body: 'hello from Twilio' });
+  await bridge('/dev/inbound', { from: viaBaileys, text: 'hello from WhatsApp Web' });
+  await waitFor('both leads', async () => (await messagesFor(viaTwilio)).length === 1
+    && (await messagesFor(viaBaileys)).length === 1);
+  await openLead(page, viaTwilio);
+  await sim('/sim/inbound', { from: viaTwilio, body: 'second, live' });
+  const tmsg = page.locator('#timeline .msg', { hasText: 'second, live' });
+  await tmsg.waitFor({ timeout: 15000 });
+  assert.equal(await tmsg.getAttribute('data-provider'), 'twilio');
+  assert.match(await tmsg.locator('.badge-provider').innerText(), /Twilio/);
+  await shot(page, 'twilio-live');
+  await openLead(page, viaBaileys);
+  await bridge('/dev/inbound', { from: viaBaileys, text: 'another, live' });
+  const bmsg = page.locator('#timeline .msg', { hasText: 'another, live' });
+  await bmsg.waitFor({ timeout: 15000 });
+  assert.equal(await bmsg.getAttribute('data-provider'), 'baileys');
+  assert.match(await bmsg.locator('.badge-provider').innerText(), /Baileys/);
+  await shot(page, 'baileys-live');
+  await page.close();
+});
+
+test('a failover send shows its marker and moves the failover chart', async () => {
+  const page = await loggedIn();
+  const phone = uniquePhone();
+  await bridge('/dev/inbound', { from: phone, text: 'hi' });
+  await waitFor('the lead', async () => (await messagesFor(phone)).length === 1);
+  await sim('/sim/window', { user: phone, lastInboundAtMs: Date.now() });
+  await openLead(page, phone);
+  const before = await page.locator('#failover-now').innerText();
+  services('kill9', 'bridge');
+  try {
+    const r = await send({ to: phone, type: 'text', text: 'via the other road', idempotencyKey: key() });
+    assert.equal(r.status, 202);
+    const msg = page.locator(`#timeline .msg[data-message-id="${r.json.id}"]`);
+    await msg.waitFor({ timeout: 15000 });
+    await page.waitForFunction((id) => document.querySelector(`.msg[data-message-id="${id}"]`)
+      ?.getAttribute('data-failover') === 'true', r.json.id, { timeout: 15000 });
+    assert.equal(await msg.getAttribute('data-provider'), 'twilio');
+    // The chart refreshes on the failover event: its headline figure changes.
+    await page.waitForFunction((b) => document.querySelector('#failover-now')?.innerText !== b, before,
+      { timeout: 20000 });
+    await shot(page, 'failover');
+  } finally {
+    services('start', 'bridge');
+  }
+  await waitFor('Baileys UP again', async () =>
+    (await metric(`http://${env.ROUTER_LISTEN}`, 'wa_router_baileys_up')) === 1, { timeoutMs: 30000 });
+  await page.close();
+});
+
+test('a message refused outside 24h shows its notice', async () => {
+  const page = await loggedIn();
+  const phone = uniquePhone();
+  await sim('/sim/inbound', { from: phone, body: 'long ago' });
+  await waitFor('the lead', async () => (await messagesFor(phone)).length === 1);
+  await q(`update contacts set last_inbound_at = now() - interval '25 hours' where phone = $1`, [phone]);
+  await openLead(page, phone);
+  const r = await send({ to: phone, type: 'text', text: 'too late', idempotencyKey: key() });
+  const notice = page.locator(`#timeline .msg[data-message-id="${r.json.id}"] .notice`);
+  await notice.waitFor({ timeout: 15000 });
+  assert.match(await notice.innerText(), /outside 24h window, template required/i);
+  await shot(page, 'outside-window');
+  await page.close();
+});
