@@ -402,6 +402,7 @@ json_t *dash_stats(const char *minutes, unsigned *status, char *err, size_t errs
         PQclear(h);
     }
     return json_pack("{s:o, s:o, s:o, s:{s:{s:o, s:o}, s:{s:o, s:o}}, s:o, s:o}", "buckets_ms",
-                     buckets, "outbound", outbound, "failover_pct", fo, "latency", "twilio", "p50", tw50, "p95", tw95, "baileys",
-                     "p50", bl50, "p95", bl95, "errors", errors, "health", health);
+                     buckets, "outbound", outbound, "failover_pct", fo, "latency", "twilio", "p50",
+                     tw50, "p95", tw95, "baileys", "p50", bl50, "p95", bl95, "errors", errors,
+                     "health", health);
 }
