@@ -22,7 +22,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
     struct sink *s = ud;
     size_t len = size * n;
-    if (s->size + len > (uint64_t)mw_cfg.max_bytes) {
+    if (!mw_size_ok(-1, s->size, len, (uint64_t)mw_cfg.max_bytes)) {
         s->too_large = 1;
         return 0; /* aborts the transfer: nothing more is read */
     }
@@ -44,8 +44,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     struct sink *s = ud;
     size_t len = size * n;
     if (len > 15 && strncasecmp(p, "content-length:", 15) == 0) {
-        unsigned long long cl = strtoull(p + 15, NULL, 10);
-        if (cl > (unsigned long long)mw_cfg.max_bytes) {
+        long long cl = strtoll(p + 15, NULL, 10);
+        if (!mw_size_ok(cl, 0, 0, (uint64_t)mw_cfg.max_bytes)) {
             s->too_large = 1;
             return 0;
         }

@@ -38,6 +38,9 @@ const char *mw_sniff(const unsigned char *b, size_t n);
 /* 1 when a declared type and a sniffed one agree (same type, or same family
  * where WhatsApp's own labels are looser, e.g. audio/ogg vs audio/ogg; codecs=opus). */
 int mw_mime_agrees(const char *declared, const char *sniffed);
+/* 1 when a transfer may go on: the announced length (-1 when unknown) and the
+ * bytes so far plus the next chunk both fit in max. */
+int mw_size_ok(int64_t announced, uint64_t so_far, uint64_t chunk, uint64_t max);
 /* One key scheme for both providers: media/<message id>/<index><.ext>. */
 void mw_object_key(char *out, size_t n, const char *message_id, int idx, const char *mime);
 

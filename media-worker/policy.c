@@ -67,6 +67,12 @@ int mw_ip_private(const char *ip)
     return 1; /* not an address at all: refuse */
 }
 
+int mw_size_ok(int64_t announced, uint64_t so_far, uint64_t chunk, uint64_t max)
+{
+    if (announced >= 0 && (uint64_t)announced > max) return 0;
+    return so_far <= max && chunk <= max - so_far;
+}
+
 const char *mw_sniff(const unsigned char *b, size_t n)
 {
     static const struct {

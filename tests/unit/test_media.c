@@ -125,12 +125,27 @@ static void test_sniff_and_keys(void **state)
     assert_string_equal(key, "media/0d4c0a52-6a6b-8f5e-9d2c-6c3e2e7b9a11/1");
 }
 
+static void test_size_limit(void **state)
+{
+    (void)state;
+    const uint64_t max = 1000;
+    assert_true(mw_size_ok(1000, 0, 0, max));  /* exactly the limit is allowed */
+    assert_false(mw_size_ok(1001, 0, 0, max)); /* refused before any byte */
+    assert_true(mw_size_ok(-1, 0, 0, max));    /* no Content-Length: count the bytes */
+    assert_true(mw_size_ok(-1, 900, 100, max));
+    assert_false(mw_size_ok(-1, 900, 101, max)); /* the chunk that crosses it stops the transfer */
+    assert_false(mw_size_ok(-1, 1001, 0, max));
+    assert_false(mw_size_ok(-1, 10, UINT64_MAX, max)); /* no overflow */
+    assert_true(mw_size_ok(0, 0, 0, 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hosts),
         cmocka_unit_test(test_private_addresses),
         cmocka_unit_test(test_sniff_and_keys),
+        cmocka_unit_test(test_size_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
