@@ -32,3 +32,10 @@ double wa_jitter_random(void)
     }
     return erand48(seed);
 }
+
+int64_t wa_backoff_pause(int retry, int64_t base_ms, int64_t cap_ms, int64_t hint_ms)
+{
+    int64_t pause = wa_backoff_ms(retry, base_ms, cap_ms, 0.2, wa_jitter_random());
+    if (hint_ms > pause) pause = hint_ms < cap_ms ? hint_ms : cap_ms;
+    return pause;
+}

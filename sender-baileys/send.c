@@ -195,10 +195,7 @@ enum wa_result sbl_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t
                               attempt, lat, 1);
             break;
         }
-        int64_t pause =
-            wa_backoff_ms(retry, sbl_cfg.base_ms, sbl_cfg.cap_ms, 0.2, wa_jitter_random());
-        if (retry_after > pause)
-            pause = retry_after < sbl_cfg.cap_ms ? retry_after : sbl_cfg.cap_ms;
+        int64_t pause = wa_backoff_pause(retry, sbl_cfg.base_ms, sbl_cfg.cap_ms, retry_after);
         wa_metric_add(sbl_m.retried, 1);
         wa_info("id=%s retry %d in %lld ms with the same key (%s)", o.id, retry, (long long)pause,
                 oc.text);

@@ -161,10 +161,7 @@ enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucke
             result = conclude(s, m, &o, "failed", &oc, attempt, lat, 1);
             break;
         }
-        int64_t pause =
-            wa_backoff_ms(retry, stw_cfg.base_ms, stw_cfg.cap_ms, 0.2, wa_jitter_random());
-        if (retry_after > pause)
-            pause = retry_after < stw_cfg.cap_ms ? retry_after : stw_cfg.cap_ms;
+        int64_t pause = wa_backoff_pause(retry, stw_cfg.base_ms, stw_cfg.cap_ms, retry_after);
         wa_metric_add(stw_m.retried, 1);
         wa_info("id=%s retry %d in %lld ms (%s)", o.id, retry, (long long)pause, oc.text);
         wa_sleep_ms(pause);

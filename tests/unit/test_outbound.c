@@ -176,6 +176,10 @@ static void test_backoff(void **state)
     assert_in_range(wa_backoff_ms(1, 1000, 30000, 0.2, 0.999999), 1199, 1200);
     assert_int_equal(wa_backoff_ms(9, 1000, 30000, 0.2, 0.999999), 30000);
     assert_int_equal(wa_backoff_ms(100, 1000, 30000, 0.2, 0.0), 24000);
+    /* A longer Retry-After wins, within the cap. */
+    assert_int_equal(wa_backoff_pause(1, 1000, 30000, 5000), 5000);
+    assert_int_equal(wa_backoff_pause(1, 1000, 30000, 90000), 30000);
+    assert_in_range(wa_backoff_pause(3, 1000, 30000, 10), 3200, 4800);
     for (int i = 0; i < 1000; i++) {
         double r = wa_jitter_random();
         assert_true(r >= 0.0 && r < 1.0);
