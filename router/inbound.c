@@ -75,50 +75,35 @@ static enum wa_result prepare(const rd_kafka_message_t *km, int64_t now, struct 
     return WA_OK;
 }
 
+static enum wa_result prepare_rec(const rd_kafka_message_t *km, int64_t now, void *rec,
+                                  struct rtr_outcome *out, const char *const **params)
+{
+    struct prepared *p = rec;
+    *params = p->params;
+    return prepare(km, now, p, out);
+}
+
+static void result(void *rec, PGresult *q, struct rtr_outcome *out)
+{
+    struct prepared *p = rec;
+    out->duplicate = PQgetisnull(q, 0, 0);
+    if (out->duplicate)
+        wa_debug("duplicate inbound provider=%s id=%s ignored", p->in.provider,
+                 p->in.provider_message_id);
+}
+
+static void release(void *rec)
+{
+    struct prepared *p = rec;
+    json_decref(p->root);
+    free(p->payload);
+    free(p->msg);
+}
+
 enum wa_result rtr_inbound_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n,
                                  struct rtr_outcome *out, enum wa_result *res)
 {
-    struct prepared *p = wa_xcalloc(n, sizeof *p);
-    struct wa_pg_call *calls = wa_xcalloc(n, sizeof *calls);
-    size_t *which = wa_xcalloc(n, sizeof *which); /* call index -> record index */
-    size_t ncalls = 0;
-    int64_t now = wa_wall_ms();
-    for (size_t i = 0; i < n; i++) {
-        memset(&out[i], 0, sizeof out[i]);
-        res[i] = prepare(ms[i], now, &p[i], &out[i]);
-        if (res[i] != WA_OK) continue; /* parked by the caller; no database work */
-        calls[ncalls] = (struct wa_pg_call){"inbound_store", 14, p[i].params, NULL, WA_OK};
-        which[ncalls++] = i;
-    }
-    enum wa_result tx = WA_OK;
-    if (ncalls) {
-        char err[512];
-        tx = wa_pg_pipeline_tx(&r->pg, calls, ncalls, err, sizeof err);
-        if (tx != WA_OK) wa_warn("postgres %s", err);
-        for (size_t k = 0; k < ncalls; k++) {
-            size_t i = which[k];
-            if (tx == WA_OK) {
-                out[i].duplicate = PQgetisnull(calls[k].result, 0, 0);
-                if (out[i].duplicate)
-                    wa_debug("duplicate inbound provider=%s id=%s ignored", p[i].in.provider,
-                             p[i].in.provider_message_id);
-            } else if (calls[k].res == WA_FAIL) {
-                /* The database refuses this input for good (a constraint). */
-                res[i] = WA_FAIL;
-                out[i].code = "rejected_by_crm";
-                snprintf(out[i].reason, sizeof out[i].reason, "the CRM refused the message: %s",
-                         err);
-            }
-            PQclear(calls[k].result);
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        json_decref(p[i].root);
-        free(p[i].payload);
-        free(p[i].msg);
-    }
-    free(p);
-    free(calls);
-    free(which);
-    return tx;
+    static const struct rtr_batch_ops ops = {
+        "inbound_store", 14, sizeof(struct prepared), "message", prepare_rec, result, release};
+    return rtr_pipelined_batch(r, ms, n, out, res, &ops);
 }

@@ -49,6 +49,25 @@ struct rtr_outcome {
 enum wa_result rtr_inbound_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n,
                                  struct rtr_outcome *out, enum wa_result *res);
 
+/* batch.c: the records of one kind, one statement each, in one pipelined
+ * transaction. prepare fills a record of `size` bytes and points *params at
+ * its parameters (WA_FAIL with out->code: park it); result reads the committed
+ * statement's row; release frees what prepare made. Same contract as
+ * rtr_inbound_batch. */
+struct rtr_batch_ops {
+    const char *stmt;
+    int nparams;
+    size_t size;
+    const char *what; /* "message", "status": for the refusal's reason */
+    enum wa_result (*prepare)(const rd_kafka_message_t *km, int64_t now, void *rec,
+                              struct rtr_outcome *out, const char *const **params);
+    void (*result)(void *rec, PGresult *q, struct rtr_outcome *out);
+    void (*release)(void *rec);
+};
+enum wa_result rtr_pipelined_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n,
+                                   struct rtr_outcome *out, enum wa_result *res,
+                                   const struct rtr_batch_ops *ops);
+
 /* outbound.c: send requests from wa.outbound, routed and stored, with their
  * commands in the outbox; same contract as rtr_inbound_batch. */
 enum wa_result rtr_outbound_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n,

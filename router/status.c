@@ -75,62 +75,46 @@ static enum wa_result prepare(const rd_kafka_message_t *km, int64_t now, struct 
     return WA_OK;
 }
 
+static enum wa_result prepare_rec(const rd_kafka_message_t *km, int64_t now, void *rec,
+                                  struct rtr_outcome *out, const char *const **params)
+{
+    struct prepared *p = rec;
+    *params = p->params;
+    return prepare(km, now, p, out);
+}
+
+static void result(void *rec, PGresult *q, struct rtr_outcome *out)
+{
+    struct prepared *p = rec;
+    const struct wa_status *s = &p->st;
+    if (PQgetisnull(q, 0, 0)) {
+        /* A receipt for a message we did not send (sent from the phone
+         * itself), or one that raced ahead of the sender's own record.
+         * Nothing to attach it to. */
+        wa_metric_add(rtr_m.st_unmatched, 1);
+        wa_info("status for an unknown message provider=%s id=%s status=%s", s->provider,
+                s->provider_message_id ? s->provider_message_id : "-", s->status);
+    } else if (strcmp(PQgetvalue(q, 0, 1), "0") == 0) {
+        wa_metric_add(rtr_m.st_duplicate, 1);
+        out->duplicate = 1;
+    } else if (strcmp(PQgetvalue(q, 0, 2), "0") == 0) {
+        wa_metric_add(rtr_m.st_stale, 1); /* history only: never backwards */
+    } else {
+        wa_metric_add(rtr_m.st_applied, 1);
+    }
+}
+
+static void release(void *rec)
+{
+    struct prepared *p = rec;
+    json_decref(p->root);
+    free(p->event);
+}
+
 enum wa_result rtr_status_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n,
                                 struct rtr_outcome *out, enum wa_result *res)
 {
-    struct prepared *p = wa_xcalloc(n, sizeof *p);
-    struct wa_pg_call *calls = wa_xcalloc(n, sizeof *calls);
-    size_t *which = wa_xcalloc(n, sizeof *which);
-    size_t ncalls = 0;
-    int64_t now = wa_wall_ms();
-    for (size_t i = 0; i < n; i++) {
-        memset(&out[i], 0, sizeof out[i]);
-        res[i] = prepare(ms[i], now, &p[i], &out[i]);
-        if (res[i] != WA_OK) continue;
-        calls[ncalls] = (struct wa_pg_call){"status_apply", 11, p[i].params, NULL, WA_OK};
-        which[ncalls++] = i;
-    }
-    enum wa_result tx = WA_OK;
-    if (ncalls) {
-        char err[512];
-        tx = wa_pg_pipeline_tx(&r->pg, calls, ncalls, err, sizeof err);
-        if (tx != WA_OK) wa_warn("postgres %s", err);
-        for (size_t k = 0; k < ncalls; k++) {
-            size_t i = which[k];
-            const struct wa_status *s = &p[i].st;
-            if (tx == WA_OK) {
-                PGresult *q = calls[k].result;
-                if (PQgetisnull(q, 0, 0)) {
-                    /* A receipt for a message we did not send (sent from the
-                     * phone itself), or one that raced ahead of the sender's
-                     * own record. Nothing to attach it to. */
-                    wa_metric_add(rtr_m.st_unmatched, 1);
-                    wa_info("status for an unknown message provider=%s id=%s status=%s",
-                            s->provider, s->provider_message_id ? s->provider_message_id : "-",
-                            s->status);
-                } else if (strcmp(PQgetvalue(q, 0, 1), "0") == 0) {
-                    wa_metric_add(rtr_m.st_duplicate, 1);
-                    out[i].duplicate = 1;
-                } else if (strcmp(PQgetvalue(q, 0, 2), "0") == 0) {
-                    wa_metric_add(rtr_m.st_stale, 1); /* history only: never backwards */
-                } else {
-                    wa_metric_add(rtr_m.st_applied, 1);
-                }
-            } else if (calls[k].res == WA_FAIL) {
-                res[i] = WA_FAIL;
-                out[i].code = "rejected_by_crm";
-                snprintf(out[i].reason, sizeof out[i].reason, "the CRM refused the status: %s",
-                         err);
-            }
-            PQclear(calls[k].result);
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        json_decref(p[i].root);
-        free(p[i].event);
-    }
-    free(p);
-    free(calls);
-    free(which);
-    return tx;
+    static const struct rtr_batch_ops ops = {
+        "status_apply", 11, sizeof(struct prepared), "status", prepare_rec, result, release};
+    return rtr_pipelined_batch(r, ms, n, out, res, &ops);
 }
