@@ -37,9 +37,9 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/san/%,$(UNIT_SRC))
 # Service code that unit tests exercise: the pure files, no main.c.
 PURE_SRC   := ingress/twilio_normalize.c ingress/baileys_normalize.c router/rules.c \
               sender-twilio/request.c sender-twilio/ratelimit.c sender-baileys/bridge.c \
-              media-worker/policy.c
-PURE_INC   := -Iingress -Irouter -Isender-twilio -Isender-baileys -Imedia-worker
-$(B)/san/%: tests/unit/%.c $(COMMON_SRC) $(PURE_SRC) $(wildcard common/*.h ingress/*.h sender-*/*.h media-worker/*.h)
+              media-worker/policy.c dashboard/params.c
+PURE_INC   := -Iingress -Irouter -Isender-twilio -Isender-baileys -Imedia-worker -Idashboard
+$(B)/san/%: tests/unit/%.c $(COMMON_SRC) $(PURE_SRC) $(wildcard common/*.h ingress/*.h sender-*/*.h media-worker/*.h dashboard/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -O1 $(PURE_INC) -o $@ $< $(COMMON_SRC) $(PURE_SRC) $(LDLIBS) -lcmocka
 

@@ -155,20 +155,15 @@ static PGresult *query(const char *stmt, int n, const char *const *p, unsigned *
     return q;
 }
 
-/* limit: 1..200, default 50. */
+/* The limit as a SQL parameter, checked by params.c. */
 static int parse_limit(const char *s, char *out, unsigned *status, char *err, size_t errsz)
 {
-    long v = 50;
-    if (s) {
-        char *end;
-        v = strtol(s, &end, 10);
-        if (!*s || *end || v < 1 || v > 200) {
-            *status = 400;
-            snprintf(err, errsz, "limit must be a whole number from 1 to 200");
-            return -1;
-        }
+    int v;
+    if (dash_parse_limit(s, &v, err, errsz) < 0) {
+        *status = 400;
+        return -1;
     }
-    snprintf(out, 12, "%ld", v);
+    snprintf(out, 12, "%d", v);
     return 0;
 }
 
@@ -201,16 +196,9 @@ json_t *dash_leads(const char *q, const char *limit, const char *cursor, unsigne
         snprintf(err, errsz, "q is longer than 100 characters");
         return NULL;
     }
-    if (cursor && *cursor) {
-        long long a, b;
-        char extra;
-        if (sscanf(cursor, "%lld_%lld%c", &a, &b, &extra) != 2 || a < 0 || b < 0) {
-            *status = 400;
-            snprintf(err, errsz, "cursor is not one this API gave");
-            return NULL;
-        }
-        snprintf(cat, sizeof cat, "%lld", a);
-        snprintf(cid, sizeof cid, "%lld", b);
+    if (dash_parse_lead_cursor(cursor, cat, cid, err, errsz) < 0) {
+        *status = 400;
+        return NULL;
     }
     const char *p[] = {q ? q : "", lim, cat[0] ? cat : NULL, cid[0] ? cid : NULL};
     PGresult *r = query("leads", 4, p, status, err, errsz);
@@ -248,25 +236,17 @@ json_t *dash_messages(const char *lead, const char *limit, const char *cursor, u
 {
     char lim[12];
     if (parse_limit(limit, lim, status, err, errsz) < 0) return NULL;
-    char *end;
-    long long id = lead ? strtoll(lead, &end, 10) : 0;
-    if (!lead || !*lead || *end || id <= 0) {
+    char id[24];
+    if (dash_parse_id(lead, id, err, errsz) < 0) {
         *status = 400;
-        snprintf(err, errsz, "the lead id must be a positive whole number");
         return NULL;
     }
+    lead = id;
     /* Cursor: "<the message time as text>|<uuid>". */
-    char ts[64] = "", mid[40] = "";
-    if (cursor && *cursor) {
-        const char *bar = strrchr(cursor, '|');
-        if (!bar || bar - cursor >= (long)sizeof ts || !wa_uuid_valid(bar + 1) ||
-            strspn(cursor, "0123456789-:. +") != (size_t)(bar - cursor)) {
-            *status = 400;
-            snprintf(err, errsz, "cursor is not one this API gave");
-            return NULL;
-        }
-        snprintf(ts, sizeof ts, "%.*s", (int)(bar - cursor), cursor);
-        snprintf(mid, sizeof mid, "%s", bar + 1);
+    char ts[64], mid[40];
+    if (dash_parse_message_cursor(cursor, ts, mid, err, errsz) < 0) {
+        *status = 400;
+        return NULL;
     }
     const char *lp[] = {lead};
     PGresult *c = query("lead", 1, lp, status, err, errsz);
@@ -338,18 +318,13 @@ static json_t *num(PGresult *q, int r, int c)
 
 json_t *dash_stats(const char *minutes, unsigned *status, char *err, size_t errsz)
 {
-    long m = 60;
-    if (minutes) {
-        char *end;
-        m = strtol(minutes, &end, 10);
-        if (!*minutes || *end || m < 1 || m > 1440) {
-            *status = 400;
-            snprintf(err, errsz, "minutes must be a whole number from 1 to 1440");
-            return NULL;
-        }
+    int m;
+    if (dash_parse_minutes(minutes, &m, err, errsz) < 0) {
+        *status = 400;
+        return NULL;
     }
     char ms[12];
-    snprintf(ms, sizeof ms, "%ld", m);
+    snprintf(ms, sizeof ms, "%d", m);
     const char *p[] = {ms};
     PGresult *a = query("stats_minutes", 1, p, status, err, errsz);
     if (!a) return NULL;

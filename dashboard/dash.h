@@ -16,6 +16,14 @@ struct dash_config {
 extern struct dash_config dash_cfg;
 extern struct wa_media_store dash_store;
 
+/* params.c (pure): query parameters. 0, or -1 with errbuf saying what is wrong.
+ * Absent parameters get the defaults (limit 50, minutes 60, no cursor: ""). */
+int dash_parse_limit(const char *s, int *out, char *errbuf, size_t errsz);
+int dash_parse_id(const char *s, char id[24], char *errbuf, size_t errsz);
+int dash_parse_minutes(const char *s, int *out, char *errbuf, size_t errsz);
+int dash_parse_lead_cursor(const char *s, char at[24], char id[24], char *errbuf, size_t errsz);
+int dash_parse_message_cursor(const char *s, char ts[64], char id[40], char *errbuf, size_t errsz);
+
 /* api.c: the JSON API over the CRM. Each returns a new object, or NULL with
  * *status and errbuf (400 for bad parameters, 404, 503 when the CRM is away). */
 json_t *dash_leads(const char *q, const char *limit, const char *cursor, unsigned *status,

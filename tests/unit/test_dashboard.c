@@ -1,0 +1,94 @@
+/* test_dashboard.c - the dashboard API's query parameters, table-driven. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "dash.h"
+
+struct dash_config dash_cfg; /* params.c reads none of it */
+struct wa_media_store dash_store;
+
+static void test_numbers(void **state)
+{
+    (void)state;
+    char err[128];
+    int v;
+    static const struct {
+        const char *in;
+        int want; /* -1: refused */
+    } limits[] = {{NULL, 50},
+                  {"1", 1},
+                  {"200", 200},
+                  {"0", -1},
+                  {"201", -1},
+                  {"", -1},
+                  {"-5", -1},
+                  {"5x", -1},
+                  {" 5", -1},
+                  {"+5", -1},
+                  {"99999999999999999999", -1}};
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        int r = dash_parse_limit(limits[i].in, &v, err, sizeof err);
+        print_message("limit %s\n", limits[i].in ? limits[i].in : "(none)");
+        if (limits[i].want < 0) {
+            assert_int_equal(r, -1);
+            assert_non_null(strstr(err, "limit"));
+        } else {
+            assert_int_equal(r, 0);
+            assert_int_equal(v, limits[i].want);
+        }
+    }
+    assert_int_equal(dash_parse_minutes(NULL, &v, err, sizeof err), 0);
+    assert_int_equal(v, 60);
+    assert_int_equal(dash_parse_minutes("1440", &v, err, sizeof err), 0);
+    assert_int_equal(dash_parse_minutes("1441", &v, err, sizeof err), -1);
+    char id[24];
+    assert_int_equal(dash_parse_id("17", id, err, sizeof err), 0);
+    assert_string_equal(id, "17");
+    assert_int_equal(dash_parse_id("0", id, err, sizeof err), -1);
+    assert_int_equal(dash_parse_id("abc", id, err, sizeof err), -1);
+    assert_int_equal(dash_parse_id(NULL, id, err, sizeof err), -1);
+    assert_int_equal(dash_parse_id("1;drop", id, err, sizeof err), -1);
+}
+
+static void test_cursors(void **state)
+{
+    (void)state;
+    char err[128], a[24], b[24], ts[64], mid[40];
+    assert_int_equal(dash_parse_lead_cursor(NULL, a, b, err, sizeof err), 0);
+    assert_string_equal(a, "");
+    assert_int_equal(dash_parse_lead_cursor("1795478400000_17", a, b, err, sizeof err), 0);
+    assert_string_equal(a, "1795478400000");
+    assert_string_equal(b, "17");
+    static const char *const bad_leads[] = {"garbage", "_17", "1795_", "1_2_3",
+                                            "-1_2",    "1_0", "1_x",   "12345678901234567890123_1"};
+    for (size_t i = 0; i < sizeof bad_leads / sizeof bad_leads[0]; i++)
+        assert_int_equal(dash_parse_lead_cursor(bad_leads[i], a, b, err, sizeof err), -1);
+
+    const char *good = "2026-11-24 03:04:53.123456+00|0d4c0a52-6a6b-8f5e-9d2c-6c3e2e7b9a11";
+    assert_int_equal(dash_parse_message_cursor(good, ts, mid, err, sizeof err), 0);
+    assert_string_equal(ts, "2026-11-24 03:04:53.123456+00");
+    assert_string_equal(mid, "0d4c0a52-6a6b-8f5e-9d2c-6c3e2e7b9a11");
+    static const char *const bad_msgs[] = {"2026|nope",
+                                           "|0d4c0a52-6a6b-8f5e-9d2c-6c3e2e7b9a11",
+                                           "x';--|0d4c0a52-6a6b-8f5e-9d2c-6c3e2e7b9a11",
+                                           "2026-11-24",
+                                           "2026-11-24|",
+                                           "2026-11-24|0d4c0a52-6a6b-8f5e-9d2c-6c3e2e7b9a1"};
+    for (size_t i = 0; i < sizeof bad_msgs / sizeof bad_msgs[0]; i++) {
+        print_message("cursor %s\n", bad_msgs[i]);
+        assert_int_equal(dash_parse_message_cursor(bad_msgs[i], ts, mid, err, sizeof err), -1);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_cursors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
