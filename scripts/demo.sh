@@ -15,6 +15,16 @@ if [ "${1:-twilio}" = baileys ]; then
         "http://$BRIDGE_LISTEN/dev/inbound" -d "$body" >/dev/null ||
         { echo "the bridge refused: is it running in loopback mode (make run without a WhatsApp session)?" >&2; exit 1; }
     want_provider=baileys
+elif [ -n "${WA_TWILIO_SIMULATED:-}" ] &&
+    curl -fsS -o /dev/null "http://$TWILIO_SIM_LISTEN/sim/faults" 2>/dev/null; then
+    # Through the running simulator, so the simulated Twilio knows the contact wrote (its 24-hour
+    # window), as the real one does: a reply to this demo then goes out.
+    body=$(jq -nc --arg from "$from" --arg text "${BODY:-Hello from the demo 👋}" --arg name "${NAME:-Demo Lead}" \
+        '{from: $from, body: $text, profileName: $name}')
+    echo "POST http://$TWILIO_SIM_LISTEN/sim/inbound $body"
+    curl -fsS -H 'Content-Type: application/json' "http://$TWILIO_SIM_LISTEN/sim/inbound" -d "$body"
+    echo
+    want_provider=twilio
 else
     node "$root/sim/twilio/cli.mjs" inbound --from "$from" --name "${NAME:-Demo Lead}" --body "${BODY:-Hello from the demo 👋}"
     want_provider=twilio

@@ -6,7 +6,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/env.sh"
 
 stop_all() {
-    trap - INT TERM
+    # A second signal (make passes one on, a second Ctrl-C) must not cut the shutdown short and
+    # leave Postgres and Kafka running.
+    trap '' INT TERM
     echo
     echo "stopping wa-broker..."
     "$root/scripts/services.sh" stop || true
@@ -23,7 +25,7 @@ wa-broker is running on loopback.
   router     http://$ROUTER_LISTEN/metrics
   senders    http://$SENDER_TWILIO_LISTEN/metrics (Twilio)   http://$SENDER_BAILEYS_LISTEN/metrics (Baileys)
   media      http://$MEDIA_WORKER_LISTEN/metrics   (media-worker)
-  dashboard  http://$DASHBOARD_LISTEN   (log in with the token in DASHBOARD_TOKEN)
+  dashboard  http://$DASHBOARD_LISTEN   (log in with the token $( [ "$DASHBOARD_TOKEN" = dev-dashboard-token-not-for-production ] && echo "dev-dashboard-token-not-for-production" || echo "in DASHBOARD_TOKEN"))
   bridge     http://$BRIDGE_LISTEN/health   (Baileys, WhatsApp Web$( [ "${BAILEYS_LOOPBACK:-1}" = 1 ] && [ ! -f "$WA_STATE/bridge/auth/creds.json" ] && echo ": LOOPBACK, simulated"))
   Postgres   $DATABASE_URL
   Kafka      $KAFKA_BROKERS   (topics wa.inbound, wa.events, wa.error, ...)
