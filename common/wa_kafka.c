@@ -64,7 +64,13 @@ static rd_kafka_conf_t *base_conf(const char *brokers, const char *client_id, ch
     if (set(conf, "bootstrap.servers", brokers, err, errsz) ||
         set(conf, "client.id", client_id, err, errsz) ||
         /* Loopback and docker networks resolve quickly; keep reconnects brisk. */
-        set(conf, "reconnect.backoff.max.ms", "1000", err, errsz)) {
+        set(conf, "reconnect.backoff.max.ms", "1000", err, errsz) ||
+        /* A request queued on a broker connection that died with the broker
+         * waits this long (default 60 s). After a broker restart a consumer
+         * leaving its group waits for its final offset commit, so the default
+         * kept the router off its partitions for a minute (seen in the
+         * Kafka-restart e2e test). Fetches add fetch.wait.max.ms on top. */
+        set(conf, "socket.timeout.ms", "10000", err, errsz)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }

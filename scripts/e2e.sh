@@ -21,4 +21,11 @@ trap cleanup EXIT
 "$root/scripts/up.sh"
 source "$root/scripts/env.sh"
 cd "$root/tests/e2e"
-node --test --test-concurrency=1 --test-reporter=spec ./*.test.mjs
+rc=0
+node --test --test-concurrency=1 --test-reporter=spec ./*.test.mjs || rc=$?
+if [ "$rc" -ne 0 ]; then
+    # Tests restart what they kill; a service down now died on its own.
+    down=$("$root/scripts/services.sh" status | awk -F: '/: stopped/ { printf " %s", $1 }')
+    echo "e2e failed (rc=$rc); services not running at the end:${down:- none}"
+fi
+exit "$rc"

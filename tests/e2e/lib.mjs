@@ -1,6 +1,7 @@
 // lib.mjs - what the end-to-end tests share: the stack's addresses, the CRM, Kafka, the services.
 import { execFile as execFileCb, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -34,7 +35,9 @@ export async function sendInbound(opts, post = {}) {
   };
 }
 
-export async function waitFor(what, fn, { timeoutMs = 15000, everyMs = 100 } = {}) {
+// Polls fn until it returns something truthy. `logs` names services whose last
+// log lines go into the timeout message, so a failure on CI explains itself.
+export async function waitFor(what, fn, { timeoutMs = 15000, everyMs = 100, logs = [] } = {}) {
   const end = Date.now() + timeoutMs;
   let last;
   while (Date.now() < end) {
@@ -42,7 +45,26 @@ export async function waitFor(what, fn, { timeoutMs = 15000, everyMs = 100 } = {
     if (last) return last;
     await new Promise((r) => setTimeout(r, everyMs));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
+  const tails = logs.map((s) => `\n--- ${s} (${serviceState(s)}), last lines:\n${logTail(s)}`).join('');
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})${tails}`);
+}
+
+// The last n lines a service logged itself (librdkafka's raw '%N|' lines are
+// repeated as our own 'kafka log' lines, so they are skipped).
+export function logTail(service, n = 8) {
+  try {
+    const text = readFileSync(path.join(env.WA_STATE, 'log', `${service}.log`), 'utf8');
+    return text.split('\n').filter((l) => l && !l.startsWith('%')).slice(-n)
+      .map((l) => (l.length > 240 ? l.slice(0, 240) + '...' : l)).join('\n');
+  } catch (e) {
+    return `(no log: ${e.message})`;
+  }
+}
+
+function serviceState(service) {
+  if (service === 'kafka') return 'broker';
+  const r = spawnSync(path.join(root, 'scripts/services.sh'), ['status', service], { encoding: 'utf8' });
+  return /: running/.test(r.stdout || '') ? 'running' : 'NOT running';
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
