@@ -84,7 +84,7 @@ format-check:
 	 echo "format-check: ok"
 
 # ---- the stack -----------------------------------------------------------------------
-.PHONY: install run stop status demo demo-baileys test e2e compose-check bench bench-outbound bench-media bench-dashboard clean
+.PHONY: install run stop status demo demo-baileys test e2e compose-check bench bench-outbound bench-media bench-dashboard bench-kafka-restart clean
 install:
 	infra/stack.sh install
 
@@ -132,6 +132,9 @@ bench-media: install build
 
 bench-dashboard: install build
 	bench/dashboard.sh
+
+bench-kafka-restart: install build
+	bench/kafka_restart.sh
 
 clean:
 	rm -rf $(B)

@@ -3,15 +3,12 @@
 # and its throughput next to a plain curl upload of the same file to the same s3proxy.
 # Writes bench/REPORT-media-<date>.txt.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-export WA_STATE=${WA_STATE:-$root/.local/bench}
+source "$(dirname "$0")/lib.sh"
 SIZE=${SIZE:-104857600} # 100 MiB
-"$root/scripts/up.sh" >/dev/null
-trap '"$root/scripts/services.sh" stop >/dev/null; "$root/infra/stack.sh" down >/dev/null' EXIT
-source "$root/scripts/env.sh"
+bench_up
 work=$root/build/bench
 mkdir -p "$work"
-report=$root/bench/REPORT-media-$(date -u +%Y%m%d).txt
+report=$(bench_report media)
 sim() { curl -sf -H 'Content-Type: application/json' "http://$TWILIO_SIM_LISTEN$1" -d "$2"; }
 pid=$(cat "$WA_RUN_DIR/media-worker.pid")
 kb() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
@@ -35,8 +32,7 @@ plain_curl() { # $1: which run
     rm -f "$work/media.bin"
 }
 {
-    echo "wa-broker media benchmark, $(date -u +%FT%TZ), $(nproc) cores, $(uname -r)"
-    echo "command: make bench-media  (SIZE=$SIZE bytes)"
+    bench_header "media benchmark" "make bench-media  (SIZE=$SIZE bytes)"
     echo "the simulator (Twilio API + CDN), media-worker, s3proxy (JVM) and Postgres share this machine"
     echo
     item=$(sim /sim/media "{\"kind\":\"jpeg\",\"size\":$SIZE,\"contentType\":\"image/jpeg\"}")

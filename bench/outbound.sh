@@ -2,18 +2,15 @@
 # outbound.sh - `make bench-outbound`: send latency to each provider at a steady load, and failover
 # time, on the real stack with the simulators. Writes bench/REPORT-outbound-<date>.txt.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-export WA_STATE=${WA_STATE:-$root/.local/bench}
+source "$(dirname "$0")/lib.sh"
 # A killed bridge is trusted again after 1 s here (30 s in production), so runs follow quickly;
 # the bridge's own send pacing (5/s by default) would otherwise be what is measured.
 export BAILEYS_DOWN_HOLD_S=1 BAILEYS_HEALTH_DOWN_INTERVAL_S=1 BRIDGE_SEND_RATE=${BRIDGE_SEND_RATE:-1000}
-"$root/scripts/up.sh" >/dev/null
-trap '"$root/scripts/services.sh" stop >/dev/null; "$root/infra/stack.sh" down >/dev/null' EXIT
-source "$root/scripts/env.sh"
-report=$root/bench/REPORT-outbound-$(date -u +%Y%m%d).txt
+bench_up
+report=$(bench_report outbound)
 {
-    echo "wa-broker outbound benchmark, $(date -u +%FT%TZ), $(nproc) cores, $(uname -r)"
-    echo "command: make bench-outbound  (RATES="${RATES:-10 50}" SECS=${SECS:-20} RUNS=${RUNS:-20})"
+    bench_header "outbound benchmark" \
+        "make bench-outbound  (RATES=\"${RATES:-10 50}\" SECS=${SECS:-20} RUNS=${RUNS:-20})"
     echo "everything (the simulators, ingress, router, senders, bridge, Kafka, Postgres with fsync on) shares this machine"
     echo
     node "$root/bench/outbound.mjs"

@@ -2,13 +2,11 @@
 # run.sh - `make bench`: webhook throughput/latency against the real stack, with a bare libmicrohttpd
 # 204 server as the ceiling, ingress RSS, and webhook-to-CRM latency. Writes bench/REPORT-<date>.txt.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-export WA_STATE=${WA_STATE:-$root/.local/bench}
+source "$(dirname "$0")/lib.sh"
 DURATION=${DURATION:-20s}
 CONNS=${CONNS:-64}
 N=${N:-400000}
-"$root/scripts/up.sh" >/dev/null
-source "$root/scripts/env.sh"
+bench_up
 work=$root/build/bench
 mkdir -p "$work"
 cc -O2 -Wall -Wextra -Werror -o "$work/mhd_204" "$root/bench/mhd_204.c" -lmicrohttpd
@@ -16,14 +14,14 @@ cc -O2 -Wall -Wextra -Werror -o "$work/mhd_204" "$root/bench/mhd_204.c" -lmicroh
 for phase in warm:50000 full:$N steady:60000; do
     node "$root/bench/gen_requests.mjs" "${phase#*:}" >"$work/${phase%%:*}.tsv"
 done
-report=$root/bench/REPORT-$(date -u +%Y%m%d).txt
+report=$root/bench/REPORT-$(date -u +%Y%m%d).txt # (the first benchmark's name, kept)
 ingress_pid=$(cat "$WA_RUN_DIR/ingress.pid")
 rss() { awk '/^VmRSS/ {print $2 " kB"}' "/proc/$1/status"; }
 hwm() { awk '/^VmHWM/ {print $2 " kB"}' "/proc/$1/status"; }
 
 "$work/mhd_204" 8089 &
 ceiling=$!
-trap 'kill $ceiling 2>/dev/null || true; "$root/scripts/services.sh" stop >/dev/null; "$root/infra/stack.sh" down >/dev/null' EXIT
+trap 'kill $ceiling 2>/dev/null || true; bench_down' EXIT
 sleep 0.3
 wrk_run() { # url conns duration requests-file
     WA_BENCH_REQUESTS=$work/$4.tsv wrk -t2 -c"$2" -d"$3" --latency -s "$root/bench/wrk_twilio.lua" "$1" | grep -E "Requests/sec|requests=|latency_us|Non-2xx"
@@ -47,8 +45,7 @@ crm_latency() { # from_ms to_ms
              'max_ms=' || round(max(ms)::numeric, 1) from d"
 }
 {
-    echo "wa-broker webhook benchmark, $(date -u +%FT%TZ), $(nproc) cores, $(uname -r)"
-    echo "command: make bench  (DURATION=$DURATION CONNS=$CONNS N=$N; wrk -t2)"
+    bench_header "webhook benchmark" "make bench  (DURATION=$DURATION CONNS=$CONNS N=$N; wrk -t2)"
     echo "everything (wrk, ingress, router, Kafka, Postgres with fsync on) shares this machine's cores"
     echo "warm-up: 10 s of webhooks through ingress first (JIT of the Kafka broker), not reported"
     wrk_run "$INGRESS_URL/api/whatsapp/twilio" "$CONNS" 10s warm >/dev/null

@@ -1,6 +1,7 @@
 /* baileys_normalize.c - the bridge's JSON body to a wa.inbound or wa.status event; pure,
  * table-tested. */
 #include "ingress.h"
+#include "wa_outbound.h"
 #include "wa_phone.h"
 
 #include <arpa/inet.h>
@@ -130,23 +131,34 @@ static int common_fields(json_t *root, int64_t now_ms, struct ids *x, char *errb
 static char *status_event(json_t *root, const struct ids *x, int64_t now_ms, char *errbuf,
                           size_t errsz)
 {
-    const char *status = NULL, *error = NULL;
+    const char *status = NULL, *error = NULL, *key = NULL;
     if (opt_string(root, "status", &status, errbuf, errsz) ||
-        opt_string(root, "error", &error, errbuf, errsz))
+        opt_string(root, "error", &error, errbuf, errsz) ||
+        opt_string(root, "idempotencyKey", &key, errbuf, errsz))
         return NULL;
     if (!status || !one_of(status, statuses)) {
         snprintf(errbuf, errsz, "status must be one of sent, delivered, read, played, error");
         return NULL;
     }
+    /* The bridge names the idempotencyKey of a message we sent, so the receipt
+     * finds its message by our id even when it overtakes the sender's record
+     * of WhatsApp's id (the id is derived from the key, as in the send API). */
+    char id[37];
+    if (key && (!*key || strlen(key) > WA_KEY_MAX)) {
+        snprintf(errbuf, errsz, "idempotencyKey must be 1 to %d bytes", WA_KEY_MAX);
+        return NULL;
+    }
+    if (key) wa_outbound_id(key, id);
     /* WhatsApp's "played" (a voice note heard) is "read" in our lifecycle; "error" is "failed". */
     const char *ours = strcmp(status, "played") == 0  ? "read"
                        : strcmp(status, "error") == 0 ? "failed"
                                                       : status;
-    json_t *ev = json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:{s:s, s:s?}, s:s?, s:O}", "v",
-                           WA_EVENT_VERSION, "provider", "baileys", "provider_message_id", x->pmid,
-                           "status", ours, "provider_status", status, "timestamp_ms",
-                           (json_int_t)x->ts_ms, "received_ms", (json_int_t)now_ms, "contact",
-                           "phone", x->phone, "lid", x->lid, "error_text", error, "raw", root);
+    json_t *ev = json_pack(
+        "{s:i, s:s, s:s, s:s*, s:s, s:s, s:s, s:I, s:I, s:{s:s, s:s?}, s:s?, s:O}", "v",
+        WA_EVENT_VERSION, "provider", "baileys", "provider_message_id", x->pmid, "message_id",
+        key ? id : NULL, "status", ours, "provider_status", status, "source", "receipt",
+        "timestamp_ms", (json_int_t)x->ts_ms, "received_ms", (json_int_t)now_ms, "contact", "phone",
+        x->phone, "lid", x->lid, "error_text", error, "raw", root);
     char *s = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
     json_decref(ev);
     return s;

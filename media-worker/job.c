@@ -15,9 +15,12 @@ const struct wa_pg_stmt mw_statements[] = {
      "SELECT 1 FROM media WHERE message_id = $1::uuid AND idx = $2::integer "
      "AND stored_at IS NOT NULL",
      2},
-    /* The row and its timeline event, in one transaction; a repeat changes
-     * nothing. $1 message, $2 idx, $3 source, $4 url, $5 declared, $6 mime,
-     * $7 size, $8 sha256, $9 bucket, $10 key, $11 events topic, $12 event. */
+    /* The row, its timeline event and the "stored" result on wa.media, in one
+     * transaction; a repeat changes nothing. Both records go out through the
+     * outbox (the router publishes it), so a Kafka outage right after the
+     * commit loses neither. $1 message, $2 idx, $3 source, $4 url, $5 declared,
+     * $6 mime, $7 size, $8 sha256, $9 bucket, $10 key, $11 events topic,
+     * $12 event, $13 media topic. */
     {"media_store",
      "WITH r AS ("
      "  INSERT INTO media (message_id, idx, source, source_url, mime_declared, mime, size, "
@@ -29,12 +32,14 @@ const struct wa_pg_stmt mw_statements[] = {
      "  RETURNING id"
      "), e AS ("
      "  INSERT INTO outbox (topic, key, payload) "
-     "  SELECT $11, substr(c.phone, 2), $12::jsonb || jsonb_build_object('media_id', r.id, "
-     "    'contact', jsonb_build_object('id', c.id, 'phone', c.phone)) "
-     "  FROM r, messages m JOIN contacts c ON c.id = m.contact_id WHERE m.id = $1::uuid "
+     "  SELECT t.topic, substr(c.phone, 2), $12::jsonb || jsonb_build_object('media_id', r.id, "
+     "    'contact', jsonb_build_object('id', c.id, 'phone', c.phone)) || t.extra "
+     "  FROM r, messages m JOIN contacts c ON c.id = m.contact_id, "
+     "    (VALUES ($11, '{}'::jsonb), ($13, '{\"type\":\"stored\"}'::jsonb)) AS t(topic, extra) "
+     "  WHERE m.id = $1::uuid "
      "  RETURNING 1"
      ") SELECT (SELECT id FROM r)",
-     12},
+     13},
 };
 const size_t mw_nstatements = sizeof mw_statements / sizeof mw_statements[0];
 
@@ -159,9 +164,9 @@ enum wa_result mw_handle(struct wa_sender *s, const rd_kafka_message_t *m, void 
                            "sha256", f.sha256, "bucket", mw_cfg.s3_bucket, "key", key);
     char *evs = json_dumps(ev, JSON_COMPACT);
     const char *sp[] = {
-        j.message_id,     idx, j.provider,          j.url, declared, mime, size, f.sha256,
-        mw_cfg.s3_bucket, key, mw_cfg.topic_events, evs};
-    q = wa_pg_exec(&s->pg, "media_store", 12, sp, &res, err, sizeof err);
+        j.message_id,     idx, j.provider,          j.url, declared,          mime, size, f.sha256,
+        mw_cfg.s3_bucket, key, mw_cfg.topic_events, evs,   mw_cfg.topic_media};
+    q = wa_pg_exec(&s->pg, "media_store", 13, sp, &res, err, sizeof err);
     if (!q) {
         wa_warn("postgres media_store: %s", err);
         free(evs);
@@ -170,20 +175,8 @@ enum wa_result mw_handle(struct wa_sender *s, const rd_kafka_message_t *m, void 
         return res == WA_RETRY ? WA_RETRY : wa_send_error(s, m, "rejected_by_crm", err, 0);
     }
     PQclear(q);
-    /* The result on wa.media, for subscribers that follow media alone. */
-    json_object_set_new(ev, "type", json_string("stored"));
-    json_object_set_new(ev, "v", json_integer(1));
-    char *stored = json_dumps(ev, JSON_COMPACT);
-    rd_kafka_resp_err_t e =
-        wa_kafka_produce_sync(s->producer, mw_cfg.topic_media,
-                              j.phone ? wa_event_key(j.phone) : NULL, stored, strlen(stored));
-    free(stored);
     free(evs);
     json_decref(ev);
-    if (e) {
-        json_decref(root);
-        return WA_RETRY; /* the row stays; the redelivered job is then a duplicate */
-    }
     wa_metric_add(mw_m.stored, 1);
     wa_metric_add(mw_m.bytes, (int64_t)f.size);
     wa_metric_observe(mw_m.seconds, (double)(wa_now_ms() - t0) / 1000.0);

@@ -89,8 +89,8 @@ static void result(void *rec, PGresult *q, struct rtr_outcome *out)
     const struct wa_status *s = &p->st;
     if (PQgetisnull(q, 0, 0)) {
         /* A receipt for a message we did not send (sent from the phone
-         * itself), or one that raced ahead of the sender's own record.
-         * Nothing to attach it to. */
+         * itself). Receipts of our sends name our id (the bridge adds the
+         * idempotencyKey), so they match even ahead of the sender's record. */
         wa_metric_add(rtr_m.st_unmatched, 1);
         wa_info("status for an unknown message provider=%s id=%s status=%s", s->provider,
                 s->provider_message_id ? s->provider_message_id : "-", s->status);

@@ -64,7 +64,7 @@ export async function createBridge(config, opts = {}) {
       baseBackoffMs: config.outboxBaseBackoffMs, maxBackoffMs: config.outboxMaxBackoffMs,
     });
     cleanups.push(() => outbox.close());
-    inbound = createInbound({ getSock: () => link.sock, outbox, config, logger: logger.child({ module: 'inbound' }), metrics, mediaUrl, media });
+    inbound = createInbound({ getSock: () => link.sock, outbox, config, logger: logger.child({ module: 'inbound' }), metrics, mediaUrl, media, keyFor: sender.keyFor });
     link.on('socket', (sock) => inbound.attach(sock.ev));
 
     const server = createHttpServer({ config, logger: logger.child({ module: 'http' }), metrics, link, sender, media, loopback });

@@ -57,7 +57,7 @@ export function textOf(c, t) {
 
 const numOrNull = (v) => (v === null || v === undefined ? null : toNumber(v));
 
-export function createInbound({ getSock, outbox, config, logger, metrics, mediaUrl, media }) {
+export function createInbound({ getSock, outbox, config, logger, metrics, mediaUrl, media, keyFor }) {
   const seen = new Bounded(20000); // (remoteJid|id) already forwarded
   const heldStubs = new Bounded(5000); // (remoteJid|id) → stub info, waiting for the real message
   const lastStatus = new Bounded(50000); // messageId → highest status forwarded
@@ -188,6 +188,10 @@ export function createInbound({ getSock, outbox, config, logger, metrics, mediaU
       event: 'status', remoteJid: key.remoteJid, messageId: key.id, status: name,
       timestamp: ts || Math.floor(Date.now() / 1000), phone, ...extra,
     };
+    // Our own sends carry the caller's key, so the receipt finds its message
+    // even before the caller has recorded WhatsApp's id.
+    const idempotencyKey = keyFor ? await keyFor(key.id) : undefined;
+    if (idempotencyKey) payload.idempotencyKey = idempotencyKey;
     await outbox.enqueue({ chat: key.remoteJid, payload });
   }
 

@@ -77,6 +77,9 @@ export function buildContent(body) {
 export function createSender({ stateDir, getSock, isConnected, rate, logger, metrics }) {
   const idem = new FileStore(path.join(stateDir, 'idempotency'));
   const sent = new FileStore(path.join(stateDir, 'sent'), { replacer: BufferJSON.replacer, reviver: BufferJSON.reviver });
+  // WhatsApp message id → the caller's idempotencyKey, so a receipt can name the
+  // message the caller knows (it may arrive before the caller has recorded our id).
+  const keys = new FileStore(path.join(stateDir, 'sent-keys'));
   const limiter = new RateLimiter(rate);
   const inflight = new Map();
   const idemKey = (k) => crypto.createHash('sha256').update(k).digest('hex');
@@ -102,6 +105,7 @@ export function createSender({ stateDir, getSock, isConnected, rate, logger, met
     // SAME WhatsApp message id (the recipient's client drops a repeated id) instead of a new one.
     const messageId = rec?.messageId || generateMessageIDV2(getSock()?.user?.id);
     await idem.set(ik, { state: 'sending', messageId, to: jid, at: new Date().toISOString() });
+    await keys.set(messageId, { idempotencyKey: body.idempotencyKey });
     let m;
     try {
       m = await getSock().sendMessage(jid, content, { messageId });
@@ -111,6 +115,7 @@ export function createSender({ stateDir, getSock, isConnected, rate, logger, met
       throw new HttpError(502, { ok: false, error: 'send_failed', detail: err.message, retryable: true });
     }
     const finalId = m?.key?.id || messageId;
+    if (finalId !== messageId) await keys.set(finalId, { idempotencyKey: body.idempotencyKey });
     if (m?.message) await sent.set(finalId, proto.Message.toObject(proto.Message.fromObject(m.message), { longs: Number, bytes: Buffer }));
     await idem.set(ik, { state: 'sent', messageId: finalId, to: jid, at: new Date().toISOString() });
     metrics?.inc('bridge_sends_total', { type: body.type });
@@ -140,5 +145,10 @@ export function createSender({ stateDir, getSock, isConnected, rate, logger, met
     return v ? proto.Message.fromObject(v) : undefined;
   }
 
-  return { send, getMessage };
+  /** The idempotencyKey a message was sent with, or undefined (sent from the phone). */
+  async function keyFor(messageId) {
+    return messageId ? (await keys.get(messageId))?.idempotencyKey : undefined;
+  }
+
+  return { send, getMessage, keyFor };
 }

@@ -141,6 +141,13 @@ test('inbound text and receipts reach ingress; a LID is mapped to the phone', as
   assert.equal(st[0].messageId, sent.json.messageId);
   assert.equal(st[0].phone, '+972501234567');
   assert.equal(typeof st[0].timestamp, 'number');
+  // Receipts of our sends name the caller's key; one for a message sent from the phone does not.
+  assert.deepEqual(st.map((s) => s.idempotencyKey), ['x1', 'x1']);
+  await call(b.url, 'POST', '/dev/receipt', { body: { messageId: '3EB0PHONE0000001', to: '+972501234567', status: 'delivered' } });
+  await waitFor(() => ingress.received.filter((x) => x.body.event === 'status').length >= 3, { what: 'the third receipt' });
+  const phoneReceipt = ingress.received.filter((x) => x.body.event === 'status')[2].body;
+  assert.equal(phoneReceipt.messageId, '3EB0PHONE0000001');
+  assert.equal(phoneReceipt.idempotencyKey, undefined);
 });
 
 test('inbound image: really encrypted, downloaded (after a 410 re-upload), served at /media/:id with the secret', async (t) => {

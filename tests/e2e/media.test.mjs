@@ -118,6 +118,16 @@ test('the same media webhook posted twice gives one object and one row', async (
   assert.equal((await mediaRows(phone)).length, 1);
   assert.deepEqual(await s3Keys(`media/${row.message_id}/`), [row.object_key]);
   assert.equal((await sim(`/sim/cdn-requests?sid=${item.sid}`)).requests.length, 1, 'fetched once');
+  // Subscribers of wa.media hear of it once, with the row's id and the contact.
+  const storedFor = async () => (await topicRecords('wa.media')).map((r) => JSON.parse(r.value))
+    .filter((e) => e.type === 'stored' && e.message_id === row.message_id);
+  await waitFor('the stored record on wa.media', async () => (await storedFor()).length > 0);
+  await sleep(1000);
+  const stored = await storedFor();
+  assert.equal(stored.length, 1, JSON.stringify(stored));
+  assert.equal(stored[0].media_id, Number(row.id));
+  assert.equal(stored[0].sha256, row.sha256);
+  assert.equal(stored[0].contact.phone, phone);
 });
 
 test('a file over the limit is refused with wa.error, and no object is left', async () => {

@@ -284,6 +284,32 @@ test('statuses: callbacks move the CRM to delivered then read; a late delivered 
   assert.equal((await message(bid)).json.status, 'read');
 });
 
+test('a Baileys receipt that overtakes the sender\'s record of WhatsApp\'s id still lands on its message', async () => {
+  await baileysUp();
+  const phone = await baileysContact();
+  // With sender-baileys stopped the message stays queued and no WhatsApp id is
+  // recorded: the state a receipt finds when it outruns the sender's commit.
+  services('stop', 'sender-baileys');
+  let id;
+  const k = key();
+  try {
+    id = await sendOk({ to: phone, type: 'text', text: 'quick reader', idempotencyKey: k });
+    await waitMessage(id, 'routed to Baileys', (x) => x.provider === 'baileys');
+    const jid = `${phone.slice(1)}@s.whatsapp.net`;
+    const r = await postBridge({ event: 'status', remoteJid: jid, messageId: '3EB0EARLY0000001',
+      status: 'delivered', timestamp: Math.floor(Date.now() / 1000), phone, idempotencyKey: k });
+    assert.equal(r.status, 204, r.body);
+    const m = await waitMessage(id, 'delivered', (x) => x.status === 'delivered');
+    assert.equal(m.providerMessageId, `${jid}/3EB0EARLY0000001`);
+  } finally {
+    services('start', 'sender-baileys');
+  }
+  // The receipt proves WhatsApp has it: the queued command must not send it again.
+  await sleep(1500);
+  assert.deepEqual(await bridgeSent(phone), [], 'nothing sent a second time');
+  assert.equal((await message(id)).json.status, 'delivered');
+});
+
 test('acceptance 6: failover - the bridge dies, the message goes out via Twilio, flagged', async (t) => {
   await baileysUp();
   const phone = await baileysContact();

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ingress.h"
+#include "wa_outbound.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -17,6 +18,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_t *root = wa_inbound_decode(ev, strlen(ev), &in, err, sizeof err);
         if (!root) abort();
         if (strcmp(in.phone + 1, key) != 0) abort();
+        json_decref(root);
+    } else {
+        /* An accepted receipt too, and an id of ours in it is a well-formed UUID. */
+        struct wa_status st;
+        json_t *root = wa_status_decode(ev, strlen(ev), &st, err, sizeof err);
+        if (!root) abort();
+        if (st.message_id && !wa_uuid_valid(st.message_id)) abort();
         json_decref(root);
     }
     free(ev);

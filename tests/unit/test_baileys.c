@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ingress.h"
+#include "wa_outbound.h"
 
 #define NOW 1795478400000LL
 
@@ -130,10 +131,43 @@ static void test_receipts(void **state)
         json_t *j = ok(body, ING_BAILEYS_STATUS, "972501234567");
         assert_string_equal(str(j, "status", NULL), cases[i].ours);
         assert_string_equal(str(j, "provider_status", NULL), cases[i].given);
+        assert_string_equal(str(j, "source", NULL), "receipt");
         assert_string_equal(str(j, "provider_message_id", NULL),
                             "972501234567@s.whatsapp.net/OUT1");
         json_decref(j);
     }
+}
+
+/* A receipt for a message we sent names its idempotencyKey: the status then
+ * carries our message id, the same one the send API gave for that key. */
+static void test_receipt_names_our_message(void **state)
+{
+    (void)state;
+    const char *body = "{\"event\":\"status\",\"remoteJid\":\"972501234567@s.whatsapp.net\","
+                       "\"messageId\":\"OUT2\",\"status\":\"delivered\","
+                       "\"idempotencyKey\":\"order-1042-confirmation\"}";
+    char want[37];
+    wa_outbound_id("order-1042-confirmation", want);
+    json_t *j = ok(body, ING_BAILEYS_STATUS, "972501234567");
+    assert_string_equal(str(j, "message_id", NULL), want);
+    assert_string_equal(str(j, "provider_message_id", NULL), "972501234567@s.whatsapp.net/OUT2");
+    /* and the router's decoder reads it back */
+    char *text = json_dumps(j, JSON_COMPACT);
+    struct wa_status st;
+    char err[256];
+    json_t *root = wa_status_decode(text, strlen(text), &st, err, sizeof err);
+    assert_non_null(root);
+    assert_string_equal(st.message_id, want);
+    json_decref(root);
+    free(text);
+    json_decref(j);
+
+    /* A receipt without a key (a message sent from the phone) has no id of ours. */
+    j = ok("{\"event\":\"status\",\"remoteJid\":\"972501234567@s.whatsapp.net\","
+           "\"messageId\":\"OUT3\",\"status\":\"read\"}",
+           ING_BAILEYS_STATUS, "972501234567");
+    assert_null(json_object_get(j, "message_id"));
+    json_decref(j);
 }
 
 static void test_refusals(void **state)
@@ -169,6 +203,12 @@ static void test_refusals(void **state)
         {"{\"event\":\"status\",\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\","
          "\"status\":\"seen\"}",
          "status must be"},
+        {"{\"event\":\"status\",\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\","
+         "\"status\":\"read\",\"idempotencyKey\":\"\"}",
+         "idempotencyKey must be"},
+        {"{\"event\":\"status\",\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\","
+         "\"status\":\"read\",\"idempotencyKey\":7}",
+         "idempotencyKey must be a string"},
         {"{\"event\":\"typing\",\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\"}",
          "event must be"},
         {"{\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\",\"type\":\"text\","
@@ -217,6 +257,7 @@ int main(void)
         cmocka_unit_test(test_lid_media_location),
         cmocka_unit_test(test_timestamp_refined_within_its_second),
         cmocka_unit_test(test_receipts),
+        cmocka_unit_test(test_receipt_names_our_message),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_ip_allowlist),
     };
