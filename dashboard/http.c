@@ -113,6 +113,7 @@ static enum MHD_Result json(struct MHD_Connection *c, json_t *o, unsigned status
 
 struct req {
     struct wa_buf body;
+    int too_large; /* the body passed the limit: the rest is dropped, the answer is 413 */
 };
 
 static int ready(void)
@@ -132,10 +133,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     struct req *rq = *con_cls;
     if (*upload_size) {
-        if (rq->body.len + *upload_size > 4096) return MHD_NO; /* the only body is the login form */
-        wa_buf_append(&rq->body, upload, *upload_size);
+        /* The only body is the login form. */
+        if (rq->too_large || rq->body.len + *upload_size > 4096)
+            rq->too_large = 1;
+        else
+            wa_buf_append(&rq->body, upload, *upload_size);
         *upload_size = 0;
         return MHD_YES;
+    }
+    if (rq->too_large) {
+        wa_metric_add(dash_m.bad, 1);
+        return wa_http_error(c, 413, "too_large",
+                             "a body over 4096 bytes (only the login form has one)");
     }
     enum MHD_Result ret;
     if (wa_http_admin(c, method, url, ready, &ret)) return ret;

@@ -42,7 +42,7 @@ static void metrics_init(void)
     dash_m.refused = wa_metric_new(WA_COUNTER, "wa_dashboard_refused_total", "",
                                    "Requests without a valid token or session, and bad logins.");
     dash_m.bad = wa_metric_new(WA_COUNTER, "wa_dashboard_bad_requests_total", "",
-                               "API requests with bad parameters.");
+                               "API requests with bad parameters, and bodies over 4096 bytes.");
     dash_m.sse_clients = wa_metric_new(WA_GAUGE, "wa_dashboard_live_connections", "",
                                        "Browsers connected to /api/events.");
     dash_m.sse_events = wa_metric_new(WA_COUNTER, "wa_dashboard_events_total", "",

@@ -16,6 +16,11 @@ async function get(path, headers = auth) {
   return { status: res.status, json, text, headers: res.headers };
 }
 
+async function badRequests() {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return Number(/^wa_dashboard_bad_requests_total (\d+)/m.exec(text)?.[1] ?? NaN);
+}
+
 async function leadOf(phone) {
   const r = await get(`/api/leads?q=${encodeURIComponent(phone)}`);
   assert.equal(r.status, 200, r.text);
@@ -36,6 +41,15 @@ test('nothing answers without the token; a login with it gives a session cookie'
   assert.equal(bad.status, 303);
   assert.equal(bad.headers.get('location'), '/login?error=1');
   assert.equal(bad.headers.get('set-cookie'), null);
+  // A body too large for a login form: a clear 413, counted, and no cookie.
+  const before = await badRequests();
+  const huge = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: `token=${encodeURIComponent(token)}&pad=${'x'.repeat(8000)}` });
+  assert.equal(huge.status, 413);
+  assert.equal((await huge.json()).error, 'too_large');
+  assert.equal(huge.headers.get('set-cookie'), null);
+  assert.equal(await badRequests(), before + 1);
   const ok = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual',
     headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
     body: `token=${encodeURIComponent(token)}` });
