@@ -5,7 +5,7 @@
 # only and keeps its data under $STATE, so the stack can be wiped with
 # `reset` without touching the rest of the machine.
 #
-# Usage: infra/stack.sh install|up|down|status|kafka-stop|kafka-start|reset
+# Usage: infra/stack.sh install|up|down|status|kafka-stop|kafka-start|pg-stop|pg-start|reset
 # See infra/README.md for details and what was verified.
 set -euo pipefail
 
@@ -643,6 +643,8 @@ usage: $0 COMMAND
   status       one line per component
   kafka-stop   stop only kafka (data is kept)
   kafka-start  start only kafka
+  pg-stop      stop only postgres (fast shutdown; data is kept)
+  pg-start     start only postgres
   reset        down, then delete \$STATE ($STATE)
 env: WA_STATE WA_PG_PORT WA_KAFKA_PORT WA_KAFKA_CONTROLLER_PORT WA_S3_PORT WA_TIMEOUT
 EOF
@@ -656,6 +658,8 @@ case ${1:-} in
     status) cmd_status ;;
     kafka-stop) kafka_stop ;;
     kafka-start) mkdir -p "$STATE" "$LOG_DIR"; kafka_start ;;
+    pg-stop) pg_stop ;;
+    pg-start) mkdir -p "$STATE" "$LOG_DIR"; pg_start ;;
     reset) cmd_reset ;;
     *) usage ;;
 esac

@@ -17,6 +17,8 @@ export const TWILIO_PATH = '/api/whatsapp/twilio';
 export { inboundParams, newMessageSid };
 
 export const db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 4 });
+// A test that restarts Postgres breaks the idle connections; the pool drops them and opens new ones.
+db.on('error', () => {});
 export async function q(sql, args = []) {
   return (await db.query(sql, args)).rows;
 }

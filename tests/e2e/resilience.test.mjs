@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   sendInbound, uniquePhone, waitFor, messagesFor, q, services, stack, inboundParams, ingressUrl, db,
+  twilioContact, send, simCalls, waitMessage, key, sleep,
 } from './lib.mjs';
 
 test.after(() => db.end());
@@ -42,6 +43,41 @@ test('with Kafka stopped ingress answers 503, and the retried webhook lands once
     { timeoutMs: 60000, logs: ['router'] });
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal((await messagesFor(phone)).length, 1);
+});
+
+test('with Postgres stopped, webhooks and a send request are accepted; when it is back each lands once', async () => {
+  const contact = await twilioContact(); // a Twilio thread, so the reply goes out without a template
+  const phone = uniquePhone();
+  const N = 20;
+  const sids = [];
+  const k = key();
+  let id;
+  stack('pg-stop');
+  try {
+    // Ingress needs Kafka, not the CRM, to accept.
+    for (let i = 0; i < N; i++) {
+      const p = inboundParams({ from: phone, body: `while the CRM was down ${i}` });
+      sids.push(p.MessageSid);
+      const r = await sendInbound({ params: p });
+      assert.equal(r.status, 204, r.body);
+    }
+    const s = await send({ to: contact, type: 'text', text: 'sent while the CRM was down', idempotencyKey: k });
+    assert.equal(s.status, 202, s.text);
+    id = s.json.id;
+    await sleep(2000);
+    assert.equal((await simCalls(contact)).length, 0, 'nothing is sent before it is stored');
+  } finally {
+    stack('pg-start');
+  }
+  await waitFor(`all ${N} webhooks in the CRM`, async () => (await messagesFor(phone)).length >= N,
+    { timeoutMs: 60000, logs: ['router'] });
+  await waitMessage(id, 'the reply sent', (m) => ['sent', 'delivered', 'read'].includes(m.status),
+    { timeoutMs: 60000 });
+  await sleep(1500);
+  const rows = await messagesFor(phone);
+  assert.equal(rows.length, N, 'no duplicates');
+  assert.deepEqual(new Set(rows.map((r) => r.provider_message_id)), new Set(sids), 'no loss');
+  assert.equal((await simCalls(contact)).length, 1, 'one provider call');
 });
 
 test('kill -9 of the router mid-stream, then a restart: nothing lost, nothing doubled', async () => {
