@@ -85,6 +85,10 @@ export function loadConfig(env = process.env) {
     groups: parseFlag('BRIDGE_GROUPS', env.BRIDGE_GROUPS, errors),
     sendRate: parsePositive('BRIDGE_SEND_RATE', env.BRIDGE_SEND_RATE, 5, errors),
     mediaTtlS: parsePositive('BRIDGE_MEDIA_TTL_S', env.BRIDGE_MEDIA_TTL_S, 86400, errors, { integer: true }),
+    // A /send mediaUrl: at most this many bytes (101 MiB, media-worker's default), and never from a
+    // private address unless its host is listed here (development: s3proxy on 127.0.0.1).
+    mediaMaxBytes: parsePositive('BRIDGE_MEDIA_MAX_BYTES', env.BRIDGE_MEDIA_MAX_BYTES, 105906176, errors, { integer: true }),
+    mediaPrivateHosts: (env.BRIDGE_MEDIA_PRIVATE_HOSTS || '').split(',').map((h) => h.trim()).filter(Boolean),
     logLevel,
     // Not in the table; tuning knobs with safe defaults (tests shrink them).
     outboxMaxBackoffMs: parsePositive('BRIDGE_OUTBOX_MAX_BACKOFF_MS', env.BRIDGE_OUTBOX_MAX_BACKOFF_MS, 30000, errors, { integer: true }),

@@ -74,6 +74,15 @@ export function buildContent(body) {
   throw bad('"type" must be "text" or "media"');
 }
 
+/** Why the media fetch was refused (the SSRF guard, the size limit), or null. */
+export function mediaRefusal(err) {
+  for (let e = err, depth = 0; e && depth < 8; e = e.cause, depth++) {
+    if (e.code === 'MEDIA_URL_REFUSED') return e.message;
+    if (e.code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return 'media URL refused: the file is larger than BRIDGE_MEDIA_MAX_BYTES';
+  }
+  return null;
+}
+
 export function createSender({ stateDir, getSock, isConnected, rate, logger, metrics }) {
   const idem = new FileStore(path.join(stateDir, 'idempotency'));
   const sent = new FileStore(path.join(stateDir, 'sent'), { replacer: BufferJSON.replacer, reviver: BufferJSON.reviver });
@@ -110,6 +119,14 @@ export function createSender({ stateDir, getSock, isConnected, rate, logger, met
     try {
       m = await getSock().sendMessage(jid, content, { messageId });
     } catch (err) {
+      // The media URL was refused before anything reached WhatsApp: provably not sent, and
+      // sending again will not help.
+      const refusal = mediaRefusal(err);
+      if (refusal) {
+        metrics?.inc('bridge_send_errors_total', { reason: 'media_refused' });
+        logger.warn({ messageId, reason: refusal }, 'send: media URL refused');
+        throw new HttpError(400, { ok: false, error: 'media_refused', reason: refusal });
+      }
       metrics?.inc('bridge_send_errors_total', { reason: 'send_failed' });
       logger.warn({ messageId, err: err.message, code: err?.output?.statusCode }, 'send: Baileys sendMessage failed');
       throw new HttpError(502, { ok: false, error: 'send_failed', detail: err.message, retryable: true });

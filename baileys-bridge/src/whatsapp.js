@@ -7,6 +7,7 @@ import qrcode from 'qrcode-terminal';
 import { makeWASocket, makeCacheableSignalKeyStore, Browsers, jidNormalizedUser } from 'baileys';
 import { useDurableAuthState, retireAuthDir } from './auth-store.js';
 import { backoffDelay } from './backoff.js';
+import { createMediaDispatcher } from './fetchguard.js';
 
 /**
  * Pure reconnect policy (baileys.md §3), tested as a table.
@@ -43,6 +44,9 @@ export class WhatsAppLink extends EventEmitter {
     this.timer = null;
     this.stopped = false;
     this.retryCache = new RetryCounterCache();
+    this.mediaDispatcher = createMediaDispatcher({
+      privateHosts: config.mediaPrivateHosts ?? [], maxBytes: config.mediaMaxBytes ?? 105906176,
+    });
     this.baileysLogger = logger.child({ module: 'baileys' }, { level: config.logLevel === 'debug' || config.logLevel === 'trace' ? config.logLevel : 'warn' });
   }
 
@@ -68,6 +72,8 @@ export class WhatsAppLink extends EventEmitter {
       // history sync loses the initial LID mappings (rc14 logs a DANGER warning)
       getMessage: this.getMessage,
       msgRetryCounterCache: this.retryCache,
+      // Media URLs from /send are fetched through the SSRF guard, with a size limit.
+      options: { dispatcher: this.mediaDispatcher },
       ...this.socketOptions,
     };
     if (this.config.waVersion) opts.version = this.config.waVersion;
@@ -147,6 +153,7 @@ export class WhatsAppLink extends EventEmitter {
     this.sock = null;
     this.connected = false;
     try { sock?.end(undefined); } catch { /* ignore */ }
+    await this.mediaDispatcher.close().catch(() => {});
   }
 }
 
