@@ -18,14 +18,17 @@ async function fsyncDir(dir) {
   }
 }
 
-/** Write data to file so that readers see either the old or the new content, never a torn one. */
-export async function writeFileAtomic(file, data) {
+/**
+ * Write data to file so that readers see either the old or the new content, never a torn one.
+ * With durable false the fsyncs are skipped: for what a crash may lose (a cache), not for state.
+ */
+export async function writeFileAtomic(file, data, { durable = true } = {}) {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
   const fh = await fs.open(tmp, 'w', 0o600);
   try {
     await fh.writeFile(data);
-    await fh.sync();
+    if (durable) await fh.sync();
   } finally {
     await fh.close();
   }
@@ -35,7 +38,7 @@ export async function writeFileAtomic(file, data) {
     await fs.rm(tmp, { force: true });
     throw err;
   }
-  await fsyncDir(dir);
+  if (durable) await fsyncDir(dir);
 }
 
 /** Rename durably (used to move outbox entries to rejected/, auth aside after logout). */
@@ -64,10 +67,11 @@ export function safeName(key) {
  * replacer/reviver let callers store Buffers (Baileys' BufferJSON).
  */
 export class FileStore {
-  constructor(dir, { replacer, reviver } = {}) {
+  constructor(dir, { replacer, reviver, durable = true } = {}) {
     this.dir = dir;
     this.replacer = replacer;
     this.reviver = reviver;
+    this.durable = durable;
     fsSync.mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 
@@ -88,7 +92,7 @@ export class FileStore {
 
   async set(key, value) {
     if (value === null || value === undefined) return unlinkDurable(this.file(key));
-    return writeFileAtomic(this.file(key), JSON.stringify(value, this.replacer));
+    return writeFileAtomic(this.file(key), JSON.stringify(value, this.replacer), { durable: this.durable });
   }
 }
 

@@ -88,7 +88,8 @@ export function createSender({ stateDir, getSock, isConnected, rate, logger, met
   const sent = new FileStore(path.join(stateDir, 'sent'), { replacer: BufferJSON.replacer, reviver: BufferJSON.reviver });
   // WhatsApp message id → the caller's idempotencyKey, so a receipt can name the
   // message the caller knows (it may arrive before the caller has recorded our id).
-  const keys = new FileStore(path.join(stateDir, 'sent-keys'));
+  // Not fsynced: a crash that loses one only costs its receipts the shortcut.
+  const keys = new FileStore(path.join(stateDir, 'sent-keys'), { durable: false });
   const limiter = new RateLimiter(rate);
   const inflight = new Map();
   const idemKey = (k) => crypto.createHash('sha256').update(k).digest('hex');
