@@ -1,7 +1,7 @@
 // spec.mjs - loads Twilio's vendored OpenAPI document and compiles validators for the
 // "Send a message" operation (POST /2010-04-01/Accounts/{AccountSid}/Messages.json).
-// The spec is read at start-up, never copied: its path comes from TWILIO_OAI_SPEC or defaults
-// to the shared vendor folder beside the checkout.
+// The spec is read at start-up: its path comes from TWILIO_OAI_SPEC or defaults to the copy
+// vendored in vendor/twilio-oai/ (see the README there for its source).
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,8 +10,7 @@ import addFormats from 'ajv-formats';
 import { isPhoneNumberLike } from './phone.mjs';
 
 export const SIM_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const DEFAULT_SPEC_PATH = path.resolve(SIM_DIR,
-  '../../../shared/vendor/twilio-oai/twilio_api_v2010.json');
+export const DEFAULT_SPEC_PATH = path.resolve(SIM_DIR, 'vendor/twilio-oai/twilio_api_v2010.json');
 export const MESSAGES_PATH = '/2010-04-01/Accounts/{AccountSid}/Messages.json';
 const FORM = 'application/x-www-form-urlencoded';
 
