@@ -1,6 +1,6 @@
-/* wa_send.h - what both senders share: the claim protocol of DESIGN.md §4 (a message is
- * claimed in Postgres before a provider is called, so a redelivered command cannot send
- * twice), their results on wa.status and wa.error, and the retry schedule's settings. */
+/* wa_send.h - what both senders share: the claim protocol of docs/architecture.md §4 (a
+ * message is claimed in Postgres before a provider is called, so a redelivered command cannot
+ * send twice), their results on wa.status and wa.error, and the retry schedule's settings. */
 #ifndef WA_SEND_H
 #define WA_SEND_H
 

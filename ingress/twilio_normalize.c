@@ -170,7 +170,8 @@ int ing_twilio_normalize(const struct wa_form *cform, int64_t now_ms, struct wa_
     return 0;
 }
 
-/* Twilio's MessageStatus words (twilio.md §2) to ours; NULL for inbound ones. */
+/* Twilio's MessageStatus words (Twilio's Message resource, "Message status values") to ours; NULL
+ * for inbound ones. */
 static const char *status_word(const char *s)
 {
     static const char *const map[][2] = {

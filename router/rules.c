@@ -1,4 +1,5 @@
-/* rules.c - routing rules (DESIGN.md §3); pure, table-tested in tests/unit/test_rules.c. */
+/* rules.c - routing rules (docs/architecture.md §3.1); pure, table-tested in
+ * tests/unit/test_rules.c. */
 #include "rules.h"
 
 static struct rtr_route route(enum rtr_provider p, int failover, const char *reason)

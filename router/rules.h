@@ -1,5 +1,5 @@
-/* rules.h - the routing decision of DESIGN.md §3 as a pure function: which provider sends a
- * message. */
+/* rules.h - the routing decision of docs/architecture.md §3.1 as a pure function: which
+ * provider sends a message. */
 #ifndef ROUTER_RULES_H
 #define ROUTER_RULES_H
 

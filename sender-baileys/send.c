@@ -50,9 +50,9 @@ static enum wa_result forward(struct wa_sender *s, struct wa_outbound *o, const 
     return WA_OK;
 }
 
-/* DESIGN.md §3: only a provably unsent message moves to Twilio, only inside
- * the window (Twilio may not send free-form outside it), and never when the
- * provider was forced. */
+/* docs/architecture.md §3.2: only a provably unsent message moves to Twilio,
+ * only inside the window (Twilio may not send free-form outside it), and never
+ * when the provider was forced. */
 static enum wa_result fail_over(struct wa_sender *s, const rd_kafka_message_t *m,
                                 struct wa_outbound *o, const char *why, int attempt)
 {

@@ -1,4 +1,5 @@
-/* request.c - the Twilio Messages API request (twilio.md §4) and the meaning of its answer; pure.
+/* request.c - the Twilio Messages API request (Twilio REST API, Message resource: POST
+ * .../Messages.json) and the meaning of its answer; pure.
  */
 #include "sender_twilio.h"
 

@@ -8,7 +8,8 @@ const hex32 = () => crypto.randomBytes(16).toString('hex');
 export const newMessageSid = () => `SM${hex32()}`;
 export const newAccountSid = () => `AC${hex32()}`;
 
-// The fields a real WhatsApp inbound carries (reference/twilio.md §1), plus what the caller adds.
+// The fields a real WhatsApp inbound carries (twilio.com/docs/messaging/guides/webhook-request),
+// plus what the caller adds.
 export function inboundParams({ from, to = '+14155238886', body = '', profileName = 'Sim User',
   messageSid = newMessageSid(), accountSid = 'AC00000000000000000000000000000000',
   media = [], extra = {} }) {

@@ -1,4 +1,6 @@
-/* test_twilio_sig.c - X-Twilio-Signature against every vector of reference/twilio.md §3. */
+/* test_twilio_sig.c - X-Twilio-Signature against published vectors: twilio-python's
+ * tests/unit/test_request_validator.py, twilio-go's client/request_validator_test.go and the
+ * worked example on Twilio's "Webhooks security" page. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,7 +1,8 @@
 // callbacks.mjs - delivers one signed status callback the way Twilio does: a form POST to the
 // exact StatusCallback URL, X-Twilio-Signature computed by the twilio package over that URL (query
 // string included, fragment excluded) and the params, honouring Twilio's connection-override
-// fragment (#ct=..&rt=..&tt=..&rc=..&rp=..; reference/twilio.md §1). Default: one retry, only when
+// fragment (#ct=..&rt=..&tt=..&rc=..&rp=..; Twilio's "Webhooks connection overrides" page,
+// twilio.com/docs/usage/webhooks/webhooks-connection-overrides). Default: one retry, only when
 // the connection failed.
 import crypto from 'node:crypto';
 import { formBody, sign } from '../webhook.mjs';

@@ -1,5 +1,5 @@
 // errors.mjs - Twilio's legacy REST error body and the codes the simulator uses.
-// Shape (twilio-python tests/unit/http/test_http_client.py; reference/twilio.md §4):
+// Shape (twilio-python tests/unit/http/test_http_client.py; twilio.com/docs/errors/<code>):
 //   {"code":21211,"message":"...","more_info":"https://www.twilio.com/docs/errors/21211","status":400}
 
 export function errorBody(status, code, message) {

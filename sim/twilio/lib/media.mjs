@@ -4,7 +4,8 @@
 import crypto from 'node:crypto';
 
 const MiB = 1024 * 1024;
-// Twilio's WhatsApp media guidance (reference/twilio.md §5): 16 MB per message, images 5 MB.
+// Twilio's WhatsApp media guidance (twilio.com/docs/whatsapp/guidance-whatsapp-media-messages):
+// 16 MB per message, images 5 MB.
 export const MAX_MEDIA_BYTES = 16 * MiB;
 const IMAGE_MAX_BYTES = 5 * MiB;
 const WHATSAPP_TYPES = new Set([
