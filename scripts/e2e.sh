@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # e2e.sh - end-to-end tests on the real stack, started by the same scripts as `make run`.
+# E2E_FILES='dashboard_browser.test.mjs' runs some files only (names relative to tests/e2e).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # Tests get their own state dir, so a developer's `make run` data is left alone.
@@ -13,6 +14,12 @@ export BAILEYS_HEALTH_DOWN_INTERVAL_S=${BAILEYS_HEALTH_DOWN_INTERVAL_S:-1}
 export MEDIA_MAX_BYTES=${MEDIA_MAX_BYTES:-20000000}
 # Presigned media URLs live 3 s here, so the test can see one expire.
 export MEDIA_URL_TTL_S=${MEDIA_URL_TTL_S:-3}
+# An allowed media host that resolves to loopback but is not in MEDIA_PRIVATE_HOSTS: the
+# private-address guard must refuse it (media.test.mjs).
+cdn=${TWILIO_SIM_CDN_LISTEN:-127.0.0.1:3003}
+export WA_MEDIA_EXTRA_HOSTS=localhost:${cdn##*:}
+# A test that hangs fails after this long instead of holding CI to its limit.
+E2E_TEST_TIMEOUT_MS=${E2E_TEST_TIMEOUT_MS:-240000}
 cleanup() {
     "$root/scripts/services.sh" stop >/dev/null 2>&1 || true
     [ -n "${WA_KEEP_STACK:-}" ] || "$root/infra/stack.sh" down >/dev/null 2>&1 || true
@@ -22,7 +29,7 @@ trap cleanup EXIT
 source "$root/scripts/env.sh"
 cd "$root/tests/e2e"
 rc=0
-node --test --test-concurrency=1 --test-reporter=spec ./*.test.mjs || rc=$?
+node --test --test-concurrency=1 --test-timeout="$E2E_TEST_TIMEOUT_MS" --test-reporter=spec ${E2E_FILES:-./*.test.mjs} || rc=$?
 if [ "$rc" -ne 0 ]; then
     # Tests restart what they kill; a service down now died on its own.
     down=$("$root/scripts/services.sh" status | awk -F: '/: stopped/ { printf " %s", $1 }')

@@ -36,10 +36,15 @@ export DASHBOARD_WEB_DIR=${DASHBOARD_WEB_DIR:-$WA_ROOT/dashboard/web}
 # The operator's token: a development value unless one is given.
 export DASHBOARD_TOKEN=${DASHBOARD_TOKEN:-dev-dashboard-token-not-for-production}
 export TWILIO_SIM_CDN_LISTEN=${TWILIO_SIM_CDN_LISTEN:-127.0.0.1:3003}
-# On loopback everything is a private address: media may come from the bridge and, when Twilio
-# is simulated, from the simulator and its "CDN". Production keeps MEDIA_ALLOW_PRIVATE=0.
-export MEDIA_ALLOW_PRIVATE=${MEDIA_ALLOW_PRIVATE:-1}
-export MEDIA_ALLOWED_HOSTS=${MEDIA_ALLOWED_HOSTS:-api.twilio.com,.twiliocdn.com,s3-external-1.amazonaws.com,${BRIDGE_LISTEN:-127.0.0.1:3001}${WA_TWILIO_SIMULATED:+,$TWILIO_SIM_LISTEN,$TWILIO_SIM_CDN_LISTEN}}
+# Media hosts: the bridge and, when Twilio is simulated, the simulator and its "CDN". On loopback
+# they resolve to private addresses, so they are named in MEDIA_PRIVATE_HOSTS, the production
+# mechanism (compose names baileys-bridge:3001 the same way); every other allowed host must still
+# resolve to a public address. WA_MEDIA_EXTRA_HOSTS adds allowed hosts (the tests add one that is
+# allowed but not private-allowed).
+wa_local_media_hosts=${BRIDGE_LISTEN:-127.0.0.1:3001}${WA_TWILIO_SIMULATED:+,$TWILIO_SIM_LISTEN,$TWILIO_SIM_CDN_LISTEN}
+export MEDIA_ALLOW_PRIVATE=${MEDIA_ALLOW_PRIVATE:-0}
+export MEDIA_ALLOWED_HOSTS=${MEDIA_ALLOWED_HOSTS:-api.twilio.com,.twiliocdn.com,s3-external-1.amazonaws.com,$wa_local_media_hosts${WA_MEDIA_EXTRA_HOSTS:+,$WA_MEDIA_EXTRA_HOSTS}}
+export MEDIA_PRIVATE_HOSTS=${MEDIA_PRIVATE_HOSTS:-$wa_local_media_hosts}
 export MEDIA_SPOOL_DIR=${MEDIA_SPOOL_DIR:-$WA_STATE/spool}
 mkdir -p "$MEDIA_SPOOL_DIR"
 # The bridge and ingress share this secret; a development value unless one is given.

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   postBridge, bridgeMessage, uniquePhone, waitFor, messagesFor, topicRecords, metric, ingressUrl,
-  sendInbound, q, sleep, db,
+  sendInbound, q, db, counterFrom, routerUrl,
 } from './lib.mjs';
 
 test.after(() => db.end());
@@ -11,12 +11,13 @@ test.after(() => db.end());
 test('a bridge message answers 204 and lands once, even when the bridge posts it 3 times', async () => {
   const phone = uniquePhone();
   const msg = bridgeMessage(phone, { text: 'שלום מהגשר 👋', pushName: 'Noa' });
+  const repeats = await counterFrom(routerUrl, 'wa_router_inbound_total{result="duplicate"}');
   for (let i = 0; i < 3; i++) {
     const r = await postBridge(msg);
     assert.equal(r.status, 204, r.body);
   }
   await waitFor('the CRM row', async () => (await messagesFor(phone)).length > 0);
-  await sleep(1500);
+  await repeats(2, 'the router to handle the two repeats');
   const rows = await messagesFor(phone);
   assert.equal(rows.length, 1);
   const m = rows[0];

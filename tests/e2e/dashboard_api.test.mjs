@@ -2,7 +2,10 @@
 // bad parameters, the charts' figures, and live events.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sendInbound, uniquePhone, waitFor, messagesFor, env, q } from './lib.mjs';
+import crypto from 'node:crypto';
+import {
+  sendInbound, uniquePhone, waitFor, messagesFor, env, q, sim, twilioContact, send, key, waitMessage,
+} from './lib.mjs';
 
 const base = `http://${env.DASHBOARD_LISTEN}`;
 const token = env.DASHBOARD_TOKEN;
@@ -123,7 +126,15 @@ test('bad parameters get 400 with the reason; an unknown lead 404', async () => 
   assert.equal((await get('/api/nothing')).status, 404);
 });
 
-test('the charts\' figures cover every minute of the window', async () => {
+test('the charts\' figures cover every minute of the window, and a message just sent has its latency', async () => {
+  // A send of this test's own, so the latency chart has something to show whatever ran before.
+  const phone = await twilioContact();
+  const s = await send({ to: phone, type: 'text', text: 'for the chart', idempotencyKey: key() });
+  assert.equal(s.status, 202, s.text);
+  await waitMessage(s.json.id, 'sent', (x) => ['sent', 'delivered', 'read'].includes(x.status));
+  const [row] = await q(`select latency_ms, (extract(epoch from date_trunc('minute', created_at)) * 1000)::bigint
+    as minute_ms from messages where id = $1`, [s.json.id]);
+  assert.ok(row.latency_ms !== null, 'the sender recorded its latency');
   const r = await get('/api/stats?minutes=30');
   assert.equal(r.status, 200, r.text);
   assert.equal(r.json.buckets_ms.length, 30);
@@ -131,11 +142,32 @@ test('the charts\' figures cover every minute of the window', async () => {
   assert.equal(r.json.latency.twilio.p50.length, 30);
   assert.equal(r.json.latency.baileys.p95.length, 30);
   for (const e of r.json.errors) assert.equal(e.counts.length, 30);
-  // Outbound sent in the last minutes (earlier test files) show up with their latency.
-  const sent = await q(`select count(*)::int n from messages where direction = 'outbound'
-    and latency_ms is not null and created_at > now() - interval '29 minutes'`);
-  if (sent[0].n > 0) assert.ok(r.json.latency.twilio.p50.some((x) => x !== null)
-    || r.json.latency.baileys.p50.some((x) => x !== null));
+  // The minute the message was made in has a Twilio latency.
+  const i = r.json.buckets_ms.indexOf(Number(row.minute_ms));
+  assert.ok(i >= 0, `the message's minute ${row.minute_ms} is in the window ${r.json.buckets_ms}`);
+  assert.notEqual(r.json.latency.twilio.p50[i], null, JSON.stringify(r.json.latency.twilio));
+});
+
+test('acceptance 9: stored media is on the timeline with its type and size, and its link serves the bytes', async () => {
+  const phone = uniquePhone();
+  const item = await sim('/sim/media', { kind: 'png', size: 20000, contentType: 'image/png' });
+  const hook = await sim('/sim/inbound', { from: phone, body: 'the flat', media: [{ sid: item.sid }] });
+  assert.equal(hook.status, 204, JSON.stringify(hook));
+  await waitFor('the media stored', async () => (await q(`select 1 from media d join messages m on m.id = d.message_id
+    join contacts c on c.id = m.contact_id where c.phone = $1 and d.stored_at is not null`, [phone])).length === 1);
+  const lead = await leadOf(phone);
+  const t = await get(`/api/leads/${lead.id}/messages`);
+  assert.equal(t.status, 200, t.text);
+  const m = t.json.messages.find((x) => x.text === 'the flat');
+  assert.ok(m, JSON.stringify(t.json.messages));
+  assert.equal(m.provider, 'twilio');
+  assert.equal(m.media.length, 1);
+  assert.equal(m.media[0].mime, 'image/png');
+  assert.equal(Number(m.media[0].size), 20000);
+  const res = await fetch(m.media[0].url);
+  assert.equal(res.status, 200);
+  const bytes = Buffer.from(await res.arrayBuffer());
+  assert.equal(crypto.createHash('sha256').update(bytes).digest('hex'), item.sha256);
 });
 
 test('live: a new message reaches a connected browser as a server-sent event', async () => {

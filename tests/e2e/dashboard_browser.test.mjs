@@ -110,6 +110,28 @@ test('a failover send shows its marker and moves the failover chart', async () =
   await page.close();
 });
 
+// A 1x1 PNG: a real image, so the browser must decode what storage serves.
+const PNG_1X1 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+
+test('acceptance 9: a stored image shows on the timeline, loaded from object storage', async () => {
+  const page = await loggedIn();
+  const phone = uniquePhone();
+  const item = await sim('/sim/media', { base64: PNG_1X1, contentType: 'image/png' });
+  const hook = await sim('/sim/inbound', { from: phone, body: 'photo of the flat', media: [{ sid: item.sid }] });
+  assert.equal(hook.status, 204, JSON.stringify(hook));
+  await waitFor('the image stored', async () => (await q(`select 1 from media d join messages m on m.id = d.message_id
+    join contacts c on c.id = m.contact_id where c.phone = $1 and d.stored_at is not null`, [phone])).length === 1);
+  await openLead(page, phone);
+  const img = page.locator('#timeline .msg', { hasText: 'photo of the flat' }).locator('.media-image img');
+  await img.waitFor({ timeout: 15000 });
+  // Decoded by the browser: the bytes came back from storage whole.
+  await page.waitForFunction((el) => el.complete && el.naturalWidth > 0, await img.elementHandle(), { timeout: 15000 });
+  assert.equal(await img.evaluate((el) => el.naturalWidth), 1);
+  assert.match(await img.evaluate((el) => el.currentSrc), /X-Amz-Signature=/);
+  await shot(page, 'media');
+  await page.close();
+});
+
 test('a message refused outside 24h shows its notice', async () => {
   const page = await loggedIn();
   const phone = uniquePhone();
@@ -117,6 +139,8 @@ test('a message refused outside 24h shows its notice', async () => {
   await waitFor('the lead', async () => (await messagesFor(phone)).length === 1);
   await q(`update contacts set last_inbound_at = now() - interval '25 hours' where phone = $1`, [phone]);
   await openLead(page, phone);
+  // The lead's timeline is on screen before the send, so what follows must arrive live.
+  await page.locator('#timeline .msg', { hasText: 'long ago' }).waitFor({ timeout: 15000 });
   const r = await send({ to: phone, type: 'text', text: 'too late', idempotencyKey: key() });
   const notice = page.locator(`#timeline .msg[data-message-id="${r.json.id}"] .notice`);
   await notice.waitFor({ timeout: 15000 });

@@ -63,9 +63,21 @@ export function logTail(service, n = 8) {
   }
 }
 
+// Child processes get a deadline too: a helper that hangs fails its test instead of holding the
+// run. Stopping or starting one service or broker waits at most about 90 s by itself.
+const CHILD_TIMEOUT_MS = 150000;
+const KCAT_TIMEOUT_MS = 30000;
+
+function run(cmd, args) {
+  const r = spawnSync(path.join(root, cmd), args, { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS,
+    killSignal: 'SIGKILL' });
+  if (r.error?.code === 'ETIMEDOUT') throw new Error(`${cmd} ${args.join(' ')}: no answer in ${CHILD_TIMEOUT_MS} ms`);
+  return r;
+}
+
 function serviceState(service) {
   if (service === 'kafka') return 'broker';
-  const r = spawnSync(path.join(root, 'scripts/services.sh'), ['status', service], { encoding: 'utf8' });
+  const r = run('scripts/services.sh', ['status', service]);
   return /: running/.test(r.stdout || '') ? 'running' : 'NOT running';
 }
 
@@ -80,7 +92,7 @@ export async function messagesFor(phone) {
 // Every record of a topic, read from the beginning with kcat (Debian's librdkafka).
 export async function topicRecords(topic) {
   const { stdout } = await execFile('kcat', ['-b', env.KAFKA_BROKERS, '-C', '-t', topic, '-o', 'beginning',
-    '-e', '-q', '-f', '%k\t%s\n'], { maxBuffer: 256 << 20 });
+    '-e', '-q', '-f', '%k\t%s\n'], { maxBuffer: 256 << 20, timeout: KCAT_TIMEOUT_MS });
   return stdout.split('\n').filter(Boolean).map((line) => {
     const i = line.indexOf('\t');
     return { key: line.slice(0, i), value: line.slice(i + 1) };
@@ -88,13 +100,13 @@ export async function topicRecords(topic) {
 }
 
 export function services(...args) {
-  const r = spawnSync(path.join(root, 'scripts/services.sh'), args, { encoding: 'utf8' });
+  const r = run('scripts/services.sh', args);
   if (r.status !== 0) throw new Error(`services.sh ${args.join(' ')}: ${r.stderr}${r.stdout}`);
   return r.stdout;
 }
 
 export function stack(...args) {
-  const r = spawnSync(path.join(root, 'infra/stack.sh'), args, { encoding: 'utf8' });
+  const r = run('infra/stack.sh', args);
   if (r.status !== 0) throw new Error(`stack.sh ${args.join(' ')}: ${r.stderr}${r.stdout}`);
   return r.stdout;
 }
@@ -109,6 +121,37 @@ export async function metric(base, sample) {
 export async function metricSum(base, prefix) {
   const text = await (await fetch(`${base}/metrics`)).text();
   return text.split('\n').filter((l) => l.startsWith(prefix)).reduce((s, l) => s + Number(l.split(' ').pop()), 0);
+}
+
+// ---- evidence that a repeat was handled ---------------------------------------------------------
+// A "nothing doubled" check must not simply wait a while: a lagging consumer would pass it. These
+// wait for proof that the repeat went through the service, then the test counts.
+export const routerUrl = `http://${env.ROUTER_LISTEN}`;
+export const senderTwilioUrl = `http://${env.SENDER_TWILIO_LISTEN}`;
+export const senderBaileysUrl = `http://${env.SENDER_BAILEYS_LISTEN}`;
+export const mediaWorkerUrl = `http://${env.MEDIA_WORKER_LISTEN}`;
+
+// Counters whose samples start with `prefix`, summed, e.g. 'wa_router_inbound_total{result="duplicate"}'.
+// Returns a function that waits until they grew by n since now.
+export async function counterFrom(base, prefix) {
+  const before = await metricSum(base, prefix);
+  return (n, what, opts = {}) => waitFor(`${what} (${prefix} +${n})`, async () => {
+    const now = await metricSum(base, prefix);
+    return now >= before + n ? now - before : false;
+  }, { timeoutMs: 30000, ...opts });
+}
+
+// One contact's records share a partition and the router handles them in order: once a later
+// message of the same contact is in the CRM, every earlier record of that contact (repeats
+// included) has been handled. Returns the barrier's MessageSid, for tests to leave it out.
+export async function inboundBarrier(phone) {
+  const params = inboundParams({ from: phone, body: 'barrier' });
+  const r = await sendInbound({ params });
+  if (r.status !== 204) throw new Error(`barrier webhook: ${r.status} ${r.body}`);
+  await waitFor('the barrier message in the CRM', async () =>
+    (await q('select 1 from messages where provider_message_id = $1', [params.MessageSid])).length === 1,
+  { timeoutMs: 60000, logs: ['router'] });
+  return params.MessageSid;
 }
 
 // Posts a body to ingress exactly as the Baileys bridge does.
@@ -210,7 +253,7 @@ export function key() {
 export async function produce(topic, k, value) {
   await new Promise((resolve, reject) => {
     const p = execFileCb('kcat', ['-b', env.KAFKA_BROKERS, '-P', '-t', topic, '-k', k],
-      (err) => (err ? reject(err) : resolve()));
+      { timeout: KCAT_TIMEOUT_MS }, (err) => (err ? reject(err) : resolve()));
     p.stdin.end(value);
   });
 }

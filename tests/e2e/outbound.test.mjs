@@ -1,11 +1,11 @@
-// outbound.test.mjs - sending: the send API, routing (DESIGN.md §3), both senders, failover,
+// outbound.test.mjs - the send API, routing (docs/architecture.md §3), both senders, failover,
 // no duplicates, backoff and delivery statuses, on the real stack with the simulators.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   api, send, message, waitMessage, sim, simCalls, bridge, bridgeSent, twilioContact,
   baileysContact, key, produce, q, waitFor, sleep, services, topicRecords, uniquePhone, metric,
-  env, postBridge,
+  env, postBridge, counterFrom, senderTwilioUrl,
 } from './lib.mjs';
 
 const TEMPLATE = 'HX0123456789abcdef0123456789abcdef';
@@ -141,6 +141,8 @@ test('acceptance 7: outside 24h a template goes via Twilio; free text is not sen
 test('no duplicates: the same idempotencyKey 10 times at once is one provider call', async () => {
   const phone = await twilioContact();
   const body = { to: phone, type: 'text', text: 'only once', idempotencyKey: key() };
+  const routerSeen = await counterFrom(routerUrl, 'wa_router_outbound_total{');
+  const senderSeen = await counterFrom(senderTwilioUrl, 'wa_sender_results_total{provider="twilio"');
   const answers = await Promise.all(Array.from({ length: 10 }, () => send(body)));
   const ids = new Set(answers.map((a) => a.json.id));
   assert.equal(ids.size, 1, 'every answer names the same message');
@@ -152,7 +154,13 @@ test('no duplicates: the same idempotencyKey 10 times at once is one provider ca
   assert.equal(later.status, 200);
   assert.equal(later.json.duplicate, true);
   assert.equal(later.json.id, id);
-  await sleep(1000);
+  // Every copy ingress put on wa.outbound has been through the router, and every command it made
+  // through sender-twilio: only then does one call prove that nothing was doubled.
+  const copies = (await topicRecords('wa.outbound'))
+    .filter((r) => JSON.parse(r.value).idempotencyKey === body.idempotencyKey).length;
+  await routerSeen(copies, `the router to handle all ${copies} copies of the request`);
+  const commands = (await topicRecords('wa.send.twilio')).filter((r) => JSON.parse(r.value).id === id).length;
+  await senderSeen(commands, `sender-twilio to handle all ${commands} commands`);
   assert.equal((await simCalls(phone)).length, 1);
   assert.equal((await q(`select count(*)::int n from messages m join contacts c on c.id = m.contact_id
     where c.phone = $1 and m.direction = 'outbound'`, [phone]))[0].n, 1);
@@ -169,12 +177,15 @@ test('no duplicates: a Kafka redelivery of the request and of the command sends 
   const cmd = (await topicRecords('wa.send.twilio')).find((r) => JSON.parse(r.value).id === id);
   assert.ok(cmd, 'the command is on wa.send.twilio');
   const req = (await topicRecords('wa.outbound')).find((r) => JSON.parse(r.value).idempotencyKey === k);
+  const skipped = await counterFrom(senderTwilioUrl, 'wa_sender_results_total{provider="twilio",result="already_handled"}');
+  const repeats = await counterFrom(routerUrl, 'wa_router_outbound_total{result="duplicate"');
   await produce('wa.send.twilio', cmd.key, cmd.value);
   await produce('wa.outbound', req.key, req.value);
   // Produced straight to wa.outbound without an id: the same contract, the same message.
   await produce('wa.outbound', phone.slice(1),
     JSON.stringify({ to: phone, type: 'text', text: 'redelivered', idempotencyKey: k }));
-  await sleep(2000);
+  await skipped(1, 'sender-twilio to skip the redelivered command');
+  await repeats(2, 'the router to absorb both redelivered requests');
   assert.equal((await simCalls(phone)).length, 1);
   assert.equal((await q(`select count(*)::int n from messages where idempotency_key = $1`, [k]))[0].n, 1);
 });
@@ -304,8 +315,11 @@ test('a Baileys receipt that overtakes the sender\'s record of WhatsApp\'s id st
   } finally {
     services('start', 'sender-baileys');
   }
-  // The receipt proves WhatsApp has it: the queued command must not send it again.
-  await sleep(1500);
+  // The receipt proves WhatsApp has it: the queued command must not send it again. The restarted
+  // sender counts from zero; once it has skipped one command, the queued one has been handled.
+  await waitFor('sender-baileys to skip the queued command', async () =>
+    (await metric(senderBaileys, 'wa_sender_results_total{provider="baileys",result="already_handled"}')) >= 1,
+  { timeoutMs: 30000, logs: ['sender-baileys'] });
   assert.deepEqual(await bridgeSent(phone), [], 'nothing sent a second time');
   assert.equal((await message(id)).json.status, 'delivered');
 });

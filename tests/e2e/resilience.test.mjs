@@ -3,8 +3,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   sendInbound, uniquePhone, waitFor, messagesFor, q, services, stack, inboundParams, ingressUrl, db,
-  twilioContact, send, simCalls, waitMessage, key, sleep,
+  twilioContact, send, simCalls, waitMessage, key, sleep, inboundBarrier, counterFrom, senderTwilioUrl,
+  topicRecords,
 } from './lib.mjs';
+
+// The contact's rows other than the barrier's.
+async function rowsBefore(phone, barrierSid) {
+  return (await messagesFor(phone)).filter((m) => m.provider_message_id !== barrierSid);
+}
 
 test.after(() => db.end());
 
@@ -41,8 +47,8 @@ test('with Kafka stopped ingress answers 503, and the retried webhook lands once
   // expire first (session timeout), so this takes seconds, not milliseconds.
   await waitFor('the CRM row', async () => (await messagesFor(phone)).length === 1,
     { timeoutMs: 60000, logs: ['router'] });
-  await new Promise((r) => setTimeout(r, 1500));
-  assert.equal((await messagesFor(phone)).length, 1);
+  const barrier = await inboundBarrier(phone);
+  assert.equal((await rowsBefore(phone, barrier)).length, 1);
 });
 
 test('with Postgres stopped, webhooks and a send request are accepted; when it is back each lands once', async () => {
@@ -52,6 +58,7 @@ test('with Postgres stopped, webhooks and a send request are accepted; when it i
   const sids = [];
   const k = key();
   let id;
+  const senderSeen = await counterFrom(senderTwilioUrl, 'wa_sender_results_total{provider="twilio"');
   stack('pg-stop');
   try {
     // Ingress needs Kafka, not the CRM, to accept.
@@ -73,8 +80,10 @@ test('with Postgres stopped, webhooks and a send request are accepted; when it i
     { timeoutMs: 60000, logs: ['router'] });
   await waitMessage(id, 'the reply sent', (m) => ['sent', 'delivered', 'read'].includes(m.status),
     { timeoutMs: 60000 });
-  await sleep(1500);
-  const rows = await messagesFor(phone);
+  const barrier = await inboundBarrier(phone);
+  const commands = (await topicRecords('wa.send.twilio')).filter((r) => JSON.parse(r.value).id === id).length;
+  await senderSeen(commands, `sender-twilio to handle all ${commands} commands`);
+  const rows = await rowsBefore(phone, barrier);
   assert.equal(rows.length, N, 'no duplicates');
   assert.deepEqual(new Set(rows.map((r) => r.provider_message_id)), new Set(sids), 'no loss');
   assert.equal((await simCalls(contact)).length, 1, 'one provider call');
@@ -110,9 +119,8 @@ test('kill -9 of the router mid-stream, then a restart: nothing lost, nothing do
   }
   await waitFor(`all ${N} messages`, async () => (await messagesFor(phone)).length >= N,
     { timeoutMs: 60000, logs: ['router'] });
-  await new Promise((r) => setTimeout(r, 1500));
-  const rows = await q(`select m.provider_message_id from messages m join contacts c on c.id = m.contact_id
-                        where c.phone = $1`, [phone]);
+  const barrier = await inboundBarrier(phone);
+  const rows = await rowsBefore(phone, barrier);
   assert.equal(rows.length, N, 'no duplicates');
   assert.deepEqual(new Set(rows.map((r) => r.provider_message_id)), new Set(sids), 'no loss');
   const [contact] = await q('select count(*)::int as n from contacts where phone = $1', [phone]);

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  sendInbound, uniquePhone, waitFor, messagesFor, topicRecords, metric, q, ingressUrl, sleep,
+  sendInbound, uniquePhone, waitFor, messagesFor, topicRecords, metric, q, ingressUrl, counterFrom, routerUrl,
   inboundParams, newMessageSid, db,
 } from './lib.mjs';
 
@@ -35,13 +35,13 @@ test('a signed webhook answers 204 and exactly one CRM row appears with the righ
 test('the same MessageSid posted 5 times gives one row', async () => {
   const phone = uniquePhone();
   const params = inboundParams({ from: phone, body: 'dup?' });
+  const repeats = await counterFrom(routerUrl, 'wa_router_inbound_total{result="duplicate"}');
   for (let i = 0; i < 5; i++) {
     const r = await sendInbound({ params });
     assert.equal(r.status, 204);
   }
   await waitFor('the CRM row', async () => (await messagesFor(phone)).length > 0);
-  // Every copy has reached the router once the events of all five are through; give it time.
-  await sleep(1500);
+  await repeats(4, 'the router to handle the four repeats');
   const rows = await messagesFor(phone);
   assert.equal(rows.length, 1);
   const copies = (await topicRecords('wa.inbound')).filter((r) => r.value.includes(params.MessageSid));
@@ -178,7 +178,7 @@ test('a poison record on wa.inbound goes to wa.error and does not block the part
   const key = phone.slice(1);
   const marker = `poison-${Date.now()}`;
   // Same key as a good message that follows, so both land on one partition.
-  execFileSync('kcat', ['-b', process.env.KAFKA_BROKERS, '-P', '-t', 'wa.inbound', '-k', key], { input: `{"not":"an event","marker":"${marker}"` });
+  execFileSync('kcat', ['-b', process.env.KAFKA_BROKERS, '-P', '-t', 'wa.inbound', '-k', key], { input: `{"not":"an event","marker":"${marker}"`, timeout: 30000 });
   const res = await sendInbound({ from: phone, body: 'after the poison' });
   assert.equal(res.status, 204);
   await waitFor('the message behind the poison', async () => (await messagesFor(phone)).length === 1);
@@ -204,7 +204,7 @@ test('a record the CRM refuses is parked alone; the records around it are stored
     type: 'text', contact: { phone }, text: `good ${id}`, timestamp_ms: Date.now(), received_ms: Date.now() });
   // One produce call, one partition: the three arrive together and usually share a batch.
   execFileSync('kcat', ['-b', process.env.KAFKA_BROKERS, '-P', '-t', 'wa.inbound', '-k', key],
-    { input: [good(1), refused, good(2)].join('\n') + '\n' });
+    { input: [good(1), refused, good(2)].join('\n') + '\n', timeout: 30000 });
   await waitFor('both good messages', async () => (await messagesFor(phone)).length === 2);
   const errs = await waitFor('the parked record', async () => {
     const e = (await topicRecords('wa.error')).map((r) => JSON.parse(r.value)).filter((e) => e.payload?.includes(marker));

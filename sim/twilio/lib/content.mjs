@@ -92,14 +92,26 @@ export function* itemChunks(item) {
 
 // A Readable that makes the next chunk only when the consumer asks for it (read() is called
 // again only after the previous push drained below highWaterMark), so piping it into a slow
-// HTTP response keeps at most about one chunk queued in this process.
+// HTTP response keeps at most about one chunk queued in this process. With
+// item.bytesPerSecond, a chunk leaves no earlier than that rate allows: a slow origin, so a
+// test can act while a transfer is surely under way.
 export function contentStream(item) {
   const it = itemChunks(item);
+  const rate = item.bytesPerSecond ?? 0;
+  const started = Date.now();
+  let made = 0;
   return new Readable({
     highWaterMark: CHUNK,
     read() {
       const { value, done } = it.next();
-      this.push(done ? null : value);
+      if (done || !rate) {
+        this.push(done ? null : value);
+        return;
+      }
+      made += value.length;
+      const wait = started + (made * 1000) / rate - Date.now();
+      if (wait > 0) setTimeout(() => this.push(value), wait);
+      else this.push(value);
     },
   });
 }

@@ -1,4 +1,5 @@
-// hosted.mjs - inbound media served the way Twilio serves it (reference/twilio.md §5):
+// hosted.mjs - inbound media served the way Twilio serves it ("Enforce HTTP Auth on Media URLs";
+// twilio/twilio-ruby issue #198; codeforamerica/vita-min PR #563):
 //
 //   GET https://api.twilio.com/2010-04-01/Accounts/AC…/Messages/MM…/Media/ME…   (Basic auth)
 //     -> 307, body application/xml, Location: a signed URL on the CDN host (valid 4 h)
@@ -45,6 +46,7 @@ const OPTION_CHECKS = {
   cdnFailures: (v) => Number.isInteger(v) && v >= 0,
   cdnTtlMs: (v) => Number.isFinite(v) && v > 0,
   cdnRejectAuth: (v) => typeof v === 'boolean',
+  bytesPerSecond: (v) => Number.isFinite(v) && v >= 1024,
 };
 
 export function parseMediaOptions(body) {
@@ -111,6 +113,7 @@ export class MediaHost {
       status: o.status ?? null, cdnStatus: o.cdnStatus ?? null,
       cdnFailures: o.cdnFailures ?? 0, cdnFailuresLeft: o.cdnFailures ?? 0,
       cdnTtlMs: o.cdnTtlMs ?? CDN_TTL_MS, cdnRejectAuth: o.cdnRejectAuth ?? false,
+      bytesPerSecond: o.bytesPerSecond ?? null,
       publicBase: o.publicBase?.replace(/\/+$/, '') ?? null,
       cdnPublicBase: o.cdnPublicBase?.replace(/\/+$/, '') ?? null,
     };

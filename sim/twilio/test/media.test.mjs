@@ -354,6 +354,19 @@ describe('streaming', () => {
   });
 });
 
+test('bytesPerSecond makes a slow origin: the bytes take their time and arrive whole', async () => {
+  const size = 256 * 1024;
+  const m = await host({ size, bytesPerSecond: 512 * 1024 });
+  const started = Date.now();
+  const { res } = await follow(m.url);
+  const body = Buffer.from(await res.arrayBuffer());
+  const ms = Date.now() - started;
+  assert.equal(body.length, size);
+  assert.equal(sha256(body), m.sha256);
+  assert.ok(ms >= 400, `256 KiB at 512 KiB/s took only ${ms} ms`);
+  assert.equal((await simJson(sim, 'POST', '/sim/media', { size: 10, bytesPerSecond: 10 })).status, 400);
+});
+
 describe('/sim endpoints', () => {
   test('GET /sim/media lists items without bytes; DELETE forgets them (URL and CDN links 404)', async () => {
     const m = await host({ base64: Buffer.from('hello').toString('base64'), contentType: 'text/plain' });
