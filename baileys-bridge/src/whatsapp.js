@@ -10,7 +10,7 @@ import { backoffDelay } from './backoff.js';
 import { createMediaDispatcher } from './fetchguard.js';
 
 /**
- * Pure reconnect policy (baileys.md §3), tested as a table.
+ * Pure reconnect policy (Baileys' connection.update and DisconnectReason, src/Types/index.ts), tested as a table.
  * @returns {{action:'reconnect', delayMs:number, reason:string} | {action:'stop', reason:string, relink?:boolean}}
  */
 export function reconnectPolicy(statusCode, attempt, { baseMs = 1000, maxMs = 60000, random = Math.random } = {}) {

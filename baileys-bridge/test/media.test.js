@@ -69,7 +69,7 @@ test('410 from the CDN → updateMediaMessage (re-upload) → retry succeeds', a
   assert.deepEqual(await fs.readFile((await cache.get(id)).file), plain);
 });
 
-test('baileys.md bug check: built-in reuploadRequest does not fire on 410 (Boom has output.statusCode, not status)', async (t) => {
+test('Baileys bug check: built-in reuploadRequest does not fire on 410 (Boom has output.statusCode, not status)', async (t) => {
   const { enc } = await encryptedImage(t);
   const { base } = await cdn(t, enc.encFilePath, { failFirst: 5 });
   let called = 0;
