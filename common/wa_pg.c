@@ -55,17 +55,36 @@ int wa_pg_ok(struct wa_pg *pg)
     return 1;
 }
 
+int wa_pg_state_transient(const char *state)
+{
+    static const char *const exact[] = {
+        "40001", /* serialization failure */
+        "40P01", /* deadlock */
+        "40003", /* statement completion unknown */
+        "57014", /* statement timeout, or cancelled by an operator */
+        "55P03", /* lock timeout (lock_not_available) */
+        "55006", /* object in use */
+        "25006", /* read-only transaction: a standby, or a primary just failed over */
+        "58030", /* I/O error on the server */
+    };
+    static const char *const classes[] = {
+        "08",  /* connection exceptions */
+        "53",  /* insufficient resources: disk full, out of memory, too many connections */
+        "57P", /* admin shutdown, crash shutdown, cannot connect now, database dropped */
+    };
+    if (!state) return 1; /* no answer from the server at all */
+    for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
+        if (strcmp(state, exact[i]) == 0) return 1;
+    for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
+        if (strncmp(state, classes[i], strlen(classes[i])) == 0) return 1;
+    return 0;
+}
+
 static enum wa_result classify(struct wa_pg *pg, PGresult *r)
 {
     if (PQstatus(pg->conn) != CONNECTION_OK) return WA_RETRY;
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    if (!state) return WA_RETRY; /* no answer from the server at all */
-    /* 40001 serialization, 40P01 deadlock, 08xxx connection, 57P0x shutdown, 53xxx resources */
-    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
-        strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
-        strncmp(state, "53", 2) == 0)
-        return WA_RETRY;
-    return WA_FAIL;
+    return wa_pg_state_transient(state) ? WA_RETRY : WA_FAIL;
 }
 
 PGresult *wa_pg_exec(struct wa_pg *pg, const char *name, int nparams, const char *const *params,

@@ -25,10 +25,16 @@ struct wa_pg {
 int wa_pg_connect(struct wa_pg *pg, const char *url, const struct wa_pg_stmt *stmts, size_t n,
                   char *errbuf, size_t errsz);
 
+/* 1 when an error with this SQLSTATE (NULL: no answer at all) may pass if the same work is
+ * tried again: lost connections, serialization failures and deadlocks, timeouts and lock
+ * timeouts, a read-only server after a failover, shutdowns, exhausted resources. 0 when the same
+ * input would fail again (a constraint, a type, a syntax error). */
+int wa_pg_state_transient(const char *state);
+
 /* Runs a prepared statement. Returns the result on success (caller PQclear()s),
- * or NULL with *res set: WA_RETRY for a lost connection, a serialization
- * failure or a deadlock (the connection is reset on the next call), WA_FAIL
- * for anything the same input would hit again. errbuf gets the reason. */
+ * or NULL with *res set: WA_RETRY when wa_pg_state_transient() says so (a lost
+ * connection is reset on the next call), WA_FAIL for anything the same input would hit
+ * again. errbuf gets the reason. */
 PGresult *wa_pg_exec(struct wa_pg *pg, const char *name, int nparams, const char *const *params,
                      enum wa_result *res, char *errbuf, size_t errsz);
 
