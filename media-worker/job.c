@@ -121,6 +121,11 @@ enum wa_result mw_handle(struct wa_sender *s, const rd_kafka_message_t *m, void 
     struct mw_file f;
     enum mw_verdict v;
     WITH_RETRIES(v, mw_fetch(h, &j, &f, err, sizeof err));
+    if (v == MW_RETRY && !wa_running()) {
+        /* Stopped between tries: the job is not given up, it comes back after the restart. */
+        json_decref(root);
+        return WA_RETRY;
+    }
     if (v != MW_OK) {
         wa_warn("media %s/%d not fetched: %s", j.message_id, j.idx, err);
         wa_metric_add(v == MW_REFUSED ? mw_m.refused : mw_m.failed, 1);

@@ -200,6 +200,10 @@ enum wa_result sbl_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t
         wa_info("id=%s retry %d in %lld ms with the same key (%s)", o.id, retry, (long long)pause,
                 oc.text);
         wa_sleep_ms(pause);
+        if (!wa_running()) {
+            result = WA_RETRY; /* still "sending": the next owner asks again, same key */
+            break;
+        }
         if (wa_send_reclaim(s, o.id, &attempt) != WA_OK) {
             result = WA_RETRY;
             break;

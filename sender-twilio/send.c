@@ -153,7 +153,12 @@ enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucke
             break;
         }
         if (attempt >= stw_cfg.max_attempts || !wa_running()) {
-            if (!wa_running()) break; /* redelivered after the restart, still queued */
+            if (!wa_running()) {
+                /* Released to queued, and the offset is not stored: the command comes
+                 * back to whoever owns the partition next. */
+                result = WA_RETRY;
+                break;
+            }
             char text[sizeof oc.text + 64];
             snprintf(text, sizeof text, "gave up after %d attempts; last: %s", attempt, oc.text);
             snprintf(oc.text, sizeof oc.text, "%.*s", (int)sizeof oc.text - 1, text);
@@ -165,6 +170,10 @@ enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucke
         wa_metric_add(stw_m.retried, 1);
         wa_info("id=%s retry %d in %lld ms (%s)", o.id, retry, (long long)pause, oc.text);
         wa_sleep_ms(pause);
+        if (!wa_running()) {
+            result = WA_RETRY; /* stopped while backing off: still queued, not ours to finish */
+            break;
+        }
     }
     free(presigned);
     json_decref(root);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import {
   sendInbound, uniquePhone, waitFor, messagesFor, q, services, stack, inboundParams, ingressUrl, db,
   twilioContact, send, simCalls, waitMessage, key, sleep, inboundBarrier, counterFrom, senderTwilioUrl,
-  topicRecords,
+  topicRecords, sim,
 } from './lib.mjs';
 
 // The contact's rows other than the barrier's.
@@ -125,4 +125,21 @@ test('kill -9 of the router mid-stream, then a restart: nothing lost, nothing do
   assert.deepEqual(new Set(rows.map((r) => r.provider_message_id)), new Set(sids), 'no loss');
   const [contact] = await q('select count(*)::int as n from contacts where phone = $1', [phone]);
   assert.equal(contact.n, 1);
+});
+
+test('SIGTERM while sender-twilio backs off after a 503: the message is sent after the restart, once', async () => {
+  const phone = await twilioContact();
+  await sim('/sim/faults', { to: phone, status: 503, count: 2 });
+  const s = await send({ to: phone, type: 'text', text: 'interrupted by a stop', idempotencyKey: key() });
+  assert.equal(s.status, 202, s.text);
+  await waitFor('the first 503', async () => (await simCalls(phone)).length === 1,
+    { logs: ['sender-twilio'] });
+  // The sender now waits about a second before trying again: stop it right there.
+  services('stop', 'sender-twilio');
+  services('start', 'sender-twilio');
+  const m = await waitMessage(s.json.id, 'sent after the restart',
+    (x) => ['sent', 'delivered', 'read'].includes(x.status), { timeoutMs: 30000, logs: ['sender-twilio'] });
+  assert.equal(m.provider, 'twilio');
+  const calls = await simCalls(phone);
+  assert.deepEqual(calls.map((c) => c.responseStatus), [503, 503, 201], 'one message accepted by Twilio');
 });
