@@ -47,6 +47,8 @@ char *wa_inbound_encode(const struct wa_inbound *in, size_t *len)
         bad |= put_str(m, "url", in->media[i].url);
         bad |= put_str(m, "mime", in->media[i].mime);
         if (in->media[i].size >= 0) json_object_set_new(m, "size", json_integer(in->media[i].size));
+        bad |= put_str(m, "unavailable", in->media[i].unavailable);
+        bad |= !in->media[i].url == !in->media[i].unavailable; /* exactly one of them */
         json_array_append_new(media, m);
     }
     json_object_set_new(o, "media", media);
@@ -171,14 +173,18 @@ json_t *wa_inbound_decode(const char *buf, size_t len, struct wa_inbound *out, c
         json_t *m;
         json_array_foreach(media, i, m)
         {
-            const char *url = NULL, *mime = NULL;
+            const char *url = NULL, *mime = NULL, *unavailable = NULL;
             json_int_t size = -1;
-            if (json_unpack_ex(m, &je, 0, "{s:s, s?s, s?I}", "url", &url, "mime", &mime, "size",
-                               &size) != 0) {
+            if (json_unpack_ex(m, &je, 0, "{s?s, s?s, s?I, s?s}", "url", &url, "mime", &mime,
+                               "size", &size, "unavailable", &unavailable) != 0) {
                 snprintf(errbuf, errsz, "media[%zu]: %s", i, je.text);
                 goto bad;
             }
-            out->media[i] = (struct wa_media_ref){url, mime, size};
+            if (!url == !unavailable || (unavailable && !*unavailable)) {
+                snprintf(errbuf, errsz, "media[%zu]: needs a url or a reason it is unavailable", i);
+                goto bad;
+            }
+            out->media[i] = (struct wa_media_ref){url, mime, size, unavailable};
         }
         out->nmedia = json_array_size(media);
     }

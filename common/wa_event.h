@@ -9,10 +9,14 @@
 #define WA_EVENT_VERSION 1
 #define WA_MAX_MEDIA 10
 
+/* One media item. Exactly one of url and unavailable is set: the provider's URL to fetch it
+ * from, or why it cannot be had (the bridge could not download it, or it is over the limit);
+ * such a message is still stored, with its text and caption. */
 struct wa_media_ref {
     const char *url;
-    const char *mime;
-    int64_t size; /* -1 when unknown */
+    const char *mime; /* NULL when not declared */
+    int64_t size;     /* -1 when unknown */
+    const char *unavailable;
 };
 
 /* A normalized inbound message (topic wa.inbound). Strings are borrowed. */

@@ -36,9 +36,11 @@ static const struct wa_pg_stmt statements[] = {
      "SELECT m.id, m.direction, m.provider, m.type, m.body, m.status, m.failover, m.error_code, "
      "  m.error_text, m.reason, (extract(epoch FROM m.at) * 1000)::bigint, "
      "  m.at::text, "
-     "  (SELECT json_agg(json_build_object('idx', d.idx, 'mime', d.mime, 'size', d.size, "
-     "     'bucket', d.bucket, 'key', d.object_key) ORDER BY d.idx) "
-     "   FROM media d WHERE d.message_id = m.id AND d.stored_at IS NOT NULL) "
+     "  (SELECT json_agg(json_build_object('idx', d.idx, 'mime', COALESCE(d.mime, "
+     "     d.mime_declared), 'size', d.size, 'bucket', d.bucket, 'key', d.object_key, "
+     "     'unavailable', d.unavailable) ORDER BY d.idx) "
+     "   FROM media d WHERE d.message_id = m.id "
+     "     AND (d.stored_at IS NOT NULL OR d.unavailable IS NOT NULL)) "
      "FROM messages m WHERE m.contact_id = $1::bigint "
      "  AND ($3::timestamptz IS NULL OR (m.at, m.id) < ($3::timestamptz, $4::uuid)) "
      "ORDER BY m.at DESC, m.id DESC LIMIT $2::integer",
@@ -287,14 +289,18 @@ json_t *dash_messages(const char *lead, const char *limit, const char *cursor, u
         json_array_foreach(rows, k, d)
         {
             char why[256];
+            const char *unavailable = json_string_value(json_object_get(d, "unavailable"));
             /* Short-lived, so a leaked page does not leak the files for long. */
-            char *url =
-                wa_media_presign(&dash_store, json_string_value(json_object_get(d, "bucket")),
-                                 json_string_value(json_object_get(d, "key")), why, sizeof why);
-            json_array_append_new(media, json_pack("{s:O, s:O, s:O, s:s?}", "idx",
+            char *url = unavailable
+                            ? NULL
+                            : wa_media_presign(
+                                  &dash_store, json_string_value(json_object_get(d, "bucket")),
+                                  json_string_value(json_object_get(d, "key")), why, sizeof why);
+            json_array_append_new(media, json_pack("{s:O, s:O, s:O, s:s?, s:s*}", "idx",
                                                    json_object_get(d, "idx"), "mime",
                                                    json_object_get(d, "mime"), "size",
-                                                   json_object_get(d, "size"), "url", url));
+                                                   json_object_get(d, "size"), "url", url,
+                                                   "unavailable", unavailable));
             free(url);
         }
         json_decref(rows);

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const message_types[] = {"text",     "image",   "audio",    "video",
-                                            "document", "sticker", "location", "contact",
-                                            "reaction", "button",  "unknown",  NULL};
+static const char *const message_types[] = {
+    "text",    "image",    "audio",  "video",   "document", "sticker", "location",
+    "contact", "reaction", "button", "unknown", "media",    NULL};
 static const char *const statuses[] = {"sent", "delivered", "read", "played", "error", NULL};
 
 static int one_of(const char *v, const char *const *words)
@@ -164,6 +164,62 @@ static char *status_event(json_t *root, const struct ids *x, int64_t now_ms, cha
     return s;
 }
 
+/* The seed's generic "media" type, made concrete by what the file says it is. */
+static const char *media_type(const char *mime)
+{
+    if (!mime) return "document";
+    if (strncmp(mime, "image/", 6) == 0) return "image";
+    if (strncmp(mime, "video/", 6) == 0) return "video";
+    if (strncmp(mime, "audio/", 6) == 0) return "audio";
+    return "document";
+}
+
+/* {url, mimetype?, size?}; or, when the bridge could not get the file, {url: null,
+ * unavailable: why}, so the message still reaches the CRM with its text and caption. */
+static int media_ref(json_t *media, struct wa_media_ref *out, char *errbuf, size_t errsz)
+{
+    *out = (struct wa_media_ref){.size = -1};
+    if (!json_is_object(media)) {
+        snprintf(errbuf, errsz, "media must be an object {url, mimetype, size}");
+        return -1;
+    }
+    json_t *url = json_object_get(media, "url"), *size = json_object_get(media, "size");
+    const char *why = NULL;
+    if (opt_string(media, "mimetype", &out->mime, errbuf, errsz) ||
+        opt_string(media, "unavailable", &why, errbuf, errsz))
+        return -1;
+    if (out->mime && !*out->mime) out->mime = NULL;
+    if (size && !json_is_null(size)) {
+        if (!json_is_integer(size) || json_integer_value(size) < -1) {
+            snprintf(errbuf, errsz, "media.size must be a byte count");
+            return -1;
+        }
+        out->size = json_integer_value(size);
+    }
+    if (why && (!*why || strlen(why) > 500)) {
+        snprintf(errbuf, errsz, "media.unavailable must be a reason of 1 to 500 bytes");
+        return -1;
+    }
+    if (url && !json_is_null(url)) {
+        const char *u = json_string_value(url);
+        if (!u || (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)) {
+            snprintf(errbuf, errsz, "media.url must be http(s)");
+            return -1;
+        }
+        if (why) {
+            snprintf(errbuf, errsz, "media has a url and a reason it is unavailable: give one");
+            return -1;
+        }
+        out->url = u;
+    } else if (!why) {
+        snprintf(errbuf, errsz,
+                 "media.url is required, or media.unavailable says why there is none");
+        return -1;
+    }
+    out->unavailable = why;
+    return 0;
+}
+
 static char *message_event(json_t *root, const struct ids *x, int64_t now_ms, char *errbuf,
                            size_t errsz)
 {
@@ -187,25 +243,10 @@ static char *message_event(json_t *root, const struct ids *x, int64_t now_ms, ch
     }
     json_t *media = json_object_get(root, "media");
     if (media && !json_is_null(media)) {
-        const char *url = NULL, *mime = NULL;
-        json_int_t size = -1;
-        json_error_t je;
-        if (!json_is_object(media) || json_unpack_ex(media, &je, 0, "{s:s, s:s, s?I}", "url", &url,
-                                                     "mimetype", &mime, "size", &size) != 0) {
-            snprintf(errbuf, errsz, "media must be {url, mimetype, size}");
-            return NULL;
-        }
-        if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
-            snprintf(errbuf, errsz, "media.url must be http(s)");
-            return NULL;
-        }
-        if (size < -1) {
-            snprintf(errbuf, errsz, "media.size must not be negative");
-            return NULL;
-        }
-        in.media[0] = (struct wa_media_ref){url, mime, size};
+        if (media_ref(media, &in.media[0], errbuf, errsz) < 0) return NULL;
         in.nmedia = 1;
     }
+    if (strcmp(type, "media") == 0) type = media_type(in.nmedia ? in.media[0].mime : NULL);
     char *lat = NULL, *lon = NULL;
     json_t *loc = json_object_get(root, "location");
     if (loc && !json_is_null(loc)) {

@@ -75,6 +75,14 @@ enum MHD_Result ing_finish_produce(struct ing_request *r)
                                  strlen(r->ack_body));
         return wa_http_empty(r->conn, MHD_HTTP_NO_CONTENT);
     }
+    if (r->dlv.err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+        /* Retrying cannot help: answered as the permanent refusal it is, so no sender waits
+         * on it forever. */
+        ing_count(r->provider, ING_TOO_LARGE);
+        wa_warn("record too large for kafka uri=%s body_bytes=%zu", r->uri, r->body.len);
+        return wa_http_error(r->conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+                             "the event made of this body is larger than Kafka takes");
+    }
     ing_count(r->provider, ING_KAFKA_UNAVAILABLE);
     wa_warn("kafka did not take the record uri=%s error=%s", r->uri, rd_kafka_err2name(r->dlv.err));
     struct MHD_Response *resp = MHD_create_response_from_buffer(

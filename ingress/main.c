@@ -40,7 +40,7 @@ static const struct wa_cfg config[] = {
     {"DATABASE_URL", "", WA_CFG_STR, 0, 0, NULL,
      "Postgres URL, read by GET /api/whatsapp/messages/{id} and the repeat check of sends",
      &ing_cfg.database_url, NULL},
-    {"INGRESS_MAX_BODY", "65536", WA_CFG_INT, 1024, 16 << 20, NULL, "largest request body, bytes",
+    {"INGRESS_MAX_BODY", "524288", WA_CFG_INT, 1024, 900 << 10, NULL, "largest request body, bytes",
      NULL, &ing_cfg.max_body},
     {"INGRESS_MAX_HEADER", "32768", WA_CFG_INT, 4096, 1 << 20, NULL,
      "memory per connection for headers, bytes", NULL, &ing_cfg.max_header},

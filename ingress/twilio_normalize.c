@@ -142,7 +142,8 @@ int ing_twilio_normalize(const struct wa_form *cform, int64_t now_ms, struct wa_
             return -1;
         }
         snprintf(k, sizeof k, "MediaContentType%ld", i);
-        out->media[out->nmedia++] = (struct wa_media_ref){url, nonempty(form, k), -1};
+        out->media[out->nmedia++] =
+            (struct wa_media_ref){.url = url, .mime = nonempty(form, k), .size = -1};
     }
 
     out->button_text = nonempty(form, "ButtonText");

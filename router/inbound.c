@@ -19,9 +19,13 @@ struct prepared {
 static char *message_event(const struct wa_inbound *in)
 {
     json_t *media = json_array();
-    for (size_t i = 0; i < in->nmedia; i++)
-        json_array_append_new(
-            media, json_pack("{s:s, s:s?}", "url", in->media[i].url, "mime", in->media[i].mime));
+    for (size_t i = 0; i < in->nmedia; i++) {
+        const struct wa_media_ref *r = &in->media[i];
+        json_t *item = json_pack("{s:s*, s:s*, s:s*}", "url", r->url, "mime", r->mime,
+                                 "unavailable", r->unavailable);
+        if (r->size >= 0) json_object_set_new(item, "size", json_integer(r->size));
+        json_array_append_new(media, item);
+    }
     json_t *msg = json_pack("{s:s, s:s, s:s, s:s%, s:I, s:o}", "direction", "inbound", "type",
                             in->type, "provider_message_id", in->provider_message_id, "text",
                             in->text ? in->text : "", in->text ? in->text_len : 0, "timestamp_ms",

@@ -53,16 +53,24 @@ const struct wa_pg_stmt rtr_statements[] = {
      "  ) AS x(n, ev) ORDER BY x.n "
      "  RETURNING 1"
      "), j AS ("
-     /* One media job per item of a new message, never for a duplicate. */
+     /* One media job per item of a new message that has a URL, never for a duplicate. */
      "  INSERT INTO outbox (topic, key, payload) "
      "  SELECT $14, substr(c.phone, 2), jsonb_build_object('v', 1, 'type', 'job', "
      "    'message_id', m.id, 'idx', i.n - 1, 'provider', $5::text, 'url', i.item->>'url', "
      "    'mime', i.item->>'mime', 'contact', jsonb_build_object('phone', c.phone), "
      "    'at_ms', $13::bigint) "
      "  FROM c, m, jsonb_array_elements($12::jsonb -> 'media') WITH ORDINALITY AS i(item, n) "
-     "  ORDER BY i.n RETURNING 1"
+     "  WHERE i.item ? 'url' ORDER BY i.n RETURNING 1"
+     "), u AS ("
+     /* An item with no URL is recorded with why it could not be had. */
+     "  INSERT INTO media (message_id, idx, source, mime_declared, size, unavailable) "
+     "  SELECT m.id, i.n - 1, $5, i.item->>'mime', (i.item->>'size')::bigint, "
+     "    i.item->>'unavailable' "
+     "  FROM m, jsonb_array_elements($12::jsonb -> 'media') WITH ORDINALITY AS i(item, n) "
+     "  WHERE i.item ? 'unavailable' RETURNING 1"
      ") "
-     "SELECT (SELECT id FROM m), (SELECT count(*) FROM e), (SELECT count(*) FROM j)",
+     "SELECT (SELECT id FROM m), (SELECT count(*) FROM e), (SELECT count(*) FROM j), "
+     "  (SELECT count(*) FROM u)",
      14},
     /* The contact an outbound request goes to (created when new), its window,
      * and whether this idempotency key was seen before.

@@ -53,7 +53,7 @@ function keyOf(m) {
 function bodyKey(m) {
   return JSON.stringify([
     m.type, m.text ?? null, isOutsideWindowNotice(m),
-    (m.media ?? []).map((x) => [x.idx, x.mime, x.size, Boolean(x.url)]),
+    (m.media ?? []).map((x) => [x.idx, x.mime, x.size, Boolean(x.url), x.unavailable ?? null]),
   ]);
 }
 
@@ -348,6 +348,11 @@ export class Timeline {
     const mime = String(item.mime ?? '').toLowerCase();
     const url = safeUrl(item.url);
     const label = `${mime || m.type || 'file'}${item.size ? `, ${formatSize(item.size)}` : ''}`;
+    // The bridge could not get the file (or it was too large): the message came without it.
+    if (item.unavailable) {
+      return h('span', { class: 'media-unavailable', title: item.unavailable },
+        `${label}: not available (${item.unavailable})`);
+    }
     // Inbound media is stored by the media worker after the message: until then there is no URL.
     if (!item.url) return h('span', { class: 'media-pending' }, `${label} (not stored yet)`);
     if (!url) return h('span', { class: 'media-pending' }, `${label} (link not shown: not http or https)`);

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   postBridge, bridgeMessage, uniquePhone, waitFor, messagesFor, topicRecords, metric, ingressUrl,
-  sendInbound, q, db, counterFrom, routerUrl,
+  sendInbound, q, db, counterFrom, routerUrl, env,
 } from './lib.mjs';
 
 test.after(() => db.end());
@@ -115,4 +115,73 @@ test('a receipt becomes a wa.status event', async () => {
   assert.equal(ev.status, 'read');
   assert.equal(ev.provider_status, 'played');
   assert.equal(ev.provider_message_id, `${phone.slice(1)}@s.whatsapp.net/OUTGOING1`);
+});
+
+// ---- what the bridge forwards must reach the CRM whatever its media or its length ----------------
+
+async function dashboardMessages(phone) {
+  const base = `http://${env.DASHBOARD_LISTEN}`;
+  const headers = { Authorization: `Bearer ${env.DASHBOARD_TOKEN}` };
+  const leads = await (await fetch(`${base}/api/leads?q=${encodeURIComponent(phone)}`, { headers })).json();
+  const lead = leads.leads.find((l) => l.phone === phone);
+  return (await (await fetch(`${base}/api/leads/${lead.id}/messages`, { headers })).json()).messages;
+}
+
+test('media the bridge could not download: the message lands with its caption, the media marked unavailable', async () => {
+  const phone = uniquePhone();
+  const why = 'download_failed: 410 Gone after 5 tries';
+  const r = await postBridge(bridgeMessage(phone, { type: 'image', text: 'the flat, photo 3',
+    media: { url: null, mimetype: 'image/jpeg', size: null, unavailable: why } }));
+  assert.equal(r.status, 204, r.body);
+  const [m] = await waitFor('the CRM row', async () => {
+    const rows = await messagesFor(phone);
+    return rows.length ? rows : false;
+  });
+  assert.equal(m.type, 'image');
+  assert.equal(m.body, 'the flat, photo 3');
+  const media = await waitFor('the media row', async () => {
+    const rows = await q('select * from media where message_id = $1', [m.id]);
+    return rows.length ? rows : false;
+  });
+  assert.equal(media.length, 1);
+  assert.equal(media[0].unavailable, why);
+  assert.equal(media[0].stored_at, null);
+  assert.equal(media[0].mime_declared, 'image/jpeg');
+  // No job was made for it, and the operator sees why.
+  const jobs = (await topicRecords('wa.media')).map((x) => JSON.parse(x.value))
+    .filter((e) => e.type === 'job' && e.message_id === m.id);
+  assert.equal(jobs.length, 0);
+  const [shown] = await dashboardMessages(phone);
+  assert.equal(shown.media[0].unavailable, why);
+  assert.equal(shown.media[0].url ?? null, null);
+});
+
+test('the seed\'s literal type "media", with no size or mimetype, is accepted', async () => {
+  const phone = uniquePhone();
+  const r = await postBridge(bridgeMessage(phone, { type: 'media', text: '',
+    media: { url: `http://${env.BRIDGE_LISTEN}/media/nothing-here` } }));
+  assert.equal(r.status, 204, r.body);
+  const [m] = await waitFor('the CRM row', async () => {
+    const rows = await messagesFor(phone);
+    return rows.length ? rows : false;
+  });
+  assert.equal(m.type, 'document', 'no declared type: a document');
+});
+
+test('the longest text WhatsApp carries (65,536 characters of Hebrew) lands whole through both edges', async () => {
+  const text = 'שלום עולם '.repeat(6554).slice(0, 65536);
+  assert.equal(text.length, 65536);
+  const viaBridge = uniquePhone();
+  const r = await postBridge(bridgeMessage(viaBridge, { text }));
+  assert.equal(r.status, 204, r.body.slice(0, 200));
+  const viaTwilio = uniquePhone();
+  const t = await sendInbound({ from: viaTwilio, body: text });
+  assert.equal(t.status, 204, t.body?.slice(0, 200));
+  for (const phone of [viaBridge, viaTwilio]) {
+    const [m] = await waitFor('the CRM row', async () => {
+      const rows = await messagesFor(phone);
+      return rows.length ? rows : false;
+    });
+    assert.equal(m.body, text);
+  }
 });

@@ -85,6 +85,77 @@ static void test_lid_media_location(void **state)
     json_decref(j);
 }
 
+/* Media the bridge could not download, the seed's literal "media" type, and media with no
+ * declared size or type: the message reaches the CRM with its text in every case. */
+static void test_media_shapes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *type, *media;
+        const char *want_type, *want_mime, *want_url, *want_unavailable;
+        long long want_size;
+    } cases[] = {
+        {"image",
+         "{\"url\":null,\"mimetype\":\"image/jpeg\",\"size\":null,"
+         "\"unavailable\":\"download_failed: 410 Gone after 5 tries\"}",
+         "image", "image/jpeg", NULL, "download_failed: 410 Gone after 5 tries", -1},
+        {"document", "{\"url\":null,\"unavailable\":\"too_large: 200000000 bytes\"}", "document",
+         NULL, NULL, "too_large: 200000000 bytes", -1},
+        {"media", "{\"url\":\"http://b/media/1\",\"mimetype\":\"image/png\",\"size\":9}", "image",
+         "image/png", "http://b/media/1", NULL, 9},
+        {"media", "{\"url\":\"http://b/media/2\",\"mimetype\":\"video/mp4\"}", "video", "video/mp4",
+         "http://b/media/2", NULL, -1},
+        {"media", "{\"url\":\"http://b/media/3\",\"mimetype\":\"audio/ogg\"}", "audio", "audio/ogg",
+         "http://b/media/3", NULL, -1},
+        {"media", "{\"url\":\"http://b/media/4\"}", "document", NULL, "http://b/media/4", NULL, -1},
+        {"document", "{\"url\":\"https://b/media/5\",\"mimetype\":null,\"size\":0}", "document",
+         NULL, "https://b/media/5", NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char body[600];
+        snprintf(body, sizeof body,
+                 "{\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"M%zu\","
+                 "\"type\":\"%s\",\"text\":\"the caption\",\"media\":%s}",
+                 i, cases[i].type, cases[i].media);
+        json_t *j = ok(body, ING_BAILEYS_MESSAGE, "972501234567");
+        assert_string_equal(str(j, "type", NULL), cases[i].want_type);
+        assert_string_equal(str(j, "text", NULL), "the caption");
+        json_t *m = json_array_get(json_object_get(j, "media"), 0);
+        assert_non_null(m);
+        const char *mime = str(m, "mime", NULL), *url = str(m, "url", NULL);
+        const char *why = str(m, "unavailable", NULL);
+        if (cases[i].want_mime)
+            assert_string_equal(mime, cases[i].want_mime);
+        else
+            assert_null(mime);
+        if (cases[i].want_url)
+            assert_string_equal(url, cases[i].want_url);
+        else
+            assert_null(json_object_get(m, "url"));
+        if (cases[i].want_unavailable)
+            assert_string_equal(why, cases[i].want_unavailable);
+        else
+            assert_null(why);
+        json_t *size = json_object_get(m, "size");
+        if (cases[i].want_size >= 0)
+            assert_int_equal(json_integer_value(size), cases[i].want_size);
+        else
+            assert_null(size);
+        /* What ingress produces, the router reads back. */
+        char *enc = json_dumps(j, JSON_COMPACT), err[256];
+        struct wa_inbound back;
+        json_t *root = wa_inbound_decode(enc, strlen(enc), &back, err, sizeof err);
+        if (!root) print_message("decode: %s\n", err);
+        assert_non_null(root);
+        assert_int_equal(back.nmedia, 1);
+        assert_true(!back.media[0].url == !cases[i].want_url);
+        assert_true(!back.media[0].unavailable == !cases[i].want_unavailable);
+        json_decref(root);
+        free(enc);
+        json_decref(j);
+    }
+}
+
 static void test_timestamp_refined_within_its_second(void **state)
 {
     (void)state;
@@ -197,6 +268,21 @@ static void test_refusals(void **state)
         {"{\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\",\"type\":\"image\","
          "\"media\":{\"url\":\"file:///etc/passwd\",\"mimetype\":\"image/png\"}}",
          "http(s)"},
+        {"{\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\",\"type\":\"image\","
+         "\"media\":{\"url\":null,\"mimetype\":\"image/png\"}}",
+         "media.unavailable says why"},
+        {"{\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\",\"type\":\"image\","
+         "\"media\":{\"url\":\"http://b/m\",\"unavailable\":\"x\"}}",
+         "give one"},
+        {"{\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\",\"type\":\"image\","
+         "\"media\":{\"url\":null,\"unavailable\":\"\"}}",
+         "1 to 500 bytes"},
+        {"{\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\",\"type\":\"image\","
+         "\"media\":{\"url\":\"http://b/m\",\"size\":\"big\"}}",
+         "media.size"},
+        {"{\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\",\"type\":\"image\","
+         "\"media\":[1]}",
+         "media must be an object"},
         {"{\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\",\"type\":\"text\","
          "\"fromMe\":true}",
          "fromMe"},
@@ -255,6 +341,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text_message),
         cmocka_unit_test(test_lid_media_location),
+        cmocka_unit_test(test_media_shapes),
         cmocka_unit_test(test_timestamp_refined_within_its_second),
         cmocka_unit_test(test_receipts),
         cmocka_unit_test(test_receipt_names_our_message),
