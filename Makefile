@@ -48,19 +48,44 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 # ---- fuzz harnesses (libFuzzer); `make fuzz-replay` runs their corpora ----------------
-FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
-$(B)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(PURE_SRC)
+# Each harness replays tests/fuzz/corpus/<name>, then runs FUZZ_SECONDS of new inputs. A crash, a
+# sanitizer report (UBSan aborts too), one input taking over FUZZ_TIMEOUT seconds, a leak or
+# running out of memory fails the target: the end of build/fuzz/<name>.log is shown, and the
+# input that did it is kept under build/fuzz/<name>.artifacts/.
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
+FUZZ_SECONDS ?= 20
+FUZZ_TIMEOUT ?= 10
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -Icommon $(PURE_INC) \
+                -fno-omit-frame-pointer \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+# Rebuilds the harnesses when FUZZ_CFLAGS change.
+$(B)/fuzz/.cflags: FORCE
+	@mkdir -p $(@D); echo '$(FUZZ_CFLAGS)' | cmp -s - $@ || echo '$(FUZZ_CFLAGS)' >$@
+.PHONY: FORCE
+$(B)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(PURE_SRC) $(B)/fuzz/.cflags \
+             $(wildcard common/*.h ingress/*.h router/*.h sender-*/*.h media-worker/*.h dashboard/*.h)
 	@mkdir -p $(@D)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon $(PURE_INC) $(shell pkg-config --cflags $(PKGS)) \
-	  -fsanitize=fuzzer,address,undefined -o $@ $< $(COMMON_SRC) $(PURE_SRC) $(LDLIBS)
+	clang $(FUZZ_CFLAGS) $(shell pkg-config --cflags $(PKGS)) -o $@ $< $(COMMON_SRC) $(PURE_SRC) \
+	  $(LDLIBS)
+# These two include the service file that holds their decoder (a static function).
+$(B)/fuzz/fuzz_media: media-worker/job.c
+$(B)/fuzz/fuzz_provider_health: router/health.c
 
 .PHONY: fuzz-replay
 fuzz-replay: $(FUZZ_BINS)
-	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
-	  echo "== $$n: corpus replay + 20s of new inputs"; \
-	  mkdir -p $(B)/fuzz/$$n.new; \
-	  $$f -max_total_time=20 -max_len=8192 $(B)/fuzz/$$n.new tests/fuzz/corpus/$$n 2>&1 | tail -n 2; done
+	@failed=; for f in $(FUZZ_BINS); do n=$$(basename $$f); log=$(B)/fuzz/$$n.log; \
+	  echo "== $$n: corpus replay + $(FUZZ_SECONDS)s of new inputs"; \
+	  mkdir -p $(B)/fuzz/$$n.new $(B)/fuzz/$$n.artifacts; \
+	  if UBSAN_OPTIONS=print_stacktrace=1 $$f -max_total_time=$(FUZZ_SECONDS) \
+	       -timeout=$(FUZZ_TIMEOUT) -rss_limit_mb=2048 -max_len=8192 \
+	       -artifact_prefix=$(B)/fuzz/$$n.artifacts/ $(B)/fuzz/$$n.new tests/fuzz/corpus/$$n \
+	       >$$log 2>&1; then tail -n 2 $$log; \
+	  else echo "!! $$n FAILED (exit $$?); the end of $$log:"; tail -n 60 $$log; \
+	    sed -n 's/.*Test unit written to \(.*\)/!! failing input: \1/p' $$log; \
+	    failed="$$failed $$n"; fi; done; \
+	 if [ -n "$$failed" ]; then echo "fuzz-replay: FAILED:$$failed"; exit 1; fi; \
+	 echo "fuzz-replay: ok"
 
 # ---- the bridge's own tests (node's test runner) -----------------------------------------
 .PHONY: bridge-unit
