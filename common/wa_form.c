@@ -162,3 +162,19 @@ char *wa_utf8_sanitize(const char *s, size_t len, size_t *out_len)
     *out_len = o;
     return out;
 }
+
+void wa_utf8_copy(char *dst, size_t dstsz, const char *src)
+{
+    if (!dstsz) return;
+    if (!src) src = "";
+    size_t n;
+    char *clean = wa_utf8_sanitize(src, strlen(src), &n);
+    size_t len = n < dstsz - 1 ? n : dstsz - 1;
+    /* Never half a character: back up over continuation bytes to where one starts. */
+    if (len < n)
+        while (len > 0 && ((unsigned char)clean[len] & 0xC0) == 0x80)
+            len--;
+    memcpy(dst, clean, len);
+    dst[len] = '\0';
+    free(clean);
+}

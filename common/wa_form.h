@@ -41,5 +41,8 @@ int wa_utf8_valid(const char *s, size_t len);
 int wa_text_clean(const char *s, size_t len);
 /* Copy with every invalid sequence and every NUL replaced by U+FFFD; sets the new length. */
 char *wa_utf8_sanitize(const char *s, size_t len, size_t *out_len);
+/* Copies src (NULL: "") into dst as sanitized UTF-8, cut at a character boundary so that it
+ * fits dstsz with its NUL: a reason or a label that must stay valid for JSON and Postgres. */
+void wa_utf8_copy(char *dst, size_t dstsz, const char *src);
 
 #endif

@@ -233,7 +233,7 @@ static char *message_event(json_t *root, const struct ids *x, int64_t now_ms, ch
     if (!type || !one_of(type, message_types)) {
         snprintf(errbuf, errsz,
                  "type must be one of text, image, audio, video, document, sticker,"
-                 " location, contact, reaction, button, unknown");
+                 " location, contact, reaction, button, unknown, media");
         return NULL;
     }
     json_t *fm = json_object_get(root, "fromMe");

@@ -4,6 +4,7 @@
 #include "wa_event.h"
 #include "wa_kafka.h"
 #include "wa_log.h"
+#include "wa_outbound.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -57,17 +58,27 @@ static int decode(const rd_kafka_message_t *m, json_t **root, struct mw_job *j, 
     }
     *is_job = strcmp(type, "job") == 0;
     if (!*is_job) return 0;
-    if (json_unpack_ex(*root, &je, 0, "{s:s, s:i, s:s, s:s, s?s, s?o}", "message_id",
-                       &j->message_id, "idx", &j->idx, "provider", &j->provider, "url", &j->url,
-                       "mime", &j->mime, "contact", &contact) != 0) {
+    json_t *mime = NULL;
+    json_int_t idx = -1;
+    if (json_unpack_ex(*root, &je, 0, "{s:s, s:I, s:s, s:s, s?o, s?o}", "message_id",
+                       &j->message_id, "idx", &idx, "provider", &j->provider, "url", &j->url,
+                       "mime", &mime, "contact", &contact) != 0) {
         snprintf(err, errsz, "invalid media job: %s", je.text);
         return -1;
     }
+    /* The router writes "mime": null when the provider declared none (Twilio may). */
+    if (mime && !json_is_null(mime) && !json_is_string(mime)) {
+        snprintf(err, errsz, "invalid media job: mime must be a string");
+        return -1;
+    }
+    j->mime = json_string_value(mime);
     if (contact) j->phone = json_string_value(json_object_get(contact, "phone"));
-    if (strlen(j->message_id) != 36 || j->idx < 0 || j->idx > 99) {
+    /* Checked as Postgres will cast it: a malformed id would fail there on every retry. */
+    if (!wa_uuid_valid(j->message_id) || idx < 0 || idx > 99) {
         snprintf(err, errsz, "invalid media job: bad message_id or idx");
         return -1;
     }
+    j->idx = (int)idx;
     return 0;
 }
 
@@ -107,7 +118,9 @@ enum wa_result mw_handle(struct wa_sender *s, const rd_kafka_message_t *m, void 
     PGresult *q = wa_pg_exec(&s->pg, "media_done", 2, dp, &res, err, sizeof err);
     if (!q) {
         json_decref(root);
-        return WA_RETRY;
+        if (res == WA_RETRY) return WA_RETRY;
+        wa_metric_add(mw_m.failed, 1);
+        return wa_send_error(s, m, "invalid_media_job", err, 0); /* the same every time: park */
     }
     int done = PQntuples(q) > 0;
     PQclear(q);

@@ -1,6 +1,7 @@
 /* health.c - provider health from wa.provider: every router reads the whole topic itself, so
  * each one routes on every change; the change is recorded (once) as a provider.health event. */
 #include "router.h"
+#include "wa_form.h"
 #include "wa_log.h"
 
 #include <stdio.h>
@@ -45,20 +46,24 @@ int rtr_health_start(struct rtr *r, char *err, size_t errsz)
 /* Writes a pending change into the CRM (and the outbox) once. */
 static void record(struct rtr *r)
 {
-    char err[512], since[24], ev[640];
+    char err[512], since[24];
     enum wa_result res;
     snprintf(since, sizeof since, "%lld", (long long)baileys.since_ms);
     json_t *e = json_pack("{s:i, s:s, s:s, s:I, s:s, s:s, s:I}", "v", 1, "type", "provider.health",
                           "provider", "baileys", "at_ms", (json_int_t)wa_wall_ms(), "state",
                           baileys.up ? "UP" : "DOWN", "reason", baileys.reason, "since_ms",
                           (json_int_t)baileys.since_ms);
-    char *s = json_dumps(e, JSON_COMPACT);
+    char *ev = e ? json_dumps(e, JSON_COMPACT) : NULL;
     json_decref(e);
-    snprintf(ev, sizeof ev, "%s", s);
-    free(s);
+    if (!ev) {
+        wa_warn("provider health event could not be encoded (not recorded)");
+        baileys.pending = 0;
+        return;
+    }
     const char *p[] = {"baileys", baileys.up ? "UP" : "DOWN", baileys.reason,
                        since,     rtr_cfg.topic_events,       ev};
     PGresult *q = wa_pg_exec(&r->pg, "health_record", 6, p, &res, err, sizeof err);
+    free(ev);
     if (!q) {
         wa_warn("postgres %s (provider health is recorded later)", err);
         return;
@@ -81,6 +86,13 @@ static void apply(const rd_kafka_message_t *m)
         json_decref(o);
         return;
     }
+    if (since < 0 || checked < 0) {
+        /* A time before 1970 is no report: and age arithmetic on it would overflow. */
+        wa_warn("ignoring a wa.provider record with a negative time offset=%lld",
+                (long long)m->offset);
+        json_decref(o);
+        return;
+    }
     if (strcmp(provider, "baileys") == 0) {
         int up = strcmp(state, "UP") == 0;
         int changed = !baileys.known || up != baileys.up || since != baileys.since_ms;
@@ -88,7 +100,7 @@ static void apply(const rd_kafka_message_t *m)
         baileys.up = up;
         baileys.since_ms = since;
         baileys.checked_ms = checked ? checked : since;
-        snprintf(baileys.reason, sizeof baileys.reason, "%s", reason);
+        wa_utf8_copy(baileys.reason, sizeof baileys.reason, reason);
         if (changed) {
             baileys.pending = 1;
             wa_info("provider baileys is %s since %lld: %s", state, (long long)since, reason);

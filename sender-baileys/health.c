@@ -1,6 +1,7 @@
 /* health.c - probes the bridge's /health in the background (never once per message) and
  * publishes every change, plus a heartbeat per probe, to wa.provider. */
 #include "sender_baileys.h"
+#include "wa_form.h"
 #include "wa_kafka.h"
 #include "wa_log.h"
 
@@ -27,8 +28,12 @@ static void publish(int64_t checked_ms, const char *source)
         json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:s}", "v", 1, "provider", "baileys", "state",
                   st.up ? "UP" : "DOWN", "reason", st.reason, "since_ms", (json_int_t)st.since_ms,
                   "checked_ms", (json_int_t)checked_ms, "source", source);
-    char *s = json_dumps(o, JSON_COMPACT);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
+    if (!s) {
+        wa_warn("cannot encode provider health");
+        return;
+    }
     /* Not waited for: a lost heartbeat is replaced by the next one, and a
      * change is also retried by the next probe's heartbeat. */
     rd_kafka_resp_err_t e =
@@ -48,7 +53,7 @@ static void set_state(int up, const char *reason, const char *source)
         st.since_ms = now;
         wa_info("baileys is %s: %s", up ? "UP" : "DOWN", reason);
     }
-    snprintf(st.reason, sizeof st.reason, "%s", reason);
+    wa_utf8_copy(st.reason, sizeof st.reason, reason); /* the bridge's words: any bytes */
     publish(now, source);
     pthread_mutex_unlock(&mu);
 }
