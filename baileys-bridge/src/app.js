@@ -54,7 +54,9 @@ export async function createBridge(config, opts = {}) {
     }
     link.on('state', (s) => metrics.set('bridge_connected', s === 'open' ? 1 : 0));
 
-    const media = new MediaCache({ dir: path.join(stateDir, 'media'), ttlS: config.mediaTtlS, logger: logger.child({ module: 'media' }), metrics });
+    const media = new MediaCache({
+      dir: path.join(stateDir, 'media'), ttlS: config.mediaTtlS, maxBytes: config.inboundMediaMaxBytes, logger: logger.child({ module: 'media' }), metrics,
+    });
     cleanups.push(() => media.close());
 
     let inbound;

@@ -89,6 +89,9 @@ export function loadConfig(env = process.env) {
     // private address unless its host is listed here (development: s3proxy on 127.0.0.1).
     mediaMaxBytes: parsePositive('BRIDGE_MEDIA_MAX_BYTES', env.BRIDGE_MEDIA_MAX_BYTES, 105906176, errors, { integer: true }),
     mediaPrivateHosts: (env.BRIDGE_MEDIA_PRIVATE_HOSTS || '').split(',').map((h) => h.trim()).filter(Boolean),
+    // Inbound media: a file larger than this (100 MiB, the order of media-worker's limit) is
+    // not stored; the message is forwarded with the item marked unavailable "too_large: …".
+    inboundMediaMaxBytes: parsePositive('BRIDGE_INBOUND_MEDIA_MAX_BYTES', env.BRIDGE_INBOUND_MEDIA_MAX_BYTES, 104857600, errors, { integer: true }),
     logLevel,
     // Not in the table; tuning knobs with safe defaults (tests shrink them).
     outboxMaxBackoffMs: parsePositive('BRIDGE_OUTBOX_MAX_BACKOFF_MS', env.BRIDGE_OUTBOX_MAX_BACKOFF_MS, 30000, errors, { integer: true }),

@@ -2,11 +2,12 @@
 // message-receipt.update (group receipts). Everything that is forwarded goes through
 // the durable outbox; the payload is built field by field (JSON.stringify of a proto
 // instance drops remoteJidAlt and turns Longs into strings).
+import http from 'node:http';
 import {
   proto, normalizeMessageContent, getContentType, toNumber, jidDecode, jidNormalizedUser,
   isJidGroup, isJidStatusBroadcast, isJidBroadcast, isJidNewsletter, isLidUser, isPnUser,
 } from 'baileys';
-import { mediaIdFor } from './media.js';
+import { mediaIdFor, httpStatusOf, MediaTooLarge } from './media.js';
 
 const S = proto.WebMessageInfo.Status;
 export const STATUS_NAMES = { [S.ERROR]: 'error', [S.SERVER_ACK]: 'sent', [S.DELIVERY_ACK]: 'delivered', [S.READ]: 'read', [S.PLAYED]: 'played' };
@@ -56,6 +57,40 @@ export function textOf(c, t) {
 }
 
 const numOrNull = (v) => (v === null || v === undefined ? null : toNumber(v));
+/** A size ingress can hold: a safe non-negative integer, else null (a u64 past 2^53 is not exact). */
+const sizeOrNull = (v) => {
+  const n = numOrNull(v);
+  return Number.isSafeInteger(n) && n >= 0 ? n : null;
+};
+
+export const DOWNLOAD_TRIES = 5;
+export const UNAVAILABLE_MAX_BYTES = 500;
+
+/**
+ * media.unavailable text: one line, no control characters, well-formed UTF-16 (Jansson
+ * refuses lone surrogates and U+0000), at most UNAVAILABLE_MAX_BYTES bytes of UTF-8.
+ */
+export function unavailableReason(text) {
+  const s = String(text).replace(/[\u0000-\u001f\u007f\s]+/g, ' ').toWellFormed().trim() || 'unknown';
+  if (Buffer.byteLength(s, 'utf8') <= UNAVAILABLE_MAX_BYTES) return s;
+  let out = '';
+  let n = 3; // room for the "..."
+  for (const ch of s) {
+    n += Buffer.byteLength(ch, 'utf8');
+    if (n > UNAVAILABLE_MAX_BYTES) break;
+    out += ch;
+  }
+  return `${out}...`;
+}
+
+/** Why a download failed, short: "410 Gone", "ECONNREFUSED", or the error's message. */
+export function describeDownloadError(err) {
+  // a Boom without data.url is not an HTTP answer (Boom defaults to 500)
+  const status = err?.isBoom ? (err.data?.url ? httpStatusOf(err) : null) : httpStatusOf(err);
+  if (Number.isInteger(status)) return `${status}${http.STATUS_CODES[status] ? ` ${http.STATUS_CODES[status]}` : ''}`;
+  const d = String(err?.cause?.code || err?.code || err?.message || err).replace(/[\u0000-\u001f\u007f\s]+/g, ' ').trim().slice(0, 200);
+  return d || 'unknown error';
+}
 
 export function createInbound({ getSock, outbox, config, logger, metrics, mediaUrl, media, keyFor }) {
   const seen = new Bounded(20000); // (remoteJid|id) already forwarded
@@ -148,7 +183,7 @@ export function createInbound({ getSock, outbox, config, logger, metrics, mediaU
     if (MEDIA_TYPES.has(type)) {
       const m = content[ctype];
       const id = mediaIdFor(key);
-      payload.media = { mimetype: m.mimetype ?? null, size: numOrNull(m.fileLength), url: mediaUrl(id), fileName: m.fileName ?? null };
+      payload.media = { mimetype: m.mimetype ?? null, size: sizeOrNull(m.fileLength), url: mediaUrl(id), fileName: m.fileName ?? null };
       // keep what is needed to download (and re-upload) after a crash
       entry.pending = { mediaId: id, raw: Buffer.from(proto.WebMessageInfo.encode(msg).finish()).toString('base64') };
     }
@@ -158,19 +193,34 @@ export function createInbound({ getSock, outbox, config, logger, metrics, mediaU
     logger.info({ remoteJid: jid, messageId: key.id, type, upsertType }, 'inbound: queued for ingress');
   }
 
-  /** Outbox hook: finish a media entry by downloading the file into the cache. */
+  /**
+   * Outbox hook: finish a media entry by downloading the file into the cache. A file that
+   * cannot be had (over the size cap, or DOWNLOAD_TRIES failed downloads) does not hold up
+   * the message: it is forwarded with media {url: null, mimetype, size, unavailable: why}.
+   */
   async function prepare(entry, attempt) {
     const { mediaId, raw } = entry.pending;
     const msg = proto.WebMessageInfo.decode(Buffer.from(raw, 'base64'));
     const payload = { ...entry.payload, media: { ...entry.payload.media } };
+    const unavailable = (why) => {
+      payload.media.url = null;
+      payload.media.unavailable = unavailableReason(why);
+    };
     try {
       const meta = await media.fetch(mediaId, msg, getSock(), payload.media);
       payload.media.size = meta.size;
     } catch (err) {
-      if (attempt < 4) throw err;
-      // give up on the file, not on the message: forward it with url null
-      logger.error({ messageId: payload.messageId, err: err.message }, 'inbound: media download failed 5 times; forwarding without a url');
-      payload.media.url = null;
+      if (err instanceof MediaTooLarge || err?.code === 'MEDIA_TOO_LARGE') {
+        logger.warn({ chat: entry.chat, messageId: payload.messageId, reason: err.message }, 'inbound: media over BRIDGE_INBOUND_MEDIA_MAX_BYTES, not stored; forwarding it as unavailable');
+        unavailable(err.reason || err.message);
+      } else if (attempt < DOWNLOAD_TRIES - 1) {
+        throw err;
+      } else {
+        // give up on the file, not on the message
+        const why = `download_failed: ${describeDownloadError(err)} after ${attempt + 1} tries`;
+        logger.error({ chat: entry.chat, messageId: payload.messageId, err: err.message, reason: why }, 'inbound: media download failed; forwarding it as unavailable');
+        unavailable(why);
+      }
     }
     return { chat: entry.chat, payload };
   }

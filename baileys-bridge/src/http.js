@@ -11,16 +11,31 @@ const json = (res, status, body, headers = {}) => {
   res.end(b);
 };
 
+/**
+ * The request body as JSON, at most `limit` bytes. Over the limit: a 413 HttpError marked
+ * `close`, and the rest of the body is read and dropped (not a reset: that could reach the
+ * client before our answer does); the route's caller answers, then the connection closes.
+ */
 function readJson(req, limit) {
   return new Promise((resolve, reject) => {
     const chunks = [];
     let size = 0;
+    let over = false;
     req.on('data', (c) => {
+      if (over) return;
       size += c.length;
-      if (size > limit) { reject(new HttpError(413, { ok: false, error: 'body_too_large', reason: `limit is ${limit} bytes` })); req.destroy(); return; }
+      if (size > limit) {
+        over = true;
+        chunks.length = 0;
+        const err = new HttpError(413, { ok: false, error: 'body_too_large', reason: `limit is ${limit} bytes` });
+        err.close = true;
+        reject(err);
+        return;
+      }
       chunks.push(c);
     });
     req.on('end', () => {
+      if (over) return;
       try {
         resolve(JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null'));
       } catch {
@@ -29,6 +44,37 @@ function readJson(req, limit) {
     });
     req.on('error', reject);
   });
+}
+
+/** Answer an oversized body, then close the connection once the client has sent it (or after a grace time). */
+function answerAndClose(req, res, status, body, graceMs = 5000) {
+  const b = JSON.stringify(body);
+  // The whole answer goes out now (content-length: the client has it all); the response is
+  // ended only when the request is over, because ending it closes the socket, and a client
+  // still sending into a closed socket gets a reset that can destroy the answer unread.
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(b), connection: 'close' });
+  res.write(b);
+  let done = false;
+  const finish = () => { if (done) return; done = true; clearTimeout(timer); res.end(); };
+  const timer = setTimeout(() => { finish(); req.socket?.destroy(); }, graceMs);
+  timer.unref();
+  if (req.complete) return finish();
+  req.on('end', finish);
+  req.on('close', finish);
+  req.resume();
+}
+
+/** RFC 6266 / 5987 Content-Disposition: an ASCII filename="…" fallback plus filename*=UTF-8''…. */
+export function contentDisposition(name) {
+  const full = String(name).replace(/[\u0000-\u001f\u007f]/g, '_').toWellFormed();
+  const ascii = full.replace(/[^\x20-\x7e]/gu, '_').replace(/["\\]/g, '\\$&');
+  const encoded = encodeURIComponent(full).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
+}
+
+/** A Content-Type header value from a sender-given mimetype, or application/octet-stream. */
+export function safeMimetype(m) {
+  return typeof m === 'string' && /^[\x21-\x7e][\x20-\x7e]*$/.test(m) && m.length <= 255 ? m : 'application/octet-stream';
 }
 
 /** 401 when the header is missing, 403 when it is wrong; constant-time compare. */
@@ -89,9 +135,10 @@ export function createHttpServer({ config, logger, metrics, link, sender, media,
       const hit = await media.get(m[1]);
       if (!hit) return json(res, 404, { ok: false, error: 'not_found', reason: 'unknown or expired media id' });
       res.writeHead(200, {
-        'content-type': hit.meta.mimetype || 'application/octet-stream',
+        // both come from the sender's message: only ASCII reaches the headers
+        'content-type': safeMimetype(hit.meta.mimetype),
         'content-length': hit.meta.size,
-        ...(hit.meta.fileName ? { 'content-disposition': `attachment; filename="${hit.meta.fileName.replace(/["\\\r\n]/g, '_')}"` } : {}),
+        ...(hit.meta.fileName ? { 'content-disposition': contentDisposition(hit.meta.fileName) } : {}),
       });
       fs.createReadStream(hit.file).pipe(res);
     },
@@ -121,7 +168,10 @@ export function createHttpServer({ config, logger, metrics, link, sender, media,
       }
       await matched.handler(req, res, m);
     } catch (err) {
-      if (err instanceof HttpError) return json(res, err.status, err.body);
+      if (err instanceof HttpError) {
+        if (err.close && !res.headersSent) return answerAndClose(req, res, err.status, err.body);
+        return json(res, err.status, err.body);
+      }
       logger.error({ err: err.message, path }, 'http handler failed');
       if (!res.headersSent) json(res, 500, { ok: false, error: 'internal' });
       else res.destroy();

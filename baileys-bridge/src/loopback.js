@@ -85,7 +85,7 @@ export class LoopbackLink extends EventEmitter {
         const file = link.files.get(oldToken);
         if (!file) throw new Error('loopback: unknown media');
         const token = crypto.randomBytes(12).toString('hex');
-        link.files.set(token, { path: file.path, failures: 0 });
+        link.files.set(token, { path: file.path, failures: 0, status: file.status });
         content.url = `${link.mediaBase}/enc/${token}`;
         return copy;
       },
@@ -100,6 +100,7 @@ export class LoopbackLink extends EventEmitter {
       const token = (req.url || '').split('/').pop();
       const f = this.files.get(token);
       if (!f) { res.writeHead(404).end(); return; }
+      if (f.status) { res.writeHead(f.status).end(); return; } // a file the "CDN" never serves
       if (f.failures > 0) { f.failures--; res.writeHead(410).end(); return; } // expired on the "CDN"
       fs.readFile(f.path).then((b) => res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(b),
         () => res.writeHead(404).end());
@@ -156,15 +157,19 @@ export class LoopbackLink extends EventEmitter {
     } else if (MEDIA_KINDS.includes(type)) {
       const m = body.media;
       if (!m || typeof m.data !== 'string' || !m.mimetype) throw bad('"media" {mimetype, data (base64)} is required for media types');
+      const failStatus = m.fail === undefined || m.fail === null ? null : Number(m.fail);
+      if (failStatus !== null && !(Number.isInteger(failStatus) && failStatus >= 400 && failStatus <= 599)) throw bad('"media.fail" must be an HTTP status 400..599');
+      if (m.fileLength !== undefined && m.fileLength !== null && !(Number.isSafeInteger(m.fileLength) && m.fileLength >= 0)) throw bad('"media.fileLength" must be a non-negative integer or null');
       const buf = Buffer.from(m.data, 'base64');
       const enc = await encryptedStream(buf, type, { logger: this.logger });
       const token = crypto.randomBytes(12).toString('hex');
-      this.files.set(token, { path: enc.encFilePath, failures: m.expired ? 1 : 0 });
+      this.files.set(token, { path: enc.encFilePath, failures: m.expired ? 1 : 0, status: failStatus });
       message = {
         [`${type}Message`]: {
           url: `${this.mediaBase}/enc/${token}`, // no directPath: Baileys would prefer mmg.whatsapp.net
           mimetype: m.mimetype, mediaKey: enc.mediaKey, fileSha256: enc.fileSha256, fileEncSha256: enc.fileEncSha256,
-          fileLength: enc.fileLength, caption: type === 'document' || type === 'sticker' || type === 'audio' ? undefined : body.text || undefined,
+          // fileLength: the real one, or what the test claims (null: not given, as some messages lack it)
+          fileLength: m.fileLength === undefined ? enc.fileLength : (m.fileLength ?? undefined), caption: type === 'document' || type === 'sticker' || type === 'audio' ? undefined : body.text || undefined,
           fileName: type === 'document' ? m.fileName || 'file' : undefined,
         },
       };

@@ -1,5 +1,7 @@
 // Inbound media: download promptly with Baileys' downloadMediaMessage, keep the
 // plaintext in a local cache for BRIDGE_MEDIA_TTL_S, serve it at GET /media/:id.
+// Nothing larger than BRIDGE_INBOUND_MEDIA_MAX_BYTES is stored: refused up front when the
+// message's fileLength says so, and cut off while decrypting to disk when it does not (or lies).
 //
 // Baileys' built-in re-upload (ctx.reuploadRequest) never fires in 7.0.0-rc14: it tests
 // `error.status`, but the thrown Boom carries `output.statusCode`. So the 404/410 →
@@ -8,8 +10,9 @@ import fs from 'node:fs/promises';
 import fsSync from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { downloadMediaMessage } from 'baileys';
+import { downloadMediaMessage, extractMessageContent, getContentType } from 'baileys';
 import { writeFileAtomic, unlinkDurable } from './fsutil.js';
 
 const REUPLOAD_STATUS = new Set([404, 410]);
@@ -22,10 +25,50 @@ export function httpStatusOf(err) {
   return err?.output?.statusCode ?? err?.status ?? err?.statusCode ?? null;
 }
 
+/** The file is over BRIDGE_INBOUND_MEDIA_MAX_BYTES: permanent, retrying cannot help. */
+export class MediaTooLarge extends Error {
+  constructor(reason) {
+    super(reason);
+    this.code = 'MEDIA_TOO_LARGE';
+    this.reason = reason; // "too_large: …", forwarded to ingress as media.unavailable
+  }
+}
+
+/** The fileLength the message declares (a Long, a number or a decimal string), or null. */
+export function declaredLength(msg) {
+  try {
+    const content = extractMessageContent(msg?.message);
+    const type = content && getContentType(content);
+    const v = type ? content[type]?.fileLength : null;
+    if (v === null || v === undefined) return null;
+    const s = String(v); // Long.toString() is exact where Number() is not
+    return /^\d+$/.test(s) ? s : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Passes bytes through, failing with MediaTooLarge once more than maxBytes went by. */
+function byteCap(maxBytes) {
+  let seen = 0;
+  return new Transform({
+    transform(chunk, _enc, cb) {
+      seen += chunk.length;
+      if (seen > maxBytes) return cb(new MediaTooLarge(`too_large: more than ${maxBytes} bytes (BRIDGE_INBOUND_MEDIA_MAX_BYTES) while downloading`));
+      cb(null, chunk);
+    },
+  });
+}
+
 export class MediaCache {
-  constructor({ dir, ttlS, logger, metrics }) {
-    Object.assign(this, { dir, ttlS, logger, metrics });
+  /** @param {number} [o.maxBytes] the largest file stored (BRIDGE_INBOUND_MEDIA_MAX_BYTES) */
+  constructor({ dir, ttlS, logger, metrics, maxBytes = 104857600 }) {
+    Object.assign(this, { dir, ttlS, logger, metrics, maxBytes });
     fsSync.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // a download cut short by a crash leaves its temp file; only this process uses the dir (lock)
+    for (const name of fsSync.readdirSync(dir)) {
+      if (name.endsWith('.tmp')) fsSync.rmSync(path.join(dir, name), { force: true });
+    }
     this.sweeper = setInterval(() => this.sweep().catch(() => {}), Math.min(ttlS * 1000, 10 * 60 * 1000));
     this.sweeper.unref();
   }
@@ -50,16 +93,26 @@ export class MediaCache {
 
   /**
    * Download and decrypt the media of msg into the cache (idempotent per id).
+   * Throws MediaTooLarge (nothing stored) for a file over maxBytes.
    * @param sock the current socket (for updateMediaMessage); may be null
    */
   async fetch(id, msg, sock, { mimetype, fileName }) {
     const have = await this.get(id);
     if (have) return have.meta;
+    const declared = declaredLength(msg);
+    if (declared !== null && BigInt(declared) > BigInt(this.maxBytes)) {
+      this.metrics?.inc('bridge_media_downloads_total', { result: 'too_large' });
+      throw new MediaTooLarge(`too_large: ${declared} bytes over BRIDGE_INBOUND_MEDIA_MAX_BYTES (${this.maxBytes})`);
+    }
     const p = this.#paths(id);
     const tmp = `${p.data}.${process.pid}.tmp`;
     const downloadTo = async (m) => {
       const stream = await downloadMediaMessage(m, 'stream', {});
-      await pipeline(stream, fsSync.createWriteStream(tmp, { mode: 0o600 }));
+      // Baileys pipes the HTTP body into its decipher; when the pipeline stops early (too
+      // large, disk error) the decipher is destroyed and unpiped, and the body would stay
+      // paused with its connection open: end the download too.
+      stream.on('unpipe', (src) => { if (!src.readableEnded) src.destroy(); });
+      await pipeline(stream, byteCap(this.maxBytes), fsSync.createWriteStream(tmp, { mode: 0o600 }));
       const fh = await fs.open(tmp, 'r+');
       try {
         await fh.sync();
@@ -85,8 +138,8 @@ export class MediaCache {
       this.metrics?.inc('bridge_media_downloads_total', { result: 'ok' });
       return meta;
     } catch (err) {
-      await fs.rm(tmp, { force: true });
-      this.metrics?.inc('bridge_media_downloads_total', { result: 'error' });
+      await fs.rm(tmp, { force: true }); // never leave a partial file behind
+      this.metrics?.inc('bridge_media_downloads_total', { result: err instanceof MediaTooLarge ? 'too_large' : 'error' });
       throw err;
     }
   }

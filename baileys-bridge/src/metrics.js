@@ -23,8 +23,13 @@ export class Metrics {
     this.defs.get(name).values.set(Metrics.key(labels), value);
   }
 
+  /** One series' value; without labels, the sum over all of the metric's series. */
   get(name, labels) {
-    return this.defs.get(name).values.get(Metrics.key(labels)) || 0;
+    const values = this.defs.get(name).values;
+    if (labels) return values.get(Metrics.key(labels)) || 0;
+    let sum = 0;
+    for (const v of values.values()) sum += v;
+    return sum;
   }
 
   render() {
@@ -43,7 +48,7 @@ export function bridgeMetrics() {
     .define('bridge_inbound_forwarded_total', 'counter', 'Outbox entries delivered to ingress with a 2xx, by event')
     .define('bridge_inbound_skipped_total', 'counter', 'Inbound messages not forwarded, by reason')
     .define('bridge_outbox_retries_total', 'counter', 'Failed outbox delivery attempts that will be retried')
-    .define('bridge_outbox_rejected_total', 'counter', 'Outbox entries refused by ingress with 400 and moved to rejected/')
+    .define('bridge_outbox_rejected_total', 'counter', 'Outbox entries ingress refused for good (a 4xx other than 401, 403, 408, 429) and moved to rejected/, by status')
     .define('bridge_outbox_depth', 'gauge', 'Entries waiting in the durable outbox')
     .define('bridge_sends_total', 'counter', 'Messages handed to WhatsApp by POST /send')
     .define('bridge_send_errors_total', 'counter', 'POST /send failures, by reason')

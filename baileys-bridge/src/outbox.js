@@ -1,7 +1,10 @@
 // Durable outbox: every inbound message/receipt is written here (atomically) before
-// it is POSTed to ingress, and deleted only after a 2xx. A 400 is permanent: the entry
-// moves to rejected/. Anything else is retried with capped backoff. Order is kept per
-// chat (one in-flight entry per chat); different chats do not block each other.
+// it is POSTed to ingress, and deleted only after a 2xx. Order is kept per chat (one
+// in-flight entry per chat); different chats do not block each other.
+// A 4xx other than 401, 403, 408 and 429 is permanent (see isPermanent): the entry moves
+// to rejected/ with ingress's answer recorded in it, and the chat's next entry goes out.
+// 401/403 (a wrong secret: fixed by configuration), 408/429 (transient), 5xx and network
+// errors are retried with capped backoff.
 import fs from 'node:fs/promises';
 import fsSync from 'node:fs';
 import path from 'node:path';
@@ -9,6 +12,13 @@ import { writeFileAtomic, renameDurable, unlinkDurable } from './fsutil.js';
 import { backoffDelay } from './backoff.js';
 
 const NAME_RE = /^\d{20}\.json$/;
+const RETRIED_4XX = new Set([401, 403, 408, 429]);
+const RESPONSE_KEEP = 4096; // characters of ingress's answer kept with a rejected entry
+
+/** An HTTP answer that retrying cannot change: any 4xx but 401, 403, 408 and 429. */
+export function isPermanent(status) {
+  return status >= 400 && status < 500 && !RETRIED_4XX.has(status);
+}
 
 export class Outbox {
   /**
@@ -150,15 +160,21 @@ export class Outbox {
       c.attempt = 0;
       this.metrics?.inc('bridge_inbound_forwarded_total', { event: item.entry.payload.event });
       this.logger.debug({ chat, messageId: item.entry.payload.messageId, event: item.entry.payload.event }, 'outbox: delivered');
-    } else if (res.status === 400) {
-      await renameDurable(file, path.join(this.rejectedDir, item.name));
+    } else if (isPermanent(res.status)) {
+      // The entry as it was, plus why: {status, response, at}. Written whole to rejected/
+      // before the outbox copy goes, so a crash in between at worst sends it once more.
+      const to = path.join(this.rejectedDir, item.name);
+      const rejected = { status: res.status, response: text.slice(0, RESPONSE_KEEP), at: new Date().toISOString() };
+      await writeFileAtomic(to, JSON.stringify({ ...item.entry, rejected }));
+      await unlinkDurable(file);
       c.queue.shift();
       c.attempt = 0;
-      this.metrics?.inc('bridge_outbox_rejected_total');
-      this.logger.error({ chat, messageId: item.entry.payload.messageId, status: 400, response: text.slice(0, 500), file: path.join(this.rejectedDir, item.name) },
-        'outbox: ingress rejected the entry as bad input (400); moved to rejected/, not retrying');
+      this.metrics?.inc('bridge_outbox_rejected_total', { status: res.status });
+      this.logger.warn({ chat, messageId: item.entry.payload.messageId, event: item.entry.payload.event, status: res.status, response: text.slice(0, 500), file: to },
+        `outbox: ingress refused the entry for good (${res.status}); moved to rejected/, the chat's next entry goes on`);
     } else {
-      return this.#retryLater(chat, c, `HTTP ${res.status}`);
+      const hint = res.status === 401 || res.status === 403 ? ' (ingress refuses X-BAILEYS-SECRET: check BAILEYS_WEBHOOK_SECRET on both sides)' : '';
+      return this.#retryLater(chat, c, `HTTP ${res.status}${hint}`);
     }
     this.#gauge();
   }

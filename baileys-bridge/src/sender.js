@@ -56,10 +56,16 @@ export function buildContent(body) {
     return { jid, content: { text } };
   }
   if (type === 'media') {
+    if (mediaUrl === undefined || mediaUrl === null || mediaUrl === '') throw bad('"mediaUrl" is required for type "media" (an http or https URL)');
+    // a string only: new URL() would take anything whose String() is a URL (["https://…"], an object with toString)
+    if (typeof mediaUrl !== 'string') throw bad(`"mediaUrl" must be a string (an http or https URL), got ${Array.isArray(mediaUrl) ? 'an array' : typeof mediaUrl}`);
     let u;
-    try { u = new URL(mediaUrl); } catch { throw bad('"mediaUrl" is required for type "media" (an http or https URL)'); }
+    try { u = new URL(mediaUrl); } catch { throw bad('"mediaUrl" is not a valid URL (an http or https URL is required)'); }
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw bad('"mediaUrl" must be http or https');
     if (caption !== undefined && caption !== null && typeof caption !== 'string') throw bad('"caption" must be a string');
+    if (fileName !== undefined && fileName !== null && typeof fileName !== 'string') {
+      throw bad(`"fileName" must be a string, got ${Array.isArray(fileName) ? 'an array' : typeof fileName}`);
+    }
     const ext = path.extname(u.pathname).slice(1).toLowerCase();
     const [guessKind, guessMime] = EXT_KIND[ext] || ['document', 'application/octet-stream'];
     const mime = typeof mimetype === 'string' && mimetype ? mimetype : guessMime;

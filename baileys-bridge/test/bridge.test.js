@@ -3,7 +3,10 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { startBridge, fakeIngress, tmpDir, call, waitFor, testConfig, silent, SECRET } from './helpers.js';
+import { ingressVerdict } from './ingress-contract.js';
 import { createBridge } from '../src/app.js';
 
 test('/health is 200 when open and 503 with the same shape when not', async (t) => {
@@ -193,4 +196,73 @@ test('a second bridge on the same state dir is refused (lock)', async (t) => {
   const dir = await tmpDir(t);
   await startBridge(t, { BRIDGE_STATE_DIR: dir });
   await assert.rejects(createBridge(testConfig({ BRIDGE_STATE_DIR: dir }), { logger: silent }), /already locked/);
+});
+
+test('GET /media/:id for documents named in Hebrew, with emoji, or with quotes and CR/LF: 200, RFC 6266 Content-Disposition, no injected header', async (t) => {
+  const ingress = await fakeIngress(t);
+  const b = await startBridge(t, { BRIDGE_STATE_DIR: await tmpDir(t), INGRESS_URL: ingress.url });
+  const names = ['חוזה.pdf', '📄 report 😀.pdf', 'a"b\\c\r\nX-Injected: 1.pdf'];
+  for (const fileName of names) {
+    await call(b.url, 'POST', '/dev/inbound', { body: { from: '+972501234567', type: 'document', media: { mimetype: 'application/pdf', data: Buffer.from(`%PDF ${fileName}`).toString('base64'), fileName } } });
+  }
+  // a sender-chosen mimetype that cannot be a header value
+  await call(b.url, 'POST', '/dev/inbound', { body: { from: '+972501234567', type: 'document', media: { mimetype: 'application/pdf; name="חוזה"', data: Buffer.from('%PDF').toString('base64'), fileName: 'x.pdf' } } });
+  await waitFor(() => ingress.received.length >= 4, { what: 'four documents' });
+  const docs = ingress.received.map((x) => x.body);
+  for (const [i, fileName] of names.entries()) {
+    assert.equal(docs[i].media.fileName, fileName);
+    const got = await call(b.url, 'GET', new URL(docs[i].media.url).pathname, { raw: true });
+    assert.equal(got.status, 200, fileName);
+    assert.equal(got.buf.toString(), `%PDF ${fileName}`);
+    assert.equal(got.headers.get('content-type'), 'application/pdf');
+    assert.equal(got.headers.get('x-injected'), null);
+    const cd = got.headers.get('content-disposition');
+    const m = /^attachment; filename="((?:[^"\\]|\\.)*)"; filename\*=UTF-8''(\S+)$/.exec(cd);
+    assert.ok(m, cd);
+    assert.equal(decodeURIComponent(m[2]), fileName.replace(/[\r\n]/g, '_'));
+    assert.match(m[1], /^[\x20-\x7e]*$/);
+  }
+  const odd = await call(b.url, 'GET', new URL(docs[3].media.url).pathname, { raw: true });
+  assert.equal(odd.status, 200);
+  assert.equal(odd.headers.get('content-type'), 'application/octet-stream');
+});
+
+test('inbound media that cannot be had reaches ingress as unavailable (a download failing 5 times; a file over BRIDGE_INBOUND_MEDIA_MAX_BYTES), text kept; ingress takes them all', async (t) => {
+  const ingress = await fakeIngress(t, (req, body) => (ingressVerdict(JSON.stringify(body)).status === 200 ? 204 : 400));
+  const dir = await tmpDir(t);
+  const b = await startBridge(t, { BRIDGE_STATE_DIR: dir, INGRESS_URL: ingress.url, BRIDGE_INBOUND_MEDIA_MAX_BYTES: '20000' });
+  const big = crypto.randomBytes(30000).toString('base64');
+  await call(b.url, 'POST', '/dev/inbound', { body: { from: '+972501234567', type: 'image', text: 'gone', media: { mimetype: 'image/jpeg', data: Buffer.from('jpg').toString('base64'), fail: 500 } } });
+  await call(b.url, 'POST', '/dev/inbound', { body: { from: '+972501234568', type: 'video', text: 'declared big', media: { mimetype: 'video/mp4', data: big } } });
+  await call(b.url, 'POST', '/dev/inbound', { body: { from: '+972501234569', type: 'video', text: 'no size given', media: { mimetype: 'video/mp4', data: big, fileLength: null } } });
+  await call(b.url, 'POST', '/dev/inbound', { body: { from: '+972501234560', type: 'video', text: 'size understated', media: { mimetype: 'video/mp4', data: big, fileLength: 100 } } });
+  await waitFor(() => ingress.received.length >= 4, { timeout: 10000, what: 'four media messages' });
+  const by = Object.fromEntries(ingress.received.map((x) => [x.body.text, x.body]));
+  assert.deepEqual(by.gone.media, { mimetype: 'image/jpeg', size: 3, url: null, fileName: null, unavailable: 'download_failed: 500 Internal Server Error after 5 tries' });
+  assert.deepEqual(by['declared big'].media, { mimetype: 'video/mp4', size: 30000, url: null, fileName: null, unavailable: 'too_large: 30000 bytes over BRIDGE_INBOUND_MEDIA_MAX_BYTES (20000)' });
+  assert.deepEqual(by['no size given'].media, { mimetype: 'video/mp4', size: null, url: null, fileName: null, unavailable: 'too_large: more than 20000 bytes (BRIDGE_INBOUND_MEDIA_MAX_BYTES) while downloading' });
+  assert.equal(by['size understated'].media.unavailable, 'too_large: more than 20000 bytes (BRIDGE_INBOUND_MEDIA_MAX_BYTES) while downloading');
+  assert.equal(by['size understated'].media.size, 100);
+  // nothing of them stored; nothing rejected
+  assert.deepEqual(await fs.readdir(path.join(dir, 'media')), []);
+  assert.deepEqual(await fs.readdir(path.join(dir, 'outbox', 'rejected')), []);
+  const metrics = (await call(b.url, 'GET', '/metrics', { raw: true })).buf.toString();
+  assert.match(metrics, /bridge_media_downloads_total\{result="too_large"\} 3/);
+});
+
+test('ingress answering 413 for one message: rejected/ with the answer, counted by status, the chat goes on', async (t) => {
+  const ingress = await fakeIngress(t, (req, body) => (body.text === 'too big' ? { status: 413, body: '{"error":"body_too_large"}' } : 204));
+  const dir = await tmpDir(t);
+  const b = await startBridge(t, { BRIDGE_STATE_DIR: dir, INGRESS_URL: ingress.url });
+  await call(b.url, 'POST', '/dev/inbound', { body: { from: '+972501234567', text: 'too big' } });
+  await call(b.url, 'POST', '/dev/inbound', { body: { from: '+972501234567', text: 'next' } });
+  await waitFor(() => ingress.received.length >= 1, { what: 'the next message' });
+  assert.deepEqual(ingress.received.map((x) => x.body.text), ['next']);
+  const rejected = await fs.readdir(path.join(dir, 'outbox', 'rejected'));
+  assert.equal(rejected.length, 1);
+  const r = JSON.parse(await fs.readFile(path.join(dir, 'outbox', 'rejected', rejected[0]), 'utf8'));
+  assert.equal(r.payload.text, 'too big');
+  assert.equal(r.rejected.status, 413);
+  assert.equal(r.rejected.response, '{"error":"body_too_large"}');
+  assert.match((await call(b.url, 'GET', '/metrics', { raw: true })).buf.toString(), /bridge_outbox_rejected_total\{status="413"\} 1/);
 });

@@ -2,7 +2,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { proto, makeEventBuffer } from 'baileys';
-import { createInbound } from '../src/handlers.js';
+import { createInbound, unavailableReason } from '../src/handlers.js';
+import { MediaTooLarge } from '../src/media.js';
 import { silent } from './helpers.js';
 
 function setup({ groups = false, lidMap = {} } = {}) {
@@ -156,4 +157,48 @@ test('receipts: status names, never backwards, only for our messages', async () 
   assert.deepEqual(entries.map((e) => [e.payload.messageId, e.payload.status]), [['OUT1', 'sent'], ['OUT1', 'read'], ['OUT2', 'error']]);
   assert.deepEqual(entries[0].payload, { event: 'status', remoteJid: key.remoteJid, messageId: 'OUT1', status: 'sent', timestamp: 1732400001, phone: '+972501234567' });
   assert.equal(entries[2].payload.errorCode, '463');
+});
+
+test('prepare(): a downloaded file keeps {url, mimetype, size}; a failing download is retried 4 times, then forwarded as unavailable; too large at once', async () => {
+  let fail = null;
+  const media = { fetch: async () => { if (fail) throw fail; return { size: 777 }; } };
+  const entries = [];
+  const inbound = createInbound({
+    getSock: () => null, outbox: { enqueue: async (e) => { entries.push(JSON.parse(JSON.stringify(e))); } }, config: {}, logger: silent, metrics: null,
+    mediaUrl: (id) => `http://bridge.test/media/${id}`, media,
+  });
+  inbound.onUpsert({ type: 'notify', messages: [msg({ key: dmKey('PM1'), message: { imageMessage: { url: 'https://x/y', mimetype: 'image/jpeg', fileLength: 5000, caption: 'cap' } } })] });
+  await inbound.idle();
+  const [e] = entries;
+
+  const ok = await inbound.prepare(e, 0);
+  assert.equal(ok.pending, undefined);
+  assert.deepEqual(ok.payload.media, { mimetype: 'image/jpeg', size: 777, url: e.payload.media.url, fileName: null });
+
+  fail = Object.assign(new Error('Failed to fetch stream from https://mmg.whatsapp.net/x'), { isBoom: true, output: { statusCode: 410 }, data: { url: 'https://mmg.whatsapp.net/x' } });
+  for (let attempt = 0; attempt < 4; attempt++) await assert.rejects(inbound.prepare(e, attempt), /Failed to fetch/);
+  const gaveUp = await inbound.prepare(e, 4);
+  assert.equal(gaveUp.payload.text, 'cap');
+  assert.deepEqual(gaveUp.payload.media, { mimetype: 'image/jpeg', size: 5000, url: null, fileName: null, unavailable: 'download_failed: 410 Gone after 5 tries' });
+
+  fail = Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNRESET' } });
+  assert.equal((await inbound.prepare(e, 4)).payload.media.unavailable, 'download_failed: ECONNRESET after 5 tries');
+
+  fail = new MediaTooLarge('too_large: 5000 bytes over BRIDGE_INBOUND_MEDIA_MAX_BYTES (4000)');
+  const big = await inbound.prepare(e, 0); // not retried: it cannot get smaller
+  assert.deepEqual(big.payload.media, { mimetype: 'image/jpeg', size: 5000, url: null, fileName: null, unavailable: 'too_large: 5000 bytes over BRIDGE_INBOUND_MEDIA_MAX_BYTES (4000)' });
+});
+
+test('unavailableReason(): one line, well-formed, at most 500 bytes of UTF-8', () => {
+  assert.equal(unavailableReason('download_failed: a\r\nb\u0000c after 5 tries'), 'download_failed: a b c after 5 tries');
+  assert.equal(unavailableReason('x\ud800'), 'x\ufffd');
+  const long = unavailableReason(`download_failed: ${'é'.repeat(400)}`);
+  assert.ok(Buffer.byteLength(long) <= 500 && long.endsWith('...'), long);
+  assert.equal(unavailableReason(''), 'unknown');
+});
+
+test('a fileLength past 2^53 (a u64 Long) is not put in the payload as an inexact number: size null', async () => {
+  const { entries, upsert } = setup();
+  await upsert([msg({ key: dmKey('BIG1'), message: { documentMessage: { url: 'https://x/y', mimetype: 'application/pdf', fileLength: '18446744073709551615', fileName: 'x.pdf' } } })]);
+  assert.equal(entries[0].payload.media.size, null);
 });

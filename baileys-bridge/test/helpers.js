@@ -16,7 +16,10 @@ export async function tmpDir(t) {
   return dir;
 }
 
-/** In-process fake ingress on an ephemeral port. respond(req, body) → status (default 204). */
+/**
+ * In-process fake ingress on an ephemeral port. respond(req, body) → a status (default 204;
+ * a 400 answers {"error":"bad"}) or {status, body} to choose the answer's body.
+ */
 export async function fakeIngress(t, respond = () => 204) {
   const received = [];
   const server = http.createServer((req, res) => {
@@ -24,9 +27,11 @@ export async function fakeIngress(t, respond = () => 204) {
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
       const body = JSON.parse(Buffer.concat(chunks).toString() || 'null');
-      const status = respond(req, body);
+      const r = respond(req, body);
+      const status = typeof r === 'object' ? r.status : r;
+      const answer = typeof r === 'object' ? r.body ?? '' : status === 400 ? '{"error":"bad"}' : '';
       if (status >= 200 && status < 300) received.push({ headers: req.headers, body, path: req.url });
-      res.writeHead(status, { 'content-type': 'application/json' }).end(status === 400 ? '{"error":"bad"}' : '');
+      res.writeHead(status, { 'content-type': 'application/json' }).end(answer);
     });
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));

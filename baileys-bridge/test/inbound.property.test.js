@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { proto } from 'baileys';
 import { createInbound } from '../src/handlers.js';
-import { ingressVerdict, waPhoneE164, WA_KEY_MAX } from './ingress-contract.js';
+import { MediaTooLarge } from '../src/media.js';
+import { ingressVerdict, waPhoneE164, WA_KEY_MAX, MEDIA_UNAVAILABLE_MAX } from './ingress-contract.js';
 
 const SEED = Number(process.env.FC_SEED ?? 20251130);
 const runs = (n) => ({ seed: SEED, numRuns: Math.max(1, Math.round(n * Number(process.env.FC_RUNS ?? 1))) });
@@ -30,16 +31,31 @@ function recordingLogger(thrown) {
   return l;
 }
 
+/** What a download can end in: a Boom from the CDN, a network error, any error at all. */
+const boom = (status) => Object.assign(new Error('Failed to fetch stream from https://mmg.whatsapp.net/v/t62/x?oh=secret'), { isBoom: true, output: { statusCode: status }, data: { url: 'https://mmg.whatsapp.net/v/t62/x' } });
+const downloadError = fc.oneof(
+  fc.constantFrom(404, 410, 403, 500, 503).map(boom),
+  fc.constantFrom('ECONNRESET', 'ECONNREFUSED', 'UND_ERR_SOCKET').map((code) => Object.assign(new TypeError('fetch failed'), { cause: { code } })),
+  fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom('', '\u0000', '\ud800x', 'é'.repeat(400), '\r\nX: y')).map((m) => new Error(m)),
+);
+
 /**
  * Run the inbound handlers on one batch, then do what the outbox does: store the entry as
- * JSON, finish media entries with prepare() (download ok, or given up after 5 failures),
- * and POST JSON.stringify(payload). Returns the bodies ingress would get.
+ * JSON, finish media entries with prepare() and POST JSON.stringify(payload). Returns the
+ * bodies ingress would get. The download (media.fetch) succeeds (mediaOk true), fails every
+ * time and is given up after 5 tries (false), or meets a file over the size cap ('too_large').
  */
-async function runInbound({ upserts = [], updates = [], receipts = [], groups = false, lidMap = {}, mediaOk = true, keyFor }) {
+async function runInbound({ upserts = [], updates = [], receipts = [], groups = false, lidMap = {}, mediaOk = true, failWith = new Error('CDN down'), keyFor }) {
   const thrown = [];
   const entries = [];
   const sock = { signalRepository: { lidMapping: { getPNForLID: async (lid) => lidMap[lid] ?? null } } };
-  const media = { fetch: async () => { if (!mediaOk) throw new Error('CDN down'); return { size: 4242 }; } };
+  const media = {
+    fetch: async () => {
+      if (mediaOk === 'too_large') throw new MediaTooLarge('too_large: 120000000 bytes over BRIDGE_INBOUND_MEDIA_MAX_BYTES (104857600)');
+      if (!mediaOk) throw failWith;
+      return { size: 4242 };
+    },
+  };
   const inbound = createInbound({
     getSock: () => sock, outbox: { enqueue: async (e) => { entries.push(JSON.stringify(e)); } }, config: { groups },
     logger: recordingLogger(thrown), metrics: null, mediaUrl: (id) => `http://bridge.test/media/${id}`, media, keyFor,
@@ -51,7 +67,7 @@ async function runInbound({ upserts = [], updates = [], receipts = [], groups = 
   const posted = [];
   for (const stored of entries) {
     let e = JSON.parse(stored);
-    if (e.pending) e = await inbound.prepare(e, mediaOk ? 0 : 4);
+    if (e.pending) e = await inbound.prepare(e, mediaOk === true ? 0 : 4);
     posted.push({ chat: e.chat, body: JSON.stringify(e.payload) });
   }
   return { thrown, posted };
@@ -200,7 +216,19 @@ function assertMessagePayload(p) {
   assert.ok(p.lid === null || p.lid.endsWith('@lid'), p.lid);
   assert.equal(p.fromMe, false);
   assert.equal(p.media !== null, MEDIA_TYPES.includes(p.type), 'media iff a media type');
-  if (p.media) assert.deepEqual(Object.keys(p.media).sort(), ['fileName', 'mimetype', 'size', 'url']);
+  if (p.media) {
+    // available: {url, mimetype, size, fileName}; not: url null and why, in unavailable
+    const available = p.media.url !== null;
+    assert.deepEqual(Object.keys(p.media).sort(), available ? ['fileName', 'mimetype', 'size', 'url'] : ['fileName', 'mimetype', 'size', 'unavailable', 'url']);
+    if (available) assert.match(p.media.url, /^http:\/\/bridge\.test\/media\/[0-9a-f]{32}$/);
+    else {
+      assert.equal(typeof p.media.unavailable, 'string');
+      assert.match(p.media.unavailable, /^(download_failed|too_large): \S/);
+      assert.ok(Buffer.byteLength(p.media.unavailable) <= MEDIA_UNAVAILABLE_MAX);
+    }
+    assert.ok(p.media.mimetype === null || typeof p.media.mimetype === 'string');
+    assert.ok(p.media.size === null || (Number.isSafeInteger(p.media.size) && p.media.size >= 0), `size ${p.media.size}`);
+  }
   assert.equal('location' in p, p.type === 'location');
   assert.equal('participant' in p, p.remoteJid.endsWith('@g.us'));
 }
@@ -208,15 +236,12 @@ function assertMessagePayload(p) {
 /** Why ingress refuses a body, when that is a gap this suite already knows (see the todo tests). */
 function knownGap(verdict, p) {
   const r = verdict.reason || '';
-  if (verdict.status === 413) return 'body over INGRESS_MAX_BODY';
   if (r.includes('\\u0000')) return 'U+0000 in a string';
   if (r.startsWith('no phone number') && p.phone === null) return 'no phone (unmapped LID, no participant, not a PN JID)';
   if (r.startsWith('phone is not') && p.phone && !waPhoneE164(p.phone)) return 'PN JID user is not an 8-15 digit number';
   if (r.startsWith('remoteJid is required') && (!p.remoteJid.includes('@') || bytes(p.remoteJid) > 128)) return 'remoteJid not user@server or over 128 bytes';
   if (r.startsWith('messageId is required') && bytes(p.messageId) > 128) return 'messageId over 128 bytes';
   if (r.startsWith('timestamp must') || (r.includes('too big integer') && !Number.isSafeInteger(p.timestamp))) return 'timestamp 0 or past year 3000';
-  if ((r.startsWith('media must be') || r.includes('too big integer')) && p.media?.url === null) return 'media url null after failed downloads';
-  if (r.startsWith('media must be') && p.media?.mimetype === null) return 'media without mimetype';
   if (r.startsWith('location must') && (p.location?.latitude === null || p.location?.longitude === null)) return 'location without (finite) coordinates';
   if (r.includes('too big integer') && [p.location?.latitude, p.location?.longitude].some((x) => Number.isInteger(x) && Math.abs(x) >= 2 ** 63)) return 'location coordinate an integral double past int64';
   if (r.startsWith('idempotencyKey must') && bytes(p.idempotencyKey) > WA_KEY_MAX) return `idempotencyKey over ${WA_KEY_MAX} bytes`;
@@ -225,12 +250,15 @@ function knownGap(verdict, p) {
 
 // ---- properties: messages --------------------------------------------------------------
 
+const DOWNLOAD_OUTCOMES = [true, true, false, 'too_large']; // mediaOk
+
 test('property: realistic Baileys messages never throw, and every message forwarded is one ingress accepts', async (t) => {
   let forwarded = 0;
+  let unavailable = 0;
   const byType = {};
-  await fc.assert(fc.asyncProperty(batchOf(REAL.message), fc.boolean(), async (batch, groups) => {
+  await fc.assert(fc.asyncProperty(batchOf(REAL.message), fc.boolean(), fc.constantFrom(...DOWNLOAD_OUTCOMES), downloadError, async (batch, groups, mediaOk, failWith) => {
     const lidMap = Object.assign({}, ...batch.map((b) => b.g.addr.lidMap));
-    const { thrown, posted } = await runInbound({ upserts: [{ messages: batch.map((b) => b.msg), type: 'notify' }], groups, lidMap });
+    const { thrown, posted } = await runInbound({ upserts: [{ messages: batch.map((b) => b.msg), type: 'notify' }], groups, lidMap, mediaOk, failWith });
     assert.deepEqual(thrown, [], 'the handler threw');
     const seen = new Set();
     for (const { chat, body } of posted) {
@@ -257,18 +285,30 @@ test('property: realistic Baileys messages never throw, and every message forwar
       const leaf = g.content.leaf;
       if (leaf.conversation !== undefined && Object.keys(leaf).length === 1) assert.equal(p.text, leaf.conversation || null);
       if (leaf.extendedTextMessage) assert.equal(p.text, leaf.extendedTextMessage.text ?? null);
-      if (p.media) assert.equal(p.media.size, 4242, 'size from the downloaded file');
+      if (p.media && mediaOk === true) assert.equal(p.media.size, 4242, 'size from the downloaded file');
+      if (p.media && mediaOk !== true) {
+        unavailable++;
+        // not available: url null, the reason, and the rest as WhatsApp gave it (text and caption kept)
+        assert.equal(p.media.url, null);
+        assert.ok(p.media.unavailable.startsWith(mediaOk === 'too_large' ? 'too_large: ' : 'download_failed: '), p.media.unavailable);
+        if (mediaOk === false) assert.match(p.media.unavailable, / after 5 tries$/);
+        const m = Object.values(g.content.leaf)[0];
+        assert.equal(p.media.mimetype, m.mimetype ?? null);
+        const fl = m.fileLength === undefined ? null : Number(m.fileLength);
+        assert.equal(p.media.size, Number.isSafeInteger(fl) ? fl : null);
+      }
     }
   }), runs(500));
-  t.diagnostic(`forwarded: ${forwarded} ${JSON.stringify(byType)}`);
+  t.diagnostic(`forwarded: ${forwarded} ${JSON.stringify(byType)}, media unavailable: ${unavailable}`);
   assert.ok(forwarded > 200, `too few forwarded messages to be meaningful: ${forwarded}`);
+  assert.ok(unavailable > 20, `too few unavailable media items to be meaningful: ${unavailable}`);
 });
 
 test('property: any proto-shaped message never throws; every ingress refusal is a known gap', async (t) => {
   const gaps = {};
-  await fc.assert(fc.asyncProperty(batchOf(ANY.message), fc.boolean(), fc.boolean(), async (batch, groups, mediaOk) => {
+  await fc.assert(fc.asyncProperty(batchOf(ANY.message), fc.boolean(), fc.constantFrom(...DOWNLOAD_OUTCOMES), downloadError, async (batch, groups, mediaOk, failWith) => {
     const lidMap = Object.assign({}, ...batch.map((b) => b.g.addr.lidMap));
-    const { thrown, posted } = await runInbound({ upserts: [{ messages: batch.map((b) => b.msg), type: 'append' }], groups, lidMap, mediaOk });
+    const { thrown, posted } = await runInbound({ upserts: [{ messages: batch.map((b) => b.msg), type: 'append' }], groups, lidMap, mediaOk, failWith });
     assert.deepEqual(thrown, [], 'the handler threw');
     for (const { body } of posted) {
       const p = JSON.parse(body);
@@ -392,10 +432,28 @@ async function assertIngressTakes(run) {
   assert.equal(v.status, 200, `ingress would answer ${v.status}: ${v.reason}\n${clip(posted[0].body)}`);
 }
 
-test('known gap: media given up after 5 failed downloads is forwarded with url null', { todo: 'ingress requires media.url (http/https) and an integer size: 400, moved to rejected/' }, () =>
-  assertIngressTakes(one({ key: { remoteJid: dm, id: 'G1' }, message: { imageMessage: { mimetype: 'image/jpeg', url: 'https://x' } } }, { mediaOk: false })));
+test('media given up after 5 failed downloads is forwarded as unavailable (url null, the reason), text kept; ingress takes it', async () => {
+  const run = one({ key: { remoteJid: dm, id: 'G1' }, message: { imageMessage: { mimetype: 'image/jpeg', url: 'https://x', caption: 'look' } } }, { mediaOk: false, failWith: boom(410) });
+  const { posted } = await run;
+  await assertIngressTakes(run);
+  const p = JSON.parse(posted[0].body);
+  assert.equal(p.text, 'look');
+  assert.deepEqual(p.media, { mimetype: 'image/jpeg', size: null, url: null, fileName: null, unavailable: 'download_failed: 410 Gone after 5 tries' });
+});
 
-test('known gap: media without a mimetype is forwarded with mimetype null', { todo: 'ingress requires media.mimetype to be a string: 400' }, () =>
+test('media over BRIDGE_INBOUND_MEDIA_MAX_BYTES is forwarded as unavailable "too_large: …" with its declared size; ingress takes it', async () => {
+  const run = one({ key: { remoteJid: dm, id: 'G1b' }, message: { videoMessage: { mimetype: 'video/mp4', url: 'https://x', fileLength: 120000000, caption: 'big' } } }, { mediaOk: 'too_large' });
+  const { posted } = await run;
+  await assertIngressTakes(run);
+  const p = JSON.parse(posted[0].body);
+  assert.equal(p.text, 'big');
+  assert.deepEqual(p.media, { mimetype: 'video/mp4', size: 120000000, url: null, fileName: null, unavailable: 'too_large: 120000000 bytes over BRIDGE_INBOUND_MEDIA_MAX_BYTES (104857600)' });
+});
+
+test('a u64 fileLength past 2^53 is not written as an integer Jansson cannot hold: size null when the file is unavailable', () =>
+  assertIngressTakes(one({ key: { remoteJid: dm, id: 'G1c' }, message: { documentMessage: { mimetype: 'application/pdf', url: 'https://x', fileLength: '18446744073709551615' } } }, { mediaOk: false })));
+
+test('media without a mimetype is forwarded with mimetype null, which ingress takes', () =>
   assertIngressTakes(one({ key: { remoteJid: dm, id: 'G2' }, message: { documentMessage: { fileName: 'a.bin', url: 'https://x' } } })));
 
 test('known gap: a LID sender with no known phone is forwarded with phone null', { todo: 'ingress needs a phone (or a PN remoteJid): 400 "a LID needs its phone mapping"' }, () =>
@@ -419,8 +477,10 @@ test('known gap: a text holding U+0000 is forwarded as "\\u0000", which Jansson 
 test('known gap: messageTimestamp 0 (or past year 3000) is forwarded as is', { todo: 'ingress wants 1..32503680000: 400' }, () =>
   assertIngressTakes(one({ key: { remoteJid: dm, id: 'G7' }, messageTimestamp: 0, message: { conversation: 'hi' } })));
 
-test('known gap: a long text (WhatsApp allows 65536 characters) makes a body over 64 KiB', { todo: 'ingress answers 413, which the outbox retries forever, holding up the chat' }, () =>
-  assertIngressTakes(one({ key: { remoteJid: dm, id: 'G8' }, message: { conversation: 'x'.repeat(65536) } })));
+test('the longest text WhatsApp carries (65,536 characters, Hebrew and emoji too) makes a body ingress takes', () => {
+  assertIngressTakes(one({ key: { remoteJid: dm, id: 'G8' }, message: { conversation: 'x'.repeat(65536) } }));
+  assertIngressTakes(one({ key: { remoteJid: dm, id: 'G9' }, message: { conversation: 'שלום😀'.repeat(10923).slice(0, 65536) } }));
+});
 
 test('known gap: receipts name an idempotencyKey /send took (up to 256 characters) that ingress refuses over 200 bytes', { todo: 'WA_KEY_MAX is 200 bytes in ingress, /send allows 256 UTF-16 units: 400' }, async () => {
   const { posted } = await runInbound({ updates: [{ key: { remoteJid: dm, id: 'OUT9', fromMe: true }, update: { status: S.DELIVERY_ACK } }], keyFor: async () => 'k'.repeat(256) });

@@ -1,12 +1,15 @@
 // What ingress accepts from the bridge: a JS model of ingress/baileys_normalize.c
 // (ing_baileys_normalize) and of the Jansson parser it uses, so the property tests can
 // check that whatever the bridge forwards is a body ingress takes.
-// Keep in step with: ingress/baileys_normalize.c, common/wa_phone.c (wa_phone_e164),
+// Keep in step with: ingress/baileys_normalize.c (media: the contract agreed for media items
+// that could not be had, {url: null, …, unavailable}; ingress is being changed to it),
+// common/wa_phone.c (wa_phone_e164),
 // common/wa_outbound.h (WA_KEY_MAX), ingress/main.c (INGRESS_MAX_BODY default).
 // This file is a helper, not a test file: it has no top-level side effects.
 
-export const INGRESS_MAX_BODY = 65536; // INGRESS_MAX_BODY default; larger bodies get 413
+export const INGRESS_MAX_BODY = 524288; // INGRESS_MAX_BODY default; larger bodies get 413
 export const WA_KEY_MAX = 200; // bytes
+export const MEDIA_UNAVAILABLE_MAX = 500; // bytes of media.unavailable
 const MAX_TS = 32503680000; // seconds, year 3000
 const MESSAGE_TYPES = ['text', 'image', 'audio', 'video', 'document', 'sticker', 'location', 'contact', 'reaction', 'button', 'unknown'];
 const STATUSES = ['sent', 'delivered', 'read', 'played', 'error'];
@@ -146,13 +149,24 @@ export function ingressVerdict(body) {
   if (!present(root, 'type') || !MESSAGE_TYPES.includes(root.type)) return no('type must be one of text, image, audio, video, document, sticker, location, contact, reaction, button, unknown');
   if (root.fromMe === true) return no('fromMe messages are our own sends, not inbound');
   if (present(root, 'media')) {
+    // The media contract (bridge README "media"): an item is either available,
+    // {url: "http(s)://…", mimetype, size}, or not, {url: null, mimetype, size, unavailable: "<reason>"}.
+    // mimetype and size may be null or absent (WhatsApp did not give them).
     const m = root.media;
-    const shape = m && typeof m === 'object' && !Array.isArray(m) &&
-      typeof m.url === 'string' && typeof m.mimetype === 'string' &&
-      (!Object.prototype.hasOwnProperty.call(m, 'size') || isJsonInteger(m.size));
-    if (!shape) return no('media must be {url, mimetype, size}');
-    if (!m.url.startsWith('http://') && !m.url.startsWith('https://')) return no('media.url must be http(s)');
-    if (Object.prototype.hasOwnProperty.call(m, 'size') && m.size < -1) return no('media.size must not be negative');
+    if (!m || typeof m !== 'object' || Array.isArray(m)) return no('media must be an object {url, mimetype, size[, unavailable]}');
+    if (present(m, 'mimetype') && typeof m.mimetype !== 'string') return no('media.mimetype must be a string or null');
+    if (present(m, 'size') && !isJsonInteger(m.size)) return no('media.size must be an integer or null');
+    if (present(m, 'size') && m.size < -1) return no('media.size must not be negative');
+    if (present(m, 'unavailable')) {
+      const u = m.unavailable;
+      if (typeof u !== 'string' || u.length === 0 || bytes(u) > MEDIA_UNAVAILABLE_MAX) return no(`media.unavailable must be a string of 1 to ${MEDIA_UNAVAILABLE_MAX} bytes`);
+    }
+    if (present(m, 'url')) {
+      if (typeof m.url !== 'string') return no('media.url must be a string or null');
+      if (!m.url.startsWith('http://') && !m.url.startsWith('https://')) return no('media.url must be http(s)');
+    } else if (!present(m, 'unavailable')) {
+      return no('media.url is required unless media.unavailable says why the file is missing');
+    }
   }
   if (present(root, 'location')) {
     const l = root.location;

@@ -107,6 +107,22 @@ test('config: every problem on its own line, exit code 78', () => {
   assert.match(r.stderr, /config error: BRIDGE_SEND_RATE:/);
 });
 
+test('config: BRIDGE_INBOUND_MEDIA_MAX_BYTES defaults to 100 MiB, takes a positive integer, refuses anything else (exit 78)', () => {
+  assert.equal(loadConfig({ BAILEYS_WEBHOOK_SECRET: 'abcdefgh' }).config.inboundMediaMaxBytes, 104857600);
+  const ok = loadConfig({ BAILEYS_WEBHOOK_SECRET: 'abcdefgh', BRIDGE_INBOUND_MEDIA_MAX_BYTES: '16777216' });
+  assert.deepEqual(ok.errors, []);
+  assert.equal(ok.config.inboundMediaMaxBytes, 16777216);
+  for (const bad of ['0', '-1', '1.5', 'abc', '100MB', 'Infinity']) {
+    const { errors } = loadConfig({ BAILEYS_WEBHOOK_SECRET: 'abcdefgh', BRIDGE_INBOUND_MEDIA_MAX_BYTES: bad });
+    assert.equal(errors.length, 1, bad);
+    assert.match(errors[0], /^BRIDGE_INBOUND_MEDIA_MAX_BYTES: expected a positive integer/);
+  }
+  const main = fileURLToPath(new URL('../src/main.js', import.meta.url));
+  const r = spawnSync(process.execPath, [main], { env: { PATH: process.env.PATH, BAILEYS_WEBHOOK_SECRET: 'abcdefgh', BRIDGE_INBOUND_MEDIA_MAX_BYTES: 'lots' }, encoding: 'utf8', timeout: 20000 });
+  assert.equal(r.status, 78);
+  assert.match(r.stderr, /config error: BRIDGE_INBOUND_MEDIA_MAX_BYTES:/);
+});
+
 test('auth store: creds and keys survive a reload; null deletes', async (t) => {
   const dir = path.join(await tmpDir(t), 'auth');
   const a = await useDurableAuthState(dir);

@@ -5,6 +5,7 @@
 // another seed, FC_RUNS=<factor> scales the number of runs.
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import fc from 'fast-check';
 import { buildContent, createSender, HttpError } from '../src/sender.js';
 import { silent, startBridge, tmpDir, SECRET } from './helpers.js';
@@ -115,6 +116,8 @@ function assertAccepted(body, r) {
     return;
   }
   assert.equal(body.type, 'media');
+  assert.equal(typeof body.mediaUrl, 'string', 'only a string mediaUrl is taken');
+  assert.ok(body.fileName === undefined || body.fileName === null || typeof body.fileName === 'string', 'fileName, when given, is a string');
   const u = new URL(body.mediaUrl);
   assert.ok(u.protocol === 'http:' || u.protocol === 'https:');
   const kinds = KINDS.filter((kind) => kind in r.content);
@@ -130,7 +133,10 @@ function assertAccepted(body, r) {
   assert.ok(body.caption === undefined || body.caption === null || typeof body.caption === 'string');
   if (kind === 'audio') assert.equal('caption' in r.content, false);
   else assert.equal(r.content.caption, body.caption || undefined);
-  if (kind === 'document') assert.ok(r.content.fileName, 'a document always has a file name');
+  if (kind === 'document') {
+    assert.equal(typeof r.content.fileName, 'string');
+    assert.ok(r.content.fileName, 'a document always has a file name');
+  }
 }
 
 function protoSnapshot() {
@@ -247,20 +253,56 @@ test('property: POST /send with any bytes answers JSON: 200, or 400 with a reaso
   assert.ok(n > 0);
 });
 
-// ---- known gaps, kept visible (node:test "todo": run, reported, never fail the suite) ---
+// ---- formerly known gaps (fixed) -------------------------------------------------------
 
-test('known gap: a non-string "mediaUrl" is accepted (String() of ["https://…"] is a URL)', { todo: 'buildContent coerces mediaUrl with new URL(); report only, behaviour unchanged' }, () => {
-  assert.throws(() => buildContent({ to: '+972501234567', type: 'media', mediaUrl: ['https://cdn.example/a.jpg'], idempotencyKey: 'k' }), HttpError);
+test('a non-string "mediaUrl" is refused with 400 bad_request (String() of ["https://…"] would be a URL)', () => {
+  for (const mediaUrl of [['https://cdn.example/a.jpg'], { toString: () => 'https://cdn.example/a.jpg' }, new URL('https://cdn.example/a.jpg'), 42]) {
+    const err = (() => { try { buildContent({ to: '+972501234567', type: 'media', mediaUrl, idempotencyKey: 'k' }); } catch (e) { return e; } return null; })();
+    assertRefusal(err);
+    assert.match(err.body.reason, /"mediaUrl" must be a string/);
+  }
 });
 
-test('known gap: a non-string "fileName" is passed to Baileys as is', { todo: 'buildContent does not type-check fileName; report only' }, () => {
-  const r = buildContent({ to: '+972501234567', type: 'media', mediaUrl: 'https://cdn.example/a.pdf', fileName: { a: 1 }, idempotencyKey: 'k' });
-  assert.equal(typeof r.content.fileName, 'string');
+test('a non-string "fileName" is refused with 400 bad_request; a string or no fileName is taken', () => {
+  for (const fileName of [{ a: 1 }, ['a.pdf'], 7, true]) {
+    const err = (() => { try { buildContent({ to: '+972501234567', type: 'media', mediaUrl: 'https://cdn.example/a.pdf', fileName, idempotencyKey: 'k' }); } catch (e) { return e; } return null; })();
+    assertRefusal(err);
+    assert.match(err.body.reason, /"fileName" must be a string/);
+  }
+  assert.equal(buildContent({ to: '+972501234567', type: 'media', mediaUrl: 'https://cdn.example/a.pdf', fileName: 'חוזה.pdf', idempotencyKey: 'k' }).content.fileName, 'חוזה.pdf');
+  assert.equal(buildContent({ to: '+972501234567', type: 'media', mediaUrl: 'https://cdn.example/a.pdf', fileName: null, idempotencyKey: 'k' }).content.fileName, 'a.pdf');
 });
 
-test('known gap: a /send body over 1 MiB gets a reset connection, not the 413 body_too_large answer', { todo: 'readJson() destroys the request before the 413 is written; report only' }, async (t) => {
+for (const size of [(1 << 20) + 1, 16 << 20]) {
+  test(`a /send body over 1 MiB (${size} bytes) gets the 413 body_too_large answer, then the connection closes`, async (t) => {
+    const b = await startBridge(t, { BRIDGE_STATE_DIR: await tmpDir(t) });
+    const res = await fetch(`${b.url}/send`, { method: 'POST', headers: { 'x-baileys-secret': SECRET }, body: 'x'.repeat(size) });
+    assert.equal(res.status, 413);
+    assert.equal(res.headers.get('connection'), 'close');
+    assert.deepEqual(await res.json(), { ok: false, error: 'body_too_large', reason: 'limit is 1048576 bytes' });
+    // the bridge still answers afterwards
+    const ok = await fetch(`${b.url}/send`, { method: 'POST', headers: { 'x-baileys-secret': SECRET }, body: JSON.stringify({ to: '+972501234567', type: 'text', text: 'x', idempotencyKey: `after-${size}` }) });
+    assert.equal(ok.status, 200);
+  });
+}
+
+test('after the 413 the bridge closes the connection itself (raw socket: the answer, then end of stream)', async (t) => {
   const b = await startBridge(t, { BRIDGE_STATE_DIR: await tmpDir(t) });
-  const res = await fetch(`${b.url}/send`, { method: 'POST', headers: { 'x-baileys-secret': SECRET }, body: 'x'.repeat((1 << 20) + 1) });
-  assert.equal(res.status, 413);
-  assert.equal((await res.json()).error, 'body_too_large');
+  const { port } = new URL(b.url);
+  const size = 2 << 20;
+  const sock = net.connect(Number(port), '127.0.0.1');
+  t.after(() => sock.destroy());
+  const chunks = [];
+  const ended = new Promise((resolve, reject) => {
+    sock.on('data', (c) => chunks.push(c));
+    sock.on('end', resolve);
+    sock.on('error', reject);
+  });
+  sock.write(`POST /send HTTP/1.1\r\nHost: x\r\nX-BAILEYS-SECRET: ${SECRET}\r\nContent-Type: application/json\r\nContent-Length: ${size}\r\n\r\n`);
+  sock.write(Buffer.alloc(size, 0x78));
+  await ended; // the server ends the connection (keep-alive would leave it open)
+  const text = Buffer.concat(chunks).toString();
+  assert.match(text, /^HTTP\/1\.1 413 /);
+  assert.match(text, /\r\nconnection: close\r\n/i);
+  assert.match(text, /"error":"body_too_large"/);
 });
