@@ -4,10 +4,12 @@
 #include "wa_log.h"
 #include "wa_util.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static atomic_int fatal_seen;
 
@@ -40,15 +42,25 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
         wa_debug("kafka log fac=%s msg=\"%s\"", fac, buf);
 }
 
+/* Waiters of a served producer sleep here; every report wakes them to look at their own. */
+static pthread_mutex_t dr_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t dr_cv = PTHREAD_COND_INITIALIZER;
+static _Atomic(rd_kafka_t *) served;
+
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
     (void)opaque;
     struct wa_delivery *d = m->_private;
     if (!d) return;
+    /* Read before done is set: from then on a waiter may return and d be gone. */
+    void (*on_done)(struct wa_delivery *) = d->on_done;
+    pthread_mutex_lock(&dr_mu);
     d->err = m->err;
-    d->done = 1;
-    if (d->on_done) d->on_done(d);
+    atomic_store(&d->done, 1);
+    pthread_cond_broadcast(&dr_cv);
+    pthread_mutex_unlock(&dr_mu);
+    if (on_done) on_done(d);
 }
 
 static int set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errsz)
@@ -116,18 +128,53 @@ rd_kafka_resp_err_t wa_kafka_produce(rd_kafka_t *rk, const char *topic, const ch
         RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
 }
 
+static int all_done(struct wa_delivery *ds, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!atomic_load(&ds[i].done)) return 0;
+    return 1;
+}
+
 rd_kafka_resp_err_t wa_kafka_wait(rd_kafka_t *rk, struct wa_delivery *ds, size_t n)
 {
-    for (;;) {
-        size_t pending = 0;
-        for (size_t i = 0; i < n; i++)
-            pending += !ds[i].done;
-        if (!pending) break;
-        rd_kafka_poll(rk, 50);
+    while (!all_done(ds, n)) {
+        if (atomic_load(&served) != rk) {
+            rd_kafka_poll(rk, 50);
+            continue;
+        }
+        pthread_mutex_lock(&dr_mu);
+        if (!all_done(ds, n)) {
+            /* Bounded, so a server that stops (at shutdown) hands polling back to us. */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 100 * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec += 1;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&dr_cv, &dr_mu, &until);
+        }
+        pthread_mutex_unlock(&dr_mu);
     }
-    for (size_t i = 0; i < n; i++)
-        if (ds[i].err) return ds[i].err;
-    return RD_KAFKA_RESP_ERR_NO_ERROR;
+    /* The mutex ordered err before done for sleepers; pollers ran the callback themselves. */
+    pthread_mutex_lock(&dr_mu);
+    rd_kafka_resp_err_t first = RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (size_t i = 0; i < n && !first; i++)
+        first = ds[i].err;
+    pthread_mutex_unlock(&dr_mu);
+    return first;
+}
+
+void wa_kafka_serve(rd_kafka_t *rk)
+{
+    atomic_store(&served, rk);
+    while (wa_running())
+        rd_kafka_poll(rk, 100);
+    atomic_store(&served, NULL);
+    /* Wake the sleepers, so they take up polling themselves for what is left. */
+    pthread_mutex_lock(&dr_mu);
+    pthread_cond_broadcast(&dr_cv);
+    pthread_mutex_unlock(&dr_mu);
 }
 
 rd_kafka_resp_err_t wa_kafka_produce_sync(rd_kafka_t *rk, const char *topic, const char *key,

@@ -3,12 +3,15 @@
 #define WA_KAFKA_H
 
 #include <librdkafka/rdkafka.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
-/* One outstanding produce. The delivery-report callback fills err, sets done,
- * then calls on_done (from the thread that polls the producer). */
+/* One outstanding produce. The delivery-report callback (on the thread that polls the
+ * producer) fills err, then sets done, then calls on_done. A waiter may return, and its
+ * delivery go out of scope, the moment done is set: the callback reads nothing of it after
+ * that except through on_done, so a delivery with an on_done must outlive that call. */
 struct wa_delivery {
-    volatile int done;
+    atomic_int done;
     rd_kafka_resp_err_t err;
     void (*on_done)(struct wa_delivery *d);
     void *ctx;
@@ -29,8 +32,16 @@ rd_kafka_resp_err_t wa_kafka_produce(rd_kafka_t *rk, const char *topic, const ch
 rd_kafka_resp_err_t wa_kafka_produce_sync(rd_kafka_t *rk, const char *topic, const char *key,
                                           const char *value, size_t len);
 
-/* Polls until every record in ds[0..n) is reported; returns the first error. */
+/* Waits until every record in ds[0..n) is reported; returns the first error. While a thread
+ * runs wa_kafka_serve() on rk, this sleeps until the reports arrive (woken by each one);
+ * otherwise it polls rk itself. */
 rd_kafka_resp_err_t wa_kafka_wait(rd_kafka_t *rk, struct wa_delivery *ds, size_t n);
+
+/* Serves rk's delivery reports on the calling thread until wa_running() turns false, so that
+ * several threads sharing rk each wake as soon as their own report is in. (When they polled
+ * rk themselves, a report taken by another thread left its waiter asleep for the rest of its
+ * poll.) One producer per process may be served this way. */
+void wa_kafka_serve(rd_kafka_t *rk);
 
 /* Non-zero once the producer hit a fatal error: it must be recreated (we exit). */
 int wa_kafka_fatal(void);

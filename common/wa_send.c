@@ -361,9 +361,8 @@ int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
         pthread_create(&ws[started].thread, NULL, work, &ws[started]);
     wa_info("consuming %s as group %s with %d workers", u->topic, u->group, n);
 
-    /* Delivery reports of records nobody waits for (health reports) are served here. */
-    while (wa_running())
-        rd_kafka_poll(s->producer, 100);
+    /* Every delivery report is served here: the workers sleep until theirs is in. */
+    wa_kafka_serve(s->producer);
 
     wa_info("stopping");
     if (u->stopping) u->stopping(u->ctx);
