@@ -56,18 +56,21 @@ FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 20
 FUZZ_TIMEOUT ?= 10
-FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -Icommon $(PURE_INC) \
-                -fno-omit-frame-pointer \
-                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-# Rebuilds the harnesses when FUZZ_CFLAGS change.
-$(B)/fuzz/.cflags: FORCE
-	@mkdir -p $(@D); echo '$(FUZZ_CFLAGS)' | cmp -s - $@ || echo '$(FUZZ_CFLAGS)' >$@
-.PHONY: FORCE
-$(B)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(PURE_SRC) $(B)/fuzz/.cflags \
-             $(wildcard common/*.h ingress/*.h router/*.h sender-*/*.h media-worker/*.h dashboard/*.h)
+FUZZ_BASE    := -std=c11 -D_GNU_SOURCE -g -O1 -Icommon $(PURE_INC) -fno-omit-frame-pointer \
+                -fno-sanitize-recover=all $(shell pkg-config --cflags $(PKGS))
+# The code under test is compiled once, instrumented, into one archive every harness links.
+FUZZ_OBJS    := $(patsubst %.c,$(B)/fuzzobj/%.o,$(COMMON_SRC) $(PURE_SRC))
+HEADERS      := $(wildcard common/*.h ingress/*.h router/*.h sender-*/*.h media-worker/*.h \
+                  dashboard/*.h)
+$(B)/fuzzobj/%.o: %.c $(HEADERS)
 	@mkdir -p $(@D)
-	clang $(FUZZ_CFLAGS) $(shell pkg-config --cflags $(PKGS)) -o $@ $< $(COMMON_SRC) $(PURE_SRC) \
-	  $(LDLIBS)
+	clang $(FUZZ_BASE) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+$(B)/fuzz/libwa-fuzz.a: $(FUZZ_OBJS)
+	@mkdir -p $(@D)
+	ar rcs $@ $^
+$(B)/fuzz/%: tests/fuzz/%.c $(B)/fuzz/libwa-fuzz.a $(HEADERS)
+	@mkdir -p $(@D)
+	clang $(FUZZ_BASE) -fsanitize=fuzzer,address,undefined -o $@ $< $(B)/fuzz/libwa-fuzz.a $(LDLIBS)
 # These two include the service file that holds their decoder (a static function).
 $(B)/fuzz/fuzz_media: media-worker/job.c
 $(B)/fuzz/fuzz_provider_health: router/health.c
