@@ -50,7 +50,12 @@ void sbl_classify(const struct wa_client_result *r, struct sbl_outcome *out)
         snprintf(out->message_id, sizeof out->message_id, "%s", mid);
     } else if (r->status == 503 && err && strcmp(err, "not_connected") == 0) {
         out->verdict = SBL_DOWN;
-        snprintf(out->text, sizeof out->text, "the bridge is not connected to WhatsApp");
+        const char *earlier = json_string_value(json_object_get(b, "earlierAttempt"));
+        out->earlier_unknown = earlier && strcmp(earlier, "unknown") == 0;
+        snprintf(out->text, sizeof out->text, "the bridge is not connected to WhatsApp%s",
+                 out->earlier_unknown
+                     ? "; an earlier attempt with this key may have reached WhatsApp"
+                     : "");
     } else if (r->status == 502 || (r->status >= 200 && r->status < 300)) {
         /* send_failed: Baileys threw after it may have sent. (A 2xx without
          * an id is no proof either way.) */

@@ -113,6 +113,9 @@ enum wa_result sbl_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t
         if (mime[0]) o.mimetype = mime;
     }
     enum wa_claim c = wa_send_claim(s, o.id, &attempt);
+    /* Found mid-send: the earlier call may have reached WhatsApp, so this message is never
+     * failed over, whatever the bridge says next. */
+    int unknown = c == WA_CLAIM_INFLIGHT;
     if (c == WA_CLAIM_INFLIGHT) {
         /* An earlier attempt ended mid-call. The bridge dedupes on our key
          * (durably), so asking again is safe: it answers with the first id. */
@@ -145,7 +148,6 @@ enum wa_result sbl_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t
     char secret[300];
     snprintf(secret, sizeof secret, "X-BAILEYS-SECRET: %s", sbl_cfg.secret);
     const char *headers[] = {"Content-Type: application/json", secret, NULL};
-    int unknown = 0;
     for (int retry = 1;; retry++) {
         struct wa_client_result r;
         wa_client_call(h, "POST", sbl_cfg.send_url, headers, body, strlen(body), NULL,
@@ -172,6 +174,7 @@ enum wa_result sbl_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t
             result = conclude(s, m, &o, "failed", NULL, oc.code, oc.text, attempt, lat, 0);
             break;
         }
+        if (oc.earlier_unknown) unknown = 1;
         if (oc.verdict == SBL_DOWN) {
             sbl_mark_down(oc.text);
             if (!unknown) {

@@ -32,6 +32,9 @@ enum sbl_verdict {
 };
 struct sbl_outcome {
     enum sbl_verdict verdict;
+    /* The bridge says an earlier attempt with this key may have reached WhatsApp (it was in
+     * flight when the bridge stopped): never fail this message over. */
+    int earlier_unknown;
     char message_id[128];
     char code[32];
     char text[512];

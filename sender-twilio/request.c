@@ -4,9 +4,10 @@
 #include "sender_twilio.h"
 
 #include <jansson.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void stw_form(CURL *h, const struct wa_outbound *o, const char *from, const char *callback_base,
               struct wa_buf *form)
@@ -76,8 +77,64 @@ void stw_classify(const struct wa_client_result *r, struct stw_outcome *out)
     else
         snprintf(out->code, sizeof out->code, "http_%ld", r->status);
     snprintf(out->text, sizeof out->text, "HTTP %ld: %s", r->status, msg ? msg : "no message");
-    /* 429 (20429) is never processed; 5xx is retried as the issue and
-     * Twilio's own libraries do. Other 4xx would fail the same way again. */
-    out->verdict = r->status == 429 || r->status >= 500 ? STW_RETRY : STW_FAILED;
+    /* 429 (20429) is never processed, nor is a 500/503 Twilio's API answers itself. A 502 or
+     * 504 comes from a gateway in front of it, which may have passed the request on: the
+     * message may exist, so it is reconciled before any resend. Other 4xx would fail the same
+     * way again. */
+    if (r->status == 502 || r->status == 504)
+        out->verdict = STW_UNKNOWN;
+    else
+        out->verdict = r->status == 429 || r->status >= 500 ? STW_RETRY : STW_FAILED;
     json_decref(body);
+}
+
+/* "Thu, 24 Aug 2023 05:01:45 +0000" (RFC 2822, as Twilio writes dates) to ms, or -1. */
+static int64_t rfc2822_ms(const char *s)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *end = s ? strptime(s, "%a, %d %b %Y %H:%M:%S %z", &tm) : NULL;
+    if (!end || *end) return -1;
+    long off = tm.tm_gmtoff;
+    return ((int64_t)timegm(&tm) - off) * 1000;
+}
+
+int stw_find_created(const char *list, size_t len, const struct wa_outbound *o, const char *from,
+                     int64_t since_ms, char *sid, size_t sidsz)
+{
+    json_t *root = json_loadb(list, len, 0, NULL);
+    json_t *msgs = json_object_get(root, "messages");
+    if (!json_is_array(msgs)) {
+        json_decref(root);
+        return -1;
+    }
+    char to[32];
+    snprintf(to, sizeof to, "whatsapp:%s", o->to);
+    /* What Twilio stores as the body: the text, or a media message's caption. A template's body
+     * is its rendered content, which we do not know. */
+    const char *body = o->content_sid ? NULL
+                       : o->media_url ? (o->caption ? o->caption : "")
+                                      : o->text;
+    int found = 0;
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m)
+    {
+        const char *mto = json_string_value(json_object_get(m, "to"));
+        const char *mfrom = json_string_value(json_object_get(m, "from"));
+        const char *dir = json_string_value(json_object_get(m, "direction"));
+        const char *mbody = json_string_value(json_object_get(m, "body"));
+        const char *msid = json_string_value(json_object_get(m, "sid"));
+        /* Dates have whole seconds: a message made in our attempt's second counts. */
+        int64_t created = rfc2822_ms(json_string_value(json_object_get(m, "date_created")));
+        if (!mto || !mfrom || !dir || !msid || strcmp(mto, to) != 0 || strcmp(mfrom, from) != 0 ||
+            strncmp(dir, "outbound", 8) != 0 || created < since_ms - 1000 ||
+            (body && (!mbody || strcmp(mbody, body) != 0)))
+            continue;
+        snprintf(sid, sidsz, "%s", msid);
+        found = 1;
+        break;
+    }
+    json_decref(root);
+    return found;
 }

@@ -41,6 +41,34 @@ static int64_t take(struct stw_bucket *b)
     return wait;
 }
 
+/* After an ambiguous answer, Twilio's own list of the messages to this number says whether the
+ * call made one: 1 (oc->sid filled), 0 (it did not), -1 (the list could not be read). */
+static int reconcile(CURL *h, const struct wa_outbound *o, int64_t since_ms, const char *userpwd,
+                     struct stw_outcome *oc)
+{
+    char to[40], url[1024];
+    snprintf(to, sizeof to, "whatsapp:%s", o->to);
+    char *eto = curl_easy_escape(h, to, 0), *efrom = curl_easy_escape(h, stw_cfg.from, 0);
+    snprintf(url, sizeof url, "%s/2010-04-01/Accounts/%s/Messages.json?To=%s&From=%s&PageSize=20",
+             stw_cfg.api_base, stw_cfg.account_sid, eto, efrom);
+    curl_free(eto);
+    curl_free(efrom);
+    static const char *const headers[] = {"Accept: application/json", NULL};
+    struct wa_client_result r;
+    wa_client_call(h, "GET", url, headers, NULL, 0, userpwd, stw_cfg.connect_timeout_ms,
+                   stw_cfg.timeout_ms, &r);
+    int found = r.status == 200 ? stw_find_created(r.body.data, r.body.len, o, stw_cfg.from,
+                                                   since_ms, oc->sid, sizeof oc->sid)
+                                : -1;
+    wa_buf_free(&r.body);
+    wa_info("id=%s reconciled after an ambiguous answer: %s (list http=%ld)", o->id,
+            found == 1   ? "Twilio has it"
+            : found == 0 ? "Twilio does not have it"
+                         : "unknown",
+            r.status);
+    return found;
+}
+
 enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucket,
                           const rd_kafka_message_t *m)
 {
@@ -119,12 +147,23 @@ enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucke
         static const char *const headers[] = {"Content-Type: application/x-www-form-urlencoded",
                                               "Accept: application/json", NULL};
         struct wa_client_result r;
+        int64_t called_ms = wa_wall_ms();
         wa_client_call(h, "POST", url, headers, form.data, form.len, userpwd,
                        stw_cfg.connect_timeout_ms, stw_cfg.timeout_ms, &r);
         wa_buf_free(&form);
         wa_metric_observe(stw_m.call_seconds, r.elapsed_ms / 1000.0);
         struct stw_outcome oc;
         stw_classify(&r, &oc);
+        if (oc.verdict == STW_UNKNOWN) {
+            /* Twilio has no idempotency key: never resend blind. Its list decides. */
+            int found = reconcile(h, &o, called_ms, userpwd, &oc);
+            if (found == 1) {
+                oc.verdict = STW_SENT;
+                oc.code[0] = oc.text[0] = '\0';
+            } else if (found == 0) {
+                oc.verdict = STW_RETRY; /* provably not made: the same request again */
+            }
+        }
         int64_t lat = o.requested_ms ? wa_wall_ms() - o.requested_ms : -1;
         wa_info("id=%s to=%s attempt=%d http=%ld verdict=%d sid=%s code=%s ms=%.1f", o.id, o.to,
                 attempt, r.status, oc.verdict, oc.sid, oc.code, r.elapsed_ms);

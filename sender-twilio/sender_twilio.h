@@ -38,6 +38,14 @@ struct stw_outcome {
 };
 void stw_classify(const struct wa_client_result *r, struct stw_outcome *out);
 
+/* After an ambiguous answer: in a page of Twilio's message list (GET .../Messages.json, newest
+ * first), the message this command made, if any. It matches when it went to the command's
+ * number from ours, outbound, created in or after the second of since_ms, with the command's
+ * text (or caption) as its body. Returns 1 (sid filled), 0 (not there: Twilio did not make it),
+ * or -1 when the page is not a message list. */
+int stw_find_created(const char *list, size_t len, const struct wa_outbound *o, const char *from,
+                     int64_t since_ms, char *sid, size_t sidsz);
+
 /* ratelimit.c (pure): a token bucket per sender number. */
 struct stw_bucket {
     double tokens, rate, burst;

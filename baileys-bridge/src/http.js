@@ -149,6 +149,15 @@ export function createHttpServer({ config, logger, metrics, link, sender, media,
     route('POST', /^\/dev\/receipt$/, { handler: async (req, res) => json(res, 200, loopback.receipt(await readJson(req, 1 << 16))) });
     route('GET', /^\/dev\/sent$/, { handler: (req, res) => json(res, 200, { ok: true, sent: loopback.sent }) });
     route('POST', /^\/dev\/disconnect$/, { handler: (req, res) => { loopback.disconnect(); json(res, 200, { ok: true, connected: false }); } });
+    route('POST', /^\/dev\/send-stall$/, { handler: async (req, res) => {
+      const b = await readJson(req, 1 << 10);
+      if (!Number.isInteger(b?.ms) || b.ms < 0 || !Number.isInteger(b?.count) || b.count < 0) {
+        json(res, 400, { ok: false, error: 'bad_request', reason: 'ms and count must be non-negative integers' });
+        return;
+      }
+      loopback.stall = { ms: b.ms, count: b.count };
+      json(res, 200, { ok: true, stall: loopback.stall });
+    } });
     route('POST', /^\/dev\/connect$/, { handler: (req, res) => { loopback.connect(); json(res, 200, { ok: true, connected: true }); } });
   }
 

@@ -48,6 +48,9 @@ export class LoopbackLink extends EventEmitter {
     this.self = selfPhone;
     this.ev = makeEventBuffer(logger);
     this.sent = [];
+    // POST /dev/send-stall: the next `count` sends reach "WhatsApp" and then get no ack for
+    // `ms` (the socket hangs after writing), as a real send can.
+    this.stall = { ms: 0, count: 0 };
     this.connected = false;
     this.state = 'connecting';
     this.qr = null;
@@ -75,6 +78,10 @@ export class LoopbackLink extends EventEmitter {
         });
         link.sent.push({ to: jid, messageId: m.key.id, content: JSON.parse(JSON.stringify(content)), at: Date.now() });
         link.logger.info({ to: jid, messageId: m.key.id }, 'loopback: send recorded (not sent to WhatsApp)');
+        if (link.stall.count > 0) {
+          link.stall.count -= 1;
+          await new Promise((r) => setTimeout(r, link.stall.ms));
+        }
         return m;
       },
       async updateMediaMessage(msg) {

@@ -109,8 +109,12 @@ export function createSender({ stateDir, getSock, isConnected, rate, logger, met
       return { status: 200, body: { ok: true, messageId: rec.messageId, duplicate: true } };
     }
     if (!isConnected()) {
-      metrics?.inc('bridge_send_errors_total', { reason: 'not_connected' });
-      throw new HttpError(503, { ok: false, error: 'not_connected' });
+      // An earlier attempt with this key was handed to Baileys and never concluded (the bridge
+      // stopped, or Baileys threw after it may have sent): the caller must not take this
+      // message elsewhere, only ask again later with the same key.
+      const earlier = rec?.state === 'sending';
+      metrics?.inc('bridge_send_errors_total', { reason: earlier ? 'not_connected_after_attempt' : 'not_connected' });
+      throw new HttpError(503, { ok: false, error: 'not_connected', ...(earlier ? { earlierAttempt: 'unknown' } : {}) });
     }
     const wait = limiter.take();
     if (wait > 0) {

@@ -79,6 +79,7 @@ export async function startServer(opts = {}) {
 
     const list = MSG_LIST.exec(url.pathname);
     const isCreate = req.method === 'POST' && !!list;
+    let lostAnswer = null;
     if (isCreate) {
       const to = typeof params.To === 'string' ? params.To : null;
       const fault = sim.faults.take('response', to);
@@ -86,13 +87,15 @@ export async function startServer(opts = {}) {
         call.faultId = fault.id;
         if (fault.latencyMs) await sim.sleep(fault.latencyMs);
         if (sim.closed) return;
-        if (fault.drop) {
+        if (fault.created) {
+          call.createdDespiteFault = true;
+          lostAnswer = { ...fault, dropSocket: () => req.socket.destroy() };
+        } else if (fault.drop) {
           call.dropped = true;
           res.simNote = 'dropped by fault';
           req.socket.destroy();
           return;
-        }
-        if (fault.status) {
+        } else if (fault.status) {
           const code = fault.code ?? FAULT_CODES[fault.status] ?? SYNC.BAD_REQUEST;
           const message = fault.message ?? FAULT_MESSAGES[fault.status] ?? 'Simulated error';
           answer(...twilioError(fault.status, code, message));
@@ -109,7 +112,7 @@ export async function startServer(opts = {}) {
     const acct = ACCOUNT_PATH.exec(url.pathname)?.[1];
     if (acct !== accountSid) { answer(...notFound(url.pathname)); return; }
 
-    if (isCreate) { await createMessage(params, call, answer); return; }
+    if (isCreate) { await createMessage(params, call, answer, lostAnswer); return; }
     if (list && req.method === 'GET') { answer(200, listMessages(url, params)); return; }
     const one = MSG_ONE.exec(url.pathname);
     if (one && req.method === 'GET') {
@@ -121,7 +124,9 @@ export async function startServer(opts = {}) {
     answer(...notFound(url.pathname));
   }
 
-  async function createMessage(params, call, answer) {
+  // `lostAnswer`: a fault with created:true - the message is made as usual, then the client
+  // gets the fault's error (or a dropped connection) instead of the 201.
+  async function createMessage(params, call, answer, lostAnswer) {
     const check = checkCreateMessage(spec, params);
     if (!check.ok) { answer(...twilioError(check.status, check.code, check.message)); return; }
     const msg = sim.createMessage(check.data, Date.now());
@@ -133,7 +138,15 @@ export async function startServer(opts = {}) {
     const override = sim.faults.take('callbacks', msg.params.To);
     const steps = sim.planLifecycle(msg, override);
     call.lifecycle = steps.map((s) => (s.errorCode ? `${s.status}:${s.errorCode}` : s.status));
-    answer(201, msg.resource);
+    if (!lostAnswer) {
+      answer(201, msg.resource);
+    } else if (lostAnswer.drop) {
+      call.dropped = true;
+      lostAnswer.dropSocket();
+    } else {
+      const code = lostAnswer.code ?? FAULT_CODES[lostAnswer.status] ?? SYNC.BAD_REQUEST;
+      answer(...twilioError(lostAnswer.status, code, lostAnswer.message ?? FAULT_MESSAGES[lostAnswer.status] ?? 'Simulated error'));
+    }
     sim.runLifecycle(msg, steps).catch((e) => log(`twilio-sim lifecycle ${msg.sid}: ${e.message}`));
   }
 

@@ -227,6 +227,30 @@ export async function bridgeSent(phone) {
   return (r.json?.sent ?? []).filter((s) => s.to === `${phone.slice(1)}@s.whatsapp.net`);
 }
 
+// After a failover test the bridge is back and both sender-baileys and the router see it UP.
+export async function baileysUp() {
+  await waitFor('Baileys UP at sender-baileys and the router', async () =>
+    (await metric(senderBaileysUrl, 'wa_sender_baileys_up')) === 1 &&
+    (await metric(routerUrl, 'wa_router_baileys_up')) === 1, { timeoutMs: 30000 });
+}
+
+// Restarts a service with extra settings (the scripts hand this process's environment on).
+// Returns a function that restarts it with the usual ones.
+export function restartWith(service, vars) {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, env[k]]));
+  services('stop', service);
+  Object.assign(env, vars);
+  services('start', service);
+  return () => {
+    services('stop', service);
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete env[k];
+      else env[k] = v;
+    }
+    services('start', service);
+  };
+}
+
 // A contact who just wrote through Twilio (the simulator knows the window too).
 export async function twilioContact() {
   const phone = uniquePhone();

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import {
   api, send, message, waitMessage, sim, simCalls, bridge, bridgeSent, twilioContact,
   baileysContact, key, produce, q, waitFor, sleep, services, topicRecords, uniquePhone, metric,
-  env, postBridge, counterFrom, senderTwilioUrl, metricSum,
+  env, postBridge, counterFrom, senderTwilioUrl, metricSum, baileysUp,
 } from './lib.mjs';
 
 const TEMPLATE = 'HX0123456789abcdef0123456789abcdef';
@@ -19,12 +19,6 @@ async function sendOk(body) {
   return r.json.id;
 }
 
-// After a failover test the bridge is back and both sender-baileys and the router see it UP.
-async function baileysUp() {
-  await waitFor('Baileys UP at sender-baileys and the router', async () =>
-    (await metric(senderBaileys, 'wa_sender_baileys_up')) === 1 &&
-    (await metric(routerUrl, 'wa_router_baileys_up')) === 1, { timeoutMs: 30000 });
-}
 
 test('send API: token, validation and lookup errors are clear and counted', async () => {
   const body = { to: uniquePhone(), type: 'text', text: 'hi', idempotencyKey: key() };
@@ -233,6 +227,31 @@ test('backoff: 429 three times, then 201; the attempts follow 1 s, 2 s, 4 s with
     assert.ok(gaps[i] >= d * 0.8 - 20 && gaps[i] <= d * 1.2 + 250,
       `retry ${i + 1}: ${gaps[i].toFixed(0)} ms, expected ${d} ms ±20%`);
   });
+});
+
+test('no duplicates: a 502 from Twilio\'s edge after it made the message is reconciled, not resent', async () => {
+  const phone = await twilioContact();
+  await sim('/sim/faults', { to: phone, status: 502, created: true });
+  // No status callbacks either, so nothing but the sender's own reconciling can tell it was made.
+  await sim('/sim/faults', { to: phone, callbacks: [] });
+  const id = await sendOk({ to: phone, type: 'text', text: 'made, answer lost', idempotencyKey: key() });
+  const m = await waitMessage(id, 'sent', (x) => ['sent', 'delivered', 'read'].includes(x.status),
+    { timeoutMs: 20000, logs: ['sender-twilio'] });
+  const calls = await simCalls(phone);
+  assert.deepEqual(calls.map((c) => c.responseStatus), [502], 'one message made, none sent again');
+  assert.equal(m.providerMessageId, calls[0].sid);
+  assert.equal(m.attempts, 1);
+});
+
+test('a 502 for a message Twilio did not make: its list shows nothing, so it is sent again, once', async () => {
+  const phone = await twilioContact();
+  await sim('/sim/faults', { to: phone, status: 502 });
+  const id = await sendOk({ to: phone, type: 'text', text: 'lost at the edge', idempotencyKey: key() });
+  const m = await waitMessage(id, 'sent', (x) => ['sent', 'delivered', 'read'].includes(x.status),
+    { timeoutMs: 20000, logs: ['sender-twilio'] });
+  const calls = await simCalls(phone);
+  assert.deepEqual(calls.map((c) => c.responseStatus), [502, 201]);
+  assert.equal(m.providerMessageId, calls[1].sid);
 });
 
 test('a permanent Twilio refusal fails at once with Twilio\'s code, and raises wa.error', async () => {

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import {
   sendInbound, uniquePhone, waitFor, messagesFor, q, services, stack, inboundParams, ingressUrl, db,
   twilioContact, send, simCalls, waitMessage, key, sleep, inboundBarrier, counterFrom, senderTwilioUrl,
-  topicRecords, sim,
+  topicRecords, sim, baileysUp, baileysContact, restartWith, bridge, bridgeSent, bridgeUrl, message,
+  senderBaileysUrl,
 } from './lib.mjs';
 
 // The contact's rows other than the barrier's.
@@ -142,4 +143,47 @@ test('SIGTERM while sender-twilio backs off after a 503: the message is sent aft
   assert.equal(m.provider, 'twilio');
   const calls = await simCalls(phone);
   assert.deepEqual(calls.map((c) => c.responseStatus), [503, 503, 201], 'one message accepted by Twilio');
+});
+
+test('a Baileys send in flight when the sender and the bridge crash is never failed over to Twilio', async () => {
+  await baileysUp();
+  const phone = await baileysContact();
+  // Twilio's window is open too: a failover would be allowed if the message were provably unsent.
+  await sim('/sim/window', { user: phone, lastInboundAtMs: Date.now() });
+  const restore = restartWith('sender-baileys', { BAILEYS_SEND_TIMEOUT_MS: '1500' });
+  try {
+    // The message reaches "WhatsApp", but no answer comes back: the sender's call times out.
+    assert.equal((await bridge('/dev/send-stall', { ms: 600000, count: 1 })).status, 200);
+    const timedOut = await counterFrom(senderBaileysUrl, 'wa_sender_retries_total{provider="baileys"}');
+    const s = await send({ to: phone, type: 'text', text: 'in flight at the crash', idempotencyKey: key() });
+    assert.equal(s.status, 202, s.text);
+    await timedOut(1, 'the first /send to time out', { logs: ['sender-baileys'] });
+    const [first] = await bridgeSent(phone);
+    assert.ok(first, 'the first attempt reached WhatsApp');
+    // Both crash; the bridge comes back while WhatsApp is still reconnecting.
+    services('kill9', 'sender-baileys');
+    services('kill9', 'bridge');
+    services('start', 'bridge');
+    await waitFor('the restarted bridge connected', async () => (await fetch(`${bridgeUrl}/health`)).status === 200);
+    await bridge('/dev/disconnect', {});
+    assert.equal((await fetch(`${bridgeUrl}/health`)).status, 503, 'WhatsApp is reconnecting');
+    const asked = await counterFrom(bridgeUrl, 'bridge_send_errors_total{reason="not_connected_after_attempt"}');
+    services('start', 'sender-baileys');
+    await asked(1, 'the restarted sender to ask the bridge again', { logs: ['sender-baileys'] });
+    let m = (await message(s.json.id)).json;
+    assert.equal(m.provider, 'baileys');
+    assert.equal(m.failover, false);
+    assert.equal((await simCalls(phone)).length, 0, 'nothing went to Twilio');
+    // Connected again: the same key goes out with the same WhatsApp id, once.
+    await bridge('/dev/connect', {});
+    m = await waitMessage(s.json.id, 'sent through Baileys', (x) => x.status === 'sent', { timeoutMs: 60000,
+      logs: ['sender-baileys'] });
+    assert.equal(m.provider, 'baileys');
+    assert.equal(m.providerMessageId, `${phone.slice(1)}@s.whatsapp.net/${first.messageId}`);
+    assert.deepEqual((await bridgeSent(phone)).map((x) => x.messageId), [first.messageId]);
+    assert.equal((await simCalls(phone)).length, 0, 'nothing went to Twilio');
+  } finally {
+    await bridge('/dev/connect', {}).catch(() => {});
+    restore();
+  }
 });

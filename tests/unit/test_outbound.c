@@ -235,6 +235,9 @@ static void test_twilio_verdicts(void **state)
          "20429"},
         {503, 1, "{\"code\":20503,\"message\":\"Service unavailable\"}", STW_RETRY, "20503"},
         {500, 1, "not json", STW_RETRY, "http_500"},
+        /* From a gateway in front of the API: it may have passed the request on. */
+        {502, 1, "<html>Bad Gateway</html>", STW_UNKNOWN, "http_502"},
+        {504, 1, "", STW_UNKNOWN, "http_504"},
         {400, 1, "{\"code\":21211,\"message\":\"Invalid 'To' Phone Number\"}", STW_FAILED, "21211"},
         {401, 1, "{\"code\":20003,\"message\":\"Authenticate\"}", STW_FAILED, "20003"},
         {0, 0, "", STW_RETRY, "transport"},
@@ -251,6 +254,63 @@ static void test_twilio_verdicts(void **state)
             assert_string_equal(oc.sid, "SM0123456789abcdef0123456789abcdef");
         wa_buf_free(&r.body);
     }
+}
+
+static void test_twilio_find_created(void **state)
+{
+    (void)state;
+    /* 1795478445000 ms is Tue, 24 Nov 2026 00:00:45 +0000. */
+    static const char *const msg_fmt =
+        "{\"sid\":\"%s\",\"to\":\"%s\",\"from\":\"whatsapp:+14155238886\",\"direction\":"
+        "\"%s\",\"body\":\"%s\",\"date_created\":\"%s\"}";
+    static const struct {
+        const char *sid, *to, *dir, *body, *date;
+        int want;
+    } cases[] = {
+        {"SM1", "whatsapp:+972501234567", "outbound-api", "hello",
+         "Tue, 24 Nov 2026 00:00:45 +0000", 1},
+        /* the same second, written in another zone */
+        {"SM2", "whatsapp:+972501234567", "outbound-api", "hello",
+         "Tue, 24 Nov 2026 02:00:45 +0200", 1},
+        {"SM3", "whatsapp:+972501234567", "outbound-api", "hello",
+         "Tue, 24 Nov 2026 00:00:43 +0000", 0}, /* made before our call: an earlier message */
+        {"SM4", "whatsapp:+972501234568", "outbound-api", "hello",
+         "Tue, 24 Nov 2026 00:00:46 +0000", 0}, /* another number */
+        {"SM5", "whatsapp:+972501234567", "inbound", "hello", "Tue, 24 Nov 2026 00:00:46 +0000", 0},
+        {"SM6", "whatsapp:+972501234567", "outbound-api", "hello!",
+         "Tue, 24 Nov 2026 00:00:46 +0000", 0}, /* another text */
+        {"SM7", "whatsapp:+972501234567", "outbound-api", "hello", "yesterday", 0},
+    };
+    struct wa_outbound o;
+    memset(&o, 0, sizeof o);
+    snprintf(o.to, sizeof o.to, "%s", "+972501234567");
+    o.text = "hello";
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char msg[512], list[700], sid[64] = "";
+        snprintf(msg, sizeof msg, msg_fmt, cases[i].sid, cases[i].to, cases[i].dir, cases[i].body,
+                 cases[i].date);
+        snprintf(list, sizeof list, "{\"messages\":[%s],\"page\":0}", msg);
+        print_message("case %zu: %s\n", i, cases[i].sid);
+        assert_int_equal(stw_find_created(list, strlen(list), &o, "whatsapp:+14155238886",
+                                          1795478445400LL, sid, sizeof sid),
+                         cases[i].want);
+        if (cases[i].want) assert_string_equal(sid, cases[i].sid);
+    }
+    /* A template's body is its rendered content: any outbound message made since counts. */
+    o.text = NULL;
+    o.content_sid = "HX0123456789abcdef0123456789abcdef";
+    const char *tpl = "{\"messages\":[{\"sid\":\"SM8\",\"to\":\"whatsapp:+972501234567\",\"from\":"
+                      "\"whatsapp:+14155238886\",\"direction\":\"outbound-api\",\"body\":\"Hi "
+                      "Dana\",\"date_created\":\"Tue, 24 Nov 2026 00:00:46 +0000\"}]}";
+    char sid[64];
+    assert_int_equal(stw_find_created(tpl, strlen(tpl), &o, "whatsapp:+14155238886",
+                                      1795478445400LL, sid, sizeof sid),
+                     1);
+    assert_int_equal(stw_find_created("<html>", 6, &o, "whatsapp:+14155238886", 0, sid, sizeof sid),
+                     -1);
+    assert_int_equal(
+        stw_find_created("{\"messages\":[]}", 15, &o, "whatsapp:+14155238886", 0, sid, sizeof sid),
+        0);
 }
 
 static void test_twilio_form(void **state)
@@ -303,19 +363,24 @@ static void test_bridge_verdicts(void **state)
         int sent, refused;
         const char *body;
         enum sbl_verdict want;
+        int earlier_unknown;
     } cases[] = {
-        {200, 1, 0, "{\"ok\":true,\"messageId\":\"3EB0AA\"}", SBL_SENT},
-        {200, 1, 0, "{\"ok\":true,\"messageId\":\"3EB0AA\",\"duplicate\":true}", SBL_SENT},
-        {503, 1, 0, "{\"ok\":false,\"error\":\"not_connected\"}", SBL_DOWN},
-        {0, 0, 1, "", SBL_DOWN},    /* connection refused */
-        {0, 0, 0, "", SBL_DOWN},    /* connect timeout: nothing left */
-        {0, 1, 0, "", SBL_UNKNOWN}, /* timeout after the request was written */
-        {502, 1, 0, "{\"ok\":false,\"error\":\"send_failed\",\"retryable\":true}", SBL_UNKNOWN},
-        {503, 1, 0, "{\"ok\":false,\"error\":\"overloaded\"}", SBL_RETRY},
-        {429, 1, 0, "{\"ok\":false,\"error\":\"rate_limited\",\"retryAfterMs\":200}", SBL_RETRY},
-        {400, 1, 0, "{\"ok\":false,\"error\":\"bad_request\",\"reason\":\"bad to\"}", SBL_FAILED},
-        {401, 1, 0, "{\"error\":\"missing_secret\"}", SBL_FAILED},
-        {200, 1, 0, "{\"ok\":true}", SBL_UNKNOWN},
+        {200, 1, 0, "{\"ok\":true,\"messageId\":\"3EB0AA\"}", SBL_SENT, 0},
+        {200, 1, 0, "{\"ok\":true,\"messageId\":\"3EB0AA\",\"duplicate\":true}", SBL_SENT, 0},
+        {503, 1, 0, "{\"ok\":false,\"error\":\"not_connected\"}", SBL_DOWN, 0},
+        /* Down, and an earlier attempt with this key was in flight: down, but not unsent. */
+        {503, 1, 0, "{\"ok\":false,\"error\":\"not_connected\",\"earlierAttempt\":\"unknown\"}",
+         SBL_DOWN, 1},
+        {0, 0, 1, "", SBL_DOWN, 0},    /* connection refused */
+        {0, 0, 0, "", SBL_DOWN, 0},    /* connect timeout: nothing left */
+        {0, 1, 0, "", SBL_UNKNOWN, 0}, /* timeout after the request was written */
+        {502, 1, 0, "{\"ok\":false,\"error\":\"send_failed\",\"retryable\":true}", SBL_UNKNOWN, 0},
+        {503, 1, 0, "{\"ok\":false,\"error\":\"overloaded\"}", SBL_RETRY, 0},
+        {429, 1, 0, "{\"ok\":false,\"error\":\"rate_limited\",\"retryAfterMs\":200}", SBL_RETRY, 0},
+        {400, 1, 0, "{\"ok\":false,\"error\":\"bad_request\",\"reason\":\"bad to\"}", SBL_FAILED,
+         0},
+        {401, 1, 0, "{\"error\":\"missing_secret\"}", SBL_FAILED, 0},
+        {200, 1, 0, "{\"ok\":true}", SBL_UNKNOWN, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct wa_client_result r =
@@ -324,6 +389,7 @@ static void test_bridge_verdicts(void **state)
         sbl_classify(&r, &oc);
         print_message("case %zu: http %ld -> %d %s\n", i, cases[i].status, oc.verdict, oc.text);
         assert_int_equal(oc.verdict, cases[i].want);
+        assert_int_equal(oc.earlier_unknown, cases[i].earlier_unknown);
         if (oc.verdict == SBL_SENT) assert_string_equal(oc.message_id, "3EB0AA");
         wa_buf_free(&r.body);
     }
@@ -412,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_token_bucket),
         cmocka_unit_test(test_twilio_verdicts),
         cmocka_unit_test(test_twilio_form),
+        cmocka_unit_test(test_twilio_find_created),
         cmocka_unit_test(test_bridge_verdicts),
         cmocka_unit_test(test_bridge_request),
         cmocka_unit_test(test_twilio_status_callback),

@@ -31,10 +31,10 @@ export const SYNC = {
 };
 
 // Codes an injected HTTP-status fault gets unless the fault names its own.
-export const FAULT_CODES = { 400: 20001, 401: 20003, 404: 20404, 429: 20429, 500: 20500, 503: 20503 };
+export const FAULT_CODES = { 400: 20001, 401: 20003, 404: 20404, 429: 20429, 500: 20500, 502: 20500, 503: 20503, 504: 20500 };
 export const FAULT_MESSAGES = {
   400: 'Bad request', 401: 'Authenticate', 404: 'Not Found', 429: 'Too Many Requests',
-  500: 'Internal Server Error', 503: 'Service Unavailable',
+  500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
 };
 
 // Asynchronous errors, reported as ErrorCode/ErrorMessage in a failed/undelivered status callback.

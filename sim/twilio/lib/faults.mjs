@@ -68,6 +68,15 @@ export class Faults {
       if (e.status === undefined && e.latencyMs === undefined && !e.drop) {
         throw new FaultError('a fault needs status, latencyMs, drop or callbacks');
       }
+      if (f.created !== undefined) {
+        // Twilio took the message, but its answer is lost or an error (a 502 from its edge):
+        // the ambiguous case a sender must not answer with a blind resend.
+        if (typeof f.created !== 'boolean') throw new FaultError('created must be true or false');
+        if (f.created && e.status === undefined && !e.drop) {
+          throw new FaultError('created goes with status or drop');
+        }
+        e.created = f.created;
+      }
     }
     this.nextId += 1;
     return e;

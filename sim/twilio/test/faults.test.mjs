@@ -1,7 +1,7 @@
 // faults.test.mjs - scripted faults: error statuses, dropped connections, latency, scoping.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { newUser, send, simJson, startSim, textMessage } from './helpers.mjs';
+import { ACCOUNT, basic, newUser, send, simJson, startSim, textMessage } from './helpers.mjs';
 
 let sim;
 before(async () => { sim = await startSim({ enforceWindow: false, callbacks: false }); });
@@ -97,4 +97,21 @@ test('malformed faults are refused', async () => {
     const r = await simJson(sim, 'POST', '/sim/faults', bad);
     assert.equal(r.status, 400, JSON.stringify(bad));
   }
+});
+
+test('created: Twilio makes the message, then the answer is a 502 or is lost; the list shows it', async () => {
+  const to = newUser();
+  await simJson(sim, 'POST', '/sim/faults', [{ to, status: 502, created: true }, { to, drop: true, created: true }]);
+  const r = await send(sim, textMessage(to));
+  assert.equal(r.status, 502);
+  await assert.rejects(send(sim, textMessage(to)), (e) => e instanceof TypeError);
+  const list = await fetch(`${sim.url}/2010-04-01/Accounts/${ACCOUNT}/Messages.json?To=${encodeURIComponent(`whatsapp:${to}`)}`,
+    { headers: { Authorization: basic() } });
+  assert.equal(list.status, 200);
+  assert.equal((await list.json()).messages.length, 2, 'both were created');
+  const { body } = await simJson(sim, 'GET', `/sim/calls?to=${encodeURIComponent(to)}`);
+  const posts = body.calls.filter((c) => c.method === 'POST');
+  assert.deepEqual(posts.map((c) => c.createdDespiteFault), [true, true]);
+  assert.ok(posts.every((c) => /^SM/.test(c.sid)));
+  assert.equal((await simJson(sim, 'POST', '/sim/faults', { to, created: true })).status, 400);
 });
