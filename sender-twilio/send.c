@@ -154,8 +154,10 @@ enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucke
         wa_metric_observe(stw_m.call_seconds, r.elapsed_ms / 1000.0);
         struct stw_outcome oc;
         stw_classify(&r, &oc);
-        if (oc.verdict == STW_UNKNOWN) {
-            /* Twilio has no idempotency key: never resend blind. Its list decides. */
+        if (oc.verdict == STW_UNKNOWN && wa_running()) {
+            /* Twilio has no idempotency key: never resend blind. Its list decides, asked after
+             * a pause, so a message still being made behind a slow answer has landed there. */
+            wa_sleep_ms(stw_cfg.base_ms);
             int found = reconcile(h, &o, called_ms, userpwd, &oc);
             if (found == 1) {
                 oc.verdict = STW_SENT;
