@@ -237,10 +237,19 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 }
 
 rd_kafka_t *wa_kafka_consumer_new(const char *brokers, const char *group, const char *const *topics,
-                                  size_t ntopics, char *err, size_t errsz)
+                                  size_t ntopics, long max_poll_ms, char *err, size_t errsz)
 {
     rd_kafka_conf_t *conf = base_conf(brokers, group, err, errsz);
     if (!conf) return NULL;
+    if (max_poll_ms > 0) {
+        char v[24];
+        /* Kafka takes at most a day. */
+        snprintf(v, sizeof v, "%ld", max_poll_ms < 86400000L ? max_poll_ms : 86400000L);
+        if (set(conf, "max.poll.interval.ms", v, err, errsz)) {
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    }
     if (set(conf, "group.id", group, err, errsz) ||
         set(conf, "enable.auto.offset.store", "false", err, errsz) ||
         set(conf, "enable.auto.commit", "true", err, errsz) ||

@@ -55,9 +55,11 @@ int wa_kafka_reachable(rd_kafka_t *rk, int timeout_ms);
 
 /* Consumer in group, subscribed to topics: offsets are stored by the caller
  * after the side effect is durable, and committed in the background and on
- * revoke and close. */
+ * revoke and close. max_poll_ms (0: Kafka's 5 minutes) must exceed the longest
+ * time between two polls, i.e. the longest one record can take, or the member is
+ * dropped from its group mid-record and its partitions move to another. */
 rd_kafka_t *wa_kafka_consumer_new(const char *brokers, const char *group, const char *const *topics,
-                                  size_t ntopics, char *err, size_t errsz);
+                                  size_t ntopics, long max_poll_ms, char *err, size_t errsz);
 void wa_kafka_store_offset(rd_kafka_t *rk, const rd_kafka_message_t *m);
 /* Seeks every partition in ms[0..n) back to its first record there, so the
  * same records are polled again. */

@@ -336,7 +336,9 @@ int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
         w->s = *s;
         w->u = u;
         w->ctx = u->worker_ctx ? u->worker_ctx(i, u->ctx) : u->ctx;
-        w->consumer = wa_kafka_consumer_new(u->brokers, u->group, topics, 1, err, sizeof err);
+        long max_poll = u->max_handle_ms > 0 ? u->max_handle_ms + 60000 : 0;
+        w->consumer =
+            wa_kafka_consumer_new(u->brokers, u->group, topics, 1, max_poll, err, sizeof err);
         if (!w->consumer) {
             fprintf(stderr, "config: kafka: %s\n", err);
             return WA_EX_CONFIG;
@@ -359,7 +361,8 @@ int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
     int started = 0;
     for (; started < n && wa_running(); started++)
         pthread_create(&ws[started].thread, NULL, work, &ws[started]);
-    wa_info("consuming %s as group %s with %d workers", u->topic, u->group, n);
+    wa_info("consuming %s as group %s with %d workers max_poll_interval_ms=%ld", u->topic, u->group,
+            n, u->max_handle_ms > 0 ? u->max_handle_ms + 60000 : 300000L);
 
     /* Every delivery report is served here: the workers sleep until theirs is in. */
     wa_kafka_serve(s->producer);

@@ -106,6 +106,9 @@ struct wa_sender_setup {
     const char *brokers, *group, *topic, *listen, *database_url;
     const char *const *produces; /* topics to warm up, NULL-terminated */
     int workers;                 /* threads, each a member of the group with its own partitions */
+    /* The longest one command can take with all its bounded retries: the group's
+     * max.poll.interval.ms is set a minute above it. 0: Kafka's default (5 minutes). */
+    long max_handle_ms;
     /* The statements each worker's connection prepares; NULL: the claim protocol's. */
     const struct wa_pg_stmt *stmts;
     size_t nstmts;

@@ -110,18 +110,23 @@ int main(void)
                           .topic_status = mw_cfg.topic_media,
                           .topic_error = mw_cfg.topic_error};
     const char *produces[] = {mw_cfg.topic_media, mw_cfg.topic_error, NULL};
-    int rc = wa_sender_run(&s, &(struct wa_sender_setup){.service = "media-worker",
-                                                         .brokers = mw_cfg.kafka_brokers,
-                                                         .group = mw_cfg.group,
-                                                         .topic = mw_cfg.topic_media,
-                                                         .listen = mw_cfg.listen,
-                                                         .database_url = mw_cfg.database_url,
-                                                         .produces = produces,
-                                                         .workers = (int)mw_cfg.workers,
-                                                         .stmts = mw_statements,
-                                                         .nstmts = mw_nstatements,
-                                                         .handle = mw_handle,
-                                                         .worker_ctx = worker_ctx});
+    int rc = wa_sender_run(
+        &s, &(struct wa_sender_setup){
+                .service = "media-worker",
+                .brokers = mw_cfg.kafka_brokers,
+                .group = mw_cfg.group,
+                .topic = mw_cfg.topic_media,
+                .listen = mw_cfg.listen,
+                .database_url = mw_cfg.database_url,
+                .produces = produces,
+                .workers = (int)mw_cfg.workers,
+                /* fetch and store, each with its tries */
+                .max_handle_ms = 2 * mw_cfg.max_attempts *
+                                 (mw_cfg.connect_timeout_ms + mw_cfg.timeout_ms + mw_cfg.cap_ms),
+                .stmts = mw_statements,
+                .nstmts = mw_nstatements,
+                .handle = mw_handle,
+                .worker_ctx = worker_ctx});
     curl_global_cleanup();
     return rc;
 }

@@ -142,18 +142,22 @@ int main(void)
     const char *produces[] = {sbl_cfg.topic_twilio, sbl_cfg.topic_status, sbl_cfg.topic_error,
                               sbl_cfg.topic_provider, NULL};
     wa_info("sending via %s; probing %s", sbl_cfg.send_url, sbl_cfg.health_url);
-    int rc = wa_sender_run(&s, &(struct wa_sender_setup){.service = "sender-baileys",
-                                                         .brokers = sbl_cfg.kafka_brokers,
-                                                         .group = sbl_cfg.group,
-                                                         .topic = sbl_cfg.topic_send,
-                                                         .listen = sbl_cfg.listen,
-                                                         .database_url = sbl_cfg.database_url,
-                                                         .produces = produces,
-                                                         .workers = (int)sbl_cfg.workers,
-                                                         .handle = handle,
-                                                         .worker_ctx = worker_ctx,
-                                                         .started = started,
-                                                         .stopping = stopping});
+    int rc = wa_sender_run(
+        &s, &(struct wa_sender_setup){
+                .service = "sender-baileys",
+                .brokers = sbl_cfg.kafka_brokers,
+                .group = sbl_cfg.group,
+                .topic = sbl_cfg.topic_send,
+                .listen = sbl_cfg.listen,
+                .database_url = sbl_cfg.database_url,
+                .produces = produces,
+                .workers = (int)sbl_cfg.workers,
+                .max_handle_ms = sbl_cfg.max_attempts *
+                                 (sbl_cfg.connect_timeout_ms + sbl_cfg.timeout_ms + sbl_cfg.cap_ms),
+                .handle = handle,
+                .worker_ctx = worker_ctx,
+                .started = started,
+                .stopping = stopping});
     curl_global_cleanup();
     return rc;
 }

@@ -130,16 +130,23 @@ int main(void)
                           .topic_error = stw_cfg.topic_error};
     const char *produces[] = {stw_cfg.topic_status, stw_cfg.topic_error, NULL};
     wa_info("sending via %s as %s", stw_cfg.api_base, stw_cfg.from);
-    int rc = wa_sender_run(&s, &(struct wa_sender_setup){.service = "sender-twilio",
-                                                         .brokers = stw_cfg.kafka_brokers,
-                                                         .group = stw_cfg.group,
-                                                         .topic = stw_cfg.topic_send,
-                                                         .listen = stw_cfg.listen,
-                                                         .database_url = stw_cfg.database_url,
-                                                         .produces = produces,
-                                                         .workers = (int)stw_cfg.workers,
-                                                         .handle = handle,
-                                                         .worker_ctx = worker_ctx});
+    int rc = wa_sender_run(
+        &s, &(struct wa_sender_setup){.service = "sender-twilio",
+                                      .brokers = stw_cfg.kafka_brokers,
+                                      .group = stw_cfg.group,
+                                      .topic = stw_cfg.topic_send,
+                                      .listen = stw_cfg.listen,
+                                      .database_url = stw_cfg.database_url,
+                                      .produces = produces,
+                                      .workers = (int)stw_cfg.workers,
+                                      /* a call, a reconciling look-up after
+                                         its pause, and the retry pause */
+                                      .max_handle_ms =
+                                          stw_cfg.max_attempts *
+                                          (2 * (stw_cfg.connect_timeout_ms + stw_cfg.timeout_ms) +
+                                           stw_cfg.base_ms + stw_cfg.cap_ms),
+                                      .handle = handle,
+                                      .worker_ctx = worker_ctx});
     curl_global_cleanup();
     return rc;
 }

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { execFile as execFileCb } from 'node:child_process';
 import { promisify } from 'node:util';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import {
   sim, bridge, q, waitFor, sleep, services, topicRecords, uniquePhone, messagesFor, env, send, key,
   simCalls, waitMessage, counterFrom, routerUrl,
@@ -266,4 +268,18 @@ test('a CDN that fails twice (503) is retried with backoff, and the file is stor
   assert.deepEqual(cdn.map((r) => r.status), [503, 503, 200]);
   // Twilio's URL is asked again on each try; only it ever sees the credentials.
   assert.ok(cdn.every((r) => r.headers.authorization === undefined));
+});
+
+test('media-worker keeps its partitions through its longest job: max.poll.interval.ms is above it', async () => {
+  // A member that polls later than max.poll.interval.ms is dropped from the group mid-job, and
+  // its partitions move on while it still works (Kafka's default is 5 minutes; one file may take
+  // MEDIA_TIMEOUT_MS, 5 minutes by default, on each of its tries).
+  const log = readFileSync(path.join(env.WA_STATE, 'log', 'media-worker.log'), 'utf8');
+  const line = log.split('\n').filter((l) => l.includes('max_poll_interval_ms=')).pop();
+  assert.ok(line, 'media-worker logs its max.poll.interval.ms');
+  const configured = Number(/max_poll_interval_ms=(\d+)/.exec(line)[1]);
+  const n = (k, d) => Number(env[k] ?? d);
+  const longest = 2 * n('MEDIA_MAX_ATTEMPTS', 5) * (n('MEDIA_CONNECT_TIMEOUT_MS', 5000)
+    + n('MEDIA_TIMEOUT_MS', 300000) + n('MEDIA_BACKOFF_CAP_MS', 30000));
+  assert.ok(configured > longest, `${configured} ms is not above the longest job, ${longest} ms`);
 });
