@@ -2,6 +2,8 @@
 #include "wa_pg.h"
 #include "wa_log.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -107,6 +109,55 @@ PGresult *wa_pg_exec(struct wa_pg *pg, const char *name, int nparams, const char
     while (l && errbuf[l - 1] == '\n')
         errbuf[--l] = '\0';
     PQclear(r);
+    return NULL;
+}
+
+PGresult *wa_pg_exec_within(struct wa_pg *pg, const char *name, int nparams,
+                            const char *const *params, int timeout_ms, enum wa_result *res,
+                            char *errbuf, size_t errsz)
+{
+    if (!wa_pg_ok(pg)) {
+        *res = WA_RETRY;
+        snprintf(errbuf, errsz, "postgres unavailable");
+        return NULL;
+    }
+    int64_t deadline = wa_now_ms() + timeout_ms;
+    PGresult *last = NULL;
+    int sent = PQsendQueryPrepared(pg->conn, name, nparams, params, NULL, NULL, 0);
+    while (sent) {
+        if (!PQisBusy(pg->conn)) {
+            PGresult *r = PQgetResult(pg->conn);
+            if (!r) break; /* the last result was the statement's */
+            PQclear(last);
+            last = r;
+            continue;
+        }
+        int64_t left = deadline - wa_now_ms();
+        struct pollfd pfd = {.fd = PQsocket(pg->conn), .events = POLLIN};
+        int n = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            /* No answer in time: the connection's state is unknown, so it goes. */
+            PQclear(last);
+            PQfinish(pg->conn);
+            pg->conn = NULL;
+            *res = WA_RETRY;
+            snprintf(errbuf, errsz, "%s: no answer from postgres within %d ms", name, timeout_ms);
+            return NULL;
+        }
+        if (!PQconsumeInput(pg->conn)) break;
+    }
+    if (last &&
+        (PQresultStatus(last) == PGRES_COMMAND_OK || PQresultStatus(last) == PGRES_TUPLES_OK)) {
+        *res = WA_OK;
+        return last;
+    }
+    *res = classify(pg, last);
+    snprintf(errbuf, errsz, "%s: %s", name, PQerrorMessage(pg->conn));
+    size_t l = strlen(errbuf);
+    while (l && errbuf[l - 1] == '\n')
+        errbuf[--l] = '\0';
+    PQclear(last);
     return NULL;
 }
 

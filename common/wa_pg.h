@@ -38,6 +38,13 @@ int wa_pg_state_transient(const char *state);
 PGresult *wa_pg_exec(struct wa_pg *pg, const char *name, int nparams, const char *const *params,
                      enum wa_result *res, char *errbuf, size_t errsz);
 
+/* wa_pg_exec with a deadline: a server that does not answer within timeout_ms (stalled, or
+ * a network that drops packets) costs the connection, which is closed, and *res is WA_RETRY.
+ * For callers that must not wait for the database longer than their own client would. */
+PGresult *wa_pg_exec_within(struct wa_pg *pg, const char *name, int nparams,
+                            const char *const *params, int timeout_ms, enum wa_result *res,
+                            char *errbuf, size_t errsz);
+
 /* Runs a statement without parameters or rows (SAVEPOINT, SET ...). */
 enum wa_result wa_pg_run(struct wa_pg *pg, const char *sql, char *errbuf, size_t errsz);
 

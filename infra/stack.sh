@@ -5,7 +5,7 @@
 # only and keeps its data under $STATE, so the stack can be wiped with
 # `reset` without touching the rest of the machine.
 #
-# Usage: infra/stack.sh install|up|down|status|kafka-stop|kafka-start|pg-stop|pg-start|reset
+# Usage: infra/stack.sh install|up|down|status|kafka-stop|kafka-start|pg-stop|pg-start|pg-freeze|pg-thaw|reset
 # See infra/README.md for details and what was verified.
 set -euo pipefail
 
@@ -343,6 +343,17 @@ pg_stop() {
     stop_pid postgres "$PG_PIDFILE" "$PG_MARKER" INT QUIT
 }
 
+# pg-freeze / pg-thaw: SIGSTOP / SIGCONT to the postmaster and every backend, so the server
+# accepts connections and queries but never answers: a stalled database, for the tests.
+pg_signal_all() {
+    local sig=$1 pid
+    pid=$(read_pid "$PG_DATA/postmaster.pid" 2>/dev/null || true)
+    pid_matches "$pid" "$PG_MARKER" || die "postgres is not running"
+    kill -s "$sig" "$pid"
+    pkill --signal "$sig" -P "$pid" 2>/dev/null || true
+    log "postgres: SIG$sig sent to $pid and its backends"
+}
+
 # ---------------------------------------------------------------------------
 # Kafka
 
@@ -645,6 +656,8 @@ usage: $0 COMMAND
   kafka-start  start only kafka
   pg-stop      stop only postgres (fast shutdown; data is kept)
   pg-start     start only postgres
+  pg-freeze    SIGSTOP postgres and its backends: it takes connections, never answers (tests)
+  pg-thaw      SIGCONT: undo pg-freeze
   reset        down, then delete \$STATE ($STATE)
 env: WA_STATE WA_PG_PORT WA_KAFKA_PORT WA_KAFKA_CONTROLLER_PORT WA_S3_PORT WA_TIMEOUT
 EOF
@@ -660,6 +673,8 @@ case ${1:-} in
     kafka-start) mkdir -p "$STATE" "$LOG_DIR"; kafka_start ;;
     pg-stop) pg_stop ;;
     pg-start) mkdir -p "$STATE" "$LOG_DIR"; pg_start ;;
+    pg-freeze) pg_signal_all STOP ;;
+    pg-thaw) pg_signal_all CONT ;;
     reset) cmd_reset ;;
     *) usage ;;
 esac

@@ -32,6 +32,9 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!r) return;
     wa_buf_free(&r->body);
     free(r->ack_body);
+    json_decref(r->api_root);
+    free(r->api);
+    json_decref(r->crm_result);
     free(r->uri);
     free(r);
     *con_cls = NULL;
@@ -50,6 +53,7 @@ enum MHD_Result ing_produce_and_suspend(struct ing_request *r, const char *topic
 {
     r->dlv.on_done = on_delivery;
     r->dlv.ctx = r;
+    r->resume = ing_finish_produce;
     /* Suspend first: the delivery report may fire on another thread before
      * this function returns, and it must find the connection suspended. */
     MHD_suspend_connection(r->conn);
@@ -134,9 +138,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     (void)version;
     struct ing_request *r = *con_cls;
     if (r->suspended) {
-        /* Resumed after the delivery report. */
+        /* Resumed: by the delivery report, or by the CRM's answer. */
         r->suspended = 0;
-        return ing_finish_produce(r);
+        return r->resume(r);
     }
     enum MHD_Result ret;
     if (wa_http_admin(c, method, url, kafka_ready, &ret)) return ret;

@@ -9,6 +9,7 @@
 #include "wa_form.h"
 #include "wa_kafka.h"
 #include "wa_metrics.h"
+#include "wa_outbound.h"
 #include "wa_util.h"
 
 struct ing_config {
@@ -58,6 +59,8 @@ struct ing_request {
     int too_large;
     int suspended;
     struct MHD_Connection *conn;
+    /* What runs when a suspended request is resumed (the Kafka ack, the CRM's answer). */
+    enum MHD_Result (*resume)(struct ing_request *r);
     struct wa_delivery dlv;
     int64_t start_ms;
     const char *url; /* the parsed path */
@@ -65,7 +68,21 @@ struct ing_request {
      * instead of 204 (the send API's 202). */
     unsigned ack_status;
     char *ack_body;
+    /* The send API: its decoded request (borrowing from api_root), and the CRM's answer. */
+    json_t *api_root;
+    struct wa_outbound *api;
+    char crm_id[37];
+    json_t *crm_result;
+    int crm_unavailable;
+    struct ing_request *crm_next;
 };
+
+/* crm.c: looks the message crm_id up off the HTTP threads (the request is suspended meanwhile),
+ * then calls then(r) with r->crm_result (NULL: not found) and r->crm_unavailable set. */
+enum MHD_Result ing_crm_lookup(struct ing_request *r, const char *id,
+                               enum MHD_Result (*then)(struct ing_request *r));
+void ing_crm_start(void);
+void ing_crm_stop(void);
 
 /* Produces value to topic with key, suspends the connection until Kafka's
  * acknowledgement, then answers 204 (acked) or 503 (not taken in time). */

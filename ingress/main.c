@@ -76,7 +76,7 @@ int main(void)
 {
     if (wa_service_start("ingress", config, WA_CFG_COUNT(config), &log_level)) return WA_EX_CONFIG;
     ing_metrics_init();
-    /* A CRM lookup must never hold an HTTP thread for long. */
+    /* The CRM worker (crm.c) gives up on a connect after 2 s. */
     setenv("PGCONNECT_TIMEOUT", "2", 0);
 
     char err[512];
@@ -96,6 +96,7 @@ int main(void)
     }
     pthread_t ready_thread;
     pthread_create(&ready_thread, NULL, readiness_loop, NULL);
+    ing_crm_start();
     wa_info("listening on %s", ing_cfg.listen);
 
     /* Delivery reports run here, and each one resumes its HTTP connection. */
@@ -106,6 +107,7 @@ int main(void)
     MHD_quiesce_daemon(d);
     for (int i = 0; i < 100 && wa_metric_value(ing_m_inflight) > 0; i++)
         rd_kafka_poll(ing_producer, 100);
+    ing_crm_stop(); /* every suspended lookup is resumed before the daemon stops */
     MHD_stop_daemon(d);
     pthread_join(ready_thread, NULL);
     wa_kafka_producer_close(ing_producer, 5000);

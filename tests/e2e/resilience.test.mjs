@@ -187,3 +187,38 @@ test('a Baileys send in flight when the sender and the bridge crash is never fai
     restore();
   }
 });
+
+test('a stalled database never stalls webhooks: the send API waits for the CRM, Twilio\'s webhooks do not', async () => {
+  const contact = await twilioContact();
+  const phone = uniquePhone();
+  const sent = await send({ to: contact, type: 'text', text: 'before the stall', idempotencyKey: key() });
+  assert.equal(sent.status, 202, sent.text);
+  // Lookups on every HTTP thread first, so each has its CRM connection open when it stalls.
+  await Promise.all(Array.from({ length: 8 }, () => message(sent.json.id)));
+  stack('pg-freeze');
+  let lookups;
+  try {
+    // More API requests that need the CRM than ingress has HTTP threads; each waits on it.
+    lookups = Array.from({ length: 4 }, () => message(sent.json.id));
+    await sleep(300);
+    const within = (p, ms, what) => Promise.race([p, new Promise((_, reject) =>
+      setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms))]);
+    for (let i = 0; i < 10; i++) {
+      const t0 = Date.now();
+      const r = await within(sendInbound({ from: phone, body: `during the stall ${i}` }), 3000, `webhook ${i}`);
+      assert.equal(r.status, 204, r.body);
+      assert.ok(Date.now() - t0 < 1000, `webhook ${i} answered in ${Date.now() - t0} ms`);
+    }
+    // The API answers within its own deadline, saying why.
+    for (const r of await within(Promise.all(lookups), 10000, 'the API lookups')) {
+      assert.ok([503, 200].includes(r.status), `${r.status} ${r.text}`);
+    }
+  } finally {
+    stack('pg-thaw');
+  }
+  await waitFor('the webhooks in the CRM', async () => (await messagesFor(phone)).length === 10,
+    { timeoutMs: 60000, logs: ['router'] });
+  // After a stall the CRM is asked again a few seconds later.
+  await waitFor('the send API to read the CRM again', async () => (await message(sent.json.id)).status === 200,
+    { timeoutMs: 15000 });
+});
