@@ -39,9 +39,18 @@ PURE_SRC   := ingress/twilio_normalize.c ingress/baileys_normalize.c router/rule
               sender-twilio/request.c sender-twilio/ratelimit.c sender-baileys/bridge.c \
               media-worker/policy.c dashboard/params.c
 PURE_INC   := -Iingress -Irouter -Isender-twilio -Isender-baileys -Imedia-worker -Idashboard
-$(B)/san/%: tests/unit/%.c $(COMMON_SRC) $(PURE_SRC) $(wildcard common/*.h ingress/*.h sender-*/*.h media-worker/*.h dashboard/*.h)
+SAN_HEADERS := $(wildcard common/*.h ingress/*.h router/*.h sender-*/*.h media-worker/*.h dashboard/*.h)
+# The code under test is compiled once, with the sanitizers, into one archive every test links.
+SAN_OBJS   := $(patsubst %.c,$(B)/sanobj/%.o,$(COMMON_SRC) $(PURE_SRC))
+$(B)/sanobj/%.o: %.c $(SAN_HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SANFLAGS) -O1 $(PURE_INC) -o $@ $< $(COMMON_SRC) $(PURE_SRC) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(SANFLAGS) -O1 $(PURE_INC) -c -o $@ $<
+$(B)/san/libwa-san.a: $(SAN_OBJS)
+	@mkdir -p $(@D)
+	ar rcs $@ $^
+$(B)/san/%: tests/unit/%.c $(B)/san/libwa-san.a $(SAN_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -O1 $(PURE_INC) -o $@ $< $(B)/san/libwa-san.a $(LDLIBS) -lcmocka
 
 .PHONY: unit
 unit: $(UNIT_BINS)
