@@ -12,9 +12,17 @@ int rtr_outbox_publish(struct rtr *r)
     char err[512];
     enum wa_result res;
     if (wa_pg_begin(&r->pg, err, sizeof err) != WA_OK) return -1;
-    /* Rows stay locked until they are marked published, so two routers never
-     * publish the same event; a crash before the mark publishes it again
-     * (subscribers dedupe on the event id). */
+    PGresult *lock = wa_pg_exec(&r->pg, "outbox_lock", 0, NULL, &res, err, sizeof err);
+    int mine = lock && PQgetvalue(lock, 0, 0)[0] == 't';
+    PQclear(lock);
+    if (!mine) {
+        /* Another router is publishing, in order, and takes these rows too. */
+        if (!lock) wa_warn("postgres %s", err);
+        wa_pg_rollback(&r->pg);
+        return lock ? 0 : -1;
+    }
+    /* Rows stay locked until they are marked published; a crash before the mark publishes them
+     * again (subscribers dedupe on the event id). */
     PGresult *q = wa_pg_exec(&r->pg, "outbox_claim", 0, NULL, &res, err, sizeof err);
     if (!q) {
         wa_warn("postgres %s", err);
@@ -33,7 +41,10 @@ int rtr_outbox_publish(struct rtr *r)
     int produced = 0;
     for (int i = 0; i < n; i++) {
         json_t *ev = json_loads(PQgetvalue(q, i, 3), 0, NULL);
-        if (!ev) continue;
+        if (!ev) {
+            ds[i].done = 1; /* jsonb always parses; if it ever does not, it must not block */
+            continue;
+        }
         /* The outbox id is an event's id: stable across republishing. (Send
          * commands and wa.error records carry their own identities.) */
         if (strcmp(PQgetvalue(q, i, 1), rtr_cfg.topic_events) == 0)
@@ -50,9 +61,10 @@ int rtr_outbox_publish(struct rtr *r)
         produced++;
     }
     wa_kafka_wait(r->producer, ds, (size_t)n);
+    /* Only the rows before the first that Kafka refused count as published: the rest go again
+     * after it, in order (what was already delivered is delivered twice, never out of order). */
     int ok = 0;
-    for (int i = 0; i < n; i++) {
-        if (ds[i].err) continue;
+    for (int i = 0; i < n && !ds[i].err; i++) {
         wa_buf_appendf(&ids, "%s%s", ok ? "," : "", PQgetvalue(q, i, 0));
         ok++;
     }

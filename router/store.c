@@ -161,6 +161,10 @@ const struct wa_pg_stmt rtr_statements[] = {
      ") "
      "INSERT INTO outbox (topic, key, payload) SELECT $5, $1, $6::jsonb FROM h",
      6},
+    /* One publisher at a time across all routers (held to the transaction's end): rows leave in
+     * id order, so one contact's commands and events keep theirs. With SKIP LOCKED alone, a
+     * second router published rows that sat behind the first one's. */
+    {"outbox_lock", "SELECT pg_try_advisory_xact_lock(727275)", 0},
     {"outbox_claim",
      "SELECT id, topic, key, payload::text FROM outbox WHERE published_at IS NULL "
      "ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED",

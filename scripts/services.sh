@@ -4,13 +4,35 @@
 #   scripts/services.sh stop [NAME...]    SIGTERM, wait, SIGKILL after 15 s
 #   scripts/services.sh kill9 NAME        simulate a crash (tests)
 #   scripts/services.sh status
+# A worker runs as several instances by name: router@2, sender-twilio@2, sender-baileys@2,
+# media-worker@2 (its own admin port, 100 above the first instance's per instance; own pid and log).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 ALL=(ingress router bridge sender-twilio sender-baileys media-worker dashboard)
 # Without real Twilio credentials, the simulator stands in for api.twilio.com.
 [ -n "${WA_TWILIO_SIMULATED:-}" ] && ALL=(ingress router bridge twilio-sim sender-twilio sender-baileys media-worker dashboard)
 
+# NAME@N: the base name, the instance number (1 without @), and the variable of its admin address.
+base_of() { echo "${1%@*}"; }
+inst_of() { case $1 in *@*) echo "${1##*@}" ;; *) echo 1 ;; esac; }
+listen_var() {
+    case $1 in
+    router) echo ROUTER_LISTEN ;;
+    sender-twilio) echo SENDER_TWILIO_LISTEN ;;
+    sender-baileys) echo SENDER_BAILEYS_LISTEN ;;
+    media-worker) echo MEDIA_WORKER_LISTEN ;;
+    esac
+}
+listen_of() {
+    local i var addr
+    i=$(inst_of "$1")
+    var=$(listen_var "$(base_of "$1")")
+    addr=${!var}
+    if [ "$i" -gt 1 ]; then echo "${addr%:*}:$((${addr##*:} + 100 * (i - 1)))"; else echo "$addr"; fi
+}
+
 health_url() {
+    if [ "$(inst_of "$1")" -gt 1 ]; then echo "http://$(listen_of "$1")/healthz"; return; fi
     case $1 in
     ingress) echo "http://$INGRESS_LISTEN/healthz" ;;
     router) echo "http://$ROUTER_LISTEN/healthz" ;;
@@ -54,7 +76,13 @@ pid_of() {
 start_one() {
     local name=$1 cmd
     if pid_of "$name" >/dev/null; then echo "$name: already running (pid $(pid_of "$name"))"; return; fi
-    cmd=$(command_of "$name")
+    local extra=()
+    if [ "$(inst_of "$name")" -gt 1 ]; then
+        local var; var=$(listen_var "$(base_of "$name")")
+        [ -n "$var" ] || { echo "$name: only router, the senders and media-worker run as NAME@N" >&2; exit 64; }
+        extra=("$var=$(listen_of "$name")")
+    fi
+    cmd=$(command_of "$(base_of "$name")")
     local url code; url=$(health_url "$name")
     # Something else answering on our port would pass for us: refuse to start instead.
     code=$(curl -s -o /dev/null -w '%{http_code}' "$url" 2>/dev/null || true)
@@ -65,7 +93,7 @@ start_one() {
     [ "$name" = bridge ] && bridge_env
     [ "$name" = bridge ] || [ "$name" = twilio-sim ] || [ -x "$cmd" ] || { echo "$name: $cmd is missing: run 'make build'" >&2; exit 1; }
     # shellcheck disable=SC2086 # node services' command is "node path"
-    nohup $cmd >>"$WA_LOG_DIR/$name.log" 2>&1 &
+    nohup env "${extra[@]}" $cmd >>"$WA_LOG_DIR/$name.log" 2>&1 &
     echo $! >"$WA_RUN_DIR/$name.pid"
     for _ in $(seq 100); do
         # Any HTTP answer means it listens: the bridge says 503 until WhatsApp is connected.
