@@ -89,6 +89,19 @@ static enum wa_result classify(struct wa_pg *pg, PGresult *r)
     return wa_pg_state_transient(state) ? WA_RETRY : WA_FAIL;
 }
 
+/* A statement that did not succeed: its class in *res, the server's words in errbuf. */
+static PGresult *failed(struct wa_pg *pg, PGresult *r, const char *name, enum wa_result *res,
+                        char *errbuf, size_t errsz)
+{
+    *res = classify(pg, r);
+    snprintf(errbuf, errsz, "%s: %s", name, PQerrorMessage(pg->conn));
+    size_t l = strlen(errbuf);
+    while (l && errbuf[l - 1] == '\n')
+        errbuf[--l] = '\0';
+    PQclear(r);
+    return NULL;
+}
+
 PGresult *wa_pg_exec(struct wa_pg *pg, const char *name, int nparams, const char *const *params,
                      enum wa_result *res, char *errbuf, size_t errsz)
 {
@@ -103,13 +116,7 @@ PGresult *wa_pg_exec(struct wa_pg *pg, const char *name, int nparams, const char
         *res = WA_OK;
         return r;
     }
-    *res = classify(pg, r);
-    snprintf(errbuf, errsz, "%s: %s", name, PQerrorMessage(pg->conn));
-    size_t l = strlen(errbuf);
-    while (l && errbuf[l - 1] == '\n')
-        errbuf[--l] = '\0';
-    PQclear(r);
-    return NULL;
+    return failed(pg, r, name, res, errbuf, errsz);
 }
 
 PGresult *wa_pg_exec_within(struct wa_pg *pg, const char *name, int nparams,
@@ -152,13 +159,7 @@ PGresult *wa_pg_exec_within(struct wa_pg *pg, const char *name, int nparams,
         *res = WA_OK;
         return last;
     }
-    *res = classify(pg, last);
-    snprintf(errbuf, errsz, "%s: %s", name, PQerrorMessage(pg->conn));
-    size_t l = strlen(errbuf);
-    while (l && errbuf[l - 1] == '\n')
-        errbuf[--l] = '\0';
-    PQclear(last);
-    return NULL;
+    return failed(pg, last, name, res, errbuf, errsz);
 }
 
 enum wa_result wa_pg_run(struct wa_pg *pg, const char *sql, char *errbuf, size_t errsz)

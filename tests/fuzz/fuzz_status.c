@@ -45,6 +45,22 @@ static int expected_id(const char *uri, char *want)
     }
 }
 
+/* What is accepted re-encodes, and decodes again to the same identity. */
+static void round_trip(const struct wa_status *st)
+{
+    char err[256];
+    char *enc = wa_status_encode(st);
+    if (!enc) abort();
+    struct wa_status back;
+    json_t *r = wa_status_decode(enc, strlen(enc), &back, err, sizeof err);
+    if (!r || !same(back.status, st->status) || !same(back.message_id, st->message_id) ||
+        !same(back.provider_message_id, st->provider_message_id) ||
+        !same(back.provider, st->provider) || !same(back.phone, st->phone))
+        abort();
+    json_decref(r);
+    free(enc);
+}
+
 static void check_callback(const char *uri, const uint8_t *body, size_t len)
 {
     char err[256], phone[17], id[37], want[37];
@@ -68,16 +84,8 @@ static void check_callback(const char *uri, const uint8_t *body, size_t len)
                 abort();
         }
         /* What ingress produces, the router must read, with the same identity. */
-        char *enc = wa_status_encode(&st);
-        if (!enc) abort();
-        struct wa_status back;
-        json_t *r = wa_status_decode(enc, strlen(enc), &back, err, sizeof err);
-        if (!r || !same(back.status, st.status) || !same(back.message_id, st.message_id) ||
-            !same(back.provider_message_id, st.provider_message_id) ||
-            !same(back.phone, st.phone) || !same(back.provider, "twilio"))
-            abort();
-        json_decref(r);
-        free(enc);
+        if (!same(st.provider, "twilio")) abort();
+        round_trip(&st);
         json_decref(raw);
     }
     wa_form_free(&form);
@@ -103,18 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256];
     struct wa_status st;
     json_t *root = wa_status_decode((const char *)data, size, &st, err, sizeof err);
-    if (root) {
-        char *enc = wa_status_encode(&st);
-        if (!enc) abort();
-        struct wa_status back;
-        json_t *r = wa_status_decode(enc, strlen(enc), &back, err, sizeof err);
-        if (!r || !same(back.status, st.status) || !same(back.message_id, st.message_id) ||
-            !same(back.provider_message_id, st.provider_message_id) ||
-            !same(back.provider, st.provider) || !same(back.phone, st.phone))
-            abort();
-        json_decref(r);
-        free(enc);
-    }
+    if (root) round_trip(&st);
     json_decref(root);
     return 0;
 }
