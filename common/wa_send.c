@@ -194,6 +194,193 @@ enum wa_result wa_send_error(struct wa_sender *s, const rd_kafka_message_t *m, c
     return WA_OK;
 }
 
+/* provider="…"[,result="…"], kept by the registry for the life of the process. */
+static const char *labels(const char *provider, const char *result)
+{
+    char l[128];
+    snprintf(l, sizeof l, "provider=\"%s\"%s%s%s", provider, result ? ",result=\"" : "",
+             result ? result : "", result ? "\"" : "");
+    return wa_xstrdup(l);
+}
+
+void wa_send_counters_init(struct wa_send_counters *c, const char *provider, int fails_over,
+                           const char *retry_help)
+{
+    const char *h = "Messages by outcome.", *r = "wa_sender_results_total";
+    c->sent = wa_metric_new(WA_COUNTER, r, labels(provider, "sent"), h);
+    c->failed = wa_metric_new(WA_COUNTER, r, labels(provider, "failed"), h);
+    c->unknown = wa_metric_new(WA_COUNTER, r, labels(provider, "unknown"), h);
+    c->skipped = wa_metric_new(WA_COUNTER, r, labels(provider, "already_handled"), h);
+    c->invalid = wa_metric_new(WA_COUNTER, r, labels(provider, "invalid"), h);
+    c->failover = fails_over ? wa_metric_new(WA_COUNTER, r, labels(provider, "failover"), h) : NULL;
+    c->retried =
+        wa_metric_new(WA_COUNTER, "wa_sender_retries_total", labels(provider, NULL), retry_help);
+    c->latency = wa_metric_new(WA_HISTOGRAM, "wa_sender_latency_seconds", labels(provider, NULL),
+                               "From the send request to the provider's acceptance.");
+    c->call_seconds = wa_metric_new(WA_HISTOGRAM, "wa_sender_call_seconds",
+                                    labels(provider, NULL), "One provider call.");
+}
+
+/* A final outcome, recorded everywhere it must go: the row, wa.status, and wa.error when it
+ * is not a success. */
+static enum wa_result conclude(struct wa_sender *s, const rd_kafka_message_t *m,
+                               const struct wa_outbound *o, const char *status,
+                               const struct wa_outcome *oc, int attempt, int64_t lat,
+                               int retryable)
+{
+    int ok = strcmp(status, "sent") == 0;
+    const char *pmid = oc->id[0] ? oc->id : NULL;
+    const char *code = ok || !oc->code[0] ? NULL : oc->code;
+    const char *text = ok || !oc->text[0] ? NULL : oc->text;
+    if (wa_send_finish(s, o->id, status, pmid, code, text, lat) != WA_OK) return WA_RETRY;
+    if (wa_send_report(s, o, s->provider, status, pmid, code, text, attempt, lat, o->failover,
+                       NULL) == WA_RETRY)
+        return WA_RETRY;
+    if (!ok &&
+        wa_send_error(s, m, code ? code : status, text ? text : status, retryable) == WA_RETRY)
+        return WA_RETRY;
+    return WA_OK;
+}
+
+enum wa_result wa_send_refuse(struct wa_sender *s, const rd_kafka_message_t *m,
+                              const struct wa_outbound *o, const char *code, const char *text)
+{
+    struct wa_outcome oc = {.verdict = WA_VERDICT_FAILED};
+    snprintf(oc.code, sizeof oc.code, "%s", code);
+    snprintf(oc.text, sizeof oc.text, "%s", text);
+    return conclude(s, m, o, "failed", &oc, 0, -1, 0);
+}
+
+static void set_error(struct wa_outcome *oc, const char *code, const char *text)
+{
+    char c[sizeof oc->code], t[sizeof oc->text];
+    snprintf(c, sizeof c, "%s", code); /* either may be oc's own */
+    snprintf(t, sizeof t, "%s", text);
+    memcpy(oc->code, c, sizeof c);
+    memcpy(oc->text, t, sizeof t);
+}
+
+/* Moves the row to the other provider and hands the command over; the timeline shows the
+ * reroute (the row itself is already the other provider's). */
+static enum wa_result fail_over(struct wa_sender *s, struct wa_outbound *o,
+                                const struct wa_send_ops *ops, const char *why, int attempt)
+{
+    char reason[600];
+    snprintf(reason, sizeof reason, "failover: %s", why);
+    if (wa_send_failover(s, o->id, reason) != WA_OK) return WA_RETRY;
+    if (ops->hand_over(ops->ctx, s, o, reason) != WA_OK) return WA_RETRY;
+    wa_metric_add(ops->m->failover, 1);
+    wa_info("id=%s failed over to %s: %s", o->id, ops->fail_over_to, why);
+    if (wa_send_report(s, o, ops->fail_over_to, "queued", NULL, NULL, NULL, attempt, -1, 1,
+                       reason) == WA_RETRY)
+        return WA_RETRY;
+    return WA_OK;
+}
+
+enum wa_result wa_send_drive(struct wa_sender *s, const rd_kafka_message_t *m,
+                             struct wa_outbound *o, const struct wa_send_ops *ops, int forced)
+{
+    struct wa_send_state st = {
+        .max_attempts = (int)ops->max_attempts,
+        .forced = forced,
+        .window_open = o->window_until_ms > wa_wall_ms(),
+    };
+    struct wa_outcome oc = {.verdict = WA_VERDICT_NONE};
+    int64_t called_ms = 0;
+    char text[sizeof oc.text];
+    for (int pauses = 0;;) {
+        st.running = wa_running();
+        enum wa_send_step step = wa_send_next(&ops->policy, &st);
+        int64_t lat = o->requested_ms ? wa_wall_ms() - o->requested_ms : -1;
+        switch (step) {
+        case WA_STEP_CLAIM:
+            st.claim = wa_send_claim(s, o->id, &st.attempt);
+            break;
+        case WA_STEP_RECLAIM:
+            if (st.claim == WA_CLAIM_INFLIGHT)
+                wa_info("id=%s found mid-send: asking %s again with the same key", o->id,
+                        s->provider);
+            st.claim = wa_send_reclaim(s, o->id, &st.attempt) == WA_OK ? WA_CLAIM_OK
+                                                                      : WA_CLAIM_RETRY;
+            break;
+        case WA_STEP_CALL:
+            called_ms = wa_wall_ms();
+            ops->call(ops->ctx, o, st.attempt, &oc);
+            st.verdict = oc.verdict;
+            st.earlier_unknown = oc.earlier_unknown;
+            break;
+        case WA_STEP_RECONCILE: {
+            /* Asked after a pause, so a message still being made behind a slow answer has
+             * landed in the provider's list. */
+            wa_sleep_ms(ops->base_ms);
+            int found = ops->reconcile(ops->ctx, o, called_ms, &oc);
+            st.verdict = found == 1   ? WA_VERDICT_SENT
+                         : found == 0 ? WA_VERDICT_RETRY
+                                      : WA_VERDICT_UNKNOWN;
+            if (found == 1) oc.code[0] = oc.text[0] = '\0';
+            break;
+        }
+        case WA_STEP_RELEASE:
+            if (wa_send_release(s, o->id) != WA_OK) return WA_RETRY;
+            break;
+        case WA_STEP_BACKOFF: {
+            int64_t pause = wa_backoff_pause(++pauses, ops->base_ms, ops->cap_ms,
+                                             oc.retry_after_ms);
+            wa_metric_add(ops->m->retried, 1);
+            wa_info("id=%s retry %d in %lld ms (%s)", o->id, pauses, (long long)pause, oc.text);
+            wa_sleep_ms(pause);
+            break;
+        }
+        case WA_STEP_SENT:
+            wa_metric_add(ops->m->sent, 1);
+            if (lat >= 0) wa_metric_observe(ops->m->latency, (double)lat / 1000.0);
+            return conclude(s, m, o, "sent", &oc, st.attempt, lat, 0);
+        case WA_STEP_FAILED:
+            wa_metric_add(ops->m->failed, 1);
+            return conclude(s, m, o, "failed", &oc, st.attempt, lat, 0);
+        case WA_STEP_UNKNOWN:
+            if (st.verdict == WA_VERDICT_NONE) {
+                wa_warn("id=%s found mid-send after a restart: recorded as unknown", o->id);
+                set_error(&oc, "unknown_outcome",
+                          "an earlier attempt ended after claiming the message: it may have "
+                          "been sent; not repeated");
+                lat = -1;
+            } else if (!oc.code[0]) {
+                set_error(&oc, "unknown_outcome", oc.text);
+            }
+            wa_metric_add(ops->m->unknown, 1);
+            return conclude(s, m, o, "unknown", &oc, st.attempt, lat, 0);
+        case WA_STEP_GIVE_UP:
+            snprintf(text, sizeof text, "%s after %d attempts; last: %.400s",
+                     st.unknown ? "unknown outcome" : "gave up", st.attempt, oc.text);
+            set_error(&oc, st.unknown ? "unknown_outcome" : oc.code, text);
+            wa_metric_add(st.unknown ? ops->m->unknown : ops->m->failed, 1);
+            return conclude(s, m, o, st.unknown ? "unknown" : "failed", &oc, st.attempt, lat, 1);
+        case WA_STEP_FAIL_OVER:
+            return fail_over(s, o, ops, oc.text, st.attempt);
+        case WA_STEP_HAND_OVER:
+            /* Failed over already, and maybe lost before the other sender got the command:
+             * hand it over again (the other sender's claim stops a second send). */
+            return ops->hand_over(ops->ctx, s, o, "failover (handed over again)");
+        case WA_STEP_OUT_OF_WINDOW:
+            snprintf(text, sizeof text,
+                     "%s is down (%.400s) and the 24h window has closed: %s needs a template",
+                     s->provider, oc.text, ops->fail_over_to);
+            set_error(&oc, "outside_window", text);
+            wa_metric_add(ops->m->failed, 1);
+            return conclude(s, m, o, "failed", &oc, st.attempt, -1, 0);
+        case WA_STEP_SKIP:
+            wa_metric_add(ops->m->skipped, 1);
+            wa_info("id=%s already handled: nothing sent", o->id);
+            return WA_OK;
+        case WA_STEP_MISSING:
+            return wa_send_error(s, m, "unknown_message", "no such message in the CRM", 0);
+        case WA_STEP_LATER:
+            return WA_RETRY;
+        }
+    }
+}
+
 char *wa_send_media_url(struct wa_sender *s, const struct wa_media_store *store,
                         const char *media_id, char *mime, size_t mimesz, enum wa_result *res,
                         char *errbuf, size_t errsz)

@@ -6,8 +6,10 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "wa_metrics.h"
 #include "wa_outbound.h"
 #include "wa_pg.h"
+#include "wa_send_step.h"
 
 struct wa_sender {
     const char *provider; /* "twilio" | "baileys" */
@@ -20,14 +22,6 @@ struct wa_sender {
 extern const struct wa_pg_stmt wa_send_statements[];
 extern const size_t wa_send_nstatements;
 
-enum wa_claim {
-    WA_CLAIM_OK,       /* queued -> sending: call the provider */
-    WA_CLAIM_INFLIGHT, /* already "sending": an earlier attempt ended mid-call */
-    WA_CLAIM_MOVED,    /* queued for the other provider (a failover) */
-    WA_CLAIM_DONE,     /* sent, failed, or further along: nothing to do */
-    WA_CLAIM_MISSING,  /* no such message in the CRM */
-    WA_CLAIM_RETRY,    /* the CRM is not reachable */
-};
 
 /* Tries queued -> sending for this sender's provider; *attempts gets the
  * number of provider calls including this one. */
@@ -60,6 +54,44 @@ enum wa_result wa_send_report(struct wa_sender *s, const struct wa_outbound *o,
 /* Produces a wa.error for the command m and waits for the ack. */
 enum wa_result wa_send_error(struct wa_sender *s, const rd_kafka_message_t *m, const char *code,
                              const char *text, int retryable);
+
+/* What one sender plugs into wa_send_drive: its provider's I/O and its counters. */
+struct wa_send_counters {
+    struct wa_metric *sent, *failed, *unknown, *skipped, *invalid, *failover; /* by result */
+    struct wa_metric *retried, *latency, *call_seconds;
+};
+
+/* Registers c for provider; failover only when the provider can fail over. retry_help says
+ * what a retry is for this provider. Before threads start. */
+void wa_send_counters_init(struct wa_send_counters *c, const char *provider, int fails_over,
+                           const char *retry_help);
+struct wa_send_ops {
+    struct wa_send_policy policy;
+    long max_attempts, base_ms, cap_ms;
+    const char *fail_over_to; /* the other provider's name, when policy.fails_over */
+    /* One provider call for o (pacing included), its answer classified into oc. */
+    void (*call)(void *ctx, const struct wa_outbound *o, int attempt, struct wa_outcome *oc);
+    /* After an unknown verdict, when policy.reconciles: 1 the provider has it (oc->id filled),
+     * 0 it provably does not, -1 still unknown. called_ms: when the call began. */
+    int (*reconcile)(void *ctx, const struct wa_outbound *o, int64_t called_ms,
+                     struct wa_outcome *oc);
+    /* The command, rerouted to fail_over_to, produced to its topic (when policy.fails_over). */
+    enum wa_result (*hand_over)(void *ctx, struct wa_sender *s, struct wa_outbound *o,
+                                const char *reason);
+    const struct wa_send_counters *m;
+    void *ctx;
+};
+
+/* Sends one decoded command: the I/O around wa_send_next (claim, call, reconcile, release,
+ * back off, fail over, conclude). forced: the provider may not be changed. Returns WA_OK or
+ * WA_FAIL (done: the offset moves on) or WA_RETRY (the same command again later). */
+enum wa_result wa_send_drive(struct wa_sender *s, const rd_kafka_message_t *m,
+                             struct wa_outbound *o, const struct wa_send_ops *ops, int forced);
+
+/* Fails o before any provider call (its stored media is gone, say): the row, wa.status and
+ * wa.error say why. */
+enum wa_result wa_send_refuse(struct wa_sender *s, const rd_kafka_message_t *m,
+                              const struct wa_outbound *o, const char *code, const char *text);
 
 /* Where stored media can be fetched from by a provider (presigned GETs). */
 struct wa_media_store {

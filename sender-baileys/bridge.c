@@ -23,16 +23,17 @@ char *sbl_request(const struct wa_outbound *o)
     return s;
 }
 
-void sbl_classify(const struct wa_client_result *r, struct sbl_outcome *out)
+void sbl_classify(const struct wa_client_result *r, struct wa_outcome *out)
 {
     memset(out, 0, sizeof *out);
+    out->retry_after_ms = r->retry_after_ms;
     if (r->status == 0) {
         if (r->refused || !r->sent) {
-            out->verdict = SBL_DOWN;
+            out->verdict = WA_VERDICT_DOWN;
             snprintf(out->code, sizeof out->code, "bridge_unreachable");
             snprintf(out->text, sizeof out->text, "the bridge is unreachable: %s", r->error);
         } else {
-            out->verdict = SBL_UNKNOWN;
+            out->verdict = WA_VERDICT_UNKNOWN;
             snprintf(out->code, sizeof out->code, "unknown_outcome");
             snprintf(out->text, sizeof out->text, "no answer after the request was sent: %s",
                      r->error);
@@ -45,11 +46,11 @@ void sbl_classify(const struct wa_client_result *r, struct sbl_outcome *out)
     const char *mid = json_string_value(json_object_get(b, "messageId"));
     snprintf(out->code, sizeof out->code, "%s", err ? err : "");
     if (r->status == 200 && mid) {
-        out->verdict = SBL_SENT;
+        out->verdict = WA_VERDICT_SENT;
         out->code[0] = '\0';
-        snprintf(out->message_id, sizeof out->message_id, "%s", mid);
+        snprintf(out->id, sizeof out->id, "%s", mid);
     } else if (r->status == 503 && err && strcmp(err, "not_connected") == 0) {
-        out->verdict = SBL_DOWN;
+        out->verdict = WA_VERDICT_DOWN;
         const char *earlier = json_string_value(json_object_get(b, "earlierAttempt"));
         out->earlier_unknown = earlier && strcmp(earlier, "unknown") == 0;
         snprintf(out->text, sizeof out->text, "the bridge is not connected to WhatsApp%s",
@@ -59,16 +60,16 @@ void sbl_classify(const struct wa_client_result *r, struct sbl_outcome *out)
     } else if (r->status == 502 || (r->status >= 200 && r->status < 300)) {
         /* send_failed: Baileys threw after it may have sent. (A 2xx without
          * an id is no proof either way.) */
-        out->verdict = SBL_UNKNOWN;
+        out->verdict = WA_VERDICT_UNKNOWN;
         if (!out->code[0]) snprintf(out->code, sizeof out->code, "unknown_outcome");
         snprintf(out->text, sizeof out->text, "HTTP %ld: outcome unknown (%s)", r->status,
                  err ? err : "no message id");
     } else if (r->status == 429 || r->status >= 500) {
-        out->verdict = SBL_RETRY;
+        out->verdict = WA_VERDICT_RETRY;
         if (!out->code[0]) snprintf(out->code, sizeof out->code, "http_%ld", r->status);
         snprintf(out->text, sizeof out->text, "HTTP %ld: %s", r->status, err ? err : "retry");
     } else {
-        out->verdict = SBL_FAILED;
+        out->verdict = WA_VERDICT_FAILED;
         if (!out->code[0]) snprintf(out->code, sizeof out->code, "http_%ld", r->status);
         snprintf(out->text, sizeof out->text, "HTTP %ld: %s%s%s", r->status, err ? err : "refused",
                  why ? ": " : "", why ? why : "");

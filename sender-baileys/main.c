@@ -70,23 +70,7 @@ static const struct wa_cfg config[] = {
 
 static void metrics_init(void)
 {
-    const char *h = "Messages by outcome.";
-#define R(field, word)                                                                             \
-    sbl_m.field = wa_metric_new(WA_COUNTER, "wa_sender_results_total",                             \
-                                "provider=\"baileys\",result=\"" word "\"", h)
-    R(sent, "sent");
-    R(failed, "failed");
-    R(unknown, "unknown");
-    R(skipped, "already_handled");
-    R(invalid, "invalid");
-    R(failover, "failover");
-#undef R
-    sbl_m.retried = wa_metric_new(WA_COUNTER, "wa_sender_retries_total", "provider=\"baileys\"",
-                                  "Bridge calls repeated with the same key.");
-    sbl_m.latency = wa_metric_new(WA_HISTOGRAM, "wa_sender_latency_seconds", "provider=\"baileys\"",
-                                  "From the send request to the provider's acceptance.");
-    sbl_m.call_seconds = wa_metric_new(WA_HISTOGRAM, "wa_sender_call_seconds",
-                                       "provider=\"baileys\"", "One provider call.");
+    wa_send_counters_init(&sbl_m.send, "baileys", 1, "Bridge calls repeated with the same key.");
     sbl_m.up = wa_metric_new(WA_GAUGE, "wa_sender_baileys_up", "", "1 while the bridge is UP.");
     sbl_m.probes_failed = wa_metric_new(WA_COUNTER, "wa_sender_baileys_probes_failed_total", "",
                                         "Health probes that failed.");

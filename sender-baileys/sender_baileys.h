@@ -22,24 +22,13 @@ extern struct sbl_config sbl_cfg;
 /* bridge.c (pure): the bridge's /send request, and what its answer means. */
 char *sbl_request(const struct wa_outbound *o); /* new JSON string */
 
-enum sbl_verdict {
-    SBL_SENT,    /* 200: WhatsApp has it (or had it: a repeat of our key) */
-    SBL_DOWN,    /* provably not sent: refused connection, 503 not_connected */
-    SBL_RETRY,   /* 429, 5xx: the same key again later */
-    SBL_UNKNOWN, /* sent and no answer (timeout), or 502 send_failed: the same key again later,
-                    never another provider */
-    SBL_FAILED,  /* a permanent refusal (400) */
-};
-struct sbl_outcome {
-    enum sbl_verdict verdict;
-    /* The bridge says an earlier attempt with this key may have reached WhatsApp (it was in
-     * flight when the bridge stopped): never fail this message over. */
-    int earlier_unknown;
-    char message_id[128];
-    char code[32];
-    char text[512];
-};
-void sbl_classify(const struct wa_client_result *r, struct sbl_outcome *out);
+/* What the bridge's answer means: 200 sent (WhatsApp's message id in id; a repeat of our key
+ * answers with the first id); refused connection, connect timeout or 503 not_connected: down,
+ * provably not sent (earlier_unknown when the bridge says an earlier attempt with this key may
+ * have reached WhatsApp); 429, other 5xx: retry with the same key; no answer after the request
+ * left, or 502 send_failed: unknown (the same key again later, never another provider); 400:
+ * failed. */
+void sbl_classify(const struct wa_client_result *r, struct wa_outcome *out);
 
 /* health.c: the prober thread and the shared view of the bridge. */
 int sbl_health_start(rd_kafka_t *producer, char *err, size_t errsz);
@@ -48,8 +37,8 @@ void sbl_health_stop(void);
 void sbl_mark_down(const char *reason);
 
 struct sbl_metrics {
-    struct wa_metric *sent, *failed, *unknown, *retried, *skipped, *invalid, *failover;
-    struct wa_metric *latency, *call_seconds, *up, *probes_failed;
+    struct wa_send_counters send;
+    struct wa_metric *up, *probes_failed;
 };
 extern struct sbl_metrics sbl_m;
 

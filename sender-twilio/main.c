@@ -61,23 +61,8 @@ static const struct wa_cfg config[] = {
 
 static void metrics_init(void)
 {
-    const char *h = "Messages by outcome.";
-    stw_m.sent = wa_metric_new(WA_COUNTER, "wa_sender_results_total",
-                               "provider=\"twilio\",result=\"sent\"", h);
-    stw_m.failed = wa_metric_new(WA_COUNTER, "wa_sender_results_total",
-                                 "provider=\"twilio\",result=\"failed\"", h);
-    stw_m.unknown = wa_metric_new(WA_COUNTER, "wa_sender_results_total",
-                                  "provider=\"twilio\",result=\"unknown\"", h);
-    stw_m.skipped = wa_metric_new(WA_COUNTER, "wa_sender_results_total",
-                                  "provider=\"twilio\",result=\"already_handled\"", h);
-    stw_m.invalid = wa_metric_new(WA_COUNTER, "wa_sender_results_total",
-                                  "provider=\"twilio\",result=\"invalid\"", h);
-    stw_m.retried = wa_metric_new(WA_COUNTER, "wa_sender_retries_total", "provider=\"twilio\"",
-                                  "Provider calls repeated after 429, 5xx or a failed connect.");
-    stw_m.latency = wa_metric_new(WA_HISTOGRAM, "wa_sender_latency_seconds", "provider=\"twilio\"",
-                                  "From the send request to the provider's acceptance.");
-    stw_m.call_seconds = wa_metric_new(WA_HISTOGRAM, "wa_sender_call_seconds",
-                                       "provider=\"twilio\"", "One provider call.");
+    wa_send_counters_init(&stw_m.send, "twilio", 0,
+                          "Provider calls repeated after 429, 5xx or a failed connect.");
     stw_m.throttled_ms =
         wa_metric_new(WA_COUNTER, "wa_sender_throttled_ms_total", "provider=\"twilio\"",
                       "Time spent waiting for the rate limit.");

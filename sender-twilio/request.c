@@ -46,11 +46,12 @@ static void copy(char *dst, size_t n, const char *src)
     snprintf(dst, n, "%s", src ? src : "");
 }
 
-void stw_classify(const struct wa_client_result *r, struct stw_outcome *out)
+void stw_classify(const struct wa_client_result *r, struct wa_outcome *out)
 {
     memset(out, 0, sizeof *out);
+    out->retry_after_ms = r->retry_after_ms;
     if (r->status == 0) {
-        out->verdict = r->sent ? STW_UNKNOWN : STW_RETRY;
+        out->verdict = r->sent ? WA_VERDICT_UNKNOWN : WA_VERDICT_RETRY;
         copy(out->code, sizeof out->code, r->sent ? "unknown_outcome" : "transport");
         snprintf(out->text, sizeof out->text, "%s%s",
                  r->sent ? "no answer after the request was sent: " : "not sent: ", r->error);
@@ -59,8 +60,8 @@ void stw_classify(const struct wa_client_result *r, struct stw_outcome *out)
     json_t *body = json_loadb(r->body.data, r->body.len, 0, NULL);
     if (r->status >= 200 && r->status < 300) {
         const char *sid = json_string_value(json_object_get(body, "sid"));
-        out->verdict = STW_SENT;
-        copy(out->sid, sizeof out->sid, sid);
+        out->verdict = WA_VERDICT_SENT;
+        copy(out->id, sizeof out->id, sid);
         if (!sid) {
             /* Taken, by Twilio's word, but we cannot name it: callbacks still
              * find it through our id in the StatusCallback URL. */
@@ -82,9 +83,9 @@ void stw_classify(const struct wa_client_result *r, struct stw_outcome *out)
      * message may exist, so it is reconciled before any resend. Other 4xx would fail the same
      * way again. */
     if (r->status == 502 || r->status == 504)
-        out->verdict = STW_UNKNOWN;
+        out->verdict = WA_VERDICT_UNKNOWN;
     else
-        out->verdict = r->status == 429 || r->status >= 500 ? STW_RETRY : STW_FAILED;
+        out->verdict = r->status == 429 || r->status >= 500 ? WA_VERDICT_RETRY : WA_VERDICT_FAILED;
     json_decref(body);
 }
 

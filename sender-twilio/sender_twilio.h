@@ -24,19 +24,10 @@ extern struct stw_config stw_cfg;
 void stw_form(CURL *h, const struct wa_outbound *o, const char *from, const char *callback_base,
               struct wa_buf *form);
 
-enum stw_verdict {
-    STW_SENT,    /* 2xx: Twilio has the message */
-    STW_RETRY,   /* 429, 5xx, or nothing was sent: the same request again later */
-    STW_FAILED,  /* a permanent refusal (other 4xx): never repeat it */
-    STW_UNKNOWN, /* the request left and no answer came: it may have been sent */
-};
-struct stw_outcome {
-    enum stw_verdict verdict;
-    char sid[64];   /* the SM… sid on success */
-    char code[16];  /* Twilio's error code, or ours */
-    char text[512]; /* Twilio's message, or ours */
-};
-void stw_classify(const struct wa_client_result *r, struct stw_outcome *out);
+/* What the answer means: 2xx sent (sid in id); 429, 5xx or nothing sent: retry; 502/504 or
+ * no answer after the request left: unknown (reconciled before any resend); other 4xx: failed,
+ * never repeated. code is Twilio's error code, or ours. */
+void stw_classify(const struct wa_client_result *r, struct wa_outcome *out);
 
 /* After an ambiguous answer: in a page of Twilio's message list (GET .../Messages.json, newest
  * first), the message this command made, if any. It matches when it went to the command's
@@ -56,8 +47,8 @@ void stw_bucket_init(struct stw_bucket *b, double rate, double burst, int64_t no
 int64_t stw_bucket_take(struct stw_bucket *b, int64_t now_ms);
 
 struct stw_metrics {
-    struct wa_metric *sent, *failed, *unknown, *retried, *skipped, *invalid;
-    struct wa_metric *latency, *call_seconds, *throttled_ms;
+    struct wa_send_counters send;
+    struct wa_metric *throttled_ms;
 };
 extern struct stw_metrics stw_m;
 

@@ -19,14 +19,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         wa_buf_append(&r.body, data, size);
         wa_buf_append(&r.body, "", 1);
         r.body.len--;
-        struct stw_outcome t;
+        /* Twilio has no "down": it is the last resort, and nothing is moved from it. */
+        struct wa_outcome t;
         stw_classify(&r, &t);
-        if (t.verdict > STW_UNKNOWN || !memchr(t.sid, 0, sizeof t.sid)) abort();
-        struct sbl_outcome b;
+        if (t.verdict == WA_VERDICT_NONE || t.verdict > WA_VERDICT_FAILED ||
+            t.verdict == WA_VERDICT_DOWN || t.earlier_unknown || !memchr(t.id, 0, sizeof t.id))
+            abort();
+        struct wa_outcome b;
         sbl_classify(&r, &b);
-        if (b.verdict > SBL_FAILED || !memchr(b.message_id, 0, sizeof b.message_id)) abort();
-        /* A 2xx with an id is sent; a refused connection never is. */
-        if (r.refused && r.status == 0 && b.verdict != SBL_DOWN) abort();
+        if (b.verdict == WA_VERDICT_NONE || b.verdict > WA_VERDICT_FAILED ||
+            !memchr(b.id, 0, sizeof b.id))
+            abort();
+        /* A refused connection never sent anything. */
+        if (r.refused && r.status == 0 && b.verdict != WA_VERDICT_DOWN) abort();
+        /* Only a down answer may say an earlier attempt is in doubt. */
+        if (b.earlier_unknown && b.verdict != WA_VERDICT_DOWN) abort();
         wa_buf_free(&r.body);
     }
     return 0;

@@ -225,33 +225,33 @@ static void test_twilio_verdicts(void **state)
         long status;
         int sent;
         const char *body;
-        enum stw_verdict want;
+        enum wa_verdict want;
         const char *code;
     } cases[] = {
-        {201, 1, "{\"sid\":\"SM0123456789abcdef0123456789abcdef\",\"status\":\"queued\"}", STW_SENT,
+        {201, 1, "{\"sid\":\"SM0123456789abcdef0123456789abcdef\",\"status\":\"queued\"}", WA_VERDICT_SENT,
          ""},
-        {201, 1, "{}", STW_SENT, "no_sid"},
-        {429, 1, "{\"code\":20429,\"message\":\"Too Many Requests\",\"status\":429}", STW_RETRY,
+        {201, 1, "{}", WA_VERDICT_SENT, "no_sid"},
+        {429, 1, "{\"code\":20429,\"message\":\"Too Many Requests\",\"status\":429}", WA_VERDICT_RETRY,
          "20429"},
-        {503, 1, "{\"code\":20503,\"message\":\"Service unavailable\"}", STW_RETRY, "20503"},
-        {500, 1, "not json", STW_RETRY, "http_500"},
+        {503, 1, "{\"code\":20503,\"message\":\"Service unavailable\"}", WA_VERDICT_RETRY, "20503"},
+        {500, 1, "not json", WA_VERDICT_RETRY, "http_500"},
         /* From a gateway in front of the API: it may have passed the request on. */
-        {502, 1, "<html>Bad Gateway</html>", STW_UNKNOWN, "http_502"},
-        {504, 1, "", STW_UNKNOWN, "http_504"},
-        {400, 1, "{\"code\":21211,\"message\":\"Invalid 'To' Phone Number\"}", STW_FAILED, "21211"},
-        {401, 1, "{\"code\":20003,\"message\":\"Authenticate\"}", STW_FAILED, "20003"},
-        {0, 0, "", STW_RETRY, "transport"},
-        {0, 1, "", STW_UNKNOWN, "unknown_outcome"},
+        {502, 1, "<html>Bad Gateway</html>", WA_VERDICT_UNKNOWN, "http_502"},
+        {504, 1, "", WA_VERDICT_UNKNOWN, "http_504"},
+        {400, 1, "{\"code\":21211,\"message\":\"Invalid 'To' Phone Number\"}", WA_VERDICT_FAILED, "21211"},
+        {401, 1, "{\"code\":20003,\"message\":\"Authenticate\"}", WA_VERDICT_FAILED, "20003"},
+        {0, 0, "", WA_VERDICT_RETRY, "transport"},
+        {0, 1, "", WA_VERDICT_UNKNOWN, "unknown_outcome"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct wa_client_result r = answer(cases[i].status, cases[i].sent, 0, cases[i].body);
-        struct stw_outcome oc;
+        struct wa_outcome oc;
         stw_classify(&r, &oc);
         print_message("case %zu: http %ld -> %d %s\n", i, cases[i].status, oc.verdict, oc.code);
         assert_int_equal(oc.verdict, cases[i].want);
         assert_string_equal(oc.code, cases[i].code);
-        if (cases[i].want == STW_SENT && !cases[i].code[0])
-            assert_string_equal(oc.sid, "SM0123456789abcdef0123456789abcdef");
+        if (cases[i].want == WA_VERDICT_SENT && !cases[i].code[0])
+            assert_string_equal(oc.id, "SM0123456789abcdef0123456789abcdef");
         wa_buf_free(&r.body);
     }
 }
@@ -362,35 +362,35 @@ static void test_bridge_verdicts(void **state)
         long status;
         int sent, refused;
         const char *body;
-        enum sbl_verdict want;
+        enum wa_verdict want;
         int earlier_unknown;
     } cases[] = {
-        {200, 1, 0, "{\"ok\":true,\"messageId\":\"3EB0AA\"}", SBL_SENT, 0},
-        {200, 1, 0, "{\"ok\":true,\"messageId\":\"3EB0AA\",\"duplicate\":true}", SBL_SENT, 0},
-        {503, 1, 0, "{\"ok\":false,\"error\":\"not_connected\"}", SBL_DOWN, 0},
+        {200, 1, 0, "{\"ok\":true,\"messageId\":\"3EB0AA\"}", WA_VERDICT_SENT, 0},
+        {200, 1, 0, "{\"ok\":true,\"messageId\":\"3EB0AA\",\"duplicate\":true}", WA_VERDICT_SENT, 0},
+        {503, 1, 0, "{\"ok\":false,\"error\":\"not_connected\"}", WA_VERDICT_DOWN, 0},
         /* Down, and an earlier attempt with this key was in flight: down, but not unsent. */
         {503, 1, 0, "{\"ok\":false,\"error\":\"not_connected\",\"earlierAttempt\":\"unknown\"}",
-         SBL_DOWN, 1},
-        {0, 0, 1, "", SBL_DOWN, 0},    /* connection refused */
-        {0, 0, 0, "", SBL_DOWN, 0},    /* connect timeout: nothing left */
-        {0, 1, 0, "", SBL_UNKNOWN, 0}, /* timeout after the request was written */
-        {502, 1, 0, "{\"ok\":false,\"error\":\"send_failed\",\"retryable\":true}", SBL_UNKNOWN, 0},
-        {503, 1, 0, "{\"ok\":false,\"error\":\"overloaded\"}", SBL_RETRY, 0},
-        {429, 1, 0, "{\"ok\":false,\"error\":\"rate_limited\",\"retryAfterMs\":200}", SBL_RETRY, 0},
-        {400, 1, 0, "{\"ok\":false,\"error\":\"bad_request\",\"reason\":\"bad to\"}", SBL_FAILED,
+         WA_VERDICT_DOWN, 1},
+        {0, 0, 1, "", WA_VERDICT_DOWN, 0},    /* connection refused */
+        {0, 0, 0, "", WA_VERDICT_DOWN, 0},    /* connect timeout: nothing left */
+        {0, 1, 0, "", WA_VERDICT_UNKNOWN, 0}, /* timeout after the request was written */
+        {502, 1, 0, "{\"ok\":false,\"error\":\"send_failed\",\"retryable\":true}", WA_VERDICT_UNKNOWN, 0},
+        {503, 1, 0, "{\"ok\":false,\"error\":\"overloaded\"}", WA_VERDICT_RETRY, 0},
+        {429, 1, 0, "{\"ok\":false,\"error\":\"rate_limited\",\"retryAfterMs\":200}", WA_VERDICT_RETRY, 0},
+        {400, 1, 0, "{\"ok\":false,\"error\":\"bad_request\",\"reason\":\"bad to\"}", WA_VERDICT_FAILED,
          0},
-        {401, 1, 0, "{\"error\":\"missing_secret\"}", SBL_FAILED, 0},
-        {200, 1, 0, "{\"ok\":true}", SBL_UNKNOWN, 0},
+        {401, 1, 0, "{\"error\":\"missing_secret\"}", WA_VERDICT_FAILED, 0},
+        {200, 1, 0, "{\"ok\":true}", WA_VERDICT_UNKNOWN, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct wa_client_result r =
             answer(cases[i].status, cases[i].sent, cases[i].refused, cases[i].body);
-        struct sbl_outcome oc;
+        struct wa_outcome oc;
         sbl_classify(&r, &oc);
         print_message("case %zu: http %ld -> %d %s\n", i, cases[i].status, oc.verdict, oc.text);
         assert_int_equal(oc.verdict, cases[i].want);
         assert_int_equal(oc.earlier_unknown, cases[i].earlier_unknown);
-        if (oc.verdict == SBL_SENT) assert_string_equal(oc.message_id, "3EB0AA");
+        if (oc.verdict == WA_VERDICT_SENT) assert_string_equal(oc.id, "3EB0AA");
         wa_buf_free(&r.body);
     }
 }
