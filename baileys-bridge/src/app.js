@@ -45,7 +45,8 @@ export async function createBridge(config, opts = {}) {
       process.stderr.write(LOOPBACK_WARNING);
       logger.warn('BAILEYS_LOOPBACK=1: simulated WhatsApp, nothing is sent to or received from WhatsApp');
       const { state } = await useDurableAuthState(authDirOf(stateDir));
-      link = loopback = new LoopbackLink({ logger: logger.child({ module: 'loopback' }), keys: state.keys });
+      link = loopback = new LoopbackLink({ logger: logger.child({ module: 'loopback' }), keys: state.keys,
+        sentLog: path.join(stateDir, 'loopback-sent.jsonl') });
     } else {
       link = new WhatsAppLink({
         config, logger: logger.child({ module: 'whatsapp' }), metrics, authDir: authDirOf(stateDir),

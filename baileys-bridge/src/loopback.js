@@ -8,6 +8,7 @@
 // Only enabled by BAILEYS_LOOPBACK=1.
 import http from 'node:http';
 import fs from 'node:fs/promises';
+import { appendFileSync, readFileSync } from 'node:fs';
 import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import {
@@ -40,14 +41,50 @@ function closedError() {
 
 const bad = (reason) => new HttpError(400, { ok: false, error: 'bad_request', reason });
 
+/** The sends recorded by earlier runs; a line torn by a crash is skipped. */
+function readSentLog(file, link) {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if (e.code !== 'ENOENT') throw e;
+  }
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    let record;
+    try {
+      record = JSON.parse(line);
+    } catch { continue; /* torn by a crash mid-write: that send never returned */ }
+    addSent(link, record);
+  }
+}
+
+/** What the recipient sees: WhatsApp clients drop a message whose id they already have, so a
+ * repeat of (recipient, id) is counted on the first record (`repeats`) rather than shown again. */
+function addSent(link, record) {
+  const k = `${record.to}\n${record.messageId}`;
+  const first = link.sentIndex.get(k);
+  if (first) {
+    first.repeats = (first.repeats ?? 0) + 1;
+  } else {
+    link.sent.push(record);
+    link.sentIndex.set(k, record);
+  }
+}
+
 /** A link with the same surface as WhatsAppLink (start/stop/connected/device/qr/state, 'socket' event). */
 export class LoopbackLink extends EventEmitter {
-  constructor({ logger, keys, selfPhone = '972500000001' }) {
+  constructor({ logger, keys, selfPhone = '972500000001', sentLog = null }) {
     super();
     this.logger = logger;
     this.self = selfPhone;
     this.ev = makeEventBuffer(logger);
+    // What "WhatsApp" received outlives the bridge, as the real network's copy does: a test that
+    // restarts or kills the bridge still counts every send (sentLog: one JSON line per send).
+    this.sentLog = sentLog;
     this.sent = [];
+    this.sentIndex = new Map(); // recipient + id -> its record in this.sent
+    if (sentLog) readSentLog(sentLog, this);
     // POST /dev/send-stall: the next `count` sends reach "WhatsApp" and then get no ack for
     // `ms` (the socket hangs after writing), as a real send can.
     this.stall = { ms: 0, count: 0 };
@@ -76,7 +113,10 @@ export class LoopbackLink extends EventEmitter {
         const m = generateWAMessageFromContent(jid, proto.Message.fromObject(message), {
           userJid: this.user.id, messageId: options.messageId || generateMessageIDV2(this.user.id),
         });
-        link.sent.push({ to: jid, messageId: m.key.id, content: JSON.parse(JSON.stringify(content)), at: Date.now() });
+        const record = { to: jid, messageId: m.key.id, content: JSON.parse(JSON.stringify(content)), at: Date.now() };
+        addSent(link, record);
+        // Written before the send returns, so a crash after it cannot lose what was "sent".
+        if (link.sentLog) appendFileSync(link.sentLog, `${JSON.stringify(record)}\n`);
         link.logger.info({ to: jid, messageId: m.key.id }, 'loopback: send recorded (not sent to WhatsApp)');
         if (link.stall.count > 0) {
           link.stall.count -= 1;
