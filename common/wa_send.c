@@ -49,9 +49,11 @@ const struct wa_pg_stmt wa_send_statements[] = {
     {"media_locate",
      "SELECT bucket, object_key, mime FROM media WHERE id = $1::bigint AND stored_at IS NOT NULL",
      1},
+    /* The attempts start again: SENDER_MAX_ATTEMPTS is each provider's own budget, and the
+     * other provider's calls say nothing about this one. */
     {"send_failover",
      "UPDATE messages SET provider = 'twilio', failover = true, status = 'queued', reason = $2, "
-     "  updated_at = now() "
+     "  attempts = 0, updated_at = now() "
      "WHERE id = $1::uuid AND provider = 'baileys' AND status = 'sending'",
      2},
 };

@@ -363,6 +363,8 @@ test('acceptance 6: failover - the bridge dies, the message goes out via Twilio,
     assert.equal(m.provider, 'twilio');
     assert.equal(m.failover, true);
     assert.match(m.reason, /failover|down/i);
+    // Twilio's own budget: its first call is attempt 1, whatever Baileys' calls were.
+    assert.equal(m.attempts, 1);
     const events = (await topicRecords('wa.events')).map((r) => JSON.parse(r.value))
       .filter((e) => e.type === 'failover' && (e.message_id === id || e.message?.id === id));
     assert.equal(events.length, 1);
