@@ -106,6 +106,7 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
     int64_t last_ms = PQgetisnull(c, 0, 1) ? 0 : strtoll(PQgetvalue(c, 0, 1), NULL, 10);
     enum rtr_provider last = provider_of(PQgetisnull(c, 0, 2) ? NULL : PQgetvalue(c, 0, 2));
     int repeat = !PQgetisnull(c, 0, 3);
+    enum rtr_provider pending = provider_of(PQgetisnull(c, 0, 4) ? NULL : PQgetvalue(c, 0, 4));
     PQclear(c);
     if (repeat) {
         out->duplicate = 1;
@@ -122,6 +123,7 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
         .last_inbound = last,
         .baileys_up = rtr_baileys_up(),
         .has_template = o.content_sid != NULL,
+        .pending = pending,
     };
     struct rtr_route rt = rtr_route(&in);
     const char *provider = rt.provider == RTR_NONE ? NULL : rtr_provider_name(rt.provider);

@@ -38,12 +38,23 @@ struct rtr_route rtr_route(const struct rtr_route_in *in)
                      in->baileys_up ? "provider forced to Baileys"
                                     : "provider forced to Baileys, which is down: it is retried");
     /* Rule 1, reply via source; rule 3, availability; rule 4, the default. */
-    if (in->last_inbound == RTR_TWILIO) return route(RTR_TWILIO, 0, "reply via source (Twilio)");
-    if (in->baileys_up)
+    struct rtr_route r;
+    if (in->last_inbound == RTR_TWILIO)
+        r = route(RTR_TWILIO, 0, "reply via source (Twilio)");
+    else if (in->baileys_up)
+        r = route(RTR_BAILEYS, 0,
+                  in->last_inbound == RTR_BAILEYS ? "reply via source (Baileys)"
+                                                  : "inside the window: Baileys by default");
+    else
+        r = route(RTR_TWILIO, 1, "Baileys is down: Twilio instead");
+    /* Rule 5, order: a message never overtakes the contact's earlier one still on its way
+     * through the other provider. Behind one on Baileys it fails over after it if it must. */
+    if (in->pending == RTR_BAILEYS && r.provider != RTR_BAILEYS)
         return route(RTR_BAILEYS, 0,
-                     in->last_inbound == RTR_BAILEYS ? "reply via source (Baileys)"
-                                                     : "inside the window: Baileys by default");
-    return route(RTR_TWILIO, 1, "Baileys is down: Twilio instead");
+                     "behind the contact's earlier message on Baileys (it fails over in order)");
+    if (in->pending == RTR_TWILIO && r.provider != RTR_TWILIO)
+        return route(RTR_TWILIO, 0, "behind the contact's earlier message on Twilio");
+    return r;
 }
 
 const char *rtr_provider_name(enum rtr_provider p)

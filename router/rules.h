@@ -13,6 +13,9 @@ struct rtr_route_in {
     enum rtr_provider last_inbound; /* the provider of that message; RTR_NONE if never */
     int baileys_up;                 /* from wa.provider */
     int has_template;               /* a Twilio ContentSid is given */
+    /* Where the contact's latest earlier message still on its way (queued or sending) is;
+     * RTR_NONE when none is. Each provider's topic keeps one contact's order, two paths do not. */
+    enum rtr_provider pending;
 };
 
 struct rtr_route {

@@ -75,8 +75,10 @@ const struct wa_pg_stmt rtr_statements[] = {
     /* The contact an outbound request goes to (created when new), its window,
      * and whether this idempotency key was seen before.
      * $1 phone, $2 idempotency key.
-     * Returns contact id, last inbound (ms, or NULL), its provider, and the
-     * status of the message already holding the key (NULL when none). */
+     * Returns contact id, last inbound (ms, or NULL), its provider, the
+     * status of the message already holding the key (NULL when none), and the
+     * provider of the contact's latest outbound message still queued or sending
+     * (NULL when none: rule 5, order). */
     {"outbound_contact",
      "WITH ins AS ("
      "  INSERT INTO contacts (phone) VALUES ($1) ON CONFLICT (phone) DO NOTHING "
@@ -86,7 +88,9 @@ const struct wa_pg_stmt rtr_statements[] = {
      "  FROM contacts WHERE phone = $1"
      ") "
      "SELECT x.id, x.last_ms, x.last_provider, "
-     "  (SELECT status FROM messages WHERE idempotency_key = $2) "
+     "  (SELECT status FROM messages WHERE idempotency_key = $2), "
+     "  (SELECT provider FROM messages WHERE contact_id = x.id AND direction = 'outbound' "
+     "     AND status IN ('queued', 'sending') ORDER BY created_at DESC LIMIT 1) "
      "FROM (SELECT * FROM ins UNION ALL SELECT * FROM cur) AS x LIMIT 1",
      2},
     /* An outbound message, once per key, with its first status and up to four
