@@ -22,6 +22,11 @@ static struct {
     char reason[RTR_HEALTH_REASON];
 } seen;
 
+static int64_t stale_ms(void)
+{
+    return rtr_cfg.health_stale_s * 1000;
+}
+
 int rtr_health_start(struct rtr *r, char *err, size_t errsz)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -92,7 +97,7 @@ static void forget(const char *key, size_t klen, int64_t at_ms, int64_t offset)
         return;
     }
     if (strcmp(channel, WA_HEALTH_BAILEYS_CHANNEL) != 0) return;
-    rtr_channel_forget(&baileys, instance, at_ms, rtr_cfg.health_stale_s * 1000);
+    rtr_channel_forget(&baileys, instance, at_ms, stale_ms());
     wa_info("channel %s: instance %s left", channel, instance[0] ? instance : "(unnamed)");
 }
 
@@ -150,7 +155,7 @@ static void apply(const char *key, size_t klen, const void *val, size_t len, int
 /* Merges the channel as of now; a change of the merged state becomes pending. */
 static void note(int64_t now_ms)
 {
-    struct rtr_merged m = rtr_channel_merge(&baileys, now_ms, rtr_cfg.health_stale_s * 1000);
+    struct rtr_merged m = rtr_channel_merge(&baileys, now_ms, stale_ms());
     if (!rtr_health_changed(&seen.last, seen.have_last, &m)) return;
     seen.last = m;
     seen.have_last = 1;
@@ -175,7 +180,7 @@ void rtr_health_poll(struct rtr *r)
         rd_kafka_message_destroy(m);
     }
     int64_t now = wa_wall_ms();
-    struct rtr_merged now_m = rtr_channel_merge(&baileys, now, rtr_cfg.health_stale_s * 1000);
+    struct rtr_merged now_m = rtr_channel_merge(&baileys, now, stale_ms());
     wa_metric_set(rtr_m.baileys_up, now_m.state == RTR_HEALTH_UP);
     wa_metric_set(rtr_m.baileys_instances, now_m.live);
     /* What the topic held at start is history: only the state it adds up to is a change. */
@@ -185,8 +190,7 @@ void rtr_health_poll(struct rtr *r)
 
 int rtr_baileys_up(void)
 {
-    return rtr_channel_merge(&baileys, wa_wall_ms(), rtr_cfg.health_stale_s * 1000).state ==
-           RTR_HEALTH_UP;
+    return rtr_channel_merge(&baileys, wa_wall_ms(), stale_ms()).state == RTR_HEALTH_UP;
 }
 
 void rtr_health_stop(struct rtr *r)
