@@ -120,7 +120,8 @@ static int parse(json_t *root, struct parked *p, char *errbuf, size_t errsz)
 static int payload_phone(const struct parked *p, char *phone)
 {
     if (p->truncated) return -1;
-    json_t *o = json_loadb(p->payload, p->payload_len, 0, NULL);
+    /* NUL allowed: a "\u0000" in a text is one of the things ingress refuses a message for. */
+    json_t *o = json_loadb(p->payload, p->payload_len, JSON_ALLOW_NUL, NULL);
     int rc = -1;
     if (json_is_object(o)) {
         json_t *ph = json_object_get(o, "phone"), *jid = json_object_get(o, "remoteJid");

@@ -88,6 +88,12 @@ static void test_contact_key(void **state)
            "\"payloadBytes\":44,\"truncated\":false}",
            "14155550100");
     json_decref(j);
+    /* Refused for a "\u0000" in its text, the payload still names its contact. */
+    j = ok("{\"file\":\"n.json\",\"kind\":\"message\",\"status\":400,"
+           "\"payload\":\"{\\\"phone\\\":\\\"+972501234567\\\",\\\"text\\\":\\\"a\\\\u0000b\\\"}\","
+           "\"payloadBytes\":43,\"truncated\":false}",
+           "972501234567");
+    json_decref(j);
 }
 
 static void test_truncated(void **state)
