@@ -90,11 +90,12 @@ export class ParkedReporter {
    * @param {string} o.secret       X-BAILEYS-SECRET value
    */
   constructor({ dir, url, secret, logger, metrics, baseBackoffMs = 500, maxBackoffMs = 30000, timeoutMs = 10000, maxBytes = REPORT_MAX_BYTES }) {
-    Object.assign(this, { url, secret, logger, metrics, baseBackoffMs, maxBackoffMs, timeoutMs, maxBytes });
+    Object.assign(this, { dir, url, secret, logger, metrics, baseBackoffMs, maxBackoffMs, timeoutMs, maxBytes });
     this.rejectedDir = path.join(dir, 'rejected');
     this.markerDir = path.join(dir, TO_REPORT);
     this.queue = [];
     this.queued = new Set();
+    this.again = new Set(); // parked anew while its report was under way: look at it once more
     this.limits = new Map(); // name -> a smaller body limit after ingress answered 413
     this.attempt = 0;
     this.timer = null;
@@ -115,7 +116,10 @@ export class ParkedReporter {
 
   /** The outbox parked rejected/<name> and wrote its marker: report it. */
   add(name) {
-    if (this.queued.has(name)) return;
+    if (this.queued.has(name)) {
+      if (this.busy && this.queue[0] === name) this.again.add(name);
+      return;
+    }
     this.queued.add(name);
     this.queue.push(name);
     this.#gauge();
@@ -157,6 +161,10 @@ export class ParkedReporter {
     this.queued.delete(name);
     this.limits.delete(name);
     this.attempt = 0;
+    if (this.again.delete(name)) {
+      this.queued.add(name);
+      this.queue.push(name);
+    }
     this.#gauge();
   }
 
@@ -177,7 +185,10 @@ export class ParkedReporter {
       text = await fs.readFile(path.join(this.rejectedDir, name), 'utf8');
     } catch (err) {
       if (err.code !== 'ENOENT') throw err;
-      // Moved back into outbox/ by an operator to be sent again: nothing is lost, nothing to tell.
+      // Still (or again) in outbox/: a start that crashed before moving it, or an operator sending
+      // it again. The outbox parks it anew (and hands it back here) or delivers it: the marker stays.
+      if (fsSync.existsSync(path.join(this.dir, name))) return this.#done(name, false);
+      // Gone altogether (delivered after it was moved back): nothing is lost, nothing to tell.
       this.logger.info({ file: name }, 'parked report: the entry is no longer in rejected/; not reported');
       return this.#done(name, true);
     }

@@ -177,6 +177,20 @@ test('an outbox entry that cannot be read is parked and reported as "unreadable"
   assert.equal(r.body.payload, '{"chat":"a@s.whatsapp.net","payload":{"text":"torn\uFFFD', 'NUL, which ingress refuses, replaced');
 });
 
+test('a crash between the marker and the move of an unreadable entry: the next start parks and reports it, once', async (t) => {
+  const dir = await tmpDir(t);
+  const name = '00000000000000000008.json';
+  await fs.mkdir(path.join(dir, TO_REPORT), { recursive: true });
+  await fs.writeFile(path.join(dir, TO_REPORT, name), '');
+  await fs.writeFile(path.join(dir, name), '{"chat":');
+  const ingress = await fakeIngress(t);
+  const { parked } = await pair(t, dir, ingress.url);
+  await parked.idle();
+  const reports = ingress.received.filter((x) => x.path === PARKED);
+  assert.deepEqual(reports.map((r) => [r.body.file, r.body.kind]), [[name, 'unreadable']]);
+  assert.deepEqual(await fs.readdir(path.join(dir, TO_REPORT)), []);
+});
+
 test('an entry moved back into outbox/ by the operator before its report went is not reported', async (t) => {
   const dir = await tmpDir(t);
   await fs.mkdir(path.join(dir, TO_REPORT), { recursive: true });
