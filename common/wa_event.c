@@ -204,7 +204,17 @@ char *wa_error_encode(const char *stage, const char *code, const char *text, int
                       const char *provider, const char *topic, int32_t partition, int64_t offset,
                       const char *payload, size_t payload_len)
 {
+    return wa_error_encode_with(stage, code, text, retryable, provider, topic, partition, offset,
+                                payload, payload_len, NULL);
+}
+
+char *wa_error_encode_with(const char *stage, const char *code, const char *text, int retryable,
+                           const char *provider, const char *topic, int32_t partition,
+                           int64_t offset, const char *payload, size_t payload_len, json_t *extra)
+{
     json_t *o = json_object();
+    /* The caller's fields first: the schema's own fields below always win over them. */
+    if (extra) json_object_update(o, extra);
     json_object_set_new(o, "v", json_integer(WA_EVENT_VERSION));
     json_object_set_new(o, "stage", json_string(stage));
     json_object_set_new(o, "code", json_string(code));

@@ -85,4 +85,10 @@ char *wa_error_encode(const char *stage, const char *code, const char *text, int
                       const char *provider, const char *topic, int32_t partition, int64_t offset,
                       const char *payload, size_t payload_len);
 
+/* wa_error_encode plus the fields of extra (an object, borrowed; NULL: none), for errors that
+ * carry more than the common ones, such as the bridge's parked entries. */
+char *wa_error_encode_with(const char *stage, const char *code, const char *text, int retryable,
+                           const char *provider, const char *topic, int32_t partition,
+                           int64_t offset, const char *payload, size_t payload_len, json_t *extra);
+
 #endif

@@ -35,8 +35,7 @@ static int opt_string(json_t *o, const char *k, const char **out, char *errbuf, 
     return 0;
 }
 
-/* "972501234567@s.whatsapp.net" or "972501234567:12@s.whatsapp.net" -> "+972501234567". */
-static int phone_from_jid(const char *jid, char *out)
+int ing_phone_from_jid(const char *jid, char *out)
 {
     const char *at = strchr(jid, '@');
     if (!at || strcmp(at, "@s.whatsapp.net") != 0) return -1;
@@ -115,7 +114,7 @@ static int common_fields(json_t *root, int64_t now_ms, struct ids *x, char *errb
             snprintf(errbuf, errsz, "phone is not a phone number in E.164");
             return -1;
         }
-    } else if (phone_from_jid(x->jid, x->phone) < 0) {
+    } else if (ing_phone_from_jid(x->jid, x->phone) < 0) {
         snprintf(errbuf, errsz,
                  "no phone number: give phone, or a remoteJid of user@s.whatsapp.net"
                  " (a LID needs its phone mapping)");

@@ -118,6 +118,7 @@ struct route {
 static const struct route routes[] = {
     {"/api/whatsapp/twilio", "POST", ING_TWILIO, ing_twilio_inbound},
     {"/api/whatsapp/baileys", "POST", ING_BAILEYS, ing_baileys_inbound},
+    {"/api/whatsapp/baileys/parked", "POST", ING_PARKED, ing_baileys_parked},
     {"/api/whatsapp/twilio/status", "POST", ING_TWILIO, ing_twilio_status},
     {"/api/whatsapp/send", "POST", ING_API, ing_send},
     {"/api/whatsapp/messages/", "GET", ING_API, ing_message_get},

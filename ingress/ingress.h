@@ -28,6 +28,7 @@ struct ing_config {
     const char *baileys_allowed_ips;
     const char *topic_status;
     const char *topic_outbound;
+    const char *topic_error;
     const char *send_token;
     const char *database_url;
 };
@@ -35,7 +36,8 @@ extern struct ing_config ing_cfg;
 extern rd_kafka_t *ing_producer;
 
 /* Outcomes of webhook requests, by provider and result. */
-enum ing_provider { ING_TWILIO, ING_BAILEYS, ING_API, ING_PROVIDER_COUNT };
+/* ING_PARKED: the bridge's reports of entries it parked (counted apart from its messages). */
+enum ing_provider { ING_TWILIO, ING_BAILEYS, ING_API, ING_PARKED, ING_PROVIDER_COUNT };
 enum ing_result {
     ING_ACCEPTED,
     ING_MISSING_AUTH, /* no signature / no secret */
@@ -97,6 +99,9 @@ enum MHD_Result ing_twilio_inbound(struct ing_request *r);
 /* POST /api/whatsapp/baileys */
 enum MHD_Result ing_baileys_inbound(struct ing_request *r);
 
+/* POST /api/whatsapp/baileys/parked: the bridge parked an entry in its outbox/rejected/. */
+enum MHD_Result ing_baileys_parked(struct ing_request *r);
+
 /* What a bridge body is: a message (wa.inbound) or a receipt (wa.status). */
 enum ing_baileys_kind { ING_BAILEYS_MESSAGE, ING_BAILEYS_STATUS };
 
@@ -105,6 +110,19 @@ enum ing_baileys_kind { ING_BAILEYS_MESSAGE, ING_BAILEYS_STATUS };
  * -1 with errbuf saying what is wrong. */
 int ing_baileys_normalize(const char *body, size_t len, int64_t now_ms, char **event,
                           enum ing_baileys_kind *kind, char *key, char *errbuf, size_t errsz);
+
+/* "972501234567@s.whatsapp.net" or "972501234567:12@s.whatsapp.net" to "+972501234567" in
+ * out (17 bytes). Returns 0, or -1 for any other JID (a LID, a group). */
+int ing_phone_from_jid(const char *jid, char *out);
+
+/* The Kafka key of a parked report: the contact's digits, or the file's name (at most 64). */
+#define ING_PARKED_KEY_MAX 65
+
+/* Pure: the bridge's report of a parked outbox entry to the wa.error record that tells the
+ * operator, with the entry's payload. Returns 0 with *record (new) and key filled, or -1 with
+ * errbuf saying what is wrong. */
+int ing_parked_normalize(const char *body, size_t len, char **record, char *key, char *errbuf,
+                         size_t errsz);
 
 /* 1 when ip (dotted IPv4) is in the comma-separated allowlist; an empty or
  * NULL list allows everyone. Entries are addresses or a.b.c.d/n networks. */

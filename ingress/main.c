@@ -34,6 +34,8 @@ static const struct wa_cfg config[] = {
      &ing_cfg.topic_status, NULL},
     {"INGRESS_TOPIC_OUTBOUND", "wa.outbound", WA_CFG_STR, 0, 0, NULL, "topic for send requests",
      &ing_cfg.topic_outbound, NULL},
+    {"INGRESS_TOPIC_ERROR", "wa.error", WA_CFG_STR, 0, 0, NULL,
+     "topic for what could not be done: the entries the bridge parked", &ing_cfg.topic_error, NULL},
     {"SEND_API_TOKEN", "", WA_CFG_SECRET, 0, 0, NULL,
      "bearer token of POST /api/whatsapp/send and GET /api/whatsapp/messages/{id}; empty: off",
      &ing_cfg.send_token, NULL},
@@ -86,8 +88,9 @@ int main(void)
         fprintf(stderr, "config: kafka producer: %s\n", err);
         return WA_EX_CONFIG;
     }
-    const char *out[] = {ing_cfg.topic_inbound, ing_cfg.topic_status, ing_cfg.topic_outbound};
-    wa_kafka_warm(ing_producer, out, 3, 5000);
+    const char *out[] = {ing_cfg.topic_inbound, ing_cfg.topic_status, ing_cfg.topic_outbound,
+                         ing_cfg.topic_error};
+    wa_kafka_warm(ing_producer, out, 4, 5000);
     struct MHD_Daemon *d = ing_http_start(err, sizeof err);
     if (!d) {
         wa_error("%s", err);

@@ -8,7 +8,8 @@ struct wa_metric *ing_m_ack_seconds, *ing_m_invalid_utf8, *ing_m_inflight;
 
 void ing_metrics_init(void)
 {
-    static const char *providers[ING_PROVIDER_COUNT] = {"twilio", "baileys", "api"};
+    static const char *providers[ING_PROVIDER_COUNT] = {"twilio", "baileys", "api",
+                                                        "baileys_parked"};
     static const char *names[ING_RESULT_COUNT] = {
         [ING_ACCEPTED] = "accepted",
         [ING_MISSING_AUTH] = "missing_auth",

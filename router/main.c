@@ -45,7 +45,7 @@ static const struct wa_cfg config[] = {
      "media jobs for media-worker, one per item of a new inbound message", &rtr_cfg.topic_media,
      NULL},
     {"BAILEYS_HEALTH_STALE_S", "180", WA_CFG_INT, 5, 86400, NULL,
-     "a Baileys UP report older than this counts as DOWN (the prober may be gone)", NULL,
+     "a wa.provider report not refreshed for this long is ignored (its prober may be gone)", NULL,
      &rtr_cfg.health_stale_s},
     {"LOG_LEVEL", "info", WA_CFG_ENUM, 0, 0, "debug|info|warn|error", "log verbosity", &log_level,
      NULL},
@@ -85,6 +85,9 @@ static void metrics_init(void)
         wa_metric_new(WA_COUNTER, "wa_router_status_total", "result=\"duplicate\"", st);
     rtr_m.baileys_up = wa_metric_new(WA_GAUGE, "wa_router_baileys_up", "",
                                      "1 when this router routes to Baileys.");
+    rtr_m.baileys_instances =
+        wa_metric_new(WA_GAUGE, "wa_router_baileys_instances", "",
+                      "sender-baileys instances whose health report is fresh.");
     rtr_m.crm_seconds = wa_metric_new(WA_HISTOGRAM, "wa_router_inbound_to_crm_seconds", "",
                                       "From ingress accepting a message to its CRM commit.");
     rtr_m.published = wa_metric_new(WA_COUNTER, "wa_router_events_published_total", "",

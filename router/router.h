@@ -81,7 +81,8 @@ enum wa_result rtr_status_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n
  * every change. */
 int rtr_health_start(struct rtr *r, char *err, size_t errsz);
 void rtr_health_poll(struct rtr *r);
-/* 1 when the last report says Baileys is UP and it is not stale. */
+/* 1 when the Baileys channel's merged state is UP (health_merge.h): every fresh report of its
+ * instances says UP. */
 int rtr_baileys_up(void);
 void rtr_health_stop(struct rtr *r);
 
@@ -97,7 +98,7 @@ struct rtr_metrics {
     struct wa_metric *stored, *duplicate, *parked, *retried;
     struct wa_metric *out_twilio, *out_baileys, *out_refused, *out_duplicate, *out_failover;
     struct wa_metric *st_applied, *st_stale, *st_unmatched, *st_duplicate;
-    struct wa_metric *baileys_up;
+    struct wa_metric *baileys_up, *baileys_instances;
     struct wa_metric *crm_seconds;
     struct wa_metric *published, *publish_failed;
 };

@@ -1,7 +1,10 @@
 /* health.c - probes the bridge's /health in the background (never once per message) and
- * publishes every change, plus a heartbeat per probe, to wa.provider. */
+ * publishes every change, plus a heartbeat per probe, to wa.provider: under this instance's own
+ * key, so that the routers merge every instance's word (docs/architecture.md §3.3) instead of
+ * taking the last one. A clean stop publishes a tombstone: the routers forget this instance. */
 #include "sender_baileys.h"
 #include "wa_form.h"
+#include "wa_health.h"
 #include "wa_kafka.h"
 #include "wa_log.h"
 
@@ -14,9 +17,11 @@
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     int known, up;
+    int left; /* the tombstone is out: nothing more from this instance */
     int64_t since_ms;
     char reason[256];
 } st;
+static char key[2 * WA_HEALTH_ID_MAX + 2]; /* <channel>/<instance> */
 static rd_kafka_t *producer;
 static pthread_t thread;
 static int started;
@@ -24,8 +29,12 @@ static int started;
 /* Called with mu held. */
 static void publish(int64_t checked_ms, const char *source)
 {
+    /* A send that finds the bridge down while the process stops must not bring back the
+     * instance its tombstone made the routers forget. */
+    if (st.left) return;
     json_t *o =
-        json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:s}", "v", 1, "provider", "baileys", "state",
+        json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "v", 1, "provider", "baileys",
+                  "channel", WA_HEALTH_BAILEYS_CHANNEL, "instance", sbl_cfg.instance, "state",
                   st.up ? "UP" : "DOWN", "reason", st.reason, "since_ms", (json_int_t)st.since_ms,
                   "checked_ms", (json_int_t)checked_ms, "source", source);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -37,7 +46,7 @@ static void publish(int64_t checked_ms, const char *source)
     /* Not waited for: a lost heartbeat is replaced by the next one, and a
      * change is also retried by the next probe's heartbeat. */
     rd_kafka_resp_err_t e =
-        wa_kafka_produce(producer, sbl_cfg.topic_provider, "baileys", s, strlen(s), NULL);
+        wa_kafka_produce(producer, sbl_cfg.topic_provider, key, s, strlen(s), NULL);
     if (e) wa_warn("cannot publish provider health: %s", rd_kafka_err2name(e));
     free(s);
     wa_metric_set(sbl_m.up, st.up);
@@ -125,6 +134,10 @@ static void *loop(void *arg)
 int sbl_health_start(rd_kafka_t *p, char *err, size_t errsz)
 {
     producer = p;
+    if (wa_health_key(key, sizeof key, WA_HEALTH_BAILEYS_CHANNEL, sbl_cfg.instance) < 0) {
+        snprintf(err, errsz, "instance id too long for a wa.provider key");
+        return -1;
+    }
     if (pthread_create(&thread, NULL, loop, NULL) != 0) {
         snprintf(err, errsz, "cannot start the health thread");
         return -1;
@@ -135,5 +148,16 @@ int sbl_health_start(rd_kafka_t *p, char *err, size_t errsz)
 
 void sbl_health_stop(void)
 {
-    if (started) pthread_join(thread, NULL);
+    if (!started) return;
+    pthread_join(thread, NULL);
+    /* The tombstone goes out with the producer's final flush. A crash leaves none: the
+     * routers then stop counting this instance once its last report is stale. */
+    pthread_mutex_lock(&mu);
+    st.left = 1;
+    rd_kafka_resp_err_t e = wa_kafka_produce(producer, sbl_cfg.topic_provider, key, NULL, 0, NULL);
+    pthread_mutex_unlock(&mu);
+    if (e)
+        wa_warn("cannot publish this instance's leaving: %s", rd_kafka_err2name(e));
+    else
+        wa_info("leaving: the routers forget instance %s", sbl_cfg.instance);
 }

@@ -2,11 +2,13 @@
  * Config, wiring, the loop. */
 #include "sender_baileys.h"
 #include "wa_config.h"
+#include "wa_health.h"
 #include "wa_log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct sbl_config sbl_cfg;
 static const char *log_level;
@@ -32,6 +34,10 @@ static const struct wa_cfg config[] = {
      &sbl_cfg.topic_error, NULL},
     {"SENDER_TOPIC_PROVIDER", "wa.provider", WA_CFG_STR, 0, 0, NULL, "provider health",
      &sbl_cfg.topic_provider, NULL},
+    {"SENDER_INSTANCE", "", WA_CFG_STR, 0, 0, NULL,
+     "this instance's name on wa.provider, unique among the instances: letters, digits, '.', "
+     "'_', '-', at most 64; empty: <hostname>-<pid>",
+     &sbl_cfg.instance, NULL},
     {"BAILEYS_OUTBOUND_URL", "http://127.0.0.1:3001/send", WA_CFG_URL, 0, 0, NULL,
      "the bridge's POST /send", &sbl_cfg.send_url, NULL},
     {"BAILEYS_HEALTH_URL", "", WA_CFG_STR, 0, 0, NULL,
@@ -110,6 +116,20 @@ int main(void)
 {
     if (wa_service_start("sender-baileys", config, WA_CFG_COUNT(config), &log_level))
         return WA_EX_CONFIG;
+    /* Each instance reports under its own name; two with one name would overwrite each
+     * other's health again. */
+    static char instance[WA_HEALTH_ID_MAX + 1];
+    if (!sbl_cfg.instance) {
+        char host[256] = "";
+        gethostname(host, sizeof host - 1);
+        wa_health_default_instance(instance, host, (long)getpid());
+        sbl_cfg.instance = instance;
+    } else if (!wa_health_id_valid(sbl_cfg.instance)) {
+        fprintf(stderr,
+                "config: SENDER_INSTANCE=%s must be 1 to %d letters, digits, '.', '_' or '-'\n",
+                sbl_cfg.instance, WA_HEALTH_ID_MAX);
+        return WA_EX_CONFIG;
+    }
     static char health[1024];
     if (!sbl_cfg.health_url || !sbl_cfg.health_url[0]) {
         const char *slash = strrchr(sbl_cfg.send_url, '/');
@@ -125,7 +145,8 @@ int main(void)
                           .topic_error = sbl_cfg.topic_error};
     const char *produces[] = {sbl_cfg.topic_twilio, sbl_cfg.topic_status, sbl_cfg.topic_error,
                               sbl_cfg.topic_provider, NULL};
-    wa_info("sending via %s; probing %s", sbl_cfg.send_url, sbl_cfg.health_url);
+    wa_info("sending via %s; probing %s as instance %s of channel %s", sbl_cfg.send_url,
+            sbl_cfg.health_url, sbl_cfg.instance, WA_HEALTH_BAILEYS_CHANNEL);
     int rc = wa_sender_run(
         &s, &(struct wa_sender_setup){
                 .service = "sender-baileys",

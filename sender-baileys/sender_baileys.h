@@ -14,6 +14,7 @@ struct sbl_config {
     const char *kafka_brokers, *database_url, *listen, *group;
     const char *topic_send, *topic_twilio, *topic_status, *topic_error, *topic_provider;
     const char *send_url, *health_url, *secret, *provider_mode;
+    const char *instance; /* this process's name on wa.provider (SENDER_INSTANCE) */
     long max_attempts, base_ms, cap_ms, timeout_ms, connect_timeout_ms, workers;
     long health_interval_s, health_down_interval_s, down_hold_s, health_timeout_ms;
 };
@@ -32,6 +33,7 @@ void sbl_classify(const struct wa_client_result *r, struct wa_outcome *out);
 
 /* health.c: the prober thread and the shared view of the bridge. */
 int sbl_health_start(rd_kafka_t *producer, char *err, size_t errsz);
+/* Joins the prober, then publishes this instance's tombstone (before the producer closes). */
 void sbl_health_stop(void);
 /* A send found the bridge down: DOWN now, published at once. */
 void sbl_mark_down(const char *reason);

@@ -4,6 +4,7 @@ import pino from 'pino';
 import { bridgeMetrics } from './metrics.js';
 import { acquireLock } from './fsutil.js';
 import { Outbox } from './outbox.js';
+import { ParkedReporter } from './parked.js';
 import { MediaCache } from './media.js';
 import { createInbound } from './handlers.js';
 import { createSender } from './sender.js';
@@ -61,9 +62,17 @@ export async function createBridge(config, opts = {}) {
     cleanups.push(() => media.close());
 
     let inbound;
+    const outboxDir = path.join(stateDir, 'outbox');
+    const parked = new ParkedReporter({
+      dir: outboxDir, url: `${config.ingressUrl}/api/whatsapp/baileys/parked`, secret: config.secret,
+      logger: logger.child({ module: 'parked' }), metrics,
+      baseBackoffMs: config.outboxBaseBackoffMs, maxBackoffMs: config.outboxMaxBackoffMs,
+    });
+    cleanups.push(() => parked.close());
     const outbox = new Outbox({
-      dir: path.join(stateDir, 'outbox'), url: `${config.ingressUrl}/api/whatsapp/baileys`, secret: config.secret,
+      dir: outboxDir, url: `${config.ingressUrl}/api/whatsapp/baileys`, secret: config.secret,
       logger: logger.child({ module: 'outbox' }), metrics, prepare: (e, a) => inbound.prepare(e, a),
+      onParked: (name) => parked.add(name),
       baseBackoffMs: config.outboxBaseBackoffMs, maxBackoffMs: config.outboxMaxBackoffMs,
     });
     cleanups.push(() => outbox.close());
@@ -82,13 +91,14 @@ export async function createBridge(config, opts = {}) {
     cleanups.push(() => new Promise((r) => { server.closeAllConnections?.(); server.close(() => r()); }));
     logger.info({ listen: url, ingress: config.ingressUrl, loopback: config.loopback, stateDir }, 'baileys-bridge listening');
 
-    await outbox.open(); // re-send whatever a previous run left
+    await parked.open(); // report what a previous run parked but did not report
+    await outbox.open(); // re-send whatever it left
     await link.start();
     cleanups.push(() => link.stop());
 
     let closed = false;
     return {
-      url, server, link, loopback, outbox, inbound, metrics, logger,
+      url, server, link, loopback, outbox, parked, inbound, metrics, logger,
       async close() {
         if (closed) return;
         closed = true;

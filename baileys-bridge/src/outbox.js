@@ -5,11 +5,14 @@
 // to rejected/ with ingress's answer recorded in it, and the chat's next entry goes out.
 // 401/403 (a wrong secret: fixed by configuration), 408/429 (transient), 5xx and network
 // errors are retried with capped backoff.
+// Every parked entry gets a marker in to-report/, written before the outbox copy goes;
+// onParked(name) hands it to the ParkedReporter (parked.js), which raises wa.error through ingress.
 import fs from 'node:fs/promises';
 import fsSync from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic, renameDurable, unlinkDurable } from './fsutil.js';
 import { backoffDelay } from './backoff.js';
+import { TO_REPORT } from './parked.js';
 
 const NAME_RE = /^\d{20}\.json$/;
 const RETRIED_4XX = new Set([401, 403, 408, 429]);
@@ -28,10 +31,12 @@ export class Outbox {
    * @param {string} o.secret    X-BAILEYS-SECRET value
    * @param {(entry, attempt) => Promise<object>} [o.prepare] finishes entries that have `pending`
    *        (media download); returns the final entry (without `pending`)
+   * @param {(name) => void} [o.onParked] called once rejected/<name> and its marker are durable
    */
-  constructor({ dir, url, secret, logger, metrics, prepare, baseBackoffMs = 500, maxBackoffMs = 30000, timeoutMs = 10000 }) {
-    Object.assign(this, { dir, url, secret, logger, metrics, prepare, baseBackoffMs, maxBackoffMs, timeoutMs });
+  constructor({ dir, url, secret, logger, metrics, prepare, onParked, baseBackoffMs = 500, maxBackoffMs = 30000, timeoutMs = 10000 }) {
+    Object.assign(this, { dir, url, secret, logger, metrics, prepare, onParked, baseBackoffMs, maxBackoffMs, timeoutMs });
     this.rejectedDir = path.join(dir, 'rejected');
+    this.toReportDir = path.join(dir, TO_REPORT);
     this.chats = new Map(); // chat -> { queue: [{name, entry}], busy, timer, attempt, abort }
     this.seq = 0;
     this.closed = false;
@@ -40,6 +45,7 @@ export class Outbox {
 
   async open() {
     fsSync.mkdirSync(this.rejectedDir, { recursive: true, mode: 0o700 });
+    fsSync.mkdirSync(this.toReportDir, { recursive: true, mode: 0o700 });
     const names = (await fs.readdir(this.dir)).sort();
     let loaded = 0;
     for (const name of names) {
@@ -52,7 +58,9 @@ export class Outbox {
         entry = JSON.parse(await fs.readFile(file, 'utf8'));
       } catch (err) {
         this.logger.error({ file, err: err.message }, 'outbox entry unreadable; moved to rejected/');
+        await this.#markToReport(name);
         await renameDurable(file, path.join(this.rejectedDir, name));
+        this.onParked?.(name);
         continue;
       }
       this.#push(name, entry);
@@ -98,6 +106,12 @@ export class Outbox {
     const chat = entry.chat || '_';
     if (!this.chats.has(chat)) this.chats.set(chat, { queue: [], busy: false, timer: null, attempt: 0, abort: null });
     this.chats.get(chat).queue.push({ name, entry });
+  }
+
+  /** The marker that has the parked entry reported; written before the outbox copy goes, so a
+   * crash in between leaves the entry to be parked (and marked) again. */
+  async #markToReport(name) {
+    await writeFileAtomic(path.join(this.toReportDir, name), '');
   }
 
   #gauge() {
@@ -166,12 +180,14 @@ export class Outbox {
       const to = path.join(this.rejectedDir, item.name);
       const rejected = { status: res.status, response: text.slice(0, RESPONSE_KEEP), at: new Date().toISOString() };
       await writeFileAtomic(to, JSON.stringify({ ...item.entry, rejected }));
+      await this.#markToReport(item.name);
       await unlinkDurable(file);
       c.queue.shift();
       c.attempt = 0;
       this.metrics?.inc('bridge_outbox_rejected_total', { status: res.status });
       this.logger.warn({ chat, messageId: item.entry.payload.messageId, event: item.entry.payload.event, status: res.status, response: text.slice(0, 500), file: to },
-        `outbox: ingress refused the entry for good (${res.status}); moved to rejected/, the chat's next entry goes on`);
+        `outbox: ingress refused the entry for good (${res.status}); moved to rejected/, to be reported as wa.error; the chat's next entry goes on`);
+      this.onParked?.(item.name);
     } else {
       const hint = res.status === 401 || res.status === 403 ? ' (ingress refuses X-BAILEYS-SECRET: check BAILEYS_WEBHOOK_SECRET on both sides)' : '';
       return this.#retryLater(chat, c, `HTTP ${res.status}${hint}`);

@@ -75,7 +75,7 @@ test('a torn temp file from a crash is ignored and removed on start', async (t) 
   t.after(() => ob.close());
   await ob.open();
   await ob.idle();
-  assert.deepEqual((await fs.readdir(dir)).sort(), ['rejected']);
+  assert.deepEqual((await fs.readdir(dir)).sort(), ['rejected', 'to-report']);
 });
 
 /** A pino-shaped logger that keeps what is logged. */

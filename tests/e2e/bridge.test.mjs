@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  bridge, bridgeUrl, uniquePhone, waitFor, messagesFor, services, sleep, db,
+  bridge, bridgeUrl, uniquePhone, waitFor, messagesFor, services, sleep, db, topicRecords, metric,
+  ingressUrl,
 } from './lib.mjs';
 
 test.after(() => db.end());
@@ -79,4 +80,47 @@ test('acceptance 2: kill -9 of the bridge between receiving and posting loses no
   assert.equal((await afterBarrier(phone)).length, 1);
   const health = await fetch(`${bridgeUrl}/health`);
   assert.equal(health.status, 200, 'the restarted bridge is connected again');
+});
+
+test('an entry ingress can never take is parked, raises wa.error with its payload, and the chat goes on', async () => {
+  const phone = uniquePhone();
+  const marker = `parked-${Date.now()}`;
+  // A text holding U+0000: the bridge forwards it as "\u0000", which ingress's JSON parser
+  // refuses with 400 (a known gap, baileys-bridge/test/inbound.property.test.js). No retry can
+  // change that answer, so the bridge parks the entry in outbox/rejected/.
+  const text = `${marker} a\u0000b`;
+  const reported = await metric(bridgeUrl, 'bridge_outbox_rejected_reported_total');
+  const received = await metric(ingressUrl, 'wa_ingress_webhooks_total{provider="baileys_parked",result="accepted"}');
+  let r = await bridge('/dev/inbound', { from: phone, text });
+  assert.ok(r.status < 300, r.text);
+  r = await bridge('/dev/inbound', { from: phone, text: `${marker} after` });
+  assert.ok(r.status < 300, r.text);
+
+  // The operator hears of it on wa.error, with the payload: nothing is lost silently.
+  const err = await until('the wa.error of the parked entry', async () =>
+    (await topicRecords('wa.error')).map((x) => ({ key: x.key, e: JSON.parse(x.value) }))
+      .find(({ e }) => e.stage === 'baileys-bridge' && e.payload?.includes(marker)), 60000);
+  assert.equal(err.key, phone.slice(1), "the contact's key, as every record about the contact");
+  assert.equal(err.e.code, 'rejected_by_ingress');
+  assert.equal(err.e.retryable, false);
+  assert.equal(err.e.provider, 'baileys');
+  assert.equal(err.e.contact.phone, phone);
+  const payload = JSON.parse(err.e.payload);
+  assert.equal(payload.text, text, 'the whole message, as the bridge had it');
+  assert.equal(payload.phone, phone);
+  assert.equal(err.e.parked.status, 400);
+  assert.match(err.e.parked.response, /invalid JSON/);
+  assert.equal(err.e.parked.truncated, false);
+  assert.match(err.e.parked.file, /^\d{20}\.json$/);
+  assert.match(err.e.text, new RegExp(`outbox/rejected/${err.e.parked.file}: ingress answered 400`));
+
+  // The chat went on: the next message of the same chat is in the CRM, the refused one is not.
+  await until('the next message in the CRM', async () =>
+    (await messagesFor(phone)).some((m) => m.body === `${marker} after`), 60000);
+  assert.deepEqual((await messagesFor(phone)).map((m) => m.body), [`${marker} after`]);
+  // Counted on both sides.
+  await until('the report counted by the bridge', async () =>
+    (await metric(bridgeUrl, 'bridge_outbox_rejected_reported_total')) === reported + 1);
+  assert.equal(await metric(ingressUrl, 'wa_ingress_webhooks_total{provider="baileys_parked",result="accepted"}'), received + 1);
+  assert.equal(await metric(bridgeUrl, 'bridge_outbox_rejected_unreported'), 0);
 });

@@ -49,6 +49,11 @@ test('the senders refuse to start without their provider settings', () => {
   assert.equal(b.status, 78);
   assert.match(b.stderr, /BAILEYS_WEBHOOK_SECRET is required/);
   assert.match(b.stderr, /BAILEYS_DOWN_HOLD_S=-1 is out of range/);
+  // Its name on wa.provider goes into a Kafka key beside the channel's: no '/', nothing odd.
+  const inst = start('sender-baileys', { DATABASE_URL: 'postgresql://x@127.0.0.1:1/x', BAILEYS_WEBHOOK_SECRET: 's',
+    SENDER_INSTANCE: 'web 1/eu' });
+  assert.equal(inst.status, 78);
+  assert.match(inst.stderr, /SENDER_INSTANCE=web 1\/eu must be 1 to 64 letters, digits/);
 });
 
 test('the effective configuration is logged with secrets masked', () => {

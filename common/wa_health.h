@@ -1,0 +1,32 @@
+/* wa_health.h - who speaks on wa.provider: a channel and one instance of its prober, named in
+ * each record and in its Kafka key (docs/architecture.md §3.3, docs/events.md). Pure. */
+#ifndef WA_HEALTH_H
+#define WA_HEALTH_H
+
+#include <stddef.h>
+
+/* The one Baileys channel there is today: the single bridge session (docs/architecture.md §3). */
+#define WA_HEALTH_BAILEYS_CHANNEL "baileys"
+
+/* Longest channel or instance id, without its NUL. */
+#define WA_HEALTH_ID_MAX 64
+
+/* 1 when s is 1..WA_HEALTH_ID_MAX letters, digits, '.', '_' or '-': it fits in a Kafka key
+ * beside the other id without a separator of its own, and in a log line as it is. */
+int wa_health_id_valid(const char *s);
+
+/* "<host>-<pid>" with every byte an id may not hold replaced by '-', the host cut so the
+ * whole fits WA_HEALTH_ID_MAX: unique per process on one host, readable in a log. out must
+ * hold WA_HEALTH_ID_MAX + 1 bytes. An empty host gives "sender-<pid>". */
+void wa_health_default_instance(char *out, const char *host, long pid);
+
+/* The record's Kafka key, "<channel>/<instance>": one key per instance, so compaction keeps
+ * each instance's last word. Returns -1 when it does not fit outsz. */
+int wa_health_key(char *out, size_t outsz, const char *channel, const char *instance);
+
+/* Splits a key back. A key without '/' is the old format, one key per provider ("baileys"):
+ * that channel, with the anonymous instance "". Returns -1 for a key that is neither (an id
+ * that is not valid). channel and instance must hold WA_HEALTH_ID_MAX + 1 bytes. */
+int wa_health_key_split(const char *key, size_t len, char *channel, char *instance);
+
+#endif
