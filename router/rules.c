@@ -37,7 +37,7 @@ struct rtr_route rtr_route(const struct rtr_route_in *in)
         return route(RTR_BAILEYS, 0,
                      in->baileys_up ? "provider forced to Baileys"
                                     : "provider forced to Baileys, which is down: it is retried");
-    /* Rule 1, reply via source; rule 3, availability; rule 4, the default. */
+    /* Rule 3, reply via source; rule 4, availability; rule 5, the default. */
     struct rtr_route r;
     if (in->last_inbound == RTR_TWILIO)
         r = route(RTR_TWILIO, 0, "reply via source (Twilio)");
@@ -47,7 +47,7 @@ struct rtr_route rtr_route(const struct rtr_route_in *in)
                                                   : "inside the window: Baileys by default");
     else
         r = route(RTR_TWILIO, 1, "Baileys is down: Twilio instead");
-    /* Rule 5, order: a message never overtakes the contact's earlier one still on its way
+    /* Rule 7, order: a message never overtakes the contact's earlier one still on its way
      * through the other provider. Behind one on Baileys it fails over after it if it must. */
     if (in->pending == RTR_BAILEYS && r.provider != RTR_BAILEYS)
         return route(RTR_BAILEYS, 0,

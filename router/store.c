@@ -78,7 +78,7 @@ const struct wa_pg_stmt rtr_statements[] = {
      * Returns contact id, last inbound (ms, or NULL), its provider, the
      * status of the message already holding the key (NULL when none), and the
      * provider of the contact's latest outbound message still queued or sending
-     * (NULL when none: rule 5, order). */
+     * (NULL when none: rule 7, order). */
     {"outbound_contact",
      "WITH ins AS ("
      "  INSERT INTO contacts (phone) VALUES ($1) ON CONFLICT (phone) DO NOTHING "

@@ -45,7 +45,7 @@ static void test_named_cases(void **state)
         {"request forces Baileys, down", {RTR_MODE_AUTO, B, 1, T, 0, 0, N}, B, 0, "down"},
         {"request beats mode", {RTR_MODE_TWILIO, B, 1, T, 1, 0, N}, B, 0, "forced"},
         {"forced Baileys with a template", {RTR_MODE_AUTO, B, 1, B, 1, 1, N}, N, 0, "Twilio only"},
-        /* Rule 5: never overtake the contact's earlier message on the other path. */
+        /* Rule 7: never overtake the contact's earlier message on the other path. */
         {"Baileys went down behind an earlier message", {RTR_MODE_AUTO, N, 1, B, 0, 0, B}, B, 0,
          "behind"},
         {"Baileys back up, an earlier one still on Twilio", {RTR_MODE_AUTO, N, 1, B, 1, 0, T}, T,
