@@ -14,7 +14,7 @@ struct rtr_route rtr_route(const struct rtr_route_in *in)
     if (forced == RTR_NONE && in->mode == RTR_MODE_TWILIO) forced = RTR_TWILIO;
     if (forced == RTR_NONE && in->mode == RTR_MODE_BAILEYS) forced = RTR_BAILEYS;
 
-    /* Rule 2: outside the window WhatsApp allows only approved templates, and
+    /* Rule 1: outside the window WhatsApp allows only approved templates, and
      * only Twilio sends those. Baileys never sends outside the window. */
     if (!in->window_open) {
         if (forced == RTR_BAILEYS)
