@@ -390,7 +390,7 @@ if ! is_count "$KAFKA_NODES" || [ "$KAFKA_NODES" -gt 9 ]; then
 fi
 
 # Replication defaults follow the cluster: 1/1 on one broker, 3/2 from three
-# brokers on (acks=all then survives one broker lost; docs/architecture.md §2).
+# brokers on (acks=all then survives one broker lost; docs/architecture.md §2.1).
 kafka_default_rf() { if [ "$KAFKA_NODES" -ge 3 ]; then echo 3; else echo "$KAFKA_NODES"; fi; }
 kafka_default_min_isr() { local rf; rf=$(kafka_default_rf); echo $(( rf > 1 ? rf - 1 : 1 )); }
 
