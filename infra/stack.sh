@@ -5,7 +5,9 @@
 # only and keeps its data under $STATE, so the stack can be wiped with
 # `reset` without touching the rest of the machine.
 #
-# Usage: infra/stack.sh install|up|down|status|kafka-stop|kafka-start|pg-stop|pg-start|pg-freeze|pg-thaw|reset
+# Usage: infra/stack.sh install|up|down|status|kafka-stop|kafka-start|kafka-kill9|
+#        kafka-describe|pg-stop|pg-start|pg-freeze|pg-thaw|reset
+# WA_KAFKA_NODES=3 runs Kafka as a three-node cluster instead of one broker.
 # See infra/README.md for details and what was verified.
 set -euo pipefail
 
@@ -39,8 +41,9 @@ JAVA=${JAVA:-java}
 KAFKA_JARS=$INFRA_DIR/kafka/target/dependency
 S3PROXY_JARS=$INFRA_DIR/s3proxy/target/dependency
 # Kafka's own scripts use 1 GiB; 512 MiB is plenty for a test broker and
-# leaves memory for the rest of the stack.
-KAFKA_HEAP_OPTS=${WA_KAFKA_HEAP_OPTS:--Xms512m -Xmx512m}
+# leaves memory for the rest of the stack. Each node of a local cluster gets
+# 256 MiB (kafka_heap_opts).
+KAFKA_HEAP_OPTS=${WA_KAFKA_HEAP_OPTS:-}
 S3PROXY_HEAP_OPTS=${WA_S3PROXY_HEAP_OPTS:--Xmx256m}
 # Short-lived admin tools: C1 only and the serial GC start ~25% faster.
 TOOL_JAVA_OPTS=(-Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC
@@ -355,14 +358,98 @@ pg_signal_all() {
 }
 
 # ---------------------------------------------------------------------------
-# Kafka
+# Kafka: one broker (WA_KAFKA_NODES=1, the default) or a cluster of KRaft
+# nodes, each broker and controller at once. One node keeps the layout it
+# always had ($STATE/kafka, kafka.pid, log/kafka.log); node N of a cluster
+# lives in $STATE/kafka/nodeN, kafka-N.pid, log/kafka-N.log, and listens on
+# the base ports plus 100·(N-1), so a port set (WA_KAFKA_PORT=29092) gives
+# its cluster 29092, 29192, 29292 and never meets another set's.
 
 KAFKA_DIR=$STATE/kafka
-KAFKA_CONF=$KAFKA_DIR/server.properties
-KAFKA_PIDFILE=$STATE/kafka.pid
-KAFKA_LOG=$LOG_DIR/kafka.log
-KAFKA_MARKER=kafka.Kafka
-KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
+KAFKA_PORT_STEP=100
+
+# How many nodes this $STATE's Kafka was formatted with; empty before the
+# first `up`. A state directory keeps its count: a one-node metadata log
+# cannot become a three-voter quorum.
+kafka_recorded_nodes() {
+    if [ -s "$KAFKA_DIR/nodes" ]; then
+        tr -dc '0-9' < "$KAFKA_DIR/nodes"
+    elif [ -f "$KAFKA_DIR/data/meta.properties" ]; then
+        echo 1
+    fi
+}
+KAFKA_NODES_RECORDED=$(kafka_recorded_nodes)
+# What is on disk wins, so `down` and `status` need no WA_KAFKA_NODES.
+KAFKA_NODES=${KAFKA_NODES_RECORDED:-${WA_KAFKA_NODES:-1}}
+
+is_count() { [[ $1 =~ ^[1-9][0-9]*$ ]]; }
+
+# Checked at once: every port and path below is computed from it.
+if ! is_count "$KAFKA_NODES" || [ "$KAFKA_NODES" -gt 9 ]; then
+    die "WA_KAFKA_NODES must be a number of brokers from 1 to 9, got '$KAFKA_NODES'"
+fi
+
+# Replication defaults follow the cluster: 1/1 on one broker, 3/2 from three
+# brokers on (acks=all then survives one broker lost; docs/architecture.md §2.1).
+kafka_default_rf() { if [ "$KAFKA_NODES" -ge 3 ]; then echo 3; else echo "$KAFKA_NODES"; fi; }
+kafka_default_min_isr() { local rf; rf=$(kafka_default_rf); echo $(( rf > 1 ? rf - 1 : 1 )); }
+
+# One line per problem, then exit: all of them are seen at once.
+kafka_validate() {
+    local errs=()
+    if [ -n "${WA_KAFKA_NODES:-}" ] && [ -n "$KAFKA_NODES_RECORDED" ] \
+        && [ "$WA_KAFKA_NODES" != "$KAFKA_NODES_RECORDED" ]; then
+        errs+=("WA_KAFKA_NODES=$WA_KAFKA_NODES, but $KAFKA_DIR holds a $KAFKA_NODES_RECORDED-node Kafka: use another WA_STATE, or \`reset\` this one")
+    fi
+    KAFKA_RF=${KAFKA_REPLICATION_FACTOR:-$(kafka_default_rf)}
+    KAFKA_MIN_ISR=${KAFKA_MIN_INSYNC_REPLICAS:-$(kafka_default_min_isr)}
+    local rf_ok=1
+    if ! is_count "$KAFKA_RF" || [ "$KAFKA_RF" -gt "$KAFKA_NODES" ]; then
+        errs+=("KAFKA_REPLICATION_FACTOR must be from 1 to the number of brokers ($KAFKA_NODES), got '$KAFKA_RF'")
+        rf_ok=
+    fi
+    if ! is_count "$KAFKA_MIN_ISR" || { [ -n "$rf_ok" ] && [ "$KAFKA_MIN_ISR" -gt "$KAFKA_RF" ]; }; then
+        errs+=("KAFKA_MIN_INSYNC_REPLICAS must be from 1 to KAFKA_REPLICATION_FACTOR${rf_ok:+ ($KAFKA_RF)}, got '$KAFKA_MIN_ISR'")
+    fi
+    [ ${#errs[@]} -eq 0 ] && return 0
+    printf '[stack] ERROR: %s\n' "${errs[@]}" >&2
+    exit 1
+}
+
+kafka_nodes() { seq 1 "$KAFKA_NODES"; }
+node_port() { echo $(( KAFKA_PORT + KAFKA_PORT_STEP * ($1 - 1) )); }
+node_controller_port() { echo $(( KAFKA_CONTROLLER_PORT + KAFKA_PORT_STEP * ($1 - 1) )); }
+single() { [ "$KAFKA_NODES" -eq 1 ]; }
+node_dir() { if single; then echo "$KAFKA_DIR"; else echo "$KAFKA_DIR/node$1"; fi; }
+node_conf() { echo "$(node_dir "$1")/server.properties"; }
+node_name() { if single; then echo kafka; else echo "kafka-$1"; fi; }
+node_pidfile() { echo "$STATE/$(node_name "$1").pid"; }
+node_log() { echo "$LOG_DIR/$(node_name "$1").log"; }
+# The config path tells the nodes apart, and a leftover pid of another
+# program never matches it.
+node_marker() { echo "kafka.Kafka $(node_conf "$1")"; }
+
+kafka_heap_opts() {
+    if [ -n "$KAFKA_HEAP_OPTS" ]; then echo "$KAFKA_HEAP_OPTS"
+    elif single; then echo "-Xms512m -Xmx512m"
+    else echo "-Xms256m -Xmx256m"; fi
+}
+
+kafka_join() { local IFS=,; echo "$*"; }
+kafka_bootstrap() {
+    local i addrs=()
+    for i in $(kafka_nodes); do addrs+=("127.0.0.1:$(node_port "$i")"); done
+    kafka_join "${addrs[@]}"
+}
+kafka_voters() {
+    local i voters=()
+    for i in $(kafka_nodes); do voters+=("$i@127.0.0.1:$(node_controller_port "$i")"); done
+    kafka_join "${voters[@]}"
+}
+
+KAFKA_BOOTSTRAP=$(kafka_bootstrap)
+# Where `up` writes what failed before a node has a log of its own.
+KAFKA_LOG=$(node_log 1)
 
 # Class-data-sharing archive for the admin tools: the first tool run dumps
 # the classes it loaded, later runs map them and start in half the time
@@ -393,24 +480,33 @@ kafka_topic_cmd() {
     return "$rc"
 }
 
-# Metadata from the broker itself: the listener answers only once the broker
-# has registered with the controller.
-kafka_ready() { kcat -b "$KAFKA_BOOTSTRAP" -L -m 3 -J 2>/dev/null | jq -e '.brokers | length > 0' >/dev/null; }
-
-kafka_running() { pid_matches "$(read_pid "$KAFKA_PIDFILE")" "$KAFKA_MARKER"; }
-
-kafka_render_config() {
-    mkdir -p "$KAFKA_DIR"
-    sed -e "s#@STATE@#$STATE#g" -e "s#@KAFKA_PORT@#$KAFKA_PORT#g" \
-        -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
-        "$INFRA_DIR/kafka/server.properties.in" > "$KAFKA_CONF"
+# Metadata from the node itself, naming it: its listener answers only once
+# it has registered with the controller quorum and is not fenced.
+kafka_node_ready() {
+    kcat -b "127.0.0.1:$(node_port "$1")" -L -m 3 -J 2>/dev/null \
+        | jq -e --argjson id "$1" 'any(.brokers[]; .id == $id)' >/dev/null
 }
 
+kafka_node_running() { pid_matches "$(read_pid "$(node_pidfile "$1")")" "$(node_marker "$1")"; }
+
+kafka_render_config() {
+    local i=$1
+    mkdir -p "$(node_dir "$i")"
+    sed -e "s#@NODE_ID@#$i#g" -e "s#@VOTERS@#$(kafka_voters)#g" \
+        -e "s#@KAFKA_PORT@#$(node_port "$i")#g" \
+        -e "s#@CONTROLLER_PORT@#$(node_controller_port "$i")#g" \
+        -e "s#@LOG_DIR@#$(node_dir "$i")/data#g" \
+        -e "s#@REPLICATION_FACTOR@#$KAFKA_RF#g" -e "s#@MIN_INSYNC@#$KAFKA_MIN_ISR#g" \
+        "$INFRA_DIR/kafka/server.properties.in" > "$(node_conf "$i")"
+}
+
+# Every node's storage is formatted once with the cluster's one id, so data
+# survives every later restart.
 kafka_format() {
-    # Formatting writes meta.properties with a cluster id; do it once and
-    # keep the id, so data survives every later restart.
-    [ -f "$KAFKA_DIR/data/meta.properties" ] && return 0
+    local i=$1
+    [ -f "$(node_dir "$i")/data/meta.properties" ] && return 0
     local cid
+    mkdir -p "$KAFKA_DIR"
     if [ -s "$KAFKA_DIR/cluster.id" ]; then
         cid=$(cat "$KAFKA_DIR/cluster.id")
     else
@@ -419,47 +515,103 @@ kafka_format() {
         cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
         echo "$cid" > "$KAFKA_DIR/cluster.id"
     fi
-    log "kafka: formatting storage (cluster id $cid)"
-    kafka_java kafka.tools.StorageTool format -t "$cid" -c "$KAFKA_CONF" \
-        --ignore-formatted >> "$KAFKA_LOG" 2>&1 \
-        || die "StorageTool format failed; see $KAFKA_LOG"
+    echo "$KAFKA_NODES" > "$KAFKA_DIR/nodes"
+    log "$(node_name "$i"): formatting storage (cluster id $cid)"
+    kafka_java kafka.tools.StorageTool format -t "$cid" -c "$(node_conf "$i")" \
+        --ignore-formatted >> "$(node_log "$i")" 2>&1 \
+        || die "StorageTool format failed; see $(node_log "$i")"
 }
 
-# Start the broker without waiting for it (so `up` can start the others
-# meanwhile); kafka_wait blocks until it serves metadata.
+# Start one node without waiting for it (so `up` can start the others
+# meanwhile; a cluster's nodes wait for each other's votes); kafka_wait
+# blocks until it serves metadata. KAFKA_WAS_RUNNING lists nodes found up.
+KAFKA_WAS_RUNNING=" "
 kafka_launch() {
-    require "$JAVA" kcat jq
-    fetch_jars "$INFRA_DIR/kafka" kafka
-    if kafka_running; then
-        KAFKA_WAS_RUNNING=1
+    local i=$1 name port cport
+    name=$(node_name "$i") port=$(node_port "$i") cport=$(node_controller_port "$i")
+    if kafka_node_running "$i"; then
+        KAFKA_WAS_RUNNING+="$i "
         return 0
     fi
-    KAFKA_WAS_RUNNING=
-    ensure_port_free "$KAFKA_PORT" kafka
-    ensure_port_free "$KAFKA_CONTROLLER_PORT" "kafka controller"
-    kafka_render_config
-    kafka_format
-    log "kafka: starting on $KAFKA_BOOTSTRAP (controller 127.0.0.1:$KAFKA_CONTROLLER_PORT)"
+    ensure_port_free "$port" "$name"
+    ensure_port_free "$cport" "$name controller"
+    kafka_render_config "$i"
+    kafka_format "$i"
+    log "$name: starting on 127.0.0.1:$port (controller 127.0.0.1:$cport)"
     # shellcheck disable=SC2086 # heap options are a word list
-    spawn_java "$KAFKA_PIDFILE" "$KAFKA_LOG" "$JAVA" $KAFKA_HEAP_OPTS \
+    spawn_java "$(node_pidfile "$i")" "$(node_log "$i")" "$JAVA" $(kafka_heap_opts) \
         -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
         -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
         "-Dlog4j2.configurationFile=$INFRA_DIR/kafka/log4j2.properties" \
-        -cp "$KAFKA_JARS/*" kafka.Kafka "$KAFKA_CONF"
+        -cp "$KAFKA_JARS/*" kafka.Kafka "$(node_conf "$i")"
 }
 
 kafka_wait() {
-    wait_for kafka "$KAFKA_LOG" "$(read_pid "$KAFKA_PIDFILE")" "$KAFKA_MARKER" kafka_ready
-    if [ -n "$KAFKA_WAS_RUNNING" ]; then
-        log "kafka: already running (pid $(read_pid "$KAFKA_PIDFILE"))"
-    else
-        log "kafka: ready (pid $(read_pid "$KAFKA_PIDFILE"))"
-    fi
+    local i=$1 name pid
+    name=$(node_name "$i") pid=$(read_pid "$(node_pidfile "$i")")
+    wait_for "$name" "$(node_log "$i")" "$pid" "$(node_marker "$i")" kafka_node_ready "$i"
+    case $KAFKA_WAS_RUNNING in
+        *" $i "*) log "$name: already running (pid $pid)" ;;
+        *) log "$name: ready (pid $pid)" ;;
+    esac
 }
 
-kafka_start() { kafka_launch; kafka_wait; }
+kafka_prepare() {
+    require "$JAVA" kcat jq
+    kafka_validate
+    fetch_jars "$INFRA_DIR/kafka" kafka
+}
 
-kafka_stop() { stop_pid kafka "$KAFKA_PIDFILE" "$KAFKA_MARKER" TERM; }
+# kafka-start [NODE]: every node, or one (e.g. after kafka-kill9 NODE).
+kafka_start() {
+    kafka_prepare
+    local i nodes; nodes=$(kafka_pick "${1:-}")
+    for i in $nodes; do kafka_launch "$i"; done
+    for i in $nodes; do kafka_wait "$i"; done
+}
+
+# The nodes a command names: all, or the one given (checked).
+kafka_pick() {
+    if [ -z "$1" ]; then kafka_nodes; return; fi
+    is_count "$1" && [ "$1" -le "$KAFKA_NODES" ] \
+        || die "no Kafka node '$1': this stack has nodes 1..$KAFKA_NODES"
+    echo "$1"
+}
+
+# kafka-stop [NODE]. One node of a cluster stops cleanly: its controlled
+# shutdown moves its leaders to the others. When the whole cluster stops,
+# the nodes get SIGTERM together, but the last one left may still wait for
+# the controller quorum to approve its controlled shutdown, and Kafka waits
+# minutes for a quorum that is gone; so it gets SIGKILL after
+# WA_KAFKA_QUORUM_GRACE seconds. Nothing is lost (the kernel still holds
+# what it wrote); its next start recovers its logs first.
+KAFKA_QUORUM_GRACE=${WA_KAFKA_QUORUM_GRACE:-15}
+kafka_stop() {
+    local i pids=() nodes; nodes=$(kafka_pick "${1:-}")
+    # stop_pid waits $TIMEOUT; a local one shadows it for the calls below.
+    local TIMEOUT=$TIMEOUT
+    if ! single && [ "$(wc -w <<< "$nodes")" -gt 1 ]; then TIMEOUT=$KAFKA_QUORUM_GRACE; fi
+    for i in $nodes; do
+        stop_pid "$(node_name "$i")" "$(node_pidfile "$i")" "$(node_marker "$i")" TERM & pids+=($!)
+    done
+    local p rc=0
+    for p in "${pids[@]}"; do wait "$p" || rc=1; done
+    return "$rc"
+}
+
+# kafka-kill9 NODE: a broker lost, as a crash or a pulled plug loses it (tests).
+kafka_kill9() {
+    [ -n "$1" ] || die "usage: $0 kafka-kill9 NODE (1..$KAFKA_NODES)"
+    local i; i=$(kafka_pick "$1")
+    local pid; pid=$(read_pid "$(node_pidfile "$i")")
+    pid_matches "$pid" "$(node_marker "$i")" || die "$(node_name "$i") is not running"
+    kill -s KILL "$pid"
+    # SIGKILL is delivered asynchronously: return once it is really gone.
+    local _
+    for _ in $(seq 100); do pid_matches "$pid" "$(node_marker "$i")" || break; sleep 0.05; done
+    rm -f "$(node_pidfile "$i")"
+    log "$(node_name "$i"): killed (SIGKILL, pid $pid)"
+}
 
 # Create one topic with Kafka's own admin tool (what bin/kafka-topics.sh
 # runs). Output goes to $2 so parallel runs do not interleave.
@@ -467,7 +619,8 @@ kafka_create_topic() {
     local spec=$1 out=$2 name parts conf kv
     IFS=: read -r name parts conf <<< "$spec"
     local args=(--bootstrap-server "$KAFKA_BOOTSTRAP" --create --if-not-exists
-                --topic "$name" --partitions "$parts" --replication-factor 1)
+                --topic "$name" --partitions "$parts" --replication-factor "$KAFKA_RF"
+                --config "min.insync.replicas=$KAFKA_MIN_ISR")
     if [ -n "$conf" ]; then
         local confs; IFS=, read -r -a confs <<< "$conf"
         for kv in "${confs[@]}"; do args+=(--config "$kv"); done
@@ -479,20 +632,23 @@ kafka_topics() {
     # One cheap metadata call (kcat) decides which topics are missing, so a
     # warm `up` starts no JVM at all.
     local existing
-    existing=$(kcat -b "$KAFKA_BOOTSTRAP" -L -m 5 -J | jq -r '.topics[] | "\(.topic):\(.partitions | length)"') \
+    existing=$(kcat -b "$KAFKA_BOOTSTRAP" -L -m 5 -J \
+        | jq -r '.topics[] | "\(.topic):\(.partitions | length):\(.partitions[0].replicas | length)"') \
         || die "cannot list topics; see $KAFKA_LOG"
-    local spec name parts have missing=()
+    local spec name parts have rf missing=()
     for spec in "${KAFKA_TOPICS[@]}"; do
         IFS=: read -r name parts _ <<< "$spec"
-        have=$(printf '%s\n' "$existing" | awk -F: -v t="$name" '$1 == t { print $2 }')
+        IFS=: read -r _ have rf <<< "$(printf '%s\n' "$existing" | awk -F: -v t="$name" '$1 == t')"
         if [ -z "$have" ]; then
             missing+=("$spec")
         elif [ "$have" != "$parts" ]; then
             log "kafka: WARNING topic $name has $have partitions, expected $parts (reset recreates it)"
+        elif [ "$rf" != "$KAFKA_RF" ]; then
+            log "kafka: WARNING topic $name has replication factor $rf, expected $KAFKA_RF (reset recreates it)"
         fi
     done
     [ ${#missing[@]} -gt 0 ] || return 0
-    log "kafka: creating topics: ${missing[*]%%:*}"
+    log "kafka: creating topics (replication $KAFKA_RF, min.insync.replicas $KAFKA_MIN_ISR): ${missing[*]%%:*}"
     local tmp; tmp=$(mktemp -d)
     local i j pids failed=()
     # Two at a time suits 2 cores. Without the CDS archive the first one
@@ -514,6 +670,16 @@ kafka_topics() {
     done
     rm -rf "$tmp"
     [ ${#failed[@]} -eq 0 ] || die "creating topics failed: ${failed[*]}; see $KAFKA_LOG"
+}
+
+# kafka-describe: leaders, replicas, in-sync replicas and configs of our
+# topics, as Kafka's own tool prints them.
+kafka_describe() {
+    require "$JAVA"
+    local spec names=()
+    for spec in "${KAFKA_TOPICS[@]}"; do names+=("${spec%%:*}"); done
+    kafka_topic_cmd --bootstrap-server "$KAFKA_BOOTSTRAP" --describe \
+        --topic "$(IFS='|'; echo "${names[*]}")"
 }
 
 # ---------------------------------------------------------------------------
@@ -584,7 +750,7 @@ s3_stop() { stop_pid s3proxy "$S3_PIDFILE" "$S3_MARKER" TERM; }
 write_env() {
     cat > "$STATE/stack.env" <<EOF
 # Written by infra/stack.sh up. Source it: set -a; . $STATE/stack.env; set +a
-KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
+KAFKA_BROKERS=$KAFKA_BOOTSTRAP
 DATABASE_URL=postgresql://wa:wa@127.0.0.1:$PG_PORT/wa
 S3_ENDPOINT=http://127.0.0.1:$S3_PORT
 S3_BUCKET=$S3_BUCKET
@@ -599,12 +765,14 @@ cmd_up() {
     require "$JAVA" kcat jq curl ss
     [ -x "$PG_BIN/postgres" ] || die "no $PG_BIN/postgres; run infra/stack.sh install (or set WA_PG_BIN)"
     mkdir -p "$STATE" "$LOG_DIR"
+    kafka_validate
     fetch_all_jars
-    # The two JVMs start in the background while Postgres comes up.
-    kafka_launch
+    # The JVMs start in the background while Postgres comes up.
+    local i
+    for i in $(kafka_nodes); do kafka_launch "$i"; done
     s3_launch
     pg_start
-    kafka_wait
+    for i in $(kafka_nodes); do kafka_wait "$i"; done
     kafka_topics
     s3_wait
     write_env
@@ -633,7 +801,11 @@ cmd_status() {
     local pgpid=$PG_PIDFILE
     [ -f "$PG_DATA/postmaster.pid" ] && pgpid=$PG_DATA/postmaster.pid
     status_line postgres "$pgpid" "$PG_MARKER" "$PG_PORT" "$PG_LOG"
-    status_line kafka "$KAFKA_PIDFILE" "$KAFKA_MARKER" "$KAFKA_PORT" "$KAFKA_LOG"
+    local i
+    for i in $(kafka_nodes); do
+        status_line "$(node_name "$i")" "$(node_pidfile "$i")" "$(node_marker "$i")" \
+            "$(node_port "$i")" "$(node_log "$i")"
+    done
     status_line s3proxy "$S3_PIDFILE" "$S3_MARKER" "$S3_PORT" "$S3_LOG"
 }
 
@@ -651,15 +823,18 @@ usage: $0 COMMAND
   install      apt packages (if missing) and Kafka/S3Proxy jars from Maven Central
   up           start postgres, kafka, s3proxy; create topics and bucket (idempotent)
   down         stop all three
-  status       one line per component
-  kafka-stop   stop only kafka (data is kept)
-  kafka-start  start only kafka
+  status       one line per component (per Kafka node)
+  kafka-stop [NODE]   stop only kafka, or one node of a cluster (data is kept)
+  kafka-start [NODE]  start only kafka, or one node of a cluster
+  kafka-kill9 NODE    SIGKILL one Kafka node: a broker lost (tests; kafka-start NODE restarts it)
+  kafka-describe      leaders, replicas, in-sync replicas and configs of the topics
   pg-stop      stop only postgres (fast shutdown; data is kept)
   pg-start     start only postgres
   pg-freeze    SIGSTOP postgres and its backends: it takes connections, never answers (tests)
   pg-thaw      SIGCONT: undo pg-freeze
   reset        down, then delete \$STATE ($STATE)
 env: WA_STATE WA_PG_PORT WA_KAFKA_PORT WA_KAFKA_CONTROLLER_PORT WA_S3_PORT WA_TIMEOUT
+     WA_KAFKA_NODES (1; 3 runs a local cluster) KAFKA_REPLICATION_FACTOR KAFKA_MIN_INSYNC_REPLICAS
 EOF
     exit 2
 }
@@ -669,8 +844,10 @@ case ${1:-} in
     up) cmd_up ;;
     down) cmd_down ;;
     status) cmd_status ;;
-    kafka-stop) kafka_stop ;;
-    kafka-start) mkdir -p "$STATE" "$LOG_DIR"; kafka_start ;;
+    kafka-stop) kafka_stop "${2:-}" ;;
+    kafka-start) mkdir -p "$STATE" "$LOG_DIR"; kafka_start "${2:-}" ;;
+    kafka-kill9) kafka_kill9 "${2:-}" ;;
+    kafka-describe) kafka_describe ;;
     pg-stop) pg_stop ;;
     pg-start) mkdir -p "$STATE" "$LOG_DIR"; pg_start ;;
     pg-freeze) pg_signal_all STOP ;;

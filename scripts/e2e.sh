@@ -20,19 +20,56 @@ cdn=${TWILIO_SIM_CDN_LISTEN:-127.0.0.1:3003}
 export WA_MEDIA_EXTRA_HOSTS=localhost:${cdn##*:}
 # A test that hangs fails after this long instead of holding CI to its limit.
 E2E_TEST_TIMEOUT_MS=${E2E_TEST_TIMEOUT_MS:-240000}
-cleanup() {
-    "$root/scripts/services.sh" stop >/dev/null 2>&1 || true
-    [ -n "${WA_KEEP_STACK:-}" ] || "$root/infra/stack.sh" down >/dev/null 2>&1 || true
+# Files that need a three-broker Kafka cluster (replication 3, min.insync.replicas 2). They run
+# after the others, on a stack of their own: the same ports once the first stack is down, and
+# their own state directory, since a one-broker Kafka cannot become a cluster.
+E2E_CLUSTER_FILES=${E2E_CLUSTER_FILES:-cluster.test.mjs}
+CLUSTER_STATE=${WA_CLUSTER_STATE:-$WA_STATE-cluster}
+
+single=() cluster=()
+for f in ${E2E_FILES:-$(cd "$root/tests/e2e" && echo ./*.test.mjs)}; do
+    f=${f#./}
+    case " $E2E_CLUSTER_FILES " in
+    *" $f "*) cluster+=("$f") ;;
+    *) single+=("$f") ;;
+    esac
+done
+
+# phase KEEP FILES...: brings the stack up (for WA_STATE and WA_KAFKA_NODES), runs the files, and
+# stops everything unless KEEP. A subshell, so one phase's stack.env never leaks into the next.
+phase() {
+    local keep=$1; shift
+    (
+        cleanup() {
+            "$root/scripts/services.sh" stop >/dev/null 2>&1 || true
+            [ -n "$keep" ] || "$root/infra/stack.sh" down >/dev/null 2>&1 || true
+        }
+        trap cleanup EXIT
+        # Called as `phase ... || rc=$?`, where set -e does not apply: every step checks itself.
+        "$root/scripts/up.sh" || exit
+        source "$root/scripts/env.sh" || exit
+        cd "$root/tests/e2e" || exit
+        rc=0
+        node --test --test-concurrency=1 --test-timeout="$E2E_TEST_TIMEOUT_MS" --test-reporter=spec "$@" || rc=$?
+        if [ "$rc" -ne 0 ]; then
+            # Tests restart what they kill; a service down now died on its own.
+            down=$("$root/scripts/services.sh" status | awk -F: '/: stopped/ { printf " %s", $1 }')
+            echo "e2e failed (rc=$rc); services not running at the end:${down:- none}"
+        fi
+        exit "$rc"
+    )
 }
-trap cleanup EXIT
-"$root/scripts/up.sh"
-source "$root/scripts/env.sh"
-cd "$root/tests/e2e"
+
 rc=0
-node --test --test-concurrency=1 --test-timeout="$E2E_TEST_TIMEOUT_MS" --test-reporter=spec ${E2E_FILES:-./*.test.mjs} || rc=$?
-if [ "$rc" -ne 0 ]; then
-    # Tests restart what they kill; a service down now died on its own.
-    down=$("$root/scripts/services.sh" status | awk -F: '/: stopped/ { printf " %s", $1 }')
-    echo "e2e failed (rc=$rc); services not running at the end:${down:- none}"
+if [ ${#single[@]} -gt 0 ]; then
+    # Kept only if nothing runs after it: the cluster needs the same ports.
+    keep=${WA_KEEP_STACK:-}
+    [ ${#cluster[@]} -eq 0 ] || keep=
+    phase "$keep" "${single[@]}" || rc=$?
+fi
+if [ ${#cluster[@]} -gt 0 ]; then
+    echo "e2e: ${cluster[*]} on a three-broker Kafka cluster (state $CLUSTER_STATE)"
+    WA_STATE=$CLUSTER_STATE WA_KAFKA_NODES=3 KAFKA_REPLICATION_FACTOR=3 KAFKA_MIN_INSYNC_REPLICAS=2 \
+        phase "${WA_KEEP_STACK:-}" "${cluster[@]}" || rc=$?
 fi
 exit "$rc"

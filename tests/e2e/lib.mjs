@@ -111,6 +111,25 @@ export function stack(...args) {
   return r.stdout;
 }
 
+// stack.sh without blocking this event loop: load generators keep running while a broker restarts.
+export async function stackAsync(...args) {
+  try {
+    const { stdout } = await execFile(path.join(root, 'infra/stack.sh'), args,
+      { timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
+    return stdout;
+  } catch (e) {
+    throw new Error(`stack.sh ${args.join(' ')}: ${e.stderr ?? ''}${e.stdout ?? ''}${e.message}`);
+  }
+}
+
+// The cluster's metadata as kcat prints it (-J): brokers, and each topic's partitions with their
+// leader, replicas and in-sync replicas.
+export async function kafkaMetadata() {
+  const { stdout } = await execFile('kcat', ['-b', env.KAFKA_BROKERS, '-L', '-J', '-m', '5'],
+    { maxBuffer: 16 << 20, timeout: KCAT_TIMEOUT_MS });
+  return JSON.parse(stdout);
+}
+
 // One sample of /metrics by its exact name and labels, e.g. 'x_total{result="ok"}'.
 export async function metric(base, sample) {
   const text = await (await fetch(`${base}/metrics`)).text();
