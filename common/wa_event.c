@@ -8,6 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+json_t *wa_json_load(const char *buf, size_t len, char *errbuf, size_t errsz)
+{
+    json_error_t je;
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        snprintf(errbuf, errsz, "invalid JSON at line %d column %d: %s", je.line, je.column,
+                 je.text);
+    return root;
+}
+
 static int put_str(json_t *o, const char *k, const char *v)
 {
     if (!v) return 0;
@@ -98,14 +108,10 @@ json_t *wa_inbound_decode(const char *buf, size_t len, struct wa_inbound *out, c
                           size_t errsz)
 {
     static const char *const providers[] = {"twilio", "baileys", NULL};
-    json_error_t je;
     memset(out, 0, sizeof *out);
-    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
-    if (!root) {
-        snprintf(errbuf, errsz, "invalid JSON at line %d column %d: %s", je.line, je.column,
-                 je.text);
-        return NULL;
-    }
+    json_t *root = wa_json_load(buf, len, errbuf, errsz);
+    if (!root) return NULL;
+    json_error_t je;
     json_t *contact = NULL, *media = NULL;
     json_int_t v = 0, ts = 0, rcv = 0;
     const char *provider = NULL, *pmid = NULL, *type = NULL;
@@ -281,15 +287,11 @@ json_t *wa_status_decode(const char *buf, size_t len, struct wa_status *out, cha
                          size_t errsz)
 {
     static const char *const providers[] = {"twilio", "baileys", NULL};
-    json_error_t je;
     memset(out, 0, sizeof *out);
     out->latency_ms = -1;
-    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
-    if (!root) {
-        snprintf(errbuf, errsz, "invalid JSON at line %d column %d: %s", je.line, je.column,
-                 je.text);
-        return NULL;
-    }
+    json_t *root = wa_json_load(buf, len, errbuf, errsz);
+    if (!root) return NULL;
+    json_error_t je;
     json_int_t v = 0, ts = 0, rcv = 0, lat = -1, attempt = 0;
     int failover = 0;
     json_t *contact = NULL;

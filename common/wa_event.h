@@ -7,6 +7,10 @@
 #include <stdint.h>
 
 #define WA_EVENT_VERSION 1
+
+/* Outside JSON, parsed strictly (a repeated key is an error), or NULL with errbuf naming the
+ * line and column. */
+json_t *wa_json_load(const char *buf, size_t len, char *errbuf, size_t errsz);
 #define WA_MAX_MEDIA 10
 
 /* One media item. Exactly one of url and unavailable is set: the provider's URL to fetch it

@@ -219,16 +219,15 @@ void wa_send_counters_init(struct wa_send_counters *c, const char *provider, int
         wa_metric_new(WA_COUNTER, "wa_sender_retries_total", labels(provider, NULL), retry_help);
     c->latency = wa_metric_new(WA_HISTOGRAM, "wa_sender_latency_seconds", labels(provider, NULL),
                                "From the send request to the provider's acceptance.");
-    c->call_seconds = wa_metric_new(WA_HISTOGRAM, "wa_sender_call_seconds",
-                                    labels(provider, NULL), "One provider call.");
+    c->call_seconds = wa_metric_new(WA_HISTOGRAM, "wa_sender_call_seconds", labels(provider, NULL),
+                                    "One provider call.");
 }
 
 /* A final outcome, recorded everywhere it must go: the row, wa.status, and wa.error when it
  * is not a success. */
 static enum wa_result conclude(struct wa_sender *s, const rd_kafka_message_t *m,
                                const struct wa_outbound *o, const char *status,
-                               const struct wa_outcome *oc, int attempt, int64_t lat,
-                               int retryable)
+                               const struct wa_outcome *oc, int attempt, int64_t lat, int retryable)
 {
     int ok = strcmp(status, "sent") == 0;
     const char *pmid = oc->id[0] ? oc->id : NULL;
@@ -302,8 +301,8 @@ enum wa_result wa_send_drive(struct wa_sender *s, const rd_kafka_message_t *m,
             if (st.claim == WA_CLAIM_INFLIGHT)
                 wa_info("id=%s found mid-send: asking %s again with the same key", o->id,
                         s->provider);
-            st.claim = wa_send_reclaim(s, o->id, &st.attempt) == WA_OK ? WA_CLAIM_OK
-                                                                      : WA_CLAIM_RETRY;
+            st.claim =
+                wa_send_reclaim(s, o->id, &st.attempt) == WA_OK ? WA_CLAIM_OK : WA_CLAIM_RETRY;
             break;
         case WA_STEP_CALL:
             called_ms = wa_wall_ms();
@@ -326,8 +325,8 @@ enum wa_result wa_send_drive(struct wa_sender *s, const rd_kafka_message_t *m,
             if (wa_send_release(s, o->id) != WA_OK) return WA_RETRY;
             break;
         case WA_STEP_BACKOFF: {
-            int64_t pause = wa_backoff_pause(++pauses, ops->base_ms, ops->cap_ms,
-                                             oc.retry_after_ms);
+            int64_t pause =
+                wa_backoff_pause(++pauses, ops->base_ms, ops->cap_ms, oc.retry_after_ms);
             wa_metric_add(ops->m->retried, 1);
             wa_info("id=%s retry %d in %lld ms (%s)", o->id, pauses, (long long)pause, oc.text);
             wa_sleep_ms(pause);

@@ -22,7 +22,6 @@ struct wa_sender {
 extern const struct wa_pg_stmt wa_send_statements[];
 extern const size_t wa_send_nstatements;
 
-
 /* Tries queued -> sending for this sender's provider; *attempts gets the
  * number of provider calls including this one. */
 enum wa_claim wa_send_claim(struct wa_sender *s, const char *id, int *attempts);

@@ -92,14 +92,22 @@ enum wa_send_step wa_send_next(const struct wa_send_policy *p, struct wa_send_st
 const char *wa_send_step_name(enum wa_send_step s)
 {
     static const char *const names[] = {
-        [WA_STEP_CLAIM] = "claim",         [WA_STEP_RECLAIM] = "reclaim",
-        [WA_STEP_CALL] = "call",           [WA_STEP_RECONCILE] = "reconcile",
-        [WA_STEP_RELEASE] = "release",     [WA_STEP_BACKOFF] = "backoff",
-        [WA_STEP_SENT] = "sent",           [WA_STEP_FAILED] = "failed",
-        [WA_STEP_UNKNOWN] = "unknown",     [WA_STEP_GIVE_UP] = "give_up",
-        [WA_STEP_FAIL_OVER] = "fail_over", [WA_STEP_HAND_OVER] = "hand_over",
-        [WA_STEP_OUT_OF_WINDOW] = "out_of_window", [WA_STEP_SKIP] = "skip",
-        [WA_STEP_MISSING] = "missing",     [WA_STEP_LATER] = "later",
+        [WA_STEP_CLAIM] = "claim",
+        [WA_STEP_RECLAIM] = "reclaim",
+        [WA_STEP_CALL] = "call",
+        [WA_STEP_RECONCILE] = "reconcile",
+        [WA_STEP_RELEASE] = "release",
+        [WA_STEP_BACKOFF] = "backoff",
+        [WA_STEP_SENT] = "sent",
+        [WA_STEP_FAILED] = "failed",
+        [WA_STEP_UNKNOWN] = "unknown",
+        [WA_STEP_GIVE_UP] = "give_up",
+        [WA_STEP_FAIL_OVER] = "fail_over",
+        [WA_STEP_HAND_OVER] = "hand_over",
+        [WA_STEP_OUT_OF_WINDOW] = "out_of_window",
+        [WA_STEP_SKIP] = "skip",
+        [WA_STEP_MISSING] = "missing",
+        [WA_STEP_LATER] = "later",
     };
     return (size_t)s < sizeof names / sizeof names[0] && names[s] ? names[s] : "?";
 }

@@ -68,22 +68,22 @@ struct wa_send_state {
 };
 
 enum wa_send_step {
-    WA_STEP_CLAIM,        /* queued -> sending (wa_send_claim), then fill claim */
-    WA_STEP_RECLAIM,      /* sending -> sending again (same key), then fill claim OK/RETRY */
-    WA_STEP_CALL,         /* pace, call the provider, fill verdict and earlier_unknown */
-    WA_STEP_RECONCILE,    /* ask the provider's list; fill verdict SENT, RETRY or UNKNOWN */
-    WA_STEP_RELEASE,      /* sending -> queued: provably not taken (on failure: stop, later) */
-    WA_STEP_BACKOFF,      /* pause per the retry schedule, then decide again */
-    WA_STEP_SENT,         /* conclude "sent" */
-    WA_STEP_FAILED,       /* conclude "failed" with the provider's refusal */
-    WA_STEP_UNKNOWN,      /* conclude "unknown": it may have been sent, and is not repeated */
-    WA_STEP_GIVE_UP,      /* attempts exhausted, provably never taken: "failed", retryable */
-    WA_STEP_FAIL_OVER,    /* move the row to the other provider and hand the command over */
-    WA_STEP_HAND_OVER,    /* the row moved already: hand the command over again */
-    WA_STEP_OUT_OF_WINDOW,/* down, and the other provider may not send free-form: "failed" */
-    WA_STEP_SKIP,         /* already handled elsewhere: nothing to do */
-    WA_STEP_MISSING,      /* no such message: wa.error, the offset moves on */
-    WA_STEP_LATER,        /* not ours to finish now (CRM away, stopping): the command again */
+    WA_STEP_CLAIM,         /* queued -> sending (wa_send_claim), then fill claim */
+    WA_STEP_RECLAIM,       /* sending -> sending again (same key), then fill claim OK/RETRY */
+    WA_STEP_CALL,          /* pace, call the provider, fill verdict and earlier_unknown */
+    WA_STEP_RECONCILE,     /* ask the provider's list; fill verdict SENT, RETRY or UNKNOWN */
+    WA_STEP_RELEASE,       /* sending -> queued: provably not taken (on failure: stop, later) */
+    WA_STEP_BACKOFF,       /* pause per the retry schedule, then decide again */
+    WA_STEP_SENT,          /* conclude "sent" */
+    WA_STEP_FAILED,        /* conclude "failed" with the provider's refusal */
+    WA_STEP_UNKNOWN,       /* conclude "unknown": it may have been sent, and is not repeated */
+    WA_STEP_GIVE_UP,       /* attempts exhausted, provably never taken: "failed", retryable */
+    WA_STEP_FAIL_OVER,     /* move the row to the other provider and hand the command over */
+    WA_STEP_HAND_OVER,     /* the row moved already: hand the command over again */
+    WA_STEP_OUT_OF_WINDOW, /* down, and the other provider may not send free-form: "failed" */
+    WA_STEP_SKIP,          /* already handled elsewhere: nothing to do */
+    WA_STEP_MISSING,       /* no such message: wa.error, the offset moves on */
+    WA_STEP_LATER,         /* not ours to finish now (CRM away, stopping): the command again */
 };
 
 /* The next step for st under p; updates st's own flags (unknown, reconciled, released, and

@@ -287,14 +287,9 @@ static char *message_event(json_t *root, const struct ids *x, int64_t now_ms, ch
 int ing_baileys_normalize(const char *body, size_t len, int64_t now_ms, char **event,
                           enum ing_baileys_kind *kind, char *key, char *errbuf, size_t errsz)
 {
-    json_error_t je;
     *event = NULL;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-    if (!root) {
-        snprintf(errbuf, errsz, "invalid JSON at line %d column %d: %s", je.line, je.column,
-                 je.text);
-        return -1;
-    }
+    json_t *root = wa_json_load(body, len, errbuf, errsz);
+    if (!root) return -1;
     if (!json_is_object(root)) {
         json_decref(root);
         snprintf(errbuf, errsz, "the body must be a JSON object");

@@ -188,14 +188,9 @@ static json_t *details(const struct parked *p, const char *phone)
 int ing_parked_normalize(const char *body, size_t len, char **record, char *key, char *errbuf,
                          size_t errsz)
 {
-    json_error_t je;
     *record = NULL;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-    if (!root) {
-        snprintf(errbuf, errsz, "invalid JSON at line %d column %d: %s", je.line, je.column,
-                 je.text);
-        return -1;
-    }
+    json_t *root = wa_json_load(body, len, errbuf, errsz);
+    if (!root) return -1;
     struct parked p;
     if (!json_is_object(root)) {
         snprintf(errbuf, errsz, "the body must be a JSON object");

@@ -29,13 +29,13 @@ static void call(void *ctx, const struct wa_outbound *o, int attempt, struct wa_
     wa_metric_observe(sbl_m.send.call_seconds, r.elapsed_ms / 1000.0);
     sbl_classify(&r, oc);
     wa_buf_free(&r.body);
-    wa_info("id=%s to=%s attempt=%d http=%ld verdict=%d message=%s ms=%.1f", o->id, o->to,
-            attempt, r.status, oc->verdict, oc->id, r.elapsed_ms);
+    wa_info("id=%s to=%s attempt=%d http=%ld verdict=%d message=%s ms=%.1f", o->id, o->to, attempt,
+            r.status, oc->verdict, oc->id, r.elapsed_ms);
     if (oc->verdict == WA_VERDICT_SENT) {
         /* The id receipts will carry: remoteJid/messageId. */
         char pmid[sizeof oc->id];
-        snprintf(pmid, sizeof pmid, "%s@s.whatsapp.net/%.*s", o->to + 1,
-                 (int)(sizeof pmid - 40), oc->id);
+        snprintf(pmid, sizeof pmid, "%s@s.whatsapp.net/%.*s", o->to + 1, (int)(sizeof pmid - 40),
+                 oc->id);
         memcpy(oc->id, pmid, sizeof pmid);
     }
     if (oc->verdict == WA_VERDICT_DOWN) sbl_mark_down(oc->text);
@@ -88,8 +88,8 @@ enum wa_result sbl_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t
     if (o.media_id) {
         /* The bridge downloads stored media from a short-lived presigned URL. */
         char why[512];
-        presigned =
-            wa_send_media_url(s, &sbl_store, o.media_id, mime, sizeof mime, &result, why, sizeof why);
+        presigned = wa_send_media_url(s, &sbl_store, o.media_id, mime, sizeof mime, &result, why,
+                                      sizeof why);
         if (!presigned) {
             json_decref(root);
             if (result == WA_RETRY) return WA_RETRY;

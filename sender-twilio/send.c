@@ -101,8 +101,8 @@ enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucke
         /* Stored media goes out as a short-lived presigned URL, made now so its
          * lifetime starts at the send. */
         char mime[128], why[512];
-        presigned =
-            wa_send_media_url(s, &stw_store, o.media_id, mime, sizeof mime, &result, why, sizeof why);
+        presigned = wa_send_media_url(s, &stw_store, o.media_id, mime, sizeof mime, &result, why,
+                                      sizeof why);
         if (!presigned) {
             json_decref(root);
             if (result == WA_RETRY) return WA_RETRY;

@@ -228,17 +228,18 @@ static void test_twilio_verdicts(void **state)
         enum wa_verdict want;
         const char *code;
     } cases[] = {
-        {201, 1, "{\"sid\":\"SM0123456789abcdef0123456789abcdef\",\"status\":\"queued\"}", WA_VERDICT_SENT,
-         ""},
+        {201, 1, "{\"sid\":\"SM0123456789abcdef0123456789abcdef\",\"status\":\"queued\"}",
+         WA_VERDICT_SENT, ""},
         {201, 1, "{}", WA_VERDICT_SENT, "no_sid"},
-        {429, 1, "{\"code\":20429,\"message\":\"Too Many Requests\",\"status\":429}", WA_VERDICT_RETRY,
-         "20429"},
+        {429, 1, "{\"code\":20429,\"message\":\"Too Many Requests\",\"status\":429}",
+         WA_VERDICT_RETRY, "20429"},
         {503, 1, "{\"code\":20503,\"message\":\"Service unavailable\"}", WA_VERDICT_RETRY, "20503"},
         {500, 1, "not json", WA_VERDICT_RETRY, "http_500"},
         /* From a gateway in front of the API: it may have passed the request on. */
         {502, 1, "<html>Bad Gateway</html>", WA_VERDICT_UNKNOWN, "http_502"},
         {504, 1, "", WA_VERDICT_UNKNOWN, "http_504"},
-        {400, 1, "{\"code\":21211,\"message\":\"Invalid 'To' Phone Number\"}", WA_VERDICT_FAILED, "21211"},
+        {400, 1, "{\"code\":21211,\"message\":\"Invalid 'To' Phone Number\"}", WA_VERDICT_FAILED,
+         "21211"},
         {401, 1, "{\"code\":20003,\"message\":\"Authenticate\"}", WA_VERDICT_FAILED, "20003"},
         {0, 0, "", WA_VERDICT_RETRY, "transport"},
         {0, 1, "", WA_VERDICT_UNKNOWN, "unknown_outcome"},
@@ -366,7 +367,8 @@ static void test_bridge_verdicts(void **state)
         int earlier_unknown;
     } cases[] = {
         {200, 1, 0, "{\"ok\":true,\"messageId\":\"3EB0AA\"}", WA_VERDICT_SENT, 0},
-        {200, 1, 0, "{\"ok\":true,\"messageId\":\"3EB0AA\",\"duplicate\":true}", WA_VERDICT_SENT, 0},
+        {200, 1, 0, "{\"ok\":true,\"messageId\":\"3EB0AA\",\"duplicate\":true}", WA_VERDICT_SENT,
+         0},
         {503, 1, 0, "{\"ok\":false,\"error\":\"not_connected\"}", WA_VERDICT_DOWN, 0},
         /* Down, and an earlier attempt with this key was in flight: down, but not unsent. */
         {503, 1, 0, "{\"ok\":false,\"error\":\"not_connected\",\"earlierAttempt\":\"unknown\"}",
@@ -374,11 +376,13 @@ static void test_bridge_verdicts(void **state)
         {0, 0, 1, "", WA_VERDICT_DOWN, 0},    /* connection refused */
         {0, 0, 0, "", WA_VERDICT_DOWN, 0},    /* connect timeout: nothing left */
         {0, 1, 0, "", WA_VERDICT_UNKNOWN, 0}, /* timeout after the request was written */
-        {502, 1, 0, "{\"ok\":false,\"error\":\"send_failed\",\"retryable\":true}", WA_VERDICT_UNKNOWN, 0},
+        {502, 1, 0, "{\"ok\":false,\"error\":\"send_failed\",\"retryable\":true}",
+         WA_VERDICT_UNKNOWN, 0},
         {503, 1, 0, "{\"ok\":false,\"error\":\"overloaded\"}", WA_VERDICT_RETRY, 0},
-        {429, 1, 0, "{\"ok\":false,\"error\":\"rate_limited\",\"retryAfterMs\":200}", WA_VERDICT_RETRY, 0},
-        {400, 1, 0, "{\"ok\":false,\"error\":\"bad_request\",\"reason\":\"bad to\"}", WA_VERDICT_FAILED,
-         0},
+        {429, 1, 0, "{\"ok\":false,\"error\":\"rate_limited\",\"retryAfterMs\":200}",
+         WA_VERDICT_RETRY, 0},
+        {400, 1, 0, "{\"ok\":false,\"error\":\"bad_request\",\"reason\":\"bad to\"}",
+         WA_VERDICT_FAILED, 0},
         {401, 1, 0, "{\"error\":\"missing_secret\"}", WA_VERDICT_FAILED, 0},
         {200, 1, 0, "{\"ok\":true}", WA_VERDICT_UNKNOWN, 0},
     };

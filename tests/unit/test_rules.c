@@ -46,19 +46,34 @@ static void test_named_cases(void **state)
         {"request beats mode", {RTR_MODE_TWILIO, B, 1, T, 1, 0, N}, B, 0, "forced"},
         {"forced Baileys with a template", {RTR_MODE_AUTO, B, 1, B, 1, 1, N}, N, 0, "Twilio only"},
         /* Rule 7: never overtake the contact's earlier message on the other path. */
-        {"Baileys went down behind an earlier message", {RTR_MODE_AUTO, N, 1, B, 0, 0, B}, B, 0,
+        {"Baileys went down behind an earlier message",
+         {RTR_MODE_AUTO, N, 1, B, 0, 0, B},
+         B,
+         0,
          "behind"},
-        {"Baileys back up, an earlier one still on Twilio", {RTR_MODE_AUTO, N, 1, B, 1, 0, T}, T,
-         0, "behind"},
-        {"wrote via Twilio, earlier one on Baileys", {RTR_MODE_AUTO, N, 1, T, 1, 0, B}, B, 0,
+        {"Baileys back up, an earlier one still on Twilio",
+         {RTR_MODE_AUTO, N, 1, B, 1, 0, T},
+         T,
+         0,
+         "behind"},
+        {"wrote via Twilio, earlier one on Baileys",
+         {RTR_MODE_AUTO, N, 1, T, 1, 0, B},
+         B,
+         0,
          "behind"},
         {"same path as the earlier one", {RTR_MODE_AUTO, N, 1, B, 1, 0, B}, B, 0, "source"},
         {"down, earlier one on Twilio too", {RTR_MODE_AUTO, N, 1, B, 0, 0, T}, T, 1, "down"},
         {"forced wins over order", {RTR_MODE_AUTO, T, 1, B, 1, 0, B}, T, 0, "forced"},
-        {"a template goes to Twilio whatever is pending", {RTR_MODE_AUTO, N, 1, B, 1, 1, B}, T, 0,
+        {"a template goes to Twilio whatever is pending",
+         {RTR_MODE_AUTO, N, 1, B, 1, 1, B},
+         T,
+         0,
          "template"},
-        {"outside the window nothing free-form, pending or not", {RTR_MODE_AUTO, N, 0, B, 1, 0, B},
-         N, 0, "24h"},
+        {"outside the window nothing free-form, pending or not",
+         {RTR_MODE_AUTO, N, 0, B, 1, 0, B},
+         N,
+         0,
+         "24h"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct rtr_route r = rtr_route(&cases[i].in);
@@ -82,46 +97,47 @@ static void test_every_combination(void **state)
                 for (int l = 0; l < 3; l++)
                     for (int up = 0; up <= 1; up++)
                         for (int tpl = 0; tpl <= 1; tpl++)
-                        for (int pd = 0; pd < 3; pd++) {
-                            struct rtr_route_in in = {(enum rtr_mode)mode, providers[f], window,
-                                                      providers[l],        up,           tpl,
-                                                      providers[pd]};
-                            struct rtr_route r = rtr_route(&in);
-                            enum rtr_provider forced = providers[f] != N          ? providers[f]
-                                                       : mode == RTR_MODE_TWILIO  ? T
-                                                       : mode == RTR_MODE_BAILEYS ? B
-                                                                                  : N;
-                            count++;
-                            assert_non_null(r.reason);
-                            /* The 24-hour rule: Baileys never sends outside the window... */
-                            if (!window) assert_int_not_equal(r.provider, B);
-                            /* ...and nothing but a template does. */
-                            if (!window && !tpl) assert_int_equal(r.provider, N);
-                            if (!window && !tpl) assert_non_null(strstr(r.reason, "24h"));
-                            /* Only Twilio sends templates. */
-                            if (tpl) assert_int_not_equal(r.provider, B);
-                            /* A forced provider is never swapped for the other. */
-                            if (forced == T) assert_int_not_equal(r.provider, B);
-                            if (forced == B) assert_int_not_equal(r.provider, T);
-                            /* Failover only replaces Baileys by Twilio, only when Baileys is down.
-                             */
-                            if (r.failover) {
-                                assert_int_equal(r.provider, T);
-                                assert_false(up);
-                                assert_int_equal(forced, N);
+                            for (int pd = 0; pd < 3; pd++) {
+                                struct rtr_route_in in = {(enum rtr_mode)mode, providers[f], window,
+                                                          providers[l],        up,           tpl,
+                                                          providers[pd]};
+                                struct rtr_route r = rtr_route(&in);
+                                enum rtr_provider forced = providers[f] != N          ? providers[f]
+                                                           : mode == RTR_MODE_TWILIO  ? T
+                                                           : mode == RTR_MODE_BAILEYS ? B
+                                                                                      : N;
+                                count++;
+                                assert_non_null(r.reason);
+                                /* The 24-hour rule: Baileys never sends outside the window... */
+                                if (!window) assert_int_not_equal(r.provider, B);
+                                /* ...and nothing but a template does. */
+                                if (!window && !tpl) assert_int_equal(r.provider, N);
+                                if (!window && !tpl) assert_non_null(strstr(r.reason, "24h"));
+                                /* Only Twilio sends templates. */
+                                if (tpl) assert_int_not_equal(r.provider, B);
+                                /* A forced provider is never swapped for the other. */
+                                if (forced == T) assert_int_not_equal(r.provider, B);
+                                if (forced == B) assert_int_not_equal(r.provider, T);
+                                /* Failover only replaces Baileys by Twilio, only when Baileys is
+                                 * down.
+                                 */
+                                if (r.failover) {
+                                    assert_int_equal(r.provider, T);
+                                    assert_false(up);
+                                    assert_int_equal(forced, N);
+                                }
+                                /* Auto inside the window, free text: behind a pending message on
+                                 * its path; else reply via source, else Baileys when up. */
+                                if (forced == N && window && !tpl) {
+                                    enum rtr_provider want = providers[pd] != N ? providers[pd]
+                                                             : l == 1           ? T
+                                                             : up               ? B
+                                                                                : T;
+                                    assert_int_equal(r.provider, want);
+                                }
+                                /* When something may be sent, something is. */
+                                if (window && !tpl) assert_int_not_equal(r.provider, N);
                             }
-                            /* Auto inside the window, free text: behind a pending message on its
-                             * path; else reply via source, else Baileys when up. */
-                            if (forced == N && window && !tpl) {
-                                enum rtr_provider want = providers[pd] != N ? providers[pd]
-                                                         : l == 1           ? T
-                                                         : up               ? B
-                                                                            : T;
-                                assert_int_equal(r.provider, want);
-                            }
-                            /* When something may be sent, something is. */
-                            if (window && !tpl) assert_int_not_equal(r.provider, N);
-                        }
     assert_int_equal(count, 3 * 3 * 2 * 3 * 2 * 2 * 3);
 }
 

@@ -37,8 +37,8 @@ static const struct row rows[] = {
      "claim call release backoff claim call release give_up", 0},
     {"twilio stopped while backing off", &TWILIO, 1, 1, 3, 0, 1, "ok retry",
      "claim call release backoff later", 0},
-    {"twilio stopped after a 503", &TWILIO, 1, 1, 3, 1, 0, "ok retry",
-     "claim call release later", 0},
+    {"twilio stopped after a 503", &TWILIO, 1, 1, 3, 1, 0, "ok retry", "claim call release later",
+     0},
     {"twilio 502, its list has it", &TWILIO, 1, 1, 3, 0, 0, "ok unknown sent",
      "claim call reconcile sent", 0},
     {"twilio 502, its list has not", &TWILIO, 1, 1, 3, 0, 0, "ok unknown retry ok sent",
@@ -59,8 +59,8 @@ static const struct row rows[] = {
     /* Baileys: the bridge dedupes on our key; only a provably unsent message moves. */
     {"baileys sends", &BAILEYS, 0, 1, 3, 0, 0, "ok sent", "claim call sent", 0},
     {"baileys down: fail over", &BAILEYS, 0, 1, 3, 0, 0, "ok down", "claim call fail_over", 0},
-    {"baileys down, window closed", &BAILEYS, 0, 0, 3, 0, 0, "ok down",
-     "claim call out_of_window", 0},
+    {"baileys down, window closed", &BAILEYS, 0, 0, 3, 0, 0, "ok down", "claim call out_of_window",
+     0},
     {"baileys down, forced: retried", &BAILEYS, 1, 1, 3, 0, 0, "ok down ok sent",
      "claim call release backoff claim call sent", 0},
     {"baileys down, forced, gives up", &BAILEYS, 1, 1, 2, 0, 0, "ok down ok down",
@@ -74,16 +74,15 @@ static const struct row rows[] = {
     {"baileys found mid-send, CRM away", &BAILEYS, 0, 1, 3, 0, 0, "inflight away",
      "claim reclaim later", 1},
     {"baileys timeout then down: never moved", &BAILEYS, 0, 1, 4, 0, 0,
-     "ok unknown ok down ok sent",
-     "claim call backoff reclaim call backoff reclaim call sent", 1},
+     "ok unknown ok down ok sent", "claim call backoff reclaim call backoff reclaim call sent", 1},
     {"baileys unknown to the end", &BAILEYS, 0, 1, 2, 0, 0, "ok unknown ok unknown",
      "claim call backoff reclaim call give_up", 1},
     {"baileys stopped while backing off, in doubt", &BAILEYS, 0, 1, 3, 0, 1, "ok unknown",
      "claim call backoff later", 1},
     {"baileys stopped while backing off, unsent", &BAILEYS, 1, 1, 3, 0, 1, "ok retry",
      "claim call release backoff later", 0},
-    {"baileys moved already: hand over again", &BAILEYS, 0, 1, 3, 0, 0, "moved",
-     "claim hand_over", 0},
+    {"baileys moved already: hand over again", &BAILEYS, 0, 1, 3, 0, 0, "moved", "claim hand_over",
+     0},
     {"baileys refused", &BAILEYS, 0, 1, 3, 0, 0, "ok failed", "claim call failed", 0},
     {"baileys done", &BAILEYS, 0, 1, 3, 0, 0, "done", "claim skip", 0},
 };
@@ -106,8 +105,8 @@ static enum wa_verdict verdict_of(const char *t, int *doubt)
     static const struct {
         const char *word;
         enum wa_verdict v;
-    } m[] = {{"sent", WA_VERDICT_SENT},   {"retry", WA_VERDICT_RETRY},
-             {"down", WA_VERDICT_DOWN},   {"down!", WA_VERDICT_DOWN},
+    } m[] = {{"sent", WA_VERDICT_SENT},       {"retry", WA_VERDICT_RETRY},
+             {"down", WA_VERDICT_DOWN},       {"down!", WA_VERDICT_DOWN},
              {"unknown", WA_VERDICT_UNKNOWN}, {"failed", WA_VERDICT_FAILED}};
     *doubt = strcmp(t, "down!") == 0;
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
@@ -180,9 +179,8 @@ static void test_invariants(void **state)
 {
     (void)state;
     static const enum wa_claim claims[] = {WA_CLAIM_OK, WA_CLAIM_INFLIGHT, WA_CLAIM_RETRY};
-    static const enum wa_verdict verdicts[] = {WA_VERDICT_SENT, WA_VERDICT_RETRY,
-                                               WA_VERDICT_DOWN, WA_VERDICT_UNKNOWN,
-                                               WA_VERDICT_FAILED};
+    static const enum wa_verdict verdicts[] = {WA_VERDICT_SENT, WA_VERDICT_RETRY, WA_VERDICT_DOWN,
+                                               WA_VERDICT_UNKNOWN, WA_VERDICT_FAILED};
     const struct wa_send_policy *ps[] = {&TWILIO, &BAILEYS};
     int stories = 0;
     /* The first claim's answer, then up to six answers from the provider, each in base 5;
@@ -211,7 +209,8 @@ static void test_invariants(void **state)
                         st.earlier_unknown = (flags & 1) && st.verdict == WA_VERDICT_DOWN;
                         if (st.earlier_unknown) doubt = 1;
                         /* Twilio's doubt stands only if its list could not settle it. */
-                        if (st.verdict == WA_VERDICT_UNKNOWN && (p->dedupes || s == WA_STEP_RECONCILE))
+                        if (st.verdict == WA_VERDICT_UNKNOWN &&
+                            (p->dedupes || s == WA_STEP_RECONCILE))
                             doubt = 1;
                         if (s == WA_STEP_CALL) calls++;
                     }
