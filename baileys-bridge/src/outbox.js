@@ -12,7 +12,7 @@ import fsSync from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic, renameDurable, unlinkDurable } from './fsutil.js';
 import { backoffDelay } from './backoff.js';
-import { TO_REPORT } from './parked.js';
+import { TO_REPORT, postToIngress } from './parked.js';
 
 const NAME_RE = /^\d{20}\.json$/;
 const RETRIED_4XX = new Set([401, 403, 408, 429]);
@@ -151,23 +151,16 @@ export class Outbox {
     }
     if (this.closed) return;
     let res;
-    let text = '';
     c.abort = new AbortController();
-    const timer = setTimeout(() => c.abort.abort(), this.timeoutMs);
     try {
-      res = await fetch(this.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-baileys-secret': this.secret },
-        body: JSON.stringify(item.entry.payload),
-        signal: c.abort.signal,
-      });
-      text = await res.text().catch(() => '');
+      res = await postToIngress({ url: this.url, secret: this.secret, body: JSON.stringify(item.entry.payload),
+        timeoutMs: this.timeoutMs, abort: c.abort });
     } catch (err) {
-      return this.#retryLater(chat, c, err.name === 'AbortError' ? 'timeout or shutdown' : (err.cause?.code || err.message));
+      return this.#retryLater(chat, c, err.reason);
     } finally {
-      clearTimeout(timer);
       c.abort = null;
     }
+    const { text } = res;
     if (res.status >= 200 && res.status < 300) {
       await unlinkDurable(file);
       c.queue.shift();

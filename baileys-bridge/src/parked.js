@@ -13,6 +13,26 @@ import { unlinkDurable } from './fsutil.js';
 import { backoffDelay } from './backoff.js';
 
 export const TO_REPORT = 'to-report';
+
+/** POSTs a JSON body to ingress with the shared secret, ended by `abort` (shutdown) or after
+ * timeoutMs. Returns { status, text }; throws with a short `reason` when no answer came. */
+export async function postToIngress({ url, secret, body, timeoutMs, abort }) {
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  try {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-baileys-secret': secret },
+      body,
+      signal: abort.signal,
+    });
+    return { status: res.status, text: await res.text().catch(() => '') };
+  } catch (err) {
+    err.reason = err.name === 'AbortError' ? 'timeout or shutdown' : (err.cause?.code || err.message);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
 // Half of ingress's default INGRESS_MAX_BODY (512 KiB): room for a smaller setting. A 413 halves
 // it again for that report, down to MIN_REPORT_BYTES (INGRESS_MAX_BODY's own minimum is 1024).
 export const REPORT_MAX_BYTES = 256 * 1024;
@@ -195,23 +215,15 @@ export class ParkedReporter {
     const limit = this.limits.get(name) ?? this.maxBytes;
     const body = reportBody(describeParked(name, text), limit);
     let res;
-    let answer = '';
     this.abort = new AbortController();
-    const timer = setTimeout(() => this.abort.abort(), this.timeoutMs);
     try {
-      res = await fetch(this.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-baileys-secret': this.secret },
-        body,
-        signal: this.abort.signal,
-      });
-      answer = await res.text().catch(() => '');
+      res = await postToIngress({ url: this.url, secret: this.secret, body, timeoutMs: this.timeoutMs, abort: this.abort });
     } catch (err) {
-      return this.#retryLater(err.name === 'AbortError' ? 'timeout or shutdown' : (err.cause?.code || err.message));
+      return this.#retryLater(err.reason);
     } finally {
-      clearTimeout(timer);
       this.abort = null;
     }
+    const answer = res.text;
     if (res.status >= 200 && res.status < 300) {
       // Counted first: ingress has it, whatever becomes of the marker (and idle() waiters see it).
       this.metrics?.inc('bridge_outbox_rejected_reported_total');
