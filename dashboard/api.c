@@ -2,6 +2,7 @@
  * the CRM with keyset pagination (a lead with 10,000 messages opens as fast as one with ten). */
 #include "dash.h"
 #include "wa_log.h"
+#include "wa_window.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -182,8 +183,8 @@ static json_t *lead_json(PGresult *q, int r)
     json_object_set_new(o, "name", STR(q, r, 2));
     json_object_set_new(o, "last_inbound_provider", STR(q, r, 3));
     int64_t last = PQgetisnull(q, r, 4) ? 0 : strtoll(PQgetvalue(q, r, 4), NULL, 10);
-    int64_t closes = last ? last + 86400000LL : 0;
-    json_object_set_new(o, "window_open", json_boolean(closes > wa_wall_ms()));
+    int64_t closes = wa_window_closes_ms(last);
+    json_object_set_new(o, "window_open", json_boolean(wa_window_open(last, wa_wall_ms())));
     json_object_set_new(o, "window_closes_ms", closes ? json_integer(closes) : json_null());
     return o;
 }

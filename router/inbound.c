@@ -1,5 +1,6 @@
 /* inbound.c - wa.inbound into the CRM: a batch of records in one pipelined transaction. */
 #include "router.h"
+#include "wa_window.h"
 #include "wa_log.h"
 
 #include <stdio.h>
@@ -10,9 +11,9 @@
 struct prepared {
     json_t *root; /* the decoded event; the strings below borrow from it */
     struct wa_inbound in;
-    char ts[24], now[24];
+    char ts[24], now[24], window[24];
     char *payload, *msg;
-    const char *params[14];
+    const char *params[15];
 };
 
 /* The message part of the wa.inbound event; SQL adds the message id. */
@@ -60,7 +61,8 @@ static enum wa_result prepare(const rd_kafka_message_t *km, int64_t now, struct 
     snprintf(p->now, sizeof p->now, "%lld", (long long)now);
     p->payload = wa_xstrndup(km->payload, km->len);
     p->msg = message_event(in);
-    const char *v[14] = {in->phone,
+    snprintf(p->window, sizeof p->window, "%lld", (long long)WA_WINDOW_MS);
+    const char *v[15] = {in->phone,
                          in->wa_id,
                          in->lid,
                          in->profile_name,
@@ -73,7 +75,8 @@ static enum wa_result prepare(const rd_kafka_message_t *km, int64_t now, struct 
                          rtr_cfg.topic_events,
                          p->msg,
                          p->now,
-                         rtr_cfg.topic_media};
+                         rtr_cfg.topic_media,
+                         p->window};
     memcpy(p->params, v, sizeof v);
     out->received_ms = in->received_ms;
     return WA_OK;
@@ -108,6 +111,6 @@ enum wa_result rtr_inbound_batch(struct rtr *r, rd_kafka_message_t **ms, size_t 
                                  struct rtr_outcome *out, enum wa_result *res)
 {
     static const struct rtr_batch_ops ops = {
-        "inbound_store", 14, sizeof(struct prepared), "message", prepare_rec, result, release};
+        "inbound_store", 15, sizeof(struct prepared), "message", prepare_rec, result, release};
     return rtr_pipelined_batch(r, ms, n, out, res, &ops);
 }

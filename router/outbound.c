@@ -2,6 +2,7 @@
  * idempotency key, and leave its send command and events in the outbox. */
 #include "router.h"
 #include "rules.h"
+#include "wa_window.h"
 #include "wa_log.h"
 #include "wa_outbound.h"
 
@@ -9,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DAY_MS 86400000LL
 
 static enum rtr_provider provider_of(const char *s)
 {
@@ -119,7 +119,7 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
     struct rtr_route_in in = {
         .mode = mode_of(rtr_cfg.provider_mode),
         .forced = provider_of(o.provider),
-        .window_open = last_ms > 0 && now - last_ms < DAY_MS,
+        .window_open = wa_window_open(last_ms, now),
         .last_inbound = last,
         .baileys_up = rtr_baileys_up(),
         .has_template = o.content_sid != NULL,
@@ -134,7 +134,7 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
 
     o.route = provider;
     o.failover = rt.failover;
-    o.window_until_ms = in.window_open ? last_ms + DAY_MS : 0;
+    o.window_until_ms = in.window_open ? wa_window_closes_ms(last_ms) : 0;
     o.routed_ms = now;
     o.reason = rt.reason;
     char *payload = wa_outbound_encode(&o, WA_OUT_RECORD);

@@ -11,7 +11,8 @@ const struct wa_pg_stmt rtr_statements[] = {
      *   transaction.
      * $1 phone, $2 wa_id, $3 lid, $4 profile_name, $5 provider, $6 provider id,
      * $7 type, $8 body, $9 payload, $10 message time (ms), $11 events topic,
-     * $12 message event body (without id), $13 now (ms), $14 media jobs topic.
+     * $12 message event body (without id), $13 now (ms), $14 media jobs topic, $15 the
+     * window's length (ms, WA_WINDOW_MS).
      * Returns the new message id, or NULL for a duplicate. */
     {"inbound_store",
      "WITH c AS ("
@@ -49,7 +50,7 @@ const struct wa_pg_stmt rtr_statements[] = {
      "      c.last_inbound_provider, 'at_ms', $13::bigint, 'contact', jsonb_build_object("
      "        'id', c.id, 'phone', c.phone, 'wa_id', c.wa_id, 'profile_name', c.profile_name, "
      "        'last_inbound_ms', c.last_ms, 'last_inbound_provider', c.last_inbound_provider, "
-     "        'window_open_until_ms', c.last_ms + 86400000)))"
+     "        'window_open_until_ms', c.last_ms + $15::bigint)))"
      "  ) AS x(n, ev) ORDER BY x.n "
      "  RETURNING 1"
      "), j AS ("
@@ -71,7 +72,7 @@ const struct wa_pg_stmt rtr_statements[] = {
      ") "
      "SELECT (SELECT id FROM m), (SELECT count(*) FROM e), (SELECT count(*) FROM j), "
      "  (SELECT count(*) FROM u)",
-     14},
+     15},
     /* The contact an outbound request goes to (created when new), its window,
      * and whether this idempotency key was seen before.
      * $1 phone, $2 idempotency key.
