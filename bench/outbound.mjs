@@ -3,7 +3,7 @@
 // Run through bench/outbound.sh (`make bench-outbound`), which starts the stack.
 import { performance } from 'node:perf_hooks';
 import {
-  send, sim, bridge, twilioContact, baileysContact, key, services, metric, waitFor, sleep, env,
+  send, sim, bridge, twilioContact, baileysContact, bothContact, key, services, metric, waitFor, sleep, env,
   waitMessage,
 } from '../tests/e2e/lib.mjs';
 
@@ -77,8 +77,7 @@ async function steady(RATE) {
 }
 
 async function failover() {
-  const phone = await baileysContact();
-  await sim('/sim/window', { user: phone, lastInboundAtMs: Date.now() + 3600e3 });
+  const phone = await bothContact();
   const ms = [];
   for (let r = 0; r < RUNS; r++) {
     services('start', 'bridge');

@@ -12,8 +12,9 @@
 static const char *const api_fields[] = {"to",       "type",     "text",           "media",
                                          "template", "provider", "idempotencyKey", NULL};
 static const char *const record_fields[] = {"v", "id", "requestedAtMs", NULL};
-static const char *const command_fields[] = {"route",      "failover", "windowUntilMs",
-                                             "routedAtMs", "reason",   NULL};
+static const char *const command_fields[] = {
+    "route",  "failover", "windowUntilMs", "routedAtMs", "reason", "channel", "failoverChannel",
+    "failoverWindowUntilMs", NULL};
 
 static int in_list(const char *s, const char *const *list)
 {
@@ -282,8 +283,15 @@ json_t *wa_outbound_decode(const char *buf, size_t len, enum wa_outbound_form fo
     if (get_str(root, "route", "", 16, 1, &o->route, errbuf, errsz) ||
         get_str(root, "reason", "", 512, 0, &o->reason, errbuf, errsz) ||
         get_int(root, "windowUntilMs", &o->window_until_ms, errbuf, errsz) ||
-        get_int(root, "routedAtMs", &o->routed_ms, errbuf, errsz))
+        get_int(root, "routedAtMs", &o->routed_ms, errbuf, errsz) ||
+        get_str(root, "channel", "", 64, 1, &o->channel, errbuf, errsz) ||
+        get_str(root, "failoverChannel", "", 64, 1, &o->failover_channel, errbuf, errsz))
         goto bad;
+    if (get_int(root, "failoverWindowUntilMs", &o->failover_window_until_ms, errbuf, errsz))
+        goto bad;
+    /* A command from before channels: the failover channel's window was the contact's. */
+    if (!json_object_get(root, "failoverWindowUntilMs"))
+        o->failover_window_until_ms = o->window_until_ms;
     if (!o->route || (strcmp(o->route, "twilio") != 0 && strcmp(o->route, "baileys") != 0)) {
         fail(errbuf, errsz, "route: must be twilio or baileys");
         goto bad;
@@ -321,6 +329,11 @@ char *wa_outbound_encode(const struct wa_outbound *o, enum wa_outbound_form form
         json_object_set_new(r, "windowUntilMs", json_integer(o->window_until_ms));
         json_object_set_new(r, "routedAtMs", json_integer(o->routed_ms));
         if (o->reason) json_object_set_new(r, "reason", json_string(o->reason));
+        if (o->channel) json_object_set_new(r, "channel", json_string(o->channel));
+        if (o->failover_channel)
+            json_object_set_new(r, "failoverChannel", json_string(o->failover_channel));
+        json_object_set_new(r, "failoverWindowUntilMs",
+                            json_integer(o->failover_window_until_ms));
     }
     char *s = json_dumps(r, JSON_COMPACT);
     json_decref(r);

@@ -33,7 +33,13 @@ struct wa_outbound {
     int failover;            /* Twilio carries a message meant for Baileys */
     int64_t window_until_ms; /* the contact's 24 h window closes then (0: closed) */
     int64_t routed_ms;
-    const char *reason; /* why this provider */
+    const char *reason;  /* why this provider */
+    const char *channel; /* the business number that sends it ("twilio:+1..."); NULL: the
+                            provider's default */
+    /* Where a Baileys send may fail over to, and when the contact's window on that Twilio
+     * number closes (0: closed): WhatsApp keeps the window per business number. */
+    const char *failover_channel;
+    int64_t failover_window_until_ms;
 };
 
 /* Decodes and validates; on success returns the root (the caller json_decref()s

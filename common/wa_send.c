@@ -284,7 +284,8 @@ enum wa_result wa_send_drive(struct wa_sender *s, const rd_kafka_message_t *m,
     struct wa_send_state st = {
         .max_attempts = (int)ops->max_attempts,
         .forced = forced,
-        .window_open = o->window_until_ms > wa_wall_ms(),
+        /* Only a failover asks about the window, and it is the failover number's. */
+        .window_open = o->failover_window_until_ms > wa_wall_ms(),
     };
     struct wa_outcome oc = {.verdict = WA_VERDICT_NONE};
     int64_t called_ms = 0;

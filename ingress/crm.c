@@ -25,7 +25,7 @@ static const struct wa_pg_stmt statements[] = {
      "  (extract(epoch FROM m.sent_at) * 1000)::bigint, m.latency_ms, "
      "  (SELECT json_agg(json_build_object('status', s.status, 'provider', s.provider, "
      "     'error_code', s.error_code, 'at_ms', (extract(epoch FROM s.occurred_at) * 1000)::bigint)"
-     "     ORDER BY s.id) FROM message_statuses s WHERE s.message_id = m.id) "
+     "     ORDER BY s.id) FROM message_statuses s WHERE s.message_id = m.id), m.channel "
      "FROM messages m JOIN contacts c ON c.id = m.contact_id "
      "WHERE m.id = $1::uuid AND m.direction = 'outbound'",
      1},
@@ -95,6 +95,7 @@ static json_t *lookup(const char *id, int *unavailable)
         json_t *h =
             PQgetisnull(q, 0, 16) ? json_array() : json_loads(PQgetvalue(q, 0, 16), 0, NULL);
         json_object_set_new(o, "statuses", h ? h : json_array());
+        json_object_set_new(o, "channel", S(17));
 #undef S
 #undef I
     }

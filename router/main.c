@@ -25,6 +25,9 @@ static const struct wa_cfg config[] = {
      NULL},
     {"WHATSAPP_PROVIDER", "auto", WA_CFG_ENUM, 0, 0, "auto|twilio|baileys",
      "provider choice for outbound messages", &rtr_cfg.provider_mode, NULL},
+    {"TWILIO_WA_FROM", "", WA_CFG_STR, 0, 0, NULL,
+     "Twilio's WhatsApp numbers, comma-separated; the first takes over from Baileys",
+     &rtr_cfg.twilio_from, NULL},
     {"ROUTER_TOPIC_INBOUND", "wa.inbound", WA_CFG_STR, 0, 0, NULL, "inbound topic",
      &rtr_cfg.topic_inbound, NULL},
     {"ROUTER_TOPIC_EVENTS", "wa.events", WA_CFG_STR, 0, 0, NULL, "CRM changelog topic",
@@ -224,6 +227,16 @@ static void run(struct rtr *r)
 int main(void)
 {
     if (wa_service_start("router", config, WA_CFG_COUNT(config), &log_level)) return WA_EX_CONFIG;
+    snprintf(rtr_cfg.twilio_default, sizeof rtr_cfg.twilio_default, "twilio");
+    if (rtr_cfg.twilio_from && rtr_cfg.twilio_from[0]) {
+        char ids[WA_CHANNELS_MAX][WA_CHANNEL_MAX], why[200];
+        if (wa_channel_list("twilio", rtr_cfg.twilio_from, ids, WA_CHANNELS_MAX, why,
+                            sizeof why) < 0) {
+            fprintf(stderr, "config: TWILIO_WA_FROM: %s\n", why);
+            return WA_EX_CONFIG;
+        }
+        snprintf(rtr_cfg.twilio_default, sizeof rtr_cfg.twilio_default, "%s", ids[0]);
+    }
     metrics_init();
 
     char err[512];

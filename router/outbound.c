@@ -91,8 +91,8 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
         o.requested_ms = ts > 0 ? ts : now;
     }
     enum wa_result res = WA_OK;
-    const char *cp[] = {o.to, o.idempotency_key};
-    PGresult *c = wa_pg_exec(&r->pg, "outbound_contact", 2, cp, &res, err, sizeof err);
+    const char *cp[] = {o.to, o.idempotency_key, rtr_cfg.twilio_default};
+    PGresult *c = wa_pg_exec(&r->pg, "outbound_contact", 3, cp, &res, err, sizeof err);
     if (!c) {
         wa_warn("postgres %s", err);
         json_decref(root);
@@ -107,6 +107,12 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
     enum rtr_provider last = provider_of(PQgetisnull(c, 0, 2) ? NULL : PQgetvalue(c, 0, 2));
     int repeat = !PQgetisnull(c, 0, 3);
     enum rtr_provider pending = provider_of(PQgetisnull(c, 0, 4) ? NULL : PQgetvalue(c, 0, 4));
+    char last_channel[WA_CHANNEL_MAX] = "", baileys_channel[WA_CHANNEL_MAX] = "";
+    if (!PQgetisnull(c, 0, 5))
+        snprintf(last_channel, sizeof last_channel, "%s", PQgetvalue(c, 0, 5));
+    int64_t twilio_ms = PQgetisnull(c, 0, 6) ? 0 : strtoll(PQgetvalue(c, 0, 6), NULL, 10);
+    if (!PQgetisnull(c, 0, 7))
+        snprintf(baileys_channel, sizeof baileys_channel, "%s", PQgetvalue(c, 0, 7));
     PQclear(c);
     if (repeat) {
         out->duplicate = 1;
@@ -124,17 +130,32 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
         .baileys_up = rtr_baileys_up(),
         .has_template = o.content_sid != NULL,
         .pending = pending,
+        .twilio_window_open = wa_window_open(twilio_ms, now),
     };
     struct rtr_route rt = rtr_route(&in);
+    /* The channel: the one the contact wrote to (reply via source), else the provider's
+     * default: Twilio's failover number, or the Baileys number the contact last wrote to. */
+    const char *channel = rt.provider == RTR_NONE ? NULL
+                          : rt.via_source && last_channel[0] ? last_channel
+                          : rt.provider == RTR_TWILIO        ? rtr_cfg.twilio_default
+                          : baileys_channel[0]               ? baileys_channel
+                                                             : "baileys";
     const char *provider = rt.provider == RTR_NONE ? NULL : rtr_provider_name(rt.provider);
     const char *status = provider ? "queued" : "failed";
     /* The one refusal the rules make for a free-form message outside the
      * window gets its own code: the dashboard shows a notice for it. */
-    const char *code = !provider ? (in.window_open ? "provider_refused" : "outside_window") : NULL;
+    const char *code = !provider ? (rt.outside_window ? "outside_window" : "provider_refused")
+                                 : NULL;
 
     o.route = provider;
     o.failover = rt.failover;
     o.window_until_ms = in.window_open ? wa_window_closes_ms(last_ms) : 0;
+    o.channel = channel;
+    if (rt.provider == RTR_BAILEYS) {
+        o.failover_channel = rtr_cfg.twilio_default;
+        o.failover_window_until_ms =
+            in.twilio_window_open ? wa_window_closes_ms(twilio_ms) : 0;
+    }
     o.routed_ms = now;
     o.reason = rt.reason;
     char *payload = wa_outbound_encode(&o, WA_OUT_RECORD);
@@ -153,14 +174,14 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
     const char *send_topic =
         rt.provider == RTR_TWILIO ? rtr_cfg.topic_send_twilio : rtr_cfg.topic_send_baileys;
     const char *body = o.text ? o.text : o.caption;
-    const char *sp[22] = {o.id, cid, provider, o.idempotency_key, o.type, body, status, code,
+    const char *sp[23] = {o.id, cid, provider, o.idempotency_key, o.type, body, status, code,
                           provider ? NULL : rt.reason, rt.failover ? "true" : "false", payload,
                           rt.reason, req, wa_event_key(o.to), cmd ? send_topic : NULL, cmd,
                           rtr_cfg.topic_events, ev,
                           /* a failover and a refusal never come together */
                           ev2 ? rtr_cfg.topic_events : (werr ? rtr_cfg.topic_error : NULL),
-                          ev2 ? ev2 : werr, ev3 ? rtr_cfg.topic_events : NULL, ev3};
-    PGresult *s = wa_pg_exec(&r->pg, "outbound_store", 22, sp, &res, err, sizeof err);
+                          ev2 ? ev2 : werr, ev3 ? rtr_cfg.topic_events : NULL, ev3, channel};
+    PGresult *s = wa_pg_exec(&r->pg, "outbound_store", 23, sp, &res, err, sizeof err);
     if (!s) {
         wa_warn("postgres %s", err);
         if (res == WA_FAIL) {

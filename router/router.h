@@ -7,6 +7,7 @@
 #include "wa_event.h"
 #include "wa_metrics.h"
 #include "wa_pg.h"
+#include "wa_channel.h"
 #include "wa_util.h"
 
 struct rtr_config {
@@ -19,6 +20,10 @@ struct rtr_config {
     const char *topic_outbound, *topic_status, *topic_provider;
     const char *topic_send_twilio, *topic_send_baileys, *topic_media;
     long health_stale_s;
+    const char *twilio_from; /* TWILIO_WA_FROM: Twilio's numbers, the first its default */
+    /* "twilio:+E164": the Twilio channel that takes over from Baileys; "twilio" when no number
+     * is configured (then Twilio's default channel is whichever the sender has). */
+    char twilio_default[WA_CHANNEL_MAX];
 };
 extern struct rtr_config rtr_cfg;
 

@@ -4,7 +4,19 @@
 
 static struct rtr_route route(enum rtr_provider p, int failover, const char *reason)
 {
-    struct rtr_route r = {p, failover, reason};
+    struct rtr_route r = {p, 0, failover, 0, reason};
+    return r;
+}
+
+static struct rtr_route source(struct rtr_route r)
+{
+    r.via_source = 1;
+    return r;
+}
+
+static struct rtr_route outside(struct rtr_route r)
+{
+    r.outside_window = 1;
     return r;
 }
 
@@ -18,10 +30,11 @@ struct rtr_route rtr_route(const struct rtr_route_in *in)
      * only Twilio sends those. Baileys never sends outside the window. */
     if (!in->window_open) {
         if (forced == RTR_BAILEYS)
-            return route(RTR_NONE, 0,
-                         "outside 24h window: Baileys may not send, and the provider is forced "
-                         "to Baileys");
-        if (!in->has_template) return route(RTR_NONE, 0, "outside 24h window: template required");
+            return outside(route(RTR_NONE, 0,
+                                 "outside 24h window: Baileys may not send, and the provider is "
+                                 "forced to Baileys"));
+        if (!in->has_template)
+            return outside(route(RTR_NONE, 0, "outside 24h window: template required"));
         return route(RTR_TWILIO, 0, "outside 24h window: approved template via Twilio");
     }
     /* Templates are Twilio Content; Baileys cannot send them. */
@@ -40,19 +53,25 @@ struct rtr_route rtr_route(const struct rtr_route_in *in)
     /* Rule 3, reply via source; rule 4, availability; rule 5, the default. */
     struct rtr_route r;
     if (in->last_inbound == RTR_TWILIO)
-        r = route(RTR_TWILIO, 0, "reply via source (Twilio)");
+        r = source(route(RTR_TWILIO, 0, "reply via source (Twilio)"));
     else if (in->baileys_up)
-        r = route(RTR_BAILEYS, 0,
-                  in->last_inbound == RTR_BAILEYS ? "reply via source (Baileys)"
-                                                  : "inside the window: Baileys by default");
-    else
+        r = in->last_inbound == RTR_BAILEYS
+                ? source(route(RTR_BAILEYS, 0, "reply via source (Baileys)"))
+                : route(RTR_BAILEYS, 0, "inside the window: Baileys by default");
+    else if (in->twilio_window_open)
         r = route(RTR_TWILIO, 1, "Baileys is down: Twilio instead");
+    else
+        /* Free-form text to a number the contact has not written to in 24 h is refused by
+         * WhatsApp (63016): say so now rather than send it to fail. */
+        r = outside(route(RTR_NONE, 0,
+                          "Baileys is down and the contact has not written to the Twilio number "
+                          "in the last 24 h: outside 24h window there, template required"));
     /* Rule 7, order: a message never overtakes the contact's earlier one still on its way
      * through the other provider. Behind one on Baileys it fails over after it if it must. */
     if (in->pending == RTR_BAILEYS && r.provider != RTR_BAILEYS)
         return route(RTR_BAILEYS, 0,
                      "behind the contact's earlier message on Baileys (it fails over in order)");
-    if (in->pending == RTR_TWILIO && r.provider != RTR_TWILIO)
+    if (in->pending == RTR_TWILIO && r.provider != RTR_TWILIO && in->twilio_window_open)
         return route(RTR_TWILIO, 0, "behind the contact's earlier message on Twilio");
     return r;
 }

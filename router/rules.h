@@ -16,11 +16,18 @@ struct rtr_route_in {
     /* Where the contact's latest earlier message still on its way (queued or sending) is;
      * RTR_NONE when none is. Each provider's topic keeps one contact's order, two paths do not. */
     enum rtr_provider pending;
+    /* The contact wrote to the Twilio number that takes over from Baileys (its failover
+     * channel) in the last 24 h: WhatsApp keeps the window per business number. */
+    int twilio_window_open;
 };
 
 struct rtr_route {
     enum rtr_provider provider; /* RTR_NONE: nothing may be sent */
-    int failover;               /* Twilio instead of the Baileys the rules preferred */
+    /* The channel: the one the contact last wrote to (reply via source), else the provider's
+     * default (for Twilio, the failover channel). */
+    int via_source;
+    int failover;       /* Twilio instead of the Baileys the rules preferred */
+    int outside_window; /* refused: no open window on the channel that would send it */
     const char *reason;         /* for the log, wa.error and the timeline */
 };
 

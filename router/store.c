@@ -33,11 +33,20 @@ const struct wa_pg_stmt rtr_statements[] = {
      "  RETURNING k.id, k.phone, k.wa_id, k.profile_name, "
      "    (extract(epoch FROM k.last_inbound_at) * 1000)::bigint AS last_ms, "
      "    k.last_inbound_provider"
+     "), w AS ("
+     /* The window per channel: the channel is our number the message came to. */
+     "  INSERT INTO contact_channels AS k (contact_id, channel, provider, last_inbound_at) "
+     "  SELECT c.id, $5 || COALESCE(':' || ($9::jsonb ->> 'to'), ''), $5, "
+     "    to_timestamp($10::bigint / 1000.0) FROM c "
+     "  ON CONFLICT (contact_id, channel) DO UPDATE SET "
+     "    last_inbound_at = GREATEST(k.last_inbound_at, EXCLUDED.last_inbound_at) "
+     "  RETURNING 1"
      "), m AS ("
      "  INSERT INTO messages (contact_id, direction, provider, provider_message_id, type, body, "
-     "    status, payload, provider_ts) "
+     "    status, payload, provider_ts, channel) "
      "  SELECT c.id, 'inbound', $5, $6, $7, $8, 'received', $9::jsonb, "
-     "    to_timestamp($10::bigint / 1000.0) FROM c "
+     "    to_timestamp($10::bigint / 1000.0), $5 || COALESCE(':' || ($9::jsonb ->> 'to'), '') "
+     "  FROM c "
      "  ON CONFLICT (provider, provider_message_id) DO NOTHING "
      "  RETURNING id"
      "), e AS ("
@@ -77,9 +86,11 @@ const struct wa_pg_stmt rtr_statements[] = {
      * and whether this idempotency key was seen before.
      * $1 phone, $2 idempotency key.
      * Returns contact id, last inbound (ms, or NULL), its provider, the
-     * status of the message already holding the key (NULL when none), and the
+     * status of the message already holding the key (NULL when none), the
      * provider of the contact's latest outbound message still queued or sending
-     * (NULL when none: rule 7, order). */
+     * (NULL when none: rule 7, order), the channel the contact last wrote to, when
+     * it last wrote to $3 (the Twilio failover channel, or Twilio's bare default),
+     * and the Baileys channel it last wrote to. */
     {"outbound_contact",
      "WITH ins AS ("
      "  INSERT INTO contacts (phone) VALUES ($1) ON CONFLICT (phone) DO NOTHING "
@@ -91,22 +102,29 @@ const struct wa_pg_stmt rtr_statements[] = {
      "SELECT x.id, x.last_ms, x.last_provider, "
      "  (SELECT status FROM messages WHERE idempotency_key = $2), "
      "  (SELECT provider FROM messages WHERE contact_id = x.id AND direction = 'outbound' "
-     "     AND status IN ('queued', 'sending') ORDER BY created_at DESC LIMIT 1) "
+     "     AND status IN ('queued', 'sending') ORDER BY created_at DESC LIMIT 1), "
+     "  (SELECT channel FROM contact_channels WHERE contact_id = x.id "
+     "     ORDER BY last_inbound_at DESC LIMIT 1), "
+     "  (SELECT (extract(epoch FROM max(last_inbound_at)) * 1000)::bigint FROM contact_channels "
+     "     WHERE contact_id = x.id AND channel IN ($3, 'twilio')), "
+     "  (SELECT channel FROM contact_channels WHERE contact_id = x.id AND provider = 'baileys' "
+     "     ORDER BY last_inbound_at DESC LIMIT 1) "
      "FROM (SELECT * FROM ins UNION ALL SELECT * FROM cur) AS x LIMIT 1",
-     2},
+     3},
     /* An outbound message, once per key, with its first status and up to four
      * outbox records (the send command, events, wa.error), all or nothing.
      * $1 id, $2 contact id, $3 provider (NULL: not sent), $4 key, $5 type,
      * $6 body, $7 status, $8 error code, $9 error text, $10 failover, $11 the
      * request, $12 reason, $13 requested (ms), $14 Kafka key, then
-     * ($15,$16) ($17,$18) ($19,$20) ($21,$22) as (topic, payload) or NULLs.
+     * ($15,$16) ($17,$18) ($19,$20) ($21,$22) as (topic, payload) or NULLs, $23 the
+     * channel (NULL: not sent).
      * Returns the id when inserted, NULL for a repeat. */
     {"outbound_store",
      "WITH m AS ("
      "  INSERT INTO messages (id, contact_id, direction, provider, idempotency_key, type, body, "
-     "    status, error_code, error_text, failover, payload, reason, requested_at) "
+     "    status, error_code, error_text, failover, payload, reason, requested_at, channel) "
      "  VALUES ($1::uuid, $2::bigint, 'outbound', $3, $4, $5, $6, $7, $8, $9, $10::boolean, "
-     "    $11::jsonb, $12, to_timestamp($13::bigint / 1000.0)) "
+     "    $11::jsonb, $12, to_timestamp($13::bigint / 1000.0), $23) "
      "  ON CONFLICT DO NOTHING RETURNING id"
      "), h AS ("
      "  INSERT INTO message_statuses (message_id, status, provider, error_code, error_text) "
@@ -118,7 +136,7 @@ const struct wa_pg_stmt rtr_statements[] = {
      "  WHERE x.p IS NOT NULL ORDER BY x.n RETURNING 1"
      ") "
      "SELECT (SELECT id FROM m), (SELECT count(*) FROM e), (SELECT count(*) FROM h)",
-     22},
+     23},
     /* A status, applied once and forward only; its event only when it is new.
      * $1 our id (or NULL), $2 provider, $3 provider message id, $4 status
      * ('failover' records a reroute in the history only), $5 error code,

@@ -49,6 +49,10 @@ static enum wa_result hand_over(void *ctx, struct wa_sender *s, struct wa_outbou
     (void)ctx;
     o->route = "twilio";
     o->failover = 1;
+    /* Through the Twilio number the router named for it (NULL: Twilio's default), whose
+     * window with this contact is the one that counts now. */
+    o->channel = o->failover_channel;
+    o->window_until_ms = o->failover_window_until_ms;
     /* Stored media travels by id; sender-twilio makes its own presigned URL. */
     const char *url = o->media_url, *mimetype = o->mimetype;
     if (o->media_id) o->media_url = o->mimetype = NULL;

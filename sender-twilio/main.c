@@ -32,7 +32,8 @@ static const struct wa_cfg config[] = {
     {"TWILIO_AUTH_TOKEN", NULL, WA_CFG_SECRET, 0, 0, NULL, "auth token (basic auth password)",
      &stw_cfg.auth_token, NULL},
     {"TWILIO_WA_FROM", NULL, WA_CFG_STR, 0, 0, NULL,
-     "our WhatsApp sender, whatsapp:+E164 (or +E164)", &stw_cfg.from, NULL},
+     "our WhatsApp senders, whatsapp:+E164 (or +E164), comma-separated; the first is the default",
+     &stw_cfg.from, NULL},
     {"TWILIO_API_BASE", "https://api.twilio.com", WA_CFG_URL, 0, 0, NULL,
      "Messages API base URL; tests point it at the simulator", &stw_cfg.api_base, NULL},
     {"PUBLIC_BASE_URL", NULL, WA_CFG_URL, 0, 0, NULL,
@@ -98,14 +99,15 @@ int main(void)
         fprintf(stderr, "config: TWILIO_ACCOUNT_SID=%s is not AC followed by 32 hex digits\n", sid);
         return WA_EX_CONFIG;
     }
-    char from[40];
-    char e164[17];
-    if (wa_phone_e164(stw_cfg.from, e164, sizeof e164) < 0) {
-        fprintf(stderr, "config: TWILIO_WA_FROM=%s is not whatsapp:+E164\n", stw_cfg.from);
+    char from[40], why[200];
+    stw_nchannels =
+        wa_channel_list("twilio", stw_cfg.from, stw_channels, WA_CHANNELS_MAX, why, sizeof why);
+    if (stw_nchannels < 0) {
+        fprintf(stderr, "config: TWILIO_WA_FROM: %s\n", why);
         return WA_EX_CONFIG;
     }
-    snprintf(from, sizeof from, "whatsapp:%s", e164);
-    stw_cfg.from = from;
+    snprintf(from, sizeof from, "whatsapp:%s", wa_channel_number(stw_channels[0]));
+    stw_cfg.from = from; /* the default number */
     if (!stw_store.endpoint || !stw_store.endpoint[0]) stw_store.endpoint = s3_internal;
     metrics_init();
     curl_global_init(CURL_GLOBAL_DEFAULT);

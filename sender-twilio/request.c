@@ -46,6 +46,21 @@ static void copy(char *dst, size_t n, const char *src)
     snprintf(dst, n, "%s", src ? src : "");
 }
 
+char stw_channels[WA_CHANNELS_MAX][WA_CHANNEL_MAX];
+int stw_nchannels;
+
+const char *stw_from(const struct wa_outbound *o, char *buf, size_t bufsz)
+{
+    const char *channel = o->channel;
+    if (!channel || wa_channel_is_default(channel, "twilio", NULL)) channel = stw_channels[0];
+    for (int i = 0; i < stw_nchannels; i++)
+        if (strcmp(channel, stw_channels[i]) == 0) {
+            snprintf(buf, bufsz, "whatsapp:%s", wa_channel_number(channel));
+            return buf;
+        }
+    return NULL;
+}
+
 void stw_classify(const struct wa_client_result *r, struct wa_outcome *out)
 {
     memset(out, 0, sizeof *out);

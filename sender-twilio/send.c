@@ -15,6 +15,7 @@ struct call {
     CURL *h;
     struct stw_bucket *bucket;
     char userpwd[256];
+    const char *from; /* the channel's number, whatsapp:+E164 */
 };
 
 /* The workers share the bucket of the one sender number. */
@@ -39,7 +40,7 @@ static void call(void *ctx, const struct wa_outbound *o, int attempt, struct wa_
     snprintf(url, sizeof url, "%s/2010-04-01/Accounts/%s/Messages.json", stw_cfg.api_base,
              stw_cfg.account_sid);
     struct wa_buf form = {0};
-    stw_form(c->h, o, stw_cfg.from, stw_cfg.public_base_url, &form);
+    stw_form(c->h, o, c->from, stw_cfg.public_base_url, &form);
     static const char *const headers[] = {"Content-Type: application/x-www-form-urlencoded",
                                           "Accept: application/json", NULL};
     struct wa_client_result r;
@@ -61,7 +62,7 @@ static int reconcile(void *ctx, const struct wa_outbound *o, int64_t since_ms,
     struct call *c = ctx;
     char to[40], url[1024];
     snprintf(to, sizeof to, "whatsapp:%s", o->to);
-    char *eto = curl_easy_escape(c->h, to, 0), *efrom = curl_easy_escape(c->h, stw_cfg.from, 0);
+    char *eto = curl_easy_escape(c->h, to, 0), *efrom = curl_easy_escape(c->h, c->from, 0);
     snprintf(url, sizeof url, "%s/2010-04-01/Accounts/%s/Messages.json?To=%s&From=%s&PageSize=20",
              stw_cfg.api_base, stw_cfg.account_sid, eto, efrom);
     curl_free(eto);
@@ -70,7 +71,7 @@ static int reconcile(void *ctx, const struct wa_outbound *o, int64_t since_ms,
     struct wa_client_result r;
     wa_client_call(c->h, "GET", url, headers, NULL, 0, c->userpwd, stw_cfg.connect_timeout_ms,
                    stw_cfg.timeout_ms, &r);
-    int found = r.status == 200 ? stw_find_created(r.body.data, r.body.len, o, stw_cfg.from,
+    int found = r.status == 200 ? stw_find_created(r.body.data, r.body.len, o, c->from,
                                                    since_ms, oc->id, sizeof oc->id)
                                 : -1;
     wa_buf_free(&r.body);
@@ -111,7 +112,18 @@ enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucke
         }
         o.media_url = presigned;
     }
-    struct call c = {.h = h, .bucket = bucket};
+    char from[40];
+    struct call c = {.h = h, .bucket = bucket, .from = stw_from(&o, from, sizeof from)};
+    if (!c.from) {
+        char why[160];
+        snprintf(why, sizeof why, "%s is not one of this sender's numbers (TWILIO_WA_FROM)",
+                 o.channel);
+        free(presigned);
+        wa_metric_add(stw_m.send.failed, 1);
+        enum wa_result r = wa_send_refuse(s, m, &o, "channel_unknown", why);
+        json_decref(root);
+        return r;
+    }
     snprintf(c.userpwd, sizeof c.userpwd, "%s:%s", stw_cfg.account_sid, stw_cfg.auth_token);
     const struct wa_send_ops ops = {
         /* Twilio has no idempotency key: an unclear answer is settled from its list, never

@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <stdint.h>
 
+#include "wa_channel.h"
 #include "wa_client.h"
 #include "wa_metrics.h"
 #include "wa_outbound.h"
@@ -17,6 +18,14 @@ struct stw_config {
     long rate, max_attempts, base_ms, cap_ms, timeout_ms, connect_timeout_ms, workers;
 };
 extern struct stw_config stw_cfg;
+/* The Twilio channels this sender sends from (TWILIO_WA_FROM), the first the default. */
+extern char stw_channels[WA_CHANNELS_MAX][WA_CHANNEL_MAX];
+extern int stw_nchannels;
+
+/* The From of a command: its channel's number as "whatsapp:+E164" into buf, or the default
+ * number when it names none (or Twilio's bare default). NULL when the channel is not one of
+ * this sender's numbers. */
+const char *stw_from(const struct wa_outbound *o, char *buf, size_t bufsz);
 
 /* request.c (pure): the Messages API request for a command, and what its answer means. */
 /* Appends the form body (To, From, Body/MediaUrl or ContentSid/ContentVariables,

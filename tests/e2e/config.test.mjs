@@ -44,7 +44,17 @@ test('the senders refuse to start without their provider settings', () => {
   const from2 = start('sender-twilio', { DATABASE_URL: 'postgresql://x@127.0.0.1:1/x', PUBLIC_BASE_URL: 'http://x',
     TWILIO_ACCOUNT_SID: `AC${'0'.repeat(32)}`, TWILIO_AUTH_TOKEN: 'tok', TWILIO_WA_FROM: 'sandbox' });
   assert.equal(from2.status, 78);
-  assert.match(from2.stderr, /TWILIO_WA_FROM=sandbox is not whatsapp:\+E164/);
+  assert.match(from2.stderr, /TWILIO_WA_FROM: "sandbox" is not a number in E.164/);
+  // Several numbers: each is checked, and the router says so too.
+  const from3 = start('sender-twilio', { DATABASE_URL: 'postgresql://x@127.0.0.1:1/x', PUBLIC_BASE_URL: 'http://x',
+    TWILIO_ACCOUNT_SID: `AC${'0'.repeat(32)}`, TWILIO_AUTH_TOKEN: 'tok',
+    TWILIO_WA_FROM: 'whatsapp:+14155238886,whatsapp:+1415' });
+  assert.equal(from3.status, 78);
+  assert.match(from3.stderr, /TWILIO_WA_FROM: "whatsapp:\+1415" is not a number in E.164/);
+  const router = start('router', { DATABASE_URL: 'postgresql://x@127.0.0.1:1/x',
+    TWILIO_WA_FROM: 'whatsapp:+14155238886,whatsapp:+14155238886' });
+  assert.equal(router.status, 78);
+  assert.match(router.stderr, /TWILIO_WA_FROM: "whatsapp:\+14155238886" is listed twice/);
   const b = start('sender-baileys', { DATABASE_URL: 'postgresql://x@127.0.0.1:1/x', BAILEYS_DOWN_HOLD_S: '-1' });
   assert.equal(b.status, 78);
   assert.match(b.stderr, /BAILEYS_WEBHOOK_SECRET is required/);

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import {
-  root, env, sim, bridge, uniquePhone, waitFor, send, key, services, metric, messagesFor, q,
+  root, env, sim, bridge, uniquePhone, waitFor, send, key, services, metric, messagesFor, q, bothContact,
 } from './lib.mjs';
 
 const base = `http://${env.DASHBOARD_LISTEN}`;
@@ -83,10 +83,7 @@ test('log in; Twilio and Baileys inbound messages appear live on their leads wit
 
 test('a failover send shows its marker and moves the failover chart', async () => {
   const page = await loggedIn();
-  const phone = uniquePhone();
-  await bridge('/dev/inbound', { from: phone, text: 'hi' });
-  await waitFor('the lead', async () => (await messagesFor(phone)).length === 1);
-  await sim('/sim/window', { user: phone, lastInboundAtMs: Date.now() });
+  const phone = await bothContact();
   await openLead(page, phone);
   const before = await page.locator('#failover-now').innerText();
   services('kill9', 'bridge');

@@ -8,8 +8,7 @@ import { execFile as execFileCb } from 'node:child_process';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import {
-  root, env, q, db, waitFor, sleep, services, sim, bridge, send, key, messagesFor,
-  twilioContact,
+  root, env, q, db, waitFor, sleep, services, sim, bridge, send, key, twilioContact, bothContact,
 } from './lib.mjs';
 
 const execFile = promisify(execFileCb);
@@ -29,16 +28,6 @@ async function sh(cmd, ...args) {
 
 const log = (...a) => console.log(`[faults +${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
 let t0 = Date.now();
-
-// A contact who wrote to both numbers (so a failover to Twilio is inside Twilio's window too), and
-// through Baileys last (so replies go through Baileys).
-async function bothContact() {
-  const phone = await twilioContact();
-  const r = await bridge('/dev/inbound', { from: phone, text: 'hello from WhatsApp Web' });
-  if (r.status !== 200) throw new Error(`bridge inbound: ${r.text}`);
-  await waitFor('the Baileys inbound in the CRM', async () => (await messagesFor(phone)).length === 2);
-  return phone;
-}
 
 test('two instances of every worker under faults: every inbound stored once, every send made at most once and through one provider, in order, no chat blocked', { timeout: LOAD_MS + 600000 }, async () => {
   const stopAt = () => Date.now() >= t0 + LOAD_MS;

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  env, db, send, waitMessage, sim, baileysContact, baileysUp, key, waitFor, sleep, services,
+  env, db, send, waitMessage, sim, baileysContact, bothContact, baileysUp, key, waitFor, sleep, services,
   topicRecords, metric, routerUrl,
 } from './lib.mjs';
 
@@ -63,8 +63,7 @@ test('two sender-baileys instances: a DOWN from one is not overwritten by the ot
     assert.equal(await instances(), before + 1, 'both instances count (the restarted one once)');
 
     // So a Baileys contact is answered through Twilio, flagged.
-    const phone = await baileysContact();
-    await sim('/sim/window', { user: phone, lastInboundAtMs: Date.now() });
+    const phone = await bothContact();
     const m = await routeOf(phone, 'while one instance sees the bridge down');
     assert.equal(m.provider, 'twilio');
     assert.equal(m.failover, true);

@@ -288,6 +288,17 @@ export async function baileysContact() {
   return phone;
 }
 
+// A contact who wrote to both business numbers, Twilio's first and Baileys' last: replies go
+// through Baileys, and a failover to Twilio is inside that number's window too (WhatsApp keeps
+// the window per business number; so do the CRM and the simulator).
+export async function bothContact() {
+  const phone = await twilioContact();
+  const r = await bridge('/dev/inbound', { from: phone, text: 'hello from WhatsApp Web' });
+  if (r.status !== 200) throw new Error(`bridge inbound: ${r.text}`);
+  await waitFor('the Baileys inbound in the CRM', async () => (await messagesFor(phone)).length === 2);
+  return phone;
+}
+
 export function key() {
   return `e2e-${Date.now()}-${Math.random().toString(16).slice(2)}`;
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import {
   sendInbound, uniquePhone, waitFor, messagesFor, q, services, stack, inboundParams, ingressUrl, db,
   twilioContact, send, simCalls, waitMessage, key, sleep, inboundBarrier, counterFrom, senderTwilioUrl,
-  topicRecords, sim, baileysUp, baileysContact, restartWith, bridge, bridgeSent, bridgeUrl, message,
+  topicRecords, sim, baileysUp, baileysContact, bothContact, restartWith, bridge, bridgeSent, bridgeUrl, message,
   senderBaileysUrl,
 } from './lib.mjs';
 
@@ -147,9 +147,8 @@ test('SIGTERM while sender-twilio backs off after a 503: the message is sent aft
 
 test('a Baileys send in flight when the sender and the bridge crash is never failed over to Twilio', async () => {
   await baileysUp();
-  const phone = await baileysContact();
   // Twilio's window is open too: a failover would be allowed if the message were provably unsent.
-  await sim('/sim/window', { user: phone, lastInboundAtMs: Date.now() });
+  const phone = await bothContact();
   const restore = restartWith('sender-baileys', { BAILEYS_SEND_TIMEOUT_MS: '1500' });
   try {
     // The message reaches "WhatsApp", but no answer comes back: the sender's call times out.

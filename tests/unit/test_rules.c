@@ -18,59 +18,59 @@ static void test_named_cases(void **state)
     (void)state;
     static const struct {
         const char *label;
-        struct rtr_route_in in; /* mode, forced, window, last, up, template, pending */
+        struct rtr_route_in in; /* mode, forced, window, last, up, template, pending, Twilio open */
         enum rtr_provider want;
         int failover;
         const char *reason_has;
     } cases[] = {
-        {"reply via source: wrote via Baileys", {RTR_MODE_AUTO, N, 1, B, 1, 0, N}, B, 0, "source"},
-        {"reply via source: wrote via Twilio", {RTR_MODE_AUTO, N, 1, T, 1, 0, N}, T, 0, "source"},
-        {"wrote via Baileys, Baileys down", {RTR_MODE_AUTO, N, 1, B, 0, 0, N}, T, 1, "down"},
+        {"reply via source: wrote via Baileys", {RTR_MODE_AUTO, N, 1, B, 1, 0, N, 1}, B, 0, "source"},
+        {"reply via source: wrote via Twilio", {RTR_MODE_AUTO, N, 1, T, 1, 0, N, 1}, T, 0, "source"},
+        {"wrote via Baileys, Baileys down", {RTR_MODE_AUTO, N, 1, B, 0, 0, N, 1}, T, 1, "down"},
         {"outside window, no template",
-         {RTR_MODE_AUTO, N, 0, B, 1, 0, N},
+         {RTR_MODE_AUTO, N, 0, B, 1, 0, N, 1},
          N,
          0,
          "outside 24h window: template required"},
-        {"outside window, template", {RTR_MODE_AUTO, N, 0, B, 1, 1, N}, T, 0, "template"},
-        {"never wrote, template", {RTR_MODE_AUTO, N, 0, N, 1, 1, N}, T, 0, "template"},
-        {"inside window, template", {RTR_MODE_AUTO, N, 1, B, 1, 1, N}, T, 0, "template"},
-        {"mode twilio, wrote via Baileys", {RTR_MODE_TWILIO, N, 1, B, 1, 0, N}, T, 0, "forced"},
-        {"mode baileys, wrote via Twilio", {RTR_MODE_BAILEYS, N, 1, T, 1, 0, N}, B, 0, "forced"},
+        {"outside window, template", {RTR_MODE_AUTO, N, 0, B, 1, 1, N, 1}, T, 0, "template"},
+        {"never wrote, template", {RTR_MODE_AUTO, N, 0, N, 1, 1, N, 1}, T, 0, "template"},
+        {"inside window, template", {RTR_MODE_AUTO, N, 1, B, 1, 1, N, 1}, T, 0, "template"},
+        {"mode twilio, wrote via Baileys", {RTR_MODE_TWILIO, N, 1, B, 1, 0, N, 1}, T, 0, "forced"},
+        {"mode baileys, wrote via Twilio", {RTR_MODE_BAILEYS, N, 1, T, 1, 0, N, 1}, B, 0, "forced"},
         {"mode baileys, outside window",
-         {RTR_MODE_BAILEYS, N, 0, T, 1, 1, N},
+         {RTR_MODE_BAILEYS, N, 0, T, 1, 1, N, 1},
          N,
          0,
          "Baileys may not"},
-        {"request forces Twilio in auto", {RTR_MODE_AUTO, T, 1, B, 1, 0, N}, T, 0, "forced"},
-        {"request forces Baileys, down", {RTR_MODE_AUTO, B, 1, T, 0, 0, N}, B, 0, "down"},
-        {"request beats mode", {RTR_MODE_TWILIO, B, 1, T, 1, 0, N}, B, 0, "forced"},
-        {"forced Baileys with a template", {RTR_MODE_AUTO, B, 1, B, 1, 1, N}, N, 0, "Twilio only"},
+        {"request forces Twilio in auto", {RTR_MODE_AUTO, T, 1, B, 1, 0, N, 1}, T, 0, "forced"},
+        {"request forces Baileys, down", {RTR_MODE_AUTO, B, 1, T, 0, 0, N, 1}, B, 0, "down"},
+        {"request beats mode", {RTR_MODE_TWILIO, B, 1, T, 1, 0, N, 1}, B, 0, "forced"},
+        {"forced Baileys with a template", {RTR_MODE_AUTO, B, 1, B, 1, 1, N, 1}, N, 0, "Twilio only"},
         /* Rule 7: never overtake the contact's earlier message on the other path. */
         {"Baileys went down behind an earlier message",
-         {RTR_MODE_AUTO, N, 1, B, 0, 0, B},
+         {RTR_MODE_AUTO, N, 1, B, 0, 0, B, 1},
          B,
          0,
          "behind"},
         {"Baileys back up, an earlier one still on Twilio",
-         {RTR_MODE_AUTO, N, 1, B, 1, 0, T},
+         {RTR_MODE_AUTO, N, 1, B, 1, 0, T, 1},
          T,
          0,
          "behind"},
         {"wrote via Twilio, earlier one on Baileys",
-         {RTR_MODE_AUTO, N, 1, T, 1, 0, B},
+         {RTR_MODE_AUTO, N, 1, T, 1, 0, B, 1},
          B,
          0,
          "behind"},
-        {"same path as the earlier one", {RTR_MODE_AUTO, N, 1, B, 1, 0, B}, B, 0, "source"},
-        {"down, earlier one on Twilio too", {RTR_MODE_AUTO, N, 1, B, 0, 0, T}, T, 1, "down"},
-        {"forced wins over order", {RTR_MODE_AUTO, T, 1, B, 1, 0, B}, T, 0, "forced"},
+        {"same path as the earlier one", {RTR_MODE_AUTO, N, 1, B, 1, 0, B, 1}, B, 0, "source"},
+        {"down, earlier one on Twilio too", {RTR_MODE_AUTO, N, 1, B, 0, 0, T, 1}, T, 1, "down"},
+        {"forced wins over order", {RTR_MODE_AUTO, T, 1, B, 1, 0, B, 1}, T, 0, "forced"},
         {"a template goes to Twilio whatever is pending",
-         {RTR_MODE_AUTO, N, 1, B, 1, 1, B},
+         {RTR_MODE_AUTO, N, 1, B, 1, 1, B, 1},
          T,
          0,
          "template"},
         {"outside the window nothing free-form, pending or not",
-         {RTR_MODE_AUTO, N, 0, B, 1, 0, B},
+         {RTR_MODE_AUTO, N, 0, B, 1, 0, B, 1},
          N,
          0,
          "24h"},
@@ -84,8 +84,8 @@ static void test_named_cases(void **state)
     }
 }
 
-/* Every combination of mode x forced x window x last provider x Baileys up x template x pending:
- * the rules that must hold whatever else is true. */
+/* Every combination of mode x forced x window x last provider x Baileys up x template x pending
+ * x the Twilio channel's own window: the rules that must hold whatever else is true. */
 static void test_every_combination(void **state)
 {
     (void)state;
@@ -97,10 +97,13 @@ static void test_every_combination(void **state)
                 for (int l = 0; l < 3; l++)
                     for (int up = 0; up <= 1; up++)
                         for (int tpl = 0; tpl <= 1; tpl++)
-                            for (int pd = 0; pd < 3; pd++) {
+                            for (int pd = 0; pd < 3; pd++)
+                            for (int tw = 0; tw <= 1; tw++) {
+                                /* The Twilio number's window is open only inside the contact's. */
+                                if (tw && !window) continue;
                                 struct rtr_route_in in = {(enum rtr_mode)mode, providers[f], window,
                                                           providers[l],        up,           tpl,
-                                                          providers[pd]};
+                                                          providers[pd],       tw};
                                 struct rtr_route r = rtr_route(&in);
                                 enum rtr_provider forced = providers[f] != N          ? providers[f]
                                                            : mode == RTR_MODE_TWILIO  ? T
@@ -126,19 +129,30 @@ static void test_every_combination(void **state)
                                     assert_false(up);
                                     assert_int_equal(forced, N);
                                 }
+                                /* Free text goes to Twilio only where the contact wrote to a
+                                 * Twilio number: the source, or the failover number. */
+                                if (r.provider == T && !tpl && forced == N)
+                                    assert_true(l == 1 || tw);
+                                /* A refusal for want of a window says so. */
+                                if (r.outside_window) assert_int_equal(r.provider, N);
                                 /* Auto inside the window, free text: behind a pending message on
                                  * its path; else reply via source, else Baileys when up. */
                                 if (forced == N && window && !tpl) {
-                                    enum rtr_provider want = providers[pd] != N ? providers[pd]
-                                                             : l == 1           ? T
-                                                             : up               ? B
-                                                                                : T;
+                                    enum rtr_provider want =
+                                        providers[pd] == B                ? B
+                                        : providers[pd] == T && tw        ? T
+                                        : l == 1                          ? T
+                                        : up                              ? B
+                                        : tw                              ? T
+                                                                          : N;
                                     assert_int_equal(r.provider, want);
                                 }
-                                /* When something may be sent, something is. */
-                                if (window && !tpl) assert_int_not_equal(r.provider, N);
+                                /* When a window is open on a channel that can send, it sends. */
+                                if (window && !tpl && (up || tw || l == 1 || forced != N))
+                                    assert_int_not_equal(r.provider, N);
                             }
-    assert_int_equal(count, 3 * 3 * 2 * 3 * 2 * 2 * 3);
+    /* The Twilio number's window counts only inside the contact's (3 of 4 pairs). */
+    assert_int_equal(count, 3 * 3 * 3 * 2 * 2 * 3 * 3);
 }
 
 int main(void)

@@ -1,0 +1,115 @@
+/* test_channel.c - channel names, the list of Twilio numbers, and a command's channel fields. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sender_twilio.h"
+#include "wa_channel.h"
+#include "wa_outbound.h"
+
+static void test_list(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *csv;
+        int n;
+        const char *first, *second, *err_has;
+    } cases[] = {
+        {"whatsapp:+14155238886", 1, "twilio:+14155238886", NULL, NULL},
+        {"+14155238886", 1, "twilio:+14155238886", NULL, NULL},
+        {"whatsapp:+14155238886, whatsapp:+14155550199", 2, "twilio:+14155238886",
+         "twilio:+14155550199", NULL},
+        {"", -1, NULL, NULL, "no number"},
+        {"whatsapp:+14155238886,", -1, NULL, NULL, "empty"},
+        {",whatsapp:+14155238886", -1, NULL, NULL, "empty"},
+        {"whatsapp:14155", -1, NULL, NULL, "not a number"},
+        {"+14155238886,whatsapp:+14155238886", -1, NULL, NULL, "twice"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char ids[WA_CHANNELS_MAX][WA_CHANNEL_MAX], err[200] = "";
+        int n = wa_channel_list("twilio", cases[i].csv, ids, WA_CHANNELS_MAX, err, sizeof err);
+        print_message("\"%s\" -> %d %s\n", cases[i].csv, n, n < 0 ? err : ids[0]);
+        assert_int_equal(n, cases[i].n);
+        if (n > 0) assert_string_equal(ids[0], cases[i].first);
+        if (n > 1) assert_string_equal(ids[1], cases[i].second);
+        if (cases[i].err_has) assert_non_null(strstr(err, cases[i].err_has));
+    }
+    char ids[2][WA_CHANNEL_MAX], err[200];
+    assert_int_equal(wa_channel_list("twilio", "+14155238886,+14155550199,+14155550100", ids, 2,
+                                     err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "more than 2"));
+    assert_string_equal(wa_channel_number("baileys:+972500000001"), "+972500000001");
+    assert_null(wa_channel_number("baileys"));
+    assert_true(wa_channel_is_default("twilio", "twilio", "twilio:+1"));
+    assert_true(wa_channel_is_default("twilio:+1", "twilio", "twilio:+1"));
+    assert_false(wa_channel_is_default("twilio:+2", "twilio", "twilio:+1"));
+}
+
+/* A command names its channel and, for Baileys, where it may fail over and until when; one
+ * from before channels fails over under the contact's window, as it did then. */
+static void test_command_fields(void **state)
+{
+    (void)state;
+    struct wa_outbound o;
+    char err[256];
+    /* The id is the key's; the rest as a router of each time wrote it. */
+    static const char now_tail[] =
+        "\",\"idempotencyKey\":\"k1\",\"to\":\"+14155550100\",\"type\":\"text\","
+        "\"text\":\"hi\",\"route\":\"baileys\",\"windowUntilMs\":1000,\"routedAtMs\":5,"
+        "\"channel\":\"baileys:+972500000001\",\"failoverChannel\":\"twilio:+14155238886\","
+        "\"failoverWindowUntilMs\":0}";
+    static const char before_tail[] =
+        "\",\"idempotencyKey\":\"k1\",\"to\":\"+14155550100\",\"type\":\"text\","
+        "\"text\":\"hi\",\"route\":\"baileys\",\"windowUntilMs\":1000,\"routedAtMs\":5}";
+    char id[37], buf[1024];
+    wa_outbound_id("k1", id);
+    snprintf(buf, sizeof buf, "{\"v\":1,\"id\":\"%s%s", id, now_tail);
+    json_t *root = wa_outbound_decode(buf, strlen(buf), WA_OUT_COMMAND, &o, err, sizeof err);
+    assert_non_null(root);
+    assert_string_equal(o.channel, "baileys:+972500000001");
+    assert_string_equal(o.failover_channel, "twilio:+14155238886");
+    assert_int_equal(o.failover_window_until_ms, 0);
+    char *again = wa_outbound_encode(&o, WA_OUT_COMMAND);
+    assert_non_null(strstr(again, "\"failoverChannel\":\"twilio:+14155238886\""));
+    free(again);
+    json_decref(root);
+    snprintf(buf, sizeof buf, "{\"v\":1,\"id\":\"%s%s", id, before_tail);
+    root = wa_outbound_decode(buf, strlen(buf), WA_OUT_COMMAND, &o, err, sizeof err);
+    assert_non_null(root);
+    assert_null(o.channel);
+    assert_int_equal(o.failover_window_until_ms, 1000);
+    json_decref(root);
+}
+
+/* sender-twilio sends from the command's number when it is one of its own, else refuses. */
+static void test_twilio_from(void **state)
+{
+    (void)state;
+    char err[200], buf[40];
+    stw_nchannels = wa_channel_list("twilio", "whatsapp:+14155238886,whatsapp:+14155550199",
+                                    stw_channels, WA_CHANNELS_MAX, err, sizeof err);
+    assert_int_equal(stw_nchannels, 2);
+    struct wa_outbound o = {0};
+    assert_string_equal(stw_from(&o, buf, sizeof buf), "whatsapp:+14155238886");
+    o.channel = "twilio";
+    assert_string_equal(stw_from(&o, buf, sizeof buf), "whatsapp:+14155238886");
+    o.channel = "twilio:+14155550199";
+    assert_string_equal(stw_from(&o, buf, sizeof buf), "whatsapp:+14155550199");
+    o.channel = "twilio:+14155550777";
+    assert_null(stw_from(&o, buf, sizeof buf));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_list),
+        cmocka_unit_test(test_command_fields),
+        cmocka_unit_test(test_twilio_from),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
