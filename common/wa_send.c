@@ -53,9 +53,9 @@ const struct wa_pg_stmt wa_send_statements[] = {
      * other provider's calls say nothing about this one. */
     {"send_failover",
      "UPDATE messages SET provider = 'twilio', failover = true, status = 'queued', reason = $2, "
-     "  attempts = 0, updated_at = now() "
+     "  attempts = 0, channel = $3, updated_at = now() "
      "WHERE id = $1::uuid AND provider = 'baileys' AND status = 'sending'",
-     2},
+     3},
 };
 const size_t wa_send_nstatements = sizeof wa_send_statements / sizeof wa_send_statements[0];
 
@@ -131,11 +131,12 @@ enum wa_result wa_send_finish(struct wa_sender *s, const char *id, const char *s
     return WA_OK;
 }
 
-enum wa_result wa_send_failover(struct wa_sender *s, const char *id, const char *reason)
+enum wa_result wa_send_failover(struct wa_sender *s, const char *id, const char *reason,
+                                const char *channel)
 {
     enum wa_result res;
-    const char *p[] = {id, reason};
-    PGresult *q = run(s, "send_failover", 2, p, &res);
+    const char *p[] = {id, reason, channel};
+    PGresult *q = run(s, "send_failover", 3, p, &res);
     if (!q) return res;
     PQclear(q);
     return WA_OK;
@@ -268,7 +269,9 @@ static enum wa_result fail_over(struct wa_sender *s, struct wa_outbound *o,
 {
     char reason[600];
     snprintf(reason, sizeof reason, "failover: %s", why);
-    if (wa_send_failover(s, o->id, reason) != WA_OK) return WA_RETRY;
+    if (wa_send_failover(s, o->id, reason,
+                         o->failover_channel ? o->failover_channel : ops->fail_over_to) != WA_OK)
+        return WA_RETRY;
     if (ops->hand_over(ops->ctx, s, o, reason) != WA_OK) return WA_RETRY;
     wa_metric_add(ops->m->failover, 1);
     wa_info("id=%s failed over to %s: %s", o->id, ops->fail_over_to, why);

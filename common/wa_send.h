@@ -40,8 +40,9 @@ enum wa_result wa_send_finish(struct wa_sender *s, const char *id, const char *s
                               const char *provider_message_id, const char *error_code,
                               const char *error_text, int64_t latency_ms);
 
-/* sending (baileys) -> queued (twilio), flagged failover. */
-enum wa_result wa_send_failover(struct wa_sender *s, const char *id, const char *reason);
+/* sending (baileys) -> queued (twilio) on channel, flagged failover. */
+enum wa_result wa_send_failover(struct wa_sender *s, const char *id, const char *reason,
+                                const char *channel);
 
 /* Produces the status of o to wa.status and waits for the ack. */
 enum wa_result wa_send_report(struct wa_sender *s, const struct wa_outbound *o,

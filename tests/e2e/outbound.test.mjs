@@ -2,6 +2,8 @@
 // no duplicates, backoff and delivery statuses, on the real stack with the simulators.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import {
   api, send, message, waitMessage, sim, simCalls, bridge, bridgeSent, twilioContact, bothContact,
   baileysContact, key, produce, q, waitFor, sleep, services, topicRecords, uniquePhone, metric,
@@ -318,9 +320,13 @@ test('statuses: callbacks move the CRM to delivered then read; a late delivered 
 test('a Baileys receipt that overtakes the sender\'s record of WhatsApp\'s id still lands on its message', async () => {
   await baileysUp();
   const phone = await baileysContact();
-  // With sender-baileys stopped the message stays queued and no WhatsApp id is
-  // recorded: the state a receipt finds when it outruns the sender's commit.
-  services('stop', 'sender-baileys');
+  const skippedBefore = await metricSum(senderBaileys,
+    'wa_sender_results_total{provider="baileys",result="already_handled"');
+  // With sender-baileys frozen the message stays queued and no WhatsApp id is recorded: the
+  // state a receipt finds when it outruns the sender's commit. Frozen, not stopped: a stopped
+  // instance says goodbye on wa.provider, and the router would route around Baileys.
+  const pid = Number(readFileSync(path.join(env.WA_STATE, 'run', 'sender-baileys.pid'), 'utf8'));
+  process.kill(pid, 'SIGSTOP');
   let id;
   const k = key();
   try {
@@ -333,12 +339,12 @@ test('a Baileys receipt that overtakes the sender\'s record of WhatsApp\'s id st
     const m = await waitMessage(id, 'delivered', (x) => x.status === 'delivered');
     assert.equal(m.providerMessageId, `${jid}/3EB0EARLY0000001`);
   } finally {
-    services('start', 'sender-baileys');
+    process.kill(pid, 'SIGCONT');
   }
-  // The receipt proves WhatsApp has it: the queued command must not send it again. The restarted
-  // sender counts from zero; once it has a result for one command, the queued one was handled.
+  // The receipt proves WhatsApp has it: the queued command must not send it again. Once the
+  // thawed sender has a result for it (already handled), the queued one was seen.
   await waitFor('sender-baileys to handle the queued command', async () =>
-    (await metricSum(senderBaileys, 'wa_sender_results_total{provider="baileys"')) >= 1,
+    (await metricSum(senderBaileys, 'wa_sender_results_total{provider="baileys",result="already_handled"')) >= skippedBefore + 1,
   { timeoutMs: 30000, logs: ['sender-baileys'] });
   assert.deepEqual(await bridgeSent(phone), [], 'nothing sent a second time');
   assert.equal((await message(id)).json.status, 'delivered');
