@@ -63,9 +63,10 @@ static char *number_text(json_t *v)
 }
 
 struct ids {
-    const char *event, *jid, *id, *phone_in, *lid;
+    const char *event, *jid, *id, *phone_in, *lid, *self_in;
     char phone[17];
-    char *pmid; /* remoteJid "/" messageId: the dedup key */
+    char self[17]; /* our number (the bridge session's), E.164; "" when not given */
+    char *pmid;    /* remoteJid "/" messageId: the dedup key */
     int64_t ts_ms;
 };
 
@@ -75,7 +76,8 @@ static int common_fields(json_t *root, int64_t now_ms, struct ids *x, char *errb
         opt_string(root, "remoteJid", &x->jid, errbuf, errsz) ||
         opt_string(root, "messageId", &x->id, errbuf, errsz) ||
         opt_string(root, "phone", &x->phone_in, errbuf, errsz) ||
-        opt_string(root, "lid", &x->lid, errbuf, errsz))
+        opt_string(root, "lid", &x->lid, errbuf, errsz) ||
+        opt_string(root, "self", &x->self_in, errbuf, errsz))
         return -1;
     if (!x->event) x->event = "message"; /* the original bridge sent messages without it */
     if (strcmp(x->event, "message") != 0 && strcmp(x->event, "status") != 0) {
@@ -118,6 +120,13 @@ static int common_fields(json_t *root, int64_t now_ms, struct ids *x, char *errb
         snprintf(errbuf, errsz,
                  "no phone number: give phone, or a remoteJid of user@s.whatsapp.net"
                  " (a LID needs its phone mapping)");
+        return -1;
+    }
+    /* The session's own number names the channel a message came in on; optional, since a
+     * bridge not yet logged in (or older than the field) does not know it. A message carries it
+     * as `to`; a receipt keeps it in `raw` only (wa.status has no field for our number). */
+    if (x->self_in && wa_phone_e164(x->self_in, x->self, sizeof x->self) < 0) {
+        snprintf(errbuf, errsz, "self is not a phone number in E.164");
         return -1;
     }
     if (!x->lid && strstr(x->jid, "@lid")) x->lid = x->jid;
@@ -267,6 +276,7 @@ static char *message_event(json_t *root, const struct ids *x, int64_t now_ms, ch
     in.phone = x->phone;
     in.wa_id = x->phone + 1;
     in.lid = x->lid;
+    in.to = x->self[0] ? x->self : NULL;
     in.profile_name = push && *push ? push : NULL;
     in.type = type;
     if (text) {

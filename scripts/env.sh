@@ -40,8 +40,13 @@ export TWILIO_SIM_CDN_LISTEN=${TWILIO_SIM_CDN_LISTEN:-127.0.0.1:3003}
 # they resolve to private addresses, so they are named in MEDIA_PRIVATE_HOSTS, the production
 # mechanism (compose names baileys-bridge:3001 the same way); every other allowed host must still
 # resolve to a public address. WA_MEDIA_EXTRA_HOSTS adds allowed hosts (the tests add one that is
-# allowed but not private-allowed).
-wa_local_media_hosts=${BRIDGE_LISTEN:-127.0.0.1:3001}${WA_TWILIO_SIMULATED:+,$TWILIO_SIM_LISTEN,$TWILIO_SIM_CDN_LISTEN}
+# allowed but not private-allowed). Both bridges are named: the first and bridge@2, the second
+# Baileys session `scripts/services.sh start bridge@2` runs 10 ports above the first (its media
+# URLs name its own address, so media-worker fetches them from it). Further instances need
+# MEDIA_ALLOWED_HOSTS and MEDIA_PRIVATE_HOSTS set.
+wa_bridge_listen=${BRIDGE_LISTEN:-127.0.0.1:3001}
+export WA_BRIDGE2_LISTEN=${wa_bridge_listen%:*}:$((${wa_bridge_listen##*:} + 10))
+wa_local_media_hosts=$wa_bridge_listen,$WA_BRIDGE2_LISTEN${WA_TWILIO_SIMULATED:+,$TWILIO_SIM_LISTEN,$TWILIO_SIM_CDN_LISTEN}
 export MEDIA_ALLOW_PRIVATE=${MEDIA_ALLOW_PRIVATE:-0}
 export MEDIA_ALLOWED_HOSTS=${MEDIA_ALLOWED_HOSTS:-api.twilio.com,.twiliocdn.com,s3-external-1.amazonaws.com,$wa_local_media_hosts${WA_MEDIA_EXTRA_HOSTS:+,$WA_MEDIA_EXTRA_HOSTS}}
 export MEDIA_PRIVATE_HOSTS=${MEDIA_PRIVATE_HOSTS:-$wa_local_media_hosts}

@@ -6,6 +6,10 @@
 #   scripts/services.sh status
 # A worker runs as several instances by name: router@2, sender-twilio@2, sender-baileys@2,
 # media-worker@2 (its own admin port, 100 above the first instance's per instance; own pid and log).
+# bridge@N is a second Baileys session, another channel (one bridge process per WhatsApp number):
+# port 10 above the first per instance (100 would be far; 1 and 2 are the Twilio simulator's and
+# its CDN's), state in $WA_STATE/bridge@N, and its own loopback number, +9725000000NN unless
+# BAILEYS_LOOPBACK_SELF_N says otherwise. It is never started by default.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 ALL=(ingress router bridge sender-twilio sender-baileys media-worker dashboard)
@@ -21,18 +25,25 @@ listen_var() {
     sender-twilio) echo SENDER_TWILIO_LISTEN ;;
     sender-baileys) echo SENDER_BAILEYS_LISTEN ;;
     media-worker) echo MEDIA_WORKER_LISTEN ;;
+    bridge) echo BRIDGE_LISTEN ;;
     esac
 }
+# Ports between one instance and the next (scripts/env.sh allows bridge@2's address for media).
+port_step() { if [ "$1" = bridge ]; then echo 10; else echo 100; fi; }
 listen_of() {
-    local i var addr
+    local i base var addr
     i=$(inst_of "$1")
-    var=$(listen_var "$(base_of "$1")")
+    base=$(base_of "$1")
+    var=$(listen_var "$base")
     addr=${!var}
-    if [ "$i" -gt 1 ]; then echo "${addr%:*}:$((${addr##*:} + 100 * (i - 1)))"; else echo "$addr"; fi
+    if [ "$i" -gt 1 ]; then echo "${addr%:*}:$((${addr##*:} + $(port_step "$base") * (i - 1)))"; else echo "$addr"; fi
 }
 
 health_url() {
-    if [ "$(inst_of "$1")" -gt 1 ]; then echo "http://$(listen_of "$1")/healthz"; return; fi
+    if [ "$(inst_of "$1")" -gt 1 ]; then
+        if [ "$(base_of "$1")" = bridge ]; then echo "http://$(listen_of "$1")/health"; else echo "http://$(listen_of "$1")/healthz"; fi
+        return
+    fi
     case $1 in
     ingress) echo "http://$INGRESS_LISTEN/healthz" ;;
     router) echo "http://$ROUTER_LISTEN/healthz" ;;
@@ -45,19 +56,32 @@ health_url() {
     esac
 }
 
-# The bridge runs over a simulated WhatsApp unless told otherwise or a real
-# session (from a scanned QR) exists in its state directory.
+# A bridge instance's settings, added to `extra` (not exported: `start bridge bridge@2` must not
+# hand the first one's to the second). Each runs over a simulated WhatsApp unless told otherwise
+# or a real session (from a scanned QR) exists in its own state directory.
 bridge_env() {
-    export BRIDGE_STATE_DIR=${BRIDGE_STATE_DIR:-$WA_STATE/bridge}
-    if [ -z "${BAILEYS_LOOPBACK:-}" ]; then
-        if [ -f "$BRIDGE_STATE_DIR/auth/creds.json" ]; then
-            export BAILEYS_LOOPBACK=0
+    local name=$1 i dir loopback self_var public_var
+    i=$(inst_of "$name")
+    if [ "$i" -gt 1 ]; then dir=$WA_STATE/$name; else dir=${BRIDGE_STATE_DIR:-$WA_STATE/bridge}; fi
+    loopback=${BAILEYS_LOOPBACK:-}
+    if [ -z "$loopback" ]; then
+        if [ -f "$dir/auth/creds.json" ]; then
+            loopback=0
         else
-            export BAILEYS_LOOPBACK=1
-            echo "bridge: no WhatsApp session in $BRIDGE_STATE_DIR/auth: running the LOOPBACK (simulated) WhatsApp;" \
+            loopback=1
+            echo "$name: no WhatsApp session in $dir/auth: running the LOOPBACK (simulated) WhatsApp;" \
                 "set BAILEYS_LOOPBACK=0 to log in with a QR" >&2
         fi
     fi
+    extra+=("BRIDGE_STATE_DIR=$dir" "BAILEYS_LOOPBACK=$loopback")
+    [ "$i" -gt 1 ] || return 0
+    # Another number: the simulated account is +9725000000NN (the first one's +972500000001).
+    self_var=BAILEYS_LOOPBACK_SELF_$i
+    extra+=("BAILEYS_LOOPBACK_SELF=${!self_var:-+9725$(printf %08d "$i")}")
+    # Its media URLs must name its own address: the first one's BRIDGE_PUBLIC_URL would send
+    # media-worker to the wrong session. BRIDGE_PUBLIC_URL_N sets one; else the listen address.
+    public_var=BRIDGE_PUBLIC_URL_$i
+    if [ -n "${!public_var:-}" ]; then extra+=("BRIDGE_PUBLIC_URL=${!public_var}"); else unset_env+=(-u BRIDGE_PUBLIC_URL); fi
 }
 
 command_of() {
@@ -76,13 +100,14 @@ pid_of() {
 start_one() {
     local name=$1 cmd
     if pid_of "$name" >/dev/null; then echo "$name: already running (pid $(pid_of "$name"))"; return; fi
-    local extra=()
+    local extra=() unset_env=() base
+    base=$(base_of "$name")
     if [ "$(inst_of "$name")" -gt 1 ]; then
-        local var; var=$(listen_var "$(base_of "$name")")
-        [ -n "$var" ] || { echo "$name: only router, the senders and media-worker run as NAME@N" >&2; exit 64; }
+        local var; var=$(listen_var "$base")
+        [ -n "$var" ] || { echo "$name: only router, the senders, media-worker and bridge run as NAME@N" >&2; exit 64; }
         extra=("$var=$(listen_of "$name")")
     fi
-    cmd=$(command_of "$(base_of "$name")")
+    cmd=$(command_of "$base")
     local url code; url=$(health_url "$name")
     # Something else answering on our port would pass for us: refuse to start instead.
     code=$(curl -s -o /dev/null -w '%{http_code}' "$url" 2>/dev/null || true)
@@ -90,10 +115,10 @@ start_one() {
         echo "$name: $url already answers, but not from a process this script started; stop it first" >&2
         exit 1
     fi
-    [ "$name" = bridge ] && bridge_env
-    [ "$name" = bridge ] || [ "$name" = twilio-sim ] || [ -x "$cmd" ] || { echo "$name: $cmd is missing: run 'make build'" >&2; exit 1; }
+    [ "$base" = bridge ] && bridge_env "$name"
+    [ "$base" = bridge ] || [ "$base" = twilio-sim ] || [ -x "$cmd" ] || { echo "$name: $cmd is missing: run 'make build'" >&2; exit 1; }
     # shellcheck disable=SC2086 # node services' command is "node path"
-    nohup env "${extra[@]}" $cmd >>"$WA_LOG_DIR/$name.log" 2>&1 &
+    nohup env "${unset_env[@]}" "${extra[@]}" $cmd >>"$WA_LOG_DIR/$name.log" 2>&1 &
     echo $! >"$WA_RUN_DIR/$name.pid"
     for _ in $(seq 100); do
         # Any HTTP answer means it listens: the bridge says 503 until WhatsApp is connected.
@@ -123,13 +148,23 @@ stop_one() {
     echo "$name: stopped"
 }
 
+# NAME@N instances this script started and has a pid file for (running or not).
+instances() {
+    local f
+    for f in "$WA_RUN_DIR"/*@*.pid; do [ -e "$f" ] && basename "$f" .pid; done
+    return 0
+}
+
 cmd=${1:-status}
 shift || true
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
+    # The instances a test or an operator started go with the rest (never started by default).
+    mapfile -t extra_instances < <(instances)
     names=("${ALL[@]}")
+    [ "$cmd" = start ] || names+=("${extra_instances[@]}")
     # Stop in reverse order of start, and stop a simulator left from another setting.
-    if [ "$cmd" = stop ]; then names=(dashboard media-worker sender-baileys sender-twilio twilio-sim bridge router ingress); fi
+    if [ "$cmd" = stop ]; then names=("${extra_instances[@]}" dashboard media-worker sender-baileys sender-twilio twilio-sim bridge router ingress); fi
 fi
 case $cmd in
 start) for n in "${names[@]}"; do start_one "$n"; done ;;

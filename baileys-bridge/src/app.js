@@ -47,7 +47,7 @@ export async function createBridge(config, opts = {}) {
       logger.warn('BAILEYS_LOOPBACK=1: simulated WhatsApp, nothing is sent to or received from WhatsApp');
       const { state } = await useDurableAuthState(authDirOf(stateDir));
       link = loopback = new LoopbackLink({ logger: logger.child({ module: 'loopback' }), keys: state.keys,
-        sentLog: path.join(stateDir, 'loopback-sent.jsonl') });
+        selfPhone: config.loopbackSelf, sentLog: path.join(stateDir, 'loopback-sent.jsonl') });
     } else {
       link = new WhatsAppLink({
         config, logger: logger.child({ module: 'whatsapp' }), metrics, authDir: authDirOf(stateDir),
@@ -89,7 +89,8 @@ export async function createBridge(config, opts = {}) {
     const url = `http://${host}:${addr.port}`;
     if (!publicUrl) publicUrl = url;
     cleanups.push(() => new Promise((r) => { server.closeAllConnections?.(); server.close(() => r()); }));
-    logger.info({ listen: url, ingress: config.ingressUrl, loopback: config.loopback, stateDir }, 'baileys-bridge listening');
+    logger.info({ listen: url, ingress: config.ingressUrl, loopback: config.loopback, stateDir,
+      ...(config.loopback ? { loopbackSelf: `+${config.loopbackSelf}` } : {}) }, 'baileys-bridge listening');
 
     await parked.open(); // report what a previous run parked but did not report
     await outbox.open(); // re-send whatever it left

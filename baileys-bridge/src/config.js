@@ -41,6 +41,23 @@ function parsePositive(name, value, def, errors, { integer = false } = {}) {
   return n;
 }
 
+export const DEFAULT_LOOPBACK_SELF = '972500000001';
+
+/**
+ * The loopback account's own number, as digits. Each loopback bridge of a stack gets its own, so
+ * its messages are told apart by channel; the rule is ingress's (8 to 15 digits, no leading 0),
+ * since every payload carries it as `self`.
+ */
+function parseLoopbackSelf(value, errors) {
+  if (value === undefined || value === '') return DEFAULT_LOOPBACK_SELF;
+  const digits = value.startsWith('+') ? value.slice(1) : value;
+  if (!/^[1-9]\d{7,14}$/.test(digits)) {
+    errors.push(`BAILEYS_LOOPBACK_SELF: expected a phone number in E.164 (+ or not, 8 to 15 digits, e.g. +972500000002), got "${value}"`);
+    return DEFAULT_LOOPBACK_SELF;
+  }
+  return digits;
+}
+
 export function loadConfig(env = process.env) {
   const errors = [];
   const listenRaw = env.BRIDGE_LISTEN || '127.0.0.1:3001';
@@ -70,6 +87,8 @@ export function loadConfig(env = process.env) {
     else pairingPhone = digits;
   }
 
+  const loopbackSelf = parseLoopbackSelf(env.BAILEYS_LOOPBACK_SELF, errors);
+
   const logLevel = env.LOG_LEVEL || 'info';
   if (!LOG_LEVELS.includes(logLevel)) errors.push(`LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
 
@@ -80,6 +99,7 @@ export function loadConfig(env = process.env) {
     publicUrl, // null → derived from the actual listening address
     stateDir: env.BRIDGE_STATE_DIR || './state',
     loopback: parseFlag('BAILEYS_LOOPBACK', env.BAILEYS_LOOPBACK, errors),
+    loopbackSelf, // digits: the simulated account's own number
     pairingPhone,
     waVersion,
     groups: parseFlag('BRIDGE_GROUPS', env.BRIDGE_GROUPS, errors),

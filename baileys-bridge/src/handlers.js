@@ -38,6 +38,20 @@ class Bounded extends Map {
 
 export const phoneFromJid = (jid) => (jid && isPnUser(jid) ? `+${jidDecode(jid).user}` : null);
 
+/**
+ * The linked account's own number, "+E.164", from the socket's user id
+ * ("972500000001:12@s.whatsapp.net": the part after ':' is our device). Ingress records it as
+ * the message's `to`, the channel a message came in on. Null when not logged in yet, and when
+ * the user is not 8 to 15 digits (ingress's rule): a `self` ingress refuses would park every
+ * message of this session, while one without `self` is still taken.
+ */
+export function selfPhone(sock) {
+  const id = sock?.user?.id;
+  if (typeof id !== 'string' || !isPnUser(id)) return null;
+  const user = jidDecode(id)?.user;
+  return typeof user === 'string' && /^[1-9]\d{7,14}$/.test(user) ? `+${user}` : null;
+}
+
 export function textOf(c, t) {
   if (!c || !t) return null;
   const m = c[t];
@@ -98,6 +112,20 @@ export function createInbound({ getSock, outbox, config, logger, metrics, mediaU
   const lastStatus = new Bounded(50000); // messageId → highest status forwarded
   let chain = Promise.resolve();
   const serial = (fn) => (chain = chain.then(fn).catch((err) => logger.error({ err: err.message, stack: err.stack }, 'inbound handler failed')));
+
+  /** Adds `self`, our number, to a payload when the socket knows it (else it is left out). */
+  let warnedSelf = false;
+  const addSelf = (payload) => {
+    const sock = getSock();
+    const self = selfPhone(sock);
+    if (self) payload.self = self;
+    else if (sock?.user?.id && !warnedSelf) {
+      // logged in, but as nothing ingress takes for a number: say so once, forward without it
+      warnedSelf = true;
+      logger.warn({ userId: String(sock.user.id) }, 'inbound: our own user id is not an 8-15 digit phone number; payloads go without "self"');
+    }
+    return payload;
+  };
 
   const skip = (reason, key) => {
     metrics?.inc('bridge_inbound_skipped_total', { reason });
@@ -179,7 +207,7 @@ export function createInbound({ getSock, outbox, config, logger, metrics, mediaU
       const l = content[ctype];
       payload.location = { latitude: l.degreesLatitude ?? null, longitude: l.degreesLongitude ?? null, name: l.name ?? null, address: l.address ?? null };
     }
-    const entry = { chat: jid, payload };
+    const entry = { chat: jid, payload: addSelf(payload) };
     if (MEDIA_TYPES.has(type)) {
       const m = content[ctype];
       const id = mediaIdFor(key);
@@ -242,7 +270,7 @@ export function createInbound({ getSock, outbox, config, logger, metrics, mediaU
     // even before the caller has recorded WhatsApp's id.
     const idempotencyKey = keyFor ? await keyFor(key.id) : undefined;
     if (idempotencyKey) payload.idempotencyKey = idempotencyKey;
-    await outbox.enqueue({ chat: key.remoteJid, payload });
+    await outbox.enqueue({ chat: key.remoteJid, payload: addSelf(payload) });
   }
 
   function onUpsert({ messages, type }) {

@@ -157,6 +157,28 @@ test('inbound text and receipts reach ingress; a LID is mapped to the phone', as
   assert.equal(phoneReceipt.idempotencyKey, undefined);
 });
 
+test('loopback: every payload names our number as `self` (BAILEYS_LOOPBACK_SELF, default +972500000001)', async (t) => {
+  const ingress = await fakeIngress(t);
+  const b = await startBridge(t, { BRIDGE_STATE_DIR: await tmpDir(t), INGRESS_URL: ingress.url, BAILEYS_LOOPBACK_SELF: '+972500000002' });
+  assert.equal((await call(b.url, 'GET', '/health', { secret: null })).json.device, '+972500000002');
+  await call(b.url, 'POST', '/dev/inbound', { body: { from: '+972501234567', text: 'to shop 2' } });
+  const sent = await call(b.url, 'POST', '/send', { body: { to: '+972501234567', type: 'text', text: 'reply', idempotencyKey: 's1' } });
+  await call(b.url, 'POST', '/dev/receipt', { body: { messageId: sent.json.messageId, to: '+972501234567', status: 'read' } });
+  await waitFor(() => ingress.received.length >= 2, { what: 'a message and a receipt' });
+  assert.deepEqual(ingress.received.map((x) => [x.body.event, x.body.self]), [['message', '+972500000002'], ['status', '+972500000002']]);
+  for (const x of ingress.received) assert.equal(ingressVerdict(JSON.stringify(x.body)).status, 200);
+
+  // digits without '+' are taken too; unset, the first loopback number
+  const other = await fakeIngress(t);
+  const b2 = await startBridge(t, { BRIDGE_STATE_DIR: await tmpDir(t), INGRESS_URL: other.url, BAILEYS_LOOPBACK_SELF: '14155550100' });
+  const b3 = await startBridge(t, { BRIDGE_STATE_DIR: await tmpDir(t), INGRESS_URL: other.url });
+  await call(b2.url, 'POST', '/dev/inbound', { body: { from: '+972501234567', text: 'to b2' } });
+  await call(b3.url, 'POST', '/dev/inbound', { body: { from: '+972501234567', text: 'to b3' } });
+  await waitFor(() => other.received.length >= 2, { what: 'one message from each bridge' });
+  const selfOf = Object.fromEntries(other.received.map((x) => [x.body.text, x.body.self]));
+  assert.deepEqual(selfOf, { 'to b2': '+14155550100', 'to b3': '+972500000001' });
+});
+
 test('inbound image: really encrypted, downloaded (after a 410 re-upload), served at /media/:id with the secret', async (t) => {
   const ingress = await fakeIngress(t);
   const b = await startBridge(t, { BRIDGE_STATE_DIR: await tmpDir(t), INGRESS_URL: ingress.url });

@@ -2,7 +2,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { proto, makeEventBuffer } from 'baileys';
-import { createInbound, unavailableReason } from '../src/handlers.js';
+import { createInbound, unavailableReason, selfPhone } from '../src/handlers.js';
 import { MediaTooLarge } from '../src/media.js';
 import { silent } from './helpers.js';
 
@@ -19,7 +19,7 @@ function setup({ groups = false, lidMap = {} } = {}) {
   const ev = makeEventBuffer(silent);
   inbound.attach(ev);
   const upsert = async (messages, type = 'notify') => { ev.emit('messages.upsert', { messages, type }); await inbound.idle(); };
-  return { entries, inbound, ev, upsert };
+  return { entries, inbound, ev, upsert, sock };
 }
 
 const msg = (o) => proto.WebMessageInfo.fromObject({ messageTimestamp: 1732400000, pushName: 'Dana', ...o });
@@ -201,4 +201,35 @@ test('a fileLength past 2^53 (a u64 Long) is not put in the payload as an inexac
   const { entries, upsert } = setup();
   await upsert([msg({ key: dmKey('BIG1'), message: { documentMessage: { url: 'https://x/y', mimetype: 'application/pdf', fileLength: '18446744073709551615', fileName: 'x.pdf' } } })]);
   assert.equal(entries[0].payload.media.size, null);
+});
+
+test('selfPhone: the number of the socket\'s user id without its device part, or null', () => {
+  const cases = [
+    ['972500000001:12@s.whatsapp.net', '+972500000001'],
+    ['972500000001@s.whatsapp.net', '+972500000001'],
+    ['14155550100:0@s.whatsapp.net', '+14155550100'],
+    ['6834002:1@s.whatsapp.net', null], // 7 digits: ingress would refuse it
+    ['0972500000001:1@s.whatsapp.net', null],
+    ['1234567890123456:1@s.whatsapp.net', null], // 16 digits
+    ['123456789@lid', null],
+    ['', null],
+    [42, null],
+  ];
+  for (const [id, want] of cases) assert.equal(selfPhone({ user: { id } }), want, String(id));
+  assert.equal(selfPhone(null), null);
+  assert.equal(selfPhone({}), null); // not logged in yet
+});
+
+test('messages and receipts carry `self`, our number, once the socket knows it; before that they go without', async () => {
+  const { entries, upsert, ev, inbound, sock } = setup();
+  await upsert([msg({ key: dmKey('S0'), message: { conversation: 'before login' } })]);
+  // the same socket object learns its user at login, as Baileys' does
+  sock.user = { id: '972500000002:3@s.whatsapp.net', name: 'Shop' };
+  await upsert([msg({ key: dmKey('S1'), message: { conversation: 'after login' } })]);
+  await upsert([msg({ key: dmKey('S2'), message: { imageMessage: { url: 'https://x/y', mimetype: 'image/jpeg', fileLength: 5 } } })]);
+  ev.emit('messages.update', [{ key: { remoteJid: '972501234567@s.whatsapp.net', id: 'OUT1', fromMe: true }, update: { status: proto.WebMessageInfo.Status.DELIVERY_ACK } }]);
+  await inbound.idle();
+  assert.deepEqual(entries.map((e) => [e.payload.messageId, e.payload.self]),
+    [['S0', undefined], ['S1', '+972500000002'], ['S2', '+972500000002'], ['OUT1', '+972500000002']]);
+  assert.equal('self' in entries[0].payload, false);
 });

@@ -45,10 +45,11 @@ const downloadError = fc.oneof(
  * bodies ingress would get. The download (media.fetch) succeeds (mediaOk true), fails every
  * time and is given up after 5 tries (false), or meets a file over the size cap ('too_large').
  */
-async function runInbound({ upserts = [], updates = [], receipts = [], groups = false, lidMap = {}, mediaOk = true, failWith = new Error('CDN down'), keyFor }) {
+async function runInbound({ upserts = [], updates = [], receipts = [], groups = false, lidMap = {}, mediaOk = true, failWith = new Error('CDN down'), keyFor, selfId }) {
   const thrown = [];
   const entries = [];
   const sock = { signalRepository: { lidMapping: { getPNForLID: async (lid) => lidMap[lid] ?? null } } };
+  if (selfId !== undefined) sock.user = { id: selfId }; // logged in: our own JID, with a device
   const media = {
     fetch: async () => {
       if (mediaOk === 'too_large') throw new MediaTooLarge('too_large: 120000000 bytes over BRIDGE_INBOUND_MEDIA_MAX_BYTES (104857600)');
@@ -91,6 +92,15 @@ const anyString = fc.oneof(
   fc.constantFrom('', ' ', 'hi', '👍', '\u0000', 'a\u0000b', '"\\/<>&', '\u202e\u200f', 'x'.repeat(300)),
 );
 const cleanString = anyString.map((s) => s.replace(/\u0000/g, ''));
+
+/** The socket's user id: none (not logged in yet), a real one ("<number>:<device>@s.whatsapp.net"),
+ * or, not realistic, anything else a user id could be; `self` must never make ingress refuse. */
+const selfIdArb = (realistic) => fc.option(realistic
+  ? fc.tuple(e164User, fc.nat(40)).map(([u, dev]) => `${u}:${dev}@s.whatsapp.net`)
+  : fc.oneof(fc.tuple(e164User, fc.nat(40)).map(([u, dev]) => `${u}:${dev}@s.whatsapp.net`), fc.constantFrom(...OTHER_JIDS),
+    fc.constantFrom('123456789:1@lid', '6834002:1@s.whatsapp.net', '+972500000001', ''), anyString, fc.integer()), { nil: undefined });
+/** `self` for a realistic user id: its number with '+'. */
+const selfOf = (selfId) => (selfId === undefined ? undefined : `+${selfId.split(':')[0]}`);
 
 function shapes(realistic) {
   const s = realistic ? cleanString : anyString;
@@ -256,9 +266,9 @@ test('property: realistic Baileys messages never throw, and every message forwar
   let forwarded = 0;
   let unavailable = 0;
   const byType = {};
-  await fc.assert(fc.asyncProperty(batchOf(REAL.message), fc.boolean(), fc.constantFrom(...DOWNLOAD_OUTCOMES), downloadError, async (batch, groups, mediaOk, failWith) => {
+  await fc.assert(fc.asyncProperty(batchOf(REAL.message), fc.boolean(), fc.constantFrom(...DOWNLOAD_OUTCOMES), downloadError, selfIdArb(true), async (batch, groups, mediaOk, failWith, selfId) => {
     const lidMap = Object.assign({}, ...batch.map((b) => b.g.addr.lidMap));
-    const { thrown, posted } = await runInbound({ upserts: [{ messages: batch.map((b) => b.msg), type: 'notify' }], groups, lidMap, mediaOk, failWith });
+    const { thrown, posted } = await runInbound({ upserts: [{ messages: batch.map((b) => b.msg), type: 'notify' }], groups, lidMap, mediaOk, failWith, selfId });
     assert.deepEqual(thrown, [], 'the handler threw');
     const seen = new Set();
     for (const { chat, body } of posted) {
@@ -267,6 +277,7 @@ test('property: realistic Baileys messages never throw, and every message forwar
       byType[p.type] = (byType[p.type] || 0) + 1;
       assertMessagePayload(p);
       assert.equal(chat, p.remoteJid);
+      assert.equal(p.self, selfOf(selfId), 'self: our number from the socket\'s user id');
       const v = ingressVerdict(body);
       assert.equal(v.status, 200, `ingress would refuse (${v.status} ${v.reason}): ${clip(body)}`);
       // it is one of the batch's messages, forwarded once, and one that should be
@@ -306,9 +317,9 @@ test('property: realistic Baileys messages never throw, and every message forwar
 
 test('property: any proto-shaped message never throws; every ingress refusal is a known gap', async (t) => {
   const gaps = {};
-  await fc.assert(fc.asyncProperty(batchOf(ANY.message), fc.boolean(), fc.constantFrom(...DOWNLOAD_OUTCOMES), downloadError, async (batch, groups, mediaOk, failWith) => {
+  await fc.assert(fc.asyncProperty(batchOf(ANY.message), fc.boolean(), fc.constantFrom(...DOWNLOAD_OUTCOMES), downloadError, selfIdArb(false), async (batch, groups, mediaOk, failWith, selfId) => {
     const lidMap = Object.assign({}, ...batch.map((b) => b.g.addr.lidMap));
-    const { thrown, posted } = await runInbound({ upserts: [{ messages: batch.map((b) => b.msg), type: 'append' }], groups, lidMap, mediaOk, failWith });
+    const { thrown, posted } = await runInbound({ upserts: [{ messages: batch.map((b) => b.msg), type: 'append' }], groups, lidMap, mediaOk, failWith, selfId });
     assert.deepEqual(thrown, [], 'the handler threw');
     for (const { body } of posted) {
       const p = JSON.parse(body);
@@ -373,9 +384,9 @@ const keyForArb = (realistic) => fc.option(
 const STATUS_RANK = { error: 0, sent: 2, delivered: 3, read: 4, played: 5 };
 
 test('property: receipts never throw, never go backwards, and every one forwarded is one ingress accepts', async () => {
-  await fc.assert(fc.asyncProperty(fc.array(updateArb(true), { maxLength: 8 }), fc.array(receiptArb(true), { maxLength: 4 }), keyForArb(true),
-    async (updates, receipts, idemKey) => {
-      const { thrown, posted } = await runInbound({ updates, receipts, groups: true, keyFor: async () => idemKey });
+  await fc.assert(fc.asyncProperty(fc.array(updateArb(true), { maxLength: 8 }), fc.array(receiptArb(true), { maxLength: 4 }), keyForArb(true), selfIdArb(true),
+    async (updates, receipts, idemKey, selfId) => {
+      const { thrown, posted } = await runInbound({ updates, receipts, groups: true, keyFor: async () => idemKey, selfId });
       assert.deepEqual(thrown, [], 'the handler threw');
       const last = new Map();
       for (const { chat, body } of posted) {
@@ -385,6 +396,7 @@ test('property: receipts never throw, never go backwards, and every one forwarde
         assert.ok(p.status in STATUS_RANK, p.status);
         assert.ok(Number.isSafeInteger(p.timestamp) && p.timestamp > 0);
         assert.equal(p.idempotencyKey, idemKey);
+        assert.equal(p.self, selfOf(selfId));
         const v = ingressVerdict(body);
         assert.equal(v.status, 200, `ingress would refuse (${v.reason}): ${clip(body)}`);
         // per message (and participant), statuses only move forward; an error always passes
@@ -402,9 +414,9 @@ test('property: receipts never throw, never go backwards, and every one forwarde
 
 test('property: any receipt never throws; every ingress refusal is a known gap', async (t) => {
   const gaps = {};
-  await fc.assert(fc.asyncProperty(fc.array(updateArb(false), { maxLength: 8 }), fc.array(receiptArb(false), { maxLength: 4 }), keyForArb(false), fc.boolean(),
-    async (updates, receipts, idemKey, groups) => {
-      const { thrown, posted } = await runInbound({ updates, receipts, groups, keyFor: async () => idemKey });
+  await fc.assert(fc.asyncProperty(fc.array(updateArb(false), { maxLength: 8 }), fc.array(receiptArb(false), { maxLength: 4 }), keyForArb(false), fc.boolean(), selfIdArb(false),
+    async (updates, receipts, idemKey, groups, selfId) => {
+      const { thrown, posted } = await runInbound({ updates, receipts, groups, keyFor: async () => idemKey, selfId });
       assert.deepEqual(thrown, [], 'the handler threw');
       for (const { body } of posted) {
         const p = JSON.parse(body);

@@ -108,7 +108,7 @@ export function ingressVerdict(body) {
   if (!root || typeof root !== 'object' || Array.isArray(root)) return no('the body must be a JSON object');
   const optString = (o, k) => (present(o, k) && typeof o[k] !== 'string' ? `${k} must be a string` : null);
 
-  for (const k of ['event', 'remoteJid', 'messageId', 'phone', 'lid']) {
+  for (const k of ['event', 'remoteJid', 'messageId', 'phone', 'lid', 'self']) {
     const e = optString(root, k);
     if (e) return no(e);
   }
@@ -128,6 +128,8 @@ export function ingressVerdict(body) {
   } else if (!phoneFromJid(jid)) {
     return no('no phone number: give phone, or a remoteJid of user@s.whatsapp.net (a LID needs its phone mapping)');
   }
+  // `self`, the session's own number (optional): a message's `to`; a receipt keeps it in raw only
+  if (present(root, 'self') && !waPhoneE164(root.self)) return no('self is not a phone number in E.164');
 
   if (event === 'status') {
     for (const k of ['status', 'error', 'idempotencyKey']) {

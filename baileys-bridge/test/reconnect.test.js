@@ -123,6 +123,26 @@ test('config: BRIDGE_INBOUND_MEDIA_MAX_BYTES defaults to 100 MiB, takes a positi
   assert.match(r.stderr, /config error: BRIDGE_INBOUND_MEDIA_MAX_BYTES:/);
 });
 
+test('config: BAILEYS_LOOPBACK_SELF takes +E.164 or digits (8 to 15), defaults to 972500000001, refuses anything else (exit 78)', () => {
+  const base = { BAILEYS_WEBHOOK_SECRET: 'abcdefgh' };
+  assert.equal(loadConfig(base).config.loopbackSelf, '972500000001');
+  for (const [v, want] of [['+972500000002', '972500000002'], ['972500000002', '972500000002'], ['+14155550100', '14155550100']]) {
+    const { config, errors } = loadConfig({ ...base, BAILEYS_LOOPBACK_SELF: v });
+    assert.deepEqual(errors, [], v);
+    assert.equal(config.loopbackSelf, want, v);
+  }
+  for (const bad of ['abc', '+0972500000002', '1234567', '+1234567890123456', '972-50-000-0002', '+ 972500000002', '++972500000002', '972500000002@s.whatsapp.net']) {
+    const { errors } = loadConfig({ ...base, BAILEYS_LOOPBACK_SELF: bad });
+    assert.equal(errors.length, 1, bad);
+    assert.match(errors[0], /^BAILEYS_LOOPBACK_SELF: expected a phone number in E\.164/);
+  }
+  const main = fileURLToPath(new URL('../src/main.js', import.meta.url));
+  const r = spawnSync(process.execPath, [main], { env: { PATH: process.env.PATH, ...base, BAILEYS_LOOPBACK: '1', BAILEYS_LOOPBACK_SELF: '+12' }, encoding: 'utf8', timeout: 20000 });
+  assert.equal(r.status, 78);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.match(r.stderr, /^config error: BAILEYS_LOOPBACK_SELF: .*got "\+12"/);
+});
+
 test('auth store: creds and keys survive a reload; null deletes', async (t) => {
   const dir = path.join(await tmpDir(t), 'auth');
   const a = await useDurableAuthState(dir);

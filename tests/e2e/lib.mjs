@@ -190,9 +190,18 @@ export function bridgeMessage(phone, over = {}) {
 }
 
 export const bridgeUrl = `http://${env.BRIDGE_LISTEN}`;
+// bridge@2, a second Baileys session (another channel), not started by default:
+// `services('start', 'bridge@2')`. Its address is scripts/env.sh's WA_BRIDGE2_LISTEN (10 ports
+// above the first); its own state dir and loopback number (+972500000002; the first's is
+// +972500000001; /health names each as `device`).
+export const bridge2Url = `http://${env.WA_BRIDGE2_LISTEN}`;
+
 // Calls the bridge with the shared secret (its /dev/* endpoints exist in loopback mode only).
-export async function bridge(path, body) {
-  const res = await fetch(bridgeUrl + path, { method: body === undefined ? 'GET' : 'POST',
+export const bridge = (path, body) => bridgeAt(bridgeUrl, path, body);
+export const bridge2 = (path, body) => bridgeAt(bridge2Url, path, body);
+
+export async function bridgeAt(base, path, body) {
+  const res = await fetch(base + path, { method: body === undefined ? 'GET' : 'POST',
     headers: { 'X-BAILEYS-SECRET': env.BAILEYS_WEBHOOK_SECRET, 'Content-Type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();

@@ -18,6 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_t *root = wa_inbound_decode(ev, strlen(ev), &in, err, sizeof err);
         if (!root) abort();
         if (strcmp(in.phone + 1, key) != 0) abort();
+        /* Our number (the bridge's "self"), when given, is normalized E.164 like the contact's. */
+        if (in.to && (in.to[0] != '+' || strlen(in.to) < 9 || strlen(in.to) > 16)) abort();
         json_decref(root);
     } else {
         /* An accepted receipt too, and an id of ours in it is a well-formed UUID. */

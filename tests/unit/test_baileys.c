@@ -241,6 +241,54 @@ static void test_receipt_names_our_message(void **state)
     json_decref(j);
 }
 
+/* The bridge names its session's own number as "self": a message carries it as "to" (the
+ * channel it came in on), and the router reads it back. Without it, no "to". A receipt with it is
+ * taken (an unknown field must not park the chat's receipts) and keeps it in raw only. */
+static void test_self_is_our_number(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *self, *want_to;
+    } cases[] = {
+        {"\"+972500000002\"", "+972500000002"},
+        {"\"972500000002\"", "+972500000002"}, /* digits: normalized as any phone */
+        {"null", NULL},
+        {NULL, NULL}, /* not logged in yet, or a bridge older than the field */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char body[300], self[64] = "";
+        if (cases[i].self) snprintf(self, sizeof self, ",\"self\":%s", cases[i].self);
+        snprintf(body, sizeof body,
+                 "{\"event\":\"message\",\"remoteJid\":\"972501234567@s.whatsapp.net\","
+                 "\"messageId\":\"S%zu\",\"type\":\"text\",\"text\":\"hi\"%s}",
+                 i, self);
+        json_t *j = ok(body, ING_BAILEYS_MESSAGE, "972501234567");
+        if (cases[i].want_to)
+            assert_string_equal(str(j, "to", NULL), cases[i].want_to);
+        else
+            assert_null(json_object_get(j, "to"));
+        assert_string_equal(str(j, "contact", "phone"), "+972501234567");
+        char *enc = json_dumps(j, JSON_COMPACT), err[256];
+        struct wa_inbound back;
+        json_t *root = wa_inbound_decode(enc, strlen(enc), &back, err, sizeof err);
+        assert_non_null(root);
+        if (cases[i].want_to)
+            assert_string_equal(back.to, cases[i].want_to);
+        else
+            assert_null(back.to);
+        json_decref(root);
+        free(enc);
+        json_decref(j);
+    }
+
+    json_t *j = ok("{\"event\":\"status\",\"remoteJid\":\"972501234567@s.whatsapp.net\","
+                   "\"messageId\":\"OUT9\",\"status\":\"delivered\",\"self\":\"+972500000002\"}",
+                   ING_BAILEYS_STATUS, "972501234567");
+    assert_string_equal(str(j, "status", NULL), "delivered");
+    assert_string_equal(str(j, "raw", "self"), "+972500000002");
+    json_decref(j);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -300,6 +348,18 @@ static void test_refusals(void **state)
         {"{\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\",\"type\":\"text\","
          "\"text\":\"a\\u0000b\"}",
          "invalid JSON"},
+        {"{\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\",\"type\":\"text\","
+         "\"self\":\"972500000001:12@s.whatsapp.net\"}",
+         "self is not a phone number"},
+        {"{\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\",\"type\":\"text\","
+         "\"self\":\"+1234567\"}",
+         "self is not a phone number"},
+        {"{\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\",\"type\":\"text\","
+         "\"self\":972500000001}",
+         "self must be a string"},
+        {"{\"event\":\"status\",\"remoteJid\":\"972501234567@s.whatsapp.net\",\"messageId\":\"1\","
+         "\"status\":\"read\",\"self\":\"\"}",
+         "self is not a phone number"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *ev = NULL, key[17], err[256] = "";
@@ -345,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_timestamp_refined_within_its_second),
         cmocka_unit_test(test_receipts),
         cmocka_unit_test(test_receipt_names_our_message),
+        cmocka_unit_test(test_self_is_our_number),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_ip_allowlist),
     };
