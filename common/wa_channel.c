@@ -68,6 +68,6 @@ int wa_channel_list(const char *provider, const char *csv, char ids[][WA_CHANNEL
 
 int wa_channel_is_default(const char *channel, const char *provider, const char *default_id)
 {
-    return channel && (strcmp(channel, provider) == 0 ||
-                       (default_id && strcmp(channel, default_id) == 0));
+    return channel &&
+           (strcmp(channel, provider) == 0 || (default_id && strcmp(channel, default_id) == 0));
 }

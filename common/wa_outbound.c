@@ -13,8 +13,8 @@ static const char *const api_fields[] = {"to",       "type",     "text",        
                                          "template", "provider", "idempotencyKey", NULL};
 static const char *const record_fields[] = {"v", "id", "requestedAtMs", NULL};
 static const char *const command_fields[] = {
-    "route",  "failover", "windowUntilMs", "routedAtMs", "reason", "channel", "failoverChannel",
-    "failoverWindowUntilMs", NULL};
+    "route",   "failover",        "windowUntilMs",         "routedAtMs", "reason",
+    "channel", "failoverChannel", "failoverWindowUntilMs", NULL};
 
 static int in_list(const char *s, const char *const *list)
 {
@@ -332,8 +332,7 @@ char *wa_outbound_encode(const struct wa_outbound *o, enum wa_outbound_form form
         if (o->channel) json_object_set_new(r, "channel", json_string(o->channel));
         if (o->failover_channel)
             json_object_set_new(r, "failoverChannel", json_string(o->failover_channel));
-        json_object_set_new(r, "failoverWindowUntilMs",
-                            json_integer(o->failover_window_until_ms));
+        json_object_set_new(r, "failoverWindowUntilMs", json_integer(o->failover_window_until_ms));
     }
     char *s = json_dumps(r, JSON_COMPACT);
     json_decref(r);

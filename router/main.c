@@ -230,8 +230,8 @@ int main(void)
     snprintf(rtr_cfg.twilio_default, sizeof rtr_cfg.twilio_default, "twilio");
     if (rtr_cfg.twilio_from && rtr_cfg.twilio_from[0]) {
         char ids[WA_CHANNELS_MAX][WA_CHANNEL_MAX], why[200];
-        if (wa_channel_list("twilio", rtr_cfg.twilio_from, ids, WA_CHANNELS_MAX, why,
-                            sizeof why) < 0) {
+        if (wa_channel_list("twilio", rtr_cfg.twilio_from, ids, WA_CHANNELS_MAX, why, sizeof why) <
+            0) {
             fprintf(stderr, "config: TWILIO_WA_FROM: %s\n", why);
             return WA_EX_CONFIG;
         }

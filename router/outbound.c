@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static enum rtr_provider provider_of(const char *s)
 {
     if (!s) return RTR_NONE;
@@ -135,7 +134,7 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
     struct rtr_route rt = rtr_route(&in);
     /* The channel: the one the contact wrote to (reply via source), else the provider's
      * default: Twilio's failover number, or the Baileys number the contact last wrote to. */
-    const char *channel = rt.provider == RTR_NONE ? NULL
+    const char *channel = rt.provider == RTR_NONE            ? NULL
                           : rt.via_source && last_channel[0] ? last_channel
                           : rt.provider == RTR_TWILIO        ? rtr_cfg.twilio_default
                           : baileys_channel[0]               ? baileys_channel
@@ -144,8 +143,8 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
     const char *status = provider ? "queued" : "failed";
     /* The one refusal the rules make for a free-form message outside the
      * window gets its own code: the dashboard shows a notice for it. */
-    const char *code = !provider ? (rt.outside_window ? "outside_window" : "provider_refused")
-                                 : NULL;
+    const char *code =
+        !provider ? (rt.outside_window ? "outside_window" : "provider_refused") : NULL;
 
     o.route = provider;
     o.failover = rt.failover;
@@ -153,8 +152,7 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
     o.channel = channel;
     if (rt.provider == RTR_BAILEYS) {
         o.failover_channel = rtr_cfg.twilio_default;
-        o.failover_window_until_ms =
-            in.twilio_window_open ? wa_window_closes_ms(twilio_ms) : 0;
+        o.failover_window_until_ms = in.twilio_window_open ? wa_window_closes_ms(twilio_ms) : 0;
     }
     o.routed_ms = now;
     o.reason = rt.reason;

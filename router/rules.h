@@ -28,7 +28,7 @@ struct rtr_route {
     int via_source;
     int failover;       /* Twilio instead of the Baileys the rules preferred */
     int outside_window; /* refused: no open window on the channel that would send it */
-    const char *reason;         /* for the log, wa.error and the timeline */
+    const char *reason; /* for the log, wa.error and the timeline */
 };
 
 /* Pure: no I/O, no clock. The 24-hour rule wins over every preference: outside

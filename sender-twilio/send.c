@@ -71,8 +71,8 @@ static int reconcile(void *ctx, const struct wa_outbound *o, int64_t since_ms,
     struct wa_client_result r;
     wa_client_call(c->h, "GET", url, headers, NULL, 0, c->userpwd, stw_cfg.connect_timeout_ms,
                    stw_cfg.timeout_ms, &r);
-    int found = r.status == 200 ? stw_find_created(r.body.data, r.body.len, o, c->from,
-                                                   since_ms, oc->id, sizeof oc->id)
+    int found = r.status == 200 ? stw_find_created(r.body.data, r.body.len, o, c->from, since_ms,
+                                                   oc->id, sizeof oc->id)
                                 : -1;
     wa_buf_free(&r.body);
     wa_info("id=%s reconciled after an ambiguous answer: %s (list http=%ld)", o->id,

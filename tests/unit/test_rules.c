@@ -23,8 +23,16 @@ static void test_named_cases(void **state)
         int failover;
         const char *reason_has;
     } cases[] = {
-        {"reply via source: wrote via Baileys", {RTR_MODE_AUTO, N, 1, B, 1, 0, N, 1}, B, 0, "source"},
-        {"reply via source: wrote via Twilio", {RTR_MODE_AUTO, N, 1, T, 1, 0, N, 1}, T, 0, "source"},
+        {"reply via source: wrote via Baileys",
+         {RTR_MODE_AUTO, N, 1, B, 1, 0, N, 1},
+         B,
+         0,
+         "source"},
+        {"reply via source: wrote via Twilio",
+         {RTR_MODE_AUTO, N, 1, T, 1, 0, N, 1},
+         T,
+         0,
+         "source"},
         {"wrote via Baileys, Baileys down", {RTR_MODE_AUTO, N, 1, B, 0, 0, N, 1}, T, 1, "down"},
         {"outside window, no template",
          {RTR_MODE_AUTO, N, 0, B, 1, 0, N, 1},
@@ -44,7 +52,11 @@ static void test_named_cases(void **state)
         {"request forces Twilio in auto", {RTR_MODE_AUTO, T, 1, B, 1, 0, N, 1}, T, 0, "forced"},
         {"request forces Baileys, down", {RTR_MODE_AUTO, B, 1, T, 0, 0, N, 1}, B, 0, "down"},
         {"request beats mode", {RTR_MODE_TWILIO, B, 1, T, 1, 0, N, 1}, B, 0, "forced"},
-        {"forced Baileys with a template", {RTR_MODE_AUTO, B, 1, B, 1, 1, N, 1}, N, 0, "Twilio only"},
+        {"forced Baileys with a template",
+         {RTR_MODE_AUTO, B, 1, B, 1, 1, N, 1},
+         N,
+         0,
+         "Twilio only"},
         /* Rule 7: never overtake the contact's earlier message on the other path. */
         {"Baileys went down behind an earlier message",
          {RTR_MODE_AUTO, N, 1, B, 0, 0, B, 1},
@@ -98,59 +110,66 @@ static void test_every_combination(void **state)
                     for (int up = 0; up <= 1; up++)
                         for (int tpl = 0; tpl <= 1; tpl++)
                             for (int pd = 0; pd < 3; pd++)
-                            for (int tw = 0; tw <= 1; tw++) {
-                                /* The Twilio number's window is open only inside the contact's. */
-                                if (tw && !window) continue;
-                                struct rtr_route_in in = {(enum rtr_mode)mode, providers[f], window,
-                                                          providers[l],        up,           tpl,
-                                                          providers[pd],       tw};
-                                struct rtr_route r = rtr_route(&in);
-                                enum rtr_provider forced = providers[f] != N          ? providers[f]
-                                                           : mode == RTR_MODE_TWILIO  ? T
-                                                           : mode == RTR_MODE_BAILEYS ? B
-                                                                                      : N;
-                                count++;
-                                assert_non_null(r.reason);
-                                /* The 24-hour rule: Baileys never sends outside the window... */
-                                if (!window) assert_int_not_equal(r.provider, B);
-                                /* ...and nothing but a template does. */
-                                if (!window && !tpl) assert_int_equal(r.provider, N);
-                                if (!window && !tpl) assert_non_null(strstr(r.reason, "24h"));
-                                /* Only Twilio sends templates. */
-                                if (tpl) assert_int_not_equal(r.provider, B);
-                                /* A forced provider is never swapped for the other. */
-                                if (forced == T) assert_int_not_equal(r.provider, B);
-                                if (forced == B) assert_int_not_equal(r.provider, T);
-                                /* Failover only replaces Baileys by Twilio, only when Baileys is
-                                 * down.
-                                 */
-                                if (r.failover) {
-                                    assert_int_equal(r.provider, T);
-                                    assert_false(up);
-                                    assert_int_equal(forced, N);
+                                for (int tw = 0; tw <= 1; tw++) {
+                                    /* The Twilio number's window is open only inside the contact's.
+                                     */
+                                    if (tw && !window) continue;
+                                    struct rtr_route_in in = {(enum rtr_mode)mode,
+                                                              providers[f],
+                                                              window,
+                                                              providers[l],
+                                                              up,
+                                                              tpl,
+                                                              providers[pd],
+                                                              tw};
+                                    struct rtr_route r = rtr_route(&in);
+                                    enum rtr_provider forced = providers[f] != N ? providers[f]
+                                                               : mode == RTR_MODE_TWILIO  ? T
+                                                               : mode == RTR_MODE_BAILEYS ? B
+                                                                                          : N;
+                                    count++;
+                                    assert_non_null(r.reason);
+                                    /* The 24-hour rule: Baileys never sends outside the window...
+                                     */
+                                    if (!window) assert_int_not_equal(r.provider, B);
+                                    /* ...and nothing but a template does. */
+                                    if (!window && !tpl) assert_int_equal(r.provider, N);
+                                    if (!window && !tpl) assert_non_null(strstr(r.reason, "24h"));
+                                    /* Only Twilio sends templates. */
+                                    if (tpl) assert_int_not_equal(r.provider, B);
+                                    /* A forced provider is never swapped for the other. */
+                                    if (forced == T) assert_int_not_equal(r.provider, B);
+                                    if (forced == B) assert_int_not_equal(r.provider, T);
+                                    /* Failover only replaces Baileys by Twilio, only when Baileys
+                                     * is down.
+                                     */
+                                    if (r.failover) {
+                                        assert_int_equal(r.provider, T);
+                                        assert_false(up);
+                                        assert_int_equal(forced, N);
+                                    }
+                                    /* Free text goes to Twilio only where the contact wrote to a
+                                     * Twilio number: the source, or the failover number. */
+                                    if (r.provider == T && !tpl && forced == N)
+                                        assert_true(l == 1 || tw);
+                                    /* A refusal for want of a window says so. */
+                                    if (r.outside_window) assert_int_equal(r.provider, N);
+                                    /* Auto inside the window, free text: behind a pending message
+                                     * on its path; else reply via source, else Baileys when up. */
+                                    if (forced == N && window && !tpl) {
+                                        enum rtr_provider want = providers[pd] == B         ? B
+                                                                 : providers[pd] == T && tw ? T
+                                                                 : l == 1                   ? T
+                                                                 : up                       ? B
+                                                                 : tw                       ? T
+                                                                                            : N;
+                                        assert_int_equal(r.provider, want);
+                                    }
+                                    /* When a window is open on a channel that can send, it sends.
+                                     */
+                                    if (window && !tpl && (up || tw || l == 1 || forced != N))
+                                        assert_int_not_equal(r.provider, N);
                                 }
-                                /* Free text goes to Twilio only where the contact wrote to a
-                                 * Twilio number: the source, or the failover number. */
-                                if (r.provider == T && !tpl && forced == N)
-                                    assert_true(l == 1 || tw);
-                                /* A refusal for want of a window says so. */
-                                if (r.outside_window) assert_int_equal(r.provider, N);
-                                /* Auto inside the window, free text: behind a pending message on
-                                 * its path; else reply via source, else Baileys when up. */
-                                if (forced == N && window && !tpl) {
-                                    enum rtr_provider want =
-                                        providers[pd] == B                ? B
-                                        : providers[pd] == T && tw        ? T
-                                        : l == 1                          ? T
-                                        : up                              ? B
-                                        : tw                              ? T
-                                                                          : N;
-                                    assert_int_equal(r.provider, want);
-                                }
-                                /* When a window is open on a channel that can send, it sends. */
-                                if (window && !tpl && (up || tw || l == 1 || forced != N))
-                                    assert_int_not_equal(r.provider, N);
-                            }
     /* The Twilio number's window counts only inside the contact's (3 of 4 pairs). */
     assert_int_equal(count, 3 * 3 * 3 * 2 * 2 * 3 * 3);
 }
