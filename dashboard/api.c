@@ -1,6 +1,7 @@
 /* api.c - the dashboard's JSON API: leads, a lead's timeline, and the charts' figures, read from
  * the CRM with keyset pagination (a lead with 10,000 messages opens as fast as one with ten). */
 #include "dash.h"
+#include "wa_channel.h"
 #include "wa_log.h"
 #include "wa_window.h"
 
@@ -9,6 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A lead's windows, one per channel it wrote to, newest first: [[channel, provider, last inbound
+ * ms], ...] or NULL. Through contact_channels' primary key (contact_id, channel), so a page of 50
+ * leads costs 50 index lookups of a few rows each. */
+#define WINDOWS_SQL                                                                                \
+    "(SELECT json_agg(json_build_array(w.channel, w.provider, "                                    \
+    "   (extract(epoch FROM w.last_inbound_at) * 1000)::bigint) "                                  \
+    "   ORDER BY w.last_inbound_at DESC, w.channel) "                                              \
+    " FROM contact_channels w WHERE w.contact_id = c.id)"
+
 static const struct wa_pg_stmt statements[] = {
     /* $1 search (''), $2 limit, $3 cursor activity (ms, or NULL), $4 cursor id. */
     {"leads",
@@ -16,7 +26,7 @@ static const struct wa_pg_stmt statements[] = {
      "  (extract(epoch FROM c.last_inbound_at) * 1000)::bigint, "
      "  (extract(epoch FROM a.at) * 1000)::bigint, "
      "  lm.direction, lm.provider, lm.type, lm.body, lm.status, "
-     "  (extract(epoch FROM lm.at) * 1000)::bigint "
+     "  (extract(epoch FROM lm.at) * 1000)::bigint, " WINDOWS_SQL " "
      "FROM contacts c "
      "CROSS JOIN LATERAL (SELECT COALESCE(c.last_message_at, c.created_at) AS at) a "
      "LEFT JOIN LATERAL (SELECT m.direction, m.provider, m.type, m.body, m.status, m.at "
@@ -29,7 +39,8 @@ static const struct wa_pg_stmt statements[] = {
      4},
     {"lead",
      "SELECT c.id, c.phone, c.profile_name, c.last_inbound_provider, "
-     "  (extract(epoch FROM c.last_inbound_at) * 1000)::bigint FROM contacts c WHERE c.id = $1",
+     "  (extract(epoch FROM c.last_inbound_at) * 1000)::bigint, " WINDOWS_SQL " "
+     "FROM contacts c WHERE c.id = $1",
      1},
     /* $1 contact, $2 limit, $3 cursor time (text, or NULL), $4 cursor id. Ordered by when the
      * message happened (sql/0003_timeline.sql), through the (contact_id, at, id) index. */
@@ -41,7 +52,8 @@ static const struct wa_pg_stmt statements[] = {
      "     d.mime_declared), 'size', d.size, 'bucket', d.bucket, 'key', d.object_key, "
      "     'unavailable', d.unavailable) ORDER BY d.idx) "
      "   FROM media d WHERE d.message_id = m.id "
-     "     AND (d.stored_at IS NOT NULL OR d.unavailable IS NOT NULL)) "
+     "     AND (d.stored_at IS NOT NULL OR d.unavailable IS NOT NULL)), "
+     "  m.channel "
      "FROM messages m WHERE m.contact_id = $1::bigint "
      "  AND ($3::timestamptz IS NULL OR (m.at, m.id) < ($3::timestamptz, $4::uuid)) "
      "ORDER BY m.at DESC, m.id DESC LIMIT $2::integer",
@@ -174,8 +186,33 @@ static int parse_limit(const char *s, char *out, unsigned *status, char *err, si
 #define INT(q, r, c)                                                                               \
     (PQgetisnull(q, r, c) ? json_null() : json_integer(strtoll(PQgetvalue(q, r, c), NULL, 10)))
 
-/* The lead as both endpoints show it: the window is computed here, at read time. */
-static json_t *lead_json(PGresult *q, int r)
+/* One channel's window from the row's [channel, provider, last inbound ms]. */
+static json_t *window_json(json_t *row, int64_t now)
+{
+    const char *channel = json_string_value(json_array_get(row, 0));
+    int64_t last = json_integer_value(json_array_get(row, 2));
+    const char *number = channel ? wa_channel_number(channel) : NULL;
+    return json_pack("{s:s?, s:O, s:s?, s:I, s:b}", "channel", channel, "provider",
+                     json_array_get(row, 1), "number", number, "closes_ms",
+                     (json_int_t)wa_window_closes_ms(last), "open", wa_window_open(last, now));
+}
+
+/* The column's aggregated windows (WINDOWS_SQL), each computed by wa_window_*: the countdown is
+ * defined in one place, whatever reads it. */
+static json_t *windows_json(PGresult *q, int r, int c, int64_t now)
+{
+    json_t *out = json_array();
+    json_t *rows = PQgetisnull(q, r, c) ? NULL : json_loads(PQgetvalue(q, r, c), 0, NULL);
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) json_array_append_new(out, window_json(row, now));
+    json_decref(rows);
+    return out;
+}
+
+/* The lead as both endpoints show it: the windows are computed here, at read time. The contact's
+ * own window (contacts.last_inbound_at, the newest of its channels') stays for older clients. */
+static json_t *lead_json(PGresult *q, int r, int windows_col)
 {
     json_t *o = json_object();
     json_object_set_new(o, "id", INT(q, r, 0));
@@ -183,9 +220,10 @@ static json_t *lead_json(PGresult *q, int r)
     json_object_set_new(o, "name", STR(q, r, 2));
     json_object_set_new(o, "last_inbound_provider", STR(q, r, 3));
     int64_t last = PQgetisnull(q, r, 4) ? 0 : strtoll(PQgetvalue(q, r, 4), NULL, 10);
-    int64_t closes = wa_window_closes_ms(last);
-    json_object_set_new(o, "window_open", json_boolean(wa_window_open(last, wa_wall_ms())));
+    int64_t closes = wa_window_closes_ms(last), now = wa_wall_ms();
+    json_object_set_new(o, "window_open", json_boolean(wa_window_open(last, now)));
     json_object_set_new(o, "window_closes_ms", closes ? json_integer(closes) : json_null());
+    json_object_set_new(o, "windows", windows_json(q, r, windows_col, now));
     return o;
 }
 
@@ -209,7 +247,7 @@ json_t *dash_leads(const char *q, const char *limit, const char *cursor, unsigne
     json_t *leads = json_array();
     int n = PQntuples(r);
     for (int i = 0; i < n; i++) {
-        json_t *o = lead_json(r, i);
+        json_t *o = lead_json(r, i, 12);
         if (!PQgetisnull(r, i, 6)) {
             json_t *lm = json_object();
             json_object_set_new(lm, "direction", STR(r, i, 6));
@@ -260,7 +298,7 @@ json_t *dash_messages(const char *lead, const char *limit, const char *cursor, u
         snprintf(err, errsz, "no such lead");
         return NULL;
     }
-    json_t *contact = lead_json(c, 0);
+    json_t *contact = lead_json(c, 0, 5);
     PQclear(c);
     const char *p[] = {lead, lim, ts[0] ? ts : NULL, mid[0] ? mid : NULL};
     PGresult *r = query("messages", 4, p, status, err, errsz);
@@ -283,6 +321,7 @@ json_t *dash_messages(const char *lead, const char *limit, const char *cursor, u
         json_object_set_new(m, "error_text", STR(r, i, 8));
         json_object_set_new(m, "reason", STR(r, i, 9));
         json_object_set_new(m, "created_ms", INT(r, i, 10));
+        json_object_set_new(m, "channel", STR(r, i, 13));
         json_t *media = json_array();
         json_t *rows = PQgetisnull(r, i, 12) ? NULL : json_loads(PQgetvalue(r, i, 12), 0, NULL);
         size_t k;

@@ -63,6 +63,69 @@ export function providerBadge(provider) {
     `Provider: ${providerLabel(provider)}`);
 }
 
+// Country calling codes shorter than three digits (ITU-T E.164 assignments); every other code
+// has three. Enough to split "+972500000001" into "+972 50 000 0001" without a phone library.
+const SHORT_COUNTRY_CODES = new Set([
+  '1', '7', '20', '27', '30', '31', '32', '33', '34', '36', '39', '40', '41', '43', '44', '45',
+  '46', '47', '48', '49', '51', '52', '53', '54', '55', '56', '57', '58', '60', '61', '62', '63',
+  '64', '65', '66', '81', '82', '84', '86', '90', '91', '92', '93', '94', '95', '98',
+]);
+
+/**
+ * An E.164 number for reading: "+14155238886" → "+1 415 523 8886". The national part is grouped
+ * from the end (4, then 3s) so two numbers of one provider are told apart at a glance; this is
+ * not any country's own convention. Anything that is not E.164 comes back as it was.
+ */
+export function formatNumber(number) {
+  const match = /^\+(\d{8,15})$/.exec(String(number ?? ''));
+  if (!match) return String(number ?? '');
+  const digits = match[1];
+  const ccLength = SHORT_COUNTRY_CODES.has(digits[0]) ? 1 : SHORT_COUNTRY_CODES.has(digits.slice(0, 2)) ? 2 : 3;
+  let rest = digits.slice(ccLength);
+  const groups = [rest.slice(-4)];
+  rest = rest.slice(0, -4);
+  while (rest.length > 0) {
+    groups.unshift(rest.slice(-3));
+    rest = rest.slice(0, -3);
+  }
+  // A lone leading digit reads like a typo: it joins the group after it.
+  if (groups.length > 1 && groups[0].length === 1) groups.splice(0, 2, groups[0] + groups[1]);
+  return `+${digits.slice(0, ccLength)} ${groups.join(' ')}`;
+}
+
+/**
+ * A channel name (docs/architecture.md §3) in parts: "twilio:+14155238886" → {provider: "twilio",
+ * number: "+14155238886"}; a bare provider name ("baileys": its default number, not known) has
+ * number null. null for no channel at all (a message that was never sent anywhere).
+ */
+export function channelParts(channel) {
+  if (typeof channel !== 'string' || channel === '') return null;
+  const colon = channel.indexOf(':');
+  if (colon < 0) return { provider: channel, number: null };
+  return { provider: channel.slice(0, colon), number: channel.slice(colon + 1) };
+}
+
+/** "Twilio +1 415 523 8886", or just "Twilio" for a bare provider name. */
+export function channelLabel(channel) {
+  const parts = channelParts(channel);
+  if (!parts) return '';
+  const provider = providerLabel(parts.provider);
+  return parts.number ? `${provider} ${formatNumber(parts.number)}` : provider;
+}
+
+/**
+ * The number a message came to or went from, shown after its provider badge: "+1 415 523 8886".
+ * The badge already names the provider, so a bare provider name adds nothing and gives null; a
+ * channel of another provider than the badge's (which should not happen) names its own.
+ */
+export function channelTag(channel, provider) {
+  const parts = channelParts(channel);
+  if (!parts?.number) return null;
+  const sameProvider = providerKey(parts.provider) === providerKey(provider);
+  return h('span', { class: 'msg-channel', dataset: { channel }, title: `Channel ${channel}` },
+    sameProvider ? formatNumber(parts.number) : channelLabel(channel));
+}
+
 /** A remaining duration as "5h 12m", "12m", "45s" (the window countdown). */
 export function formatRemaining(ms) {
   const totalSeconds = Math.max(0, Math.floor(ms / 1000));
@@ -162,7 +225,7 @@ export function coalesce(fn, wait) {
  * The 24-hour window as a live element: data-closes-ms lets refreshWindows() recompute the
  * countdown every second without knowing which lead or view the element belongs to.
  */
-export function windowBadge(lead) {
+function windowBadge(lead) {
   const el = h('span', {
     class: 'window',
     dataset: {
@@ -174,10 +237,40 @@ export function windowBadge(lead) {
   return el;
 }
 
+/** One channel's window (an entry of the API's `windows`): "Twilio +1 415 523 8886 · 5h 12m". */
+function channelWindowBadge(w) {
+  const el = h('span', {
+    class: 'window',
+    dataset: {
+      channel: w.channel,
+      label: channelLabel(w.channel),
+      closesMs: Number.isFinite(w.closes_ms) ? w.closes_ms : null,
+      openFlag: w.open ? 'true' : 'false',
+    },
+  });
+  paintWindow(el);
+  return el;
+}
+
+/**
+ * A lead's 24-hour windows: WhatsApp keeps one per business number, so a lead that wrote to two
+ * numbers has two countdowns, newest first (the API's order). A lead the API knows no channel of
+ * (it never wrote, or only before channels were recorded) keeps the one contact-level window.
+ */
+export function windowsView(lead) {
+  const windows = Array.isArray(lead.windows) ? lead.windows : [];
+  if (windows.length === 0) return windowBadge(lead);
+  return h('ul', { class: 'windows', 'aria-label': '24h window per business number' },
+    windows.map((w) => h('li', {}, channelWindowBadge(w))));
+}
+
 function paintWindow(el, now = Date.now()) {
   const closes = el.dataset.closesMs === undefined ? null : Number(el.dataset.closesMs);
   const state = windowText({ window_closes_ms: closes, window_open: el.dataset.openFlag === 'true' }, now);
-  const text = `24h window: ${state.text}`;
+  const label = el.dataset.label;
+  let text = `24h window: ${state.text}`;
+  // Per channel the open text is just the time left: "open … left" on every line is noise.
+  if (label) text = `${label} · ${state.open && Number.isFinite(closes) ? formatRemaining(closes - now) : state.text}`;
   // Only touch the DOM when the text changes: this runs every second for every row.
   if (el.textContent !== text) el.textContent = text;
   el.dataset.open = state.open ? 'true' : 'false';

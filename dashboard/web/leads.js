@@ -1,7 +1,7 @@
 // The leads list (left column): search, pages by cursor, live updates from SSE events.
 
 import { api, isQuiet } from './api.js';
-import { h, providerBadge, windowBadge, formatTime, formatFull, isoTime, coalesce, serialized } from './dom.js';
+import { h, providerBadge, windowsView, formatTime, formatFull, isoTime, coalesce, serialized } from './dom.js';
 
 // More contacts than this touched in one burst of events: refetching each one would be a
 // request storm, so the first page is fetched once and merged instead.
@@ -191,7 +191,7 @@ export class LeadList {
         last?.direction === 'outbound' ? h('span', { class: 'dir', 'aria-hidden': 'true' }, '↗ ') : null,
         snippet(last)),
       h('span', { class: 'lead-bottom' },
-        windowBadge(lead),
+        windowsView(lead),
         last?.at_ms
           ? h('time', { datetime: isoTime(last.at_ms), title: formatFull(last.at_ms) }, formatTime(last.at_ms))
           : null));
@@ -235,6 +235,8 @@ export class LeadList {
     } else if (lead && activity) {
       this.put(lead, 'top');
     } else if (lead && type === 'lead.update') {
+      // The event carries the contact-level window only, not the per-channel ones: those come
+      // with the refetch below (the row's `windows`), a few hundred milliseconds later.
       const c = event.contact;
       this.put({
         ...lead,

@@ -7,8 +7,8 @@
 
 import { api, isQuiet } from './api.js';
 import {
-  h, setChildren, providerBadge, providerKey, providerLabel, windowBadge, formatTime, formatFull,
-  formatSize, isoTime, safeUrl, coalesce, serialized,
+  h, setChildren, providerBadge, providerKey, providerLabel, channelTag, channelLabel, windowsView,
+  formatTime, formatFull, formatSize, isoTime, safeUrl, coalesce, serialized,
 } from './dom.js';
 
 const PAGE = 50;
@@ -168,7 +168,7 @@ export class Timeline {
       h('h2', { id: 'conv-title' }, title),
       h('p', { class: 'conv-meta' },
         contact.name && contact.phone ? h('span', { class: 'conv-phone' }, contact.phone) : null,
-        windowBadge(contact),
+        windowsView(contact),
         contact.last_inbound_provider
           ? h('span', { class: 'conv-source' }, 'Last inbound via ', providerBadge(contact.last_inbound_provider))
           : null));
@@ -316,13 +316,14 @@ export class Timeline {
     el.dataset.status = m.status ?? 'unknown';
     el.dataset.failover = m.failover === true ? 'true' : 'false';
     // One accessible name per bubble so a screen reader can skim who sent what, through whom.
-    el.setAttribute('aria-label', `${m.direction === 'inbound' ? 'Received' : 'Sent'} via ${providerLabel(m.provider)}`
+    el.setAttribute('aria-label', `${m.direction === 'inbound' ? 'Received' : 'Sent'} via ${channelLabel(m.channel) || providerLabel(m.provider)}`
       + `${m.failover ? ' (failover)' : ''}, ${m.status ?? 'unknown'}, ${formatFull(m.created_ms)}`);
   }
 
   renderHead(m) {
     return h('div', { class: 'msg-head' },
       providerBadge(m.provider),
+      channelTag(m.channel, m.provider),
       m.failover === true
         ? h('span', { class: 'failover-marker', title: m.reason || 'Sent by Twilio instead of Baileys' }, '⇄ failover')
         : null,

@@ -95,6 +95,40 @@ test('a timeline pages by cursor, newest first, without gaps or repeats', async 
   }
 });
 
+// The tests run with two Twilio numbers (scripts/e2e.sh).
+const [FIRST, SECOND] = env.TWILIO_WA_FROM.split(',').map((n) => n.trim().replace(/^whatsapp:/, ''));
+
+test('channels: a contact who wrote to two Twilio numbers has a window per number, newest first, and each message names its channel', async () => {
+  assert.ok(SECOND, 'the tests configure two Twilio numbers');
+  const phone = uniquePhone();
+  for (const [i, to] of [FIRST, SECOND].entries()) {
+    const r = await sim('/sim/inbound', { from: phone, to, body: `to number ${i + 1}` });
+    assert.equal(r.status, 204, JSON.stringify(r));
+    await waitFor(`message ${i + 1}`, async () => (await messagesFor(phone)).length === i + 1);
+  }
+  const lead = await leadOf(phone);
+  assert.deepEqual(lead.windows.map((w) => [w.channel, w.provider, w.number, w.open]), [
+    [`twilio:${SECOND}`, 'twilio', SECOND, true],
+    [`twilio:${FIRST}`, 'twilio', FIRST, true],
+  ]);
+  assert.ok(lead.windows[0].closes_ms > lead.windows[1].closes_ms, JSON.stringify(lead.windows));
+  assert.ok(lead.windows[1].closes_ms > Date.now() + 23 * 3600e3);
+  // The contact-level window (kept for older clients) is the latest channel's.
+  assert.equal(lead.window_closes_ms, lead.windows[0].closes_ms);
+  // A bare provider name (a row from before channels) has no number; long ago, its window is closed.
+  await q(`insert into contact_channels (contact_id, channel, provider, last_inbound_at)
+    values ($1, 'twilio', 'twilio', now() - interval '25 hours')`, [lead.id]);
+  const t = await get(`/api/leads/${lead.id}/messages`);
+  assert.equal(t.status, 200, t.text);
+  const windows = t.json.contact.windows;
+  assert.equal(windows.length, 3, JSON.stringify(windows));
+  assert.deepEqual(windows.slice(0, 2), lead.windows);
+  assert.deepEqual([windows[2].channel, windows[2].number, windows[2].open], ['twilio', null, false]);
+  assert.ok(windows[2].closes_ms < Date.now());
+  assert.deepEqual(t.json.messages.map((m) => [m.text, m.channel]),
+    [['to number 2', `twilio:${SECOND}`], ['to number 1', `twilio:${FIRST}`]]);
+});
+
 test('leads are found by phone or name; the rest are not', async () => {
   const phone = uniquePhone();
   const name = `Zelda${Math.floor(Math.random() * 1e6)}`;

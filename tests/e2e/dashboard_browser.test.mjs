@@ -145,3 +145,38 @@ test('a message refused outside 24h shows its notice', async () => {
   await shot(page, 'outside-window');
   await page.close();
 });
+
+// The tests run with two Twilio numbers (scripts/e2e.sh).
+const [FIRST, SECOND] = env.TWILIO_WA_FROM.split(',').map((n) => n.trim().replace(/^whatsapp:/, ''));
+
+test('channels: each message shows the number it came to, and the lead a window countdown per number', async () => {
+  assert.deepEqual([FIRST, SECOND], ['+14155238886', '+14155550199'], 'the numbers the labels below expect');
+  const page = await loggedIn();
+  const phone = uniquePhone();
+  await sim('/sim/inbound', { from: phone, to: FIRST, body: 'to the first number' });
+  await waitFor('the lead', async () => (await messagesFor(phone)).length === 1);
+  const row = await openLead(page, phone);
+  // The second number is written to while the lead is open: its window must appear live.
+  await page.locator('#timeline .msg', { hasText: 'to the first number' }).waitFor({ timeout: 15000 });
+  await sim('/sim/inbound', { from: phone, to: SECOND, body: 'to the second number' });
+  const second = page.locator('#timeline .msg', { hasText: 'to the second number' });
+  await second.waitFor({ timeout: 15000 });
+  const first = page.locator('#timeline .msg', { hasText: 'to the first number' });
+  for (const [msg, number, channel] of [[first, '+1 415 523 8886', FIRST], [second, '+1 415 555 0199', SECOND]]) {
+    const label = msg.locator('.msg-head .badge-provider + .msg-channel');
+    assert.equal(await label.innerText(), number);
+    assert.equal(await label.getAttribute('data-channel'), `twilio:${channel}`);
+  }
+  const head = '#conv-head .window[data-channel]';
+  await page.waitForFunction((s) => document.querySelectorAll(s).length === 2, head, { timeout: 15000 });
+  const texts = await page.locator(head).allInnerTexts();
+  // Newest first: the number written to last.
+  assert.match(texts[0], /^Twilio \+1 415 555 0199 · 2[34]h \d+m$/);
+  assert.match(texts[1], /^Twilio \+1 415 523 8886 · 2[34]h \d+m$/);
+  assert.deepEqual(await page.locator(head).evaluateAll((els) => els.map((e) => e.dataset.open)), ['true', 'true']);
+  // The leads list shows them too, once its row is refetched after the events.
+  await page.waitForFunction((s) => document.querySelectorAll(s).length === 2,
+    `.lead[data-lead-id="${await row.first().getAttribute('data-lead-id')}"] .window[data-channel]`, { timeout: 15000 });
+  await shot(page, 'channels');
+  await page.close();
+});
