@@ -13,7 +13,7 @@ struct prepared {
     struct wa_inbound in;
     char ts[24], now[24], window[24];
     char *payload, *msg;
-    const char *params[15];
+    const char *params[16];
 };
 
 /* The message part of the wa.inbound event; SQL adds the message id. */
@@ -62,7 +62,7 @@ static enum wa_result prepare(const rd_kafka_message_t *km, int64_t now, struct 
     p->payload = wa_xstrndup(km->payload, km->len);
     p->msg = message_event(in);
     snprintf(p->window, sizeof p->window, "%lld", (long long)WA_WINDOW_MS);
-    const char *v[15] = {in->phone,
+    const char *v[16] = {in->phone,
                          in->wa_id,
                          in->lid,
                          in->profile_name,
@@ -76,7 +76,8 @@ static enum wa_result prepare(const rd_kafka_message_t *km, int64_t now, struct 
                          p->msg,
                          p->now,
                          rtr_cfg.topic_media,
-                         p->window};
+                         p->window,
+                         rtr_cfg.topic_send_twilio};
     memcpy(p->params, v, sizeof v);
     out->received_ms = in->received_ms;
     return WA_OK;
@@ -111,6 +112,6 @@ enum wa_result rtr_inbound_batch(struct rtr *r, rd_kafka_message_t **ms, size_t 
                                  struct rtr_outcome *out, enum wa_result *res)
 {
     static const struct rtr_batch_ops ops = {
-        "inbound_store", 15, sizeof(struct prepared), "message", prepare_rec, result, release};
+        "inbound_store", 16, sizeof(struct prepared), "message", prepare_rec, result, release};
     return rtr_pipelined_batch(r, ms, n, out, res, &ops);
 }

@@ -28,6 +28,15 @@ static const struct wa_cfg config[] = {
     {"TWILIO_WA_FROM", "", WA_CFG_STR, 0, 0, NULL,
      "Twilio's WhatsApp numbers, comma-separated; the first takes over from Baileys",
      &rtr_cfg.twilio_from, NULL},
+    {"REENGAGE_CONTENT_SID", "", WA_CFG_STR, 0, 0, NULL,
+     "approved template (HX...) sent to re-open a closed window; free text is held meanwhile",
+     &rtr_cfg.reengage_sid, NULL},
+    {"REENGAGE_VARIABLES", "", WA_CFG_STR, 0, 0, NULL,
+     "its variables, a JSON object of strings; {name} is the contact's name",
+     &rtr_cfg.reengage_vars, NULL},
+    {"HOLD_TTL_S", "604800", WA_CFG_INT, 1, 2592000, NULL,
+     "how long a held message waits for the contact's reply before it fails", NULL,
+     &rtr_cfg.hold_ttl_s},
     {"ROUTER_TOPIC_INBOUND", "wa.inbound", WA_CFG_STR, 0, 0, NULL, "inbound topic",
      &rtr_cfg.topic_inbound, NULL},
     {"ROUTER_TOPIC_EVENTS", "wa.events", WA_CFG_STR, 0, 0, NULL, "CRM changelog topic",
@@ -78,6 +87,11 @@ static void metrics_init(void)
                                         "result=\"duplicate\",provider=\"none\"", o);
     rtr_m.out_failover = wa_metric_new(WA_COUNTER, "wa_router_failover_total", "",
                                        "Messages routed to Twilio because Baileys was down.");
+    rtr_m.out_held = wa_metric_new(WA_COUNTER, "wa_router_outbound_total",
+                                   "result=\"held\",provider=\"twilio\"", o);
+    rtr_m.held_expired =
+        wa_metric_new(WA_COUNTER, "wa_router_held_expired_total", "",
+                      "Held messages failed because the contact did not write in time.");
     const char *st = "Statuses by outcome.";
     rtr_m.st_applied =
         wa_metric_new(WA_COUNTER, "wa_router_status_total", "result=\"applied\"", st);
@@ -187,6 +201,7 @@ static void run(struct rtr *r)
         if (wa_now_ms() - last_drain > 1000) {
             /* Events left behind by a crash or a Kafka outage go out here. */
             atomic_store(&pg_ready, wa_pg_ok(&r->pg));
+            rtr_holds_expire(r);
             while (rtr_outbox_publish(r) > 0) {
             }
             last_drain = wa_now_ms();
@@ -236,6 +251,11 @@ int main(void)
             return WA_EX_CONFIG;
         }
         snprintf(rtr_cfg.twilio_default, sizeof rtr_cfg.twilio_default, "%s", ids[0]);
+    }
+    char why[300];
+    if (rtr_reengage_load(why, sizeof why) < 0) {
+        fprintf(stderr, "config: %s\n", why);
+        return WA_EX_CONFIG;
     }
     metrics_init();
 

@@ -68,6 +68,121 @@ static char *refused_event(const struct wa_outbound *o, long long contact, const
                           "failed"));
 }
 
+/* Stores one routed (or refused, or held) message with its command and events, inside the open
+ * transaction. held_until_ms: when a held message fails (0: not held). */
+static enum wa_result store(struct rtr *r, const rd_kafka_message_t *km, struct wa_outbound *o,
+                            long long contact, const struct rtr_route *rt, const char *channel,
+                            int64_t held_until_ms, int64_t now, struct rtr_outcome *out)
+{
+    char err[512];
+    enum wa_result res = WA_OK;
+    const char *provider = rt->provider == RTR_NONE ? NULL : rtr_provider_name(rt->provider);
+    const char *status = !provider ? "failed" : rt->hold ? "held" : "queued";
+    /* The one refusal the rules make for a free-form message outside the
+     * window gets its own code: the dashboard shows a notice for it. */
+    const char *code =
+        !provider ? (rt->outside_window ? "outside_window" : "provider_refused") : NULL;
+
+    o->route = provider;
+    o->channel = channel;
+    o->routed_ms = now;
+    o->reason = rt->reason;
+    char *payload = wa_outbound_encode(o, WA_OUT_RECORD);
+    /* A held message has no command yet: the contact's reply releases it (store.c). */
+    char *cmd = provider && !rt->hold ? wa_outbound_encode(o, WA_OUT_COMMAND) : NULL;
+    char *ev = outbound_event(o, contact, provider ? provider : "none", status, rt->failover,
+                              rt->reason, now);
+    char *ev2 = rt->failover ? failover_event(o, contact, rt->reason, now) : NULL;
+    char *ev3 = !provider ? refused_event(o, contact, code, rt->reason, now) : NULL;
+    char *werr = !provider && km ? wa_error_encode("router.route", code, rt->reason, 0, NULL,
+                                                   rd_kafka_topic_name(km->rkt), km->partition,
+                                                   km->offset, km->payload, km->len)
+                                 : NULL;
+    char req[24], cid[24], held[24];
+    snprintf(req, sizeof req, "%lld", (long long)o->requested_ms);
+    snprintf(cid, sizeof cid, "%lld", contact);
+    snprintf(held, sizeof held, "%lld", (long long)held_until_ms);
+    const char *send_topic =
+        rt->provider == RTR_TWILIO ? rtr_cfg.topic_send_twilio : rtr_cfg.topic_send_baileys;
+    const char *body = o->text ? o->text : o->caption;
+    const char *sp[24] = {o->id, cid, provider, o->idempotency_key, o->type, body, status, code,
+                          provider ? NULL : rt->reason, rt->failover ? "true" : "false", payload,
+                          rt->reason, req, wa_event_key(o->to), cmd ? send_topic : NULL, cmd,
+                          rtr_cfg.topic_events, ev,
+                          /* a failover and a refusal never come together */
+                          ev2 ? rtr_cfg.topic_events : (werr ? rtr_cfg.topic_error : NULL),
+                          ev2 ? ev2 : werr, ev3 ? rtr_cfg.topic_events : NULL, ev3, channel,
+                          held_until_ms ? held : NULL};
+    PGresult *s = wa_pg_exec(&r->pg, "outbound_store", 24, sp, &res, err, sizeof err);
+    if (!s) {
+        wa_warn("postgres %s", err);
+        if (res == WA_FAIL) {
+            out->code = "rejected_by_crm";
+            snprintf(out->reason, sizeof out->reason, "the CRM refused the request: %s", err);
+        }
+    } else if (PQgetisnull(s, 0, 0)) {
+        out->duplicate = 1;
+        wa_metric_add(rtr_m.out_duplicate, 1);
+    } else {
+        wa_metric_add(rt->hold                      ? rtr_m.out_held
+                      : rt->provider == RTR_TWILIO  ? rtr_m.out_twilio
+                      : rt->provider == RTR_BAILEYS ? rtr_m.out_baileys
+                                                    : rtr_m.out_refused,
+                      1);
+        if (rt->failover) wa_metric_add(rtr_m.out_failover, 1);
+        wa_info("outbound id=%s to=%s provider=%s channel=%s status=%s reason=\"%s\"", o->id,
+                o->to, provider ? provider : "none", channel ? channel : "none", status,
+                rt->reason);
+        out->received_ms = o->requested_ms;
+    }
+    PQclear(s);
+    free(payload);
+    free(cmd);
+    free(ev);
+    free(ev2);
+    free(ev3);
+    free(werr);
+    return s ? WA_OK : res;
+}
+
+/* A message was held on channel: the first hold of a period sends the re-engagement template
+ * there, named after the contact's hold period so a replay makes the same message, once. */
+static enum wa_result reengage(struct rtr *r, const struct wa_outbound *held, long long contact,
+                               const char *channel, const char *name, int64_t now)
+{
+    char key[WA_KEY_MAX], cid[24], start[24], end[24], err[512];
+    struct wa_outbound t = {0};
+    snprintf(key, sizeof key, "reengage:%lld:%s:%lld", contact, channel, (long long)now);
+    wa_outbound_id(key, t.id);
+    snprintf(cid, sizeof cid, "%lld", contact);
+    snprintf(start, sizeof start, "%lld", (long long)now);
+    snprintf(end, sizeof end, "%lld", (long long)(now + rtr_cfg.hold_ttl_s * 1000));
+    const char *hp[] = {cid, channel, start, end, t.id};
+    enum wa_result res;
+    PGresult *q = wa_pg_exec(&r->pg, "hold_start", 5, hp, &res, err, sizeof err);
+    if (!q) {
+        wa_warn("postgres %s", err);
+        return res;
+    }
+    int fresh = PQntuples(q) == 1;
+    PQclear(q);
+    if (!fresh) return WA_OK; /* this period's template went out already */
+    t.idempotency_key = key;
+    memcpy(t.to, held->to, sizeof t.to);
+    t.type = "template";
+    t.content_sid = rtr_cfg.reengage_sid;
+    t.variables = rtr_reengage_variables(name);
+    t.requested_ms = now;
+    t.window_until_ms = 0;
+    struct rtr_route rt = {.provider = RTR_TWILIO,
+                           .reason = "re-engagement: the contact's window on this number is "
+                                     "closed; held messages go once they reply"};
+    struct rtr_outcome out = {0};
+    res = store(r, NULL, &t, contact, &rt, channel, 0, now, &out);
+    json_decref(t.variables);
+    return res;
+}
+
 /* One request inside the open transaction. WA_OK (stored or repeat), WA_FAIL
  * with out->code (park it), WA_RETRY (roll back, try later). */
 static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t now,
@@ -112,6 +227,9 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
     int64_t twilio_ms = PQgetisnull(c, 0, 6) ? 0 : strtoll(PQgetvalue(c, 0, 6), NULL, 10);
     if (!PQgetisnull(c, 0, 7))
         snprintf(baileys_channel, sizeof baileys_channel, "%s", PQgetvalue(c, 0, 7));
+    char profile_name[128] = "";
+    if (!PQgetisnull(c, 0, 8))
+        snprintf(profile_name, sizeof profile_name, "%s", PQgetvalue(c, 0, 8));
     PQclear(c);
     if (repeat) {
         out->duplicate = 1;
@@ -130,6 +248,7 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
         .has_template = o.content_sid != NULL,
         .pending = pending,
         .twilio_window_open = wa_window_open(twilio_ms, now),
+        .reengage = rtr_cfg.reengage_sid != NULL,
     };
     struct rtr_route rt = rtr_route(&in);
     /* The channel: the one the contact wrote to (reply via source), else the provider's
@@ -139,75 +258,18 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
                           : rt.provider == RTR_TWILIO        ? rtr_cfg.twilio_default
                           : baileys_channel[0]               ? baileys_channel
                                                              : "baileys";
-    const char *provider = rt.provider == RTR_NONE ? NULL : rtr_provider_name(rt.provider);
-    const char *status = provider ? "queued" : "failed";
-    /* The one refusal the rules make for a free-form message outside the
-     * window gets its own code: the dashboard shows a notice for it. */
-    const char *code =
-        !provider ? (rt.outside_window ? "outside_window" : "provider_refused") : NULL;
-
-    o.route = provider;
     o.failover = rt.failover;
     o.window_until_ms = in.window_open ? wa_window_closes_ms(last_ms) : 0;
-    o.channel = channel;
     if (rt.provider == RTR_BAILEYS) {
         o.failover_channel = rtr_cfg.twilio_default;
         o.failover_window_until_ms = in.twilio_window_open ? wa_window_closes_ms(twilio_ms) : 0;
     }
-    o.routed_ms = now;
-    o.reason = rt.reason;
-    char *payload = wa_outbound_encode(&o, WA_OUT_RECORD);
-    char *cmd = provider ? wa_outbound_encode(&o, WA_OUT_COMMAND) : NULL;
-    char *ev = outbound_event(&o, contact, provider ? provider : "none", status, rt.failover,
-                              rt.reason, now);
-    char *ev2 = rt.failover ? failover_event(&o, contact, rt.reason, now) : NULL;
-    char *ev3 = !provider ? refused_event(&o, contact, code, rt.reason, now) : NULL;
-    char *werr = !provider ? wa_error_encode("router.route", code, rt.reason, 0, NULL,
-                                             rd_kafka_topic_name(km->rkt), km->partition,
-                                             km->offset, km->payload, km->len)
-                           : NULL;
-    char req[24], cid[24];
-    snprintf(req, sizeof req, "%lld", (long long)o.requested_ms);
-    snprintf(cid, sizeof cid, "%lld", contact);
-    const char *send_topic =
-        rt.provider == RTR_TWILIO ? rtr_cfg.topic_send_twilio : rtr_cfg.topic_send_baileys;
-    const char *body = o.text ? o.text : o.caption;
-    const char *sp[23] = {o.id, cid, provider, o.idempotency_key, o.type, body, status, code,
-                          provider ? NULL : rt.reason, rt.failover ? "true" : "false", payload,
-                          rt.reason, req, wa_event_key(o.to), cmd ? send_topic : NULL, cmd,
-                          rtr_cfg.topic_events, ev,
-                          /* a failover and a refusal never come together */
-                          ev2 ? rtr_cfg.topic_events : (werr ? rtr_cfg.topic_error : NULL),
-                          ev2 ? ev2 : werr, ev3 ? rtr_cfg.topic_events : NULL, ev3, channel};
-    PGresult *s = wa_pg_exec(&r->pg, "outbound_store", 23, sp, &res, err, sizeof err);
-    if (!s) {
-        wa_warn("postgres %s", err);
-        if (res == WA_FAIL) {
-            out->code = "rejected_by_crm";
-            snprintf(out->reason, sizeof out->reason, "the CRM refused the request: %s", err);
-        }
-    } else if (PQgetisnull(s, 0, 0)) {
-        out->duplicate = 1;
-        wa_metric_add(rtr_m.out_duplicate, 1);
-    } else {
-        wa_metric_add(rt.provider == RTR_TWILIO    ? rtr_m.out_twilio
-                      : rt.provider == RTR_BAILEYS ? rtr_m.out_baileys
-                                                   : rtr_m.out_refused,
-                      1);
-        if (rt.failover) wa_metric_add(rtr_m.out_failover, 1);
-        wa_info("outbound id=%s to=%s provider=%s status=%s reason=\"%s\"", o.id, o.to,
-                provider ? provider : "none", status, rt.reason);
-        out->received_ms = o.requested_ms;
-    }
-    PQclear(s);
-    free(payload);
-    free(cmd);
-    free(ev);
-    free(ev2);
-    free(ev3);
-    free(werr);
+    res = store(r, km, &o, contact, &rt, channel, rt.hold ? now + rtr_cfg.hold_ttl_s * 1000 : 0,
+                now, out);
+    if (res == WA_OK && rt.hold && !out->duplicate)
+        res = reengage(r, &o, contact, channel, profile_name[0] ? profile_name : NULL, now);
     json_decref(root);
-    return s ? WA_OK : res;
+    return res;
 }
 
 enum wa_result rtr_outbound_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n,

@@ -24,8 +24,13 @@ struct rtr_config {
     /* "twilio:+E164": the Twilio channel that takes over from Baileys; "twilio" when no number
      * is configured (then Twilio's default channel is whichever the sender has). */
     char twilio_default[WA_CHANNEL_MAX];
+    /* Re-engagement (§3.2): the approved template (a Content SID) that invites a contact to
+     * write, its variables, and how long a held message waits. NULL: off. */
+    const char *reengage_sid, *reengage_vars;
+    long hold_ttl_s;
 };
 extern struct rtr_config rtr_cfg;
+
 
 struct rtr {
     rd_kafka_t *consumer;
@@ -102,11 +107,18 @@ enum wa_result rtr_park(struct rtr *r, const rd_kafka_message_t *m, const char *
 struct rtr_metrics {
     struct wa_metric *stored, *duplicate, *parked, *retried;
     struct wa_metric *out_twilio, *out_baileys, *out_refused, *out_duplicate, *out_failover;
+    struct wa_metric *out_held, *held_expired;
     struct wa_metric *st_applied, *st_stale, *st_unmatched, *st_duplicate;
     struct wa_metric *baileys_up, *baileys_instances;
     struct wa_metric *crm_seconds;
     struct wa_metric *published, *publish_failed;
 };
 extern struct rtr_metrics rtr_m;
+
+/* holds.c: the re-engagement template's variables for a contact (a new object, or NULL when
+ * none are configured), and the sweep that fails held messages whose time ran out. */
+int rtr_reengage_load(char *err, size_t errsz);
+json_t *rtr_reengage_variables(const char *name);
+void rtr_holds_expire(struct rtr *r);
 
 #endif

@@ -4,7 +4,7 @@
 
 static struct rtr_route route(enum rtr_provider p, int failover, const char *reason)
 {
-    struct rtr_route r = {p, 0, failover, 0, reason};
+    struct rtr_route r = {p, 0, failover, 0, 0, reason};
     return r;
 }
 
@@ -18,6 +18,18 @@ static struct rtr_route outside(struct rtr_route r)
 {
     r.outside_window = 1;
     return r;
+}
+
+/* Free text no open window can carry: held behind a re-engagement template when one is
+ * configured, else refused as r says. */
+static struct rtr_route held_or(const struct rtr_route_in *in, struct rtr_route r)
+{
+    if (!in->reengage) return r;
+    struct rtr_route h = route(RTR_TWILIO, 0,
+                               "outside 24h window: held until the contact replies; a "
+                               "re-engagement template goes via Twilio");
+    h.hold = 1;
+    return h;
 }
 
 struct rtr_route rtr_route(const struct rtr_route_in *in)
@@ -34,7 +46,7 @@ struct rtr_route rtr_route(const struct rtr_route_in *in)
                                  "outside 24h window: Baileys may not send, and the provider is "
                                  "forced to Baileys"));
         if (!in->has_template)
-            return outside(route(RTR_NONE, 0, "outside 24h window: template required"));
+            return held_or(in, outside(route(RTR_NONE, 0, "outside 24h window: template required")));
         return route(RTR_TWILIO, 0, "outside 24h window: approved template via Twilio");
     }
     /* Templates are Twilio Content; Baileys cannot send them. */
@@ -63,11 +75,14 @@ struct rtr_route rtr_route(const struct rtr_route_in *in)
     else
         /* Free-form text to a number the contact has not written to in 24 h is refused by
          * WhatsApp (63016): say so now rather than send it to fail. */
-        r = outside(route(RTR_NONE, 0,
-                          "Baileys is down and the contact has not written to the Twilio number "
-                          "in the last 24 h: outside 24h window there, template required"));
+        r = held_or(in, outside(route(RTR_NONE, 0,
+                                      "Baileys is down and the contact has not written to the "
+                                      "Twilio number in the last 24 h: outside 24h window there, "
+                                      "template required")));
     /* Rule 7, order: a message never overtakes the contact's earlier one still on its way
-     * through the other provider. Behind one on Baileys it fails over after it if it must. */
+     * through the other provider. Behind one on Baileys it fails over after it if it must. A
+     * held message waits for the contact's reply: it is behind everything already. */
+    if (r.hold) return r;
     if (in->pending == RTR_BAILEYS && r.provider != RTR_BAILEYS)
         return route(RTR_BAILEYS, 0,
                      "behind the contact's earlier message on Baileys (it fails over in order)");

@@ -19,6 +19,9 @@ struct rtr_route_in {
     /* The contact wrote to the Twilio number that takes over from Baileys (its failover
      * channel) in the last 24 h: WhatsApp keeps the window per business number. */
     int twilio_window_open;
+    /* A re-engagement template is configured: free text no open window can carry is held
+     * while the template invites the contact to write (§3.2). */
+    int reengage;
 };
 
 struct rtr_route {
@@ -28,6 +31,7 @@ struct rtr_route {
     int via_source;
     int failover;       /* Twilio instead of the Baileys the rules preferred */
     int outside_window; /* refused: no open window on the channel that would send it */
+    int hold; /* held for Twilio's default number, behind a re-engagement template */
     const char *reason; /* for the log, wa.error and the timeline */
 };
 

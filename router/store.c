@@ -12,7 +12,7 @@ const struct wa_pg_stmt rtr_statements[] = {
      * $1 phone, $2 wa_id, $3 lid, $4 profile_name, $5 provider, $6 provider id,
      * $7 type, $8 body, $9 payload, $10 message time (ms), $11 events topic,
      * $12 message event body (without id), $13 now (ms), $14 media jobs topic, $15 the
-     * window's length (ms, WA_WINDOW_MS).
+     * window's length (ms, WA_WINDOW_MS), $16 the Twilio send topic (released holds).
      * Returns the new message id, or NULL for a duplicate. */
     {"inbound_store",
      "WITH c AS ("
@@ -49,6 +49,31 @@ const struct wa_pg_stmt rtr_statements[] = {
      "  FROM c "
      "  ON CONFLICT (provider, provider_message_id) DO NOTHING "
      "  RETURNING id"
+     "), r AS ("
+     /* The contact wrote to a number it has held messages on: they go out through it, in
+      * order, once (a repeat of this inbound stores nothing, so releases nothing). */
+     "  UPDATE messages h SET status = 'queued', held_until = NULL, updated_at = now(), "
+     "    reason = 'released: the contact wrote to ' || h.channel "
+     "  FROM c WHERE EXISTS (SELECT 1 FROM m) AND h.contact_id = c.id AND h.status = 'held' "
+     "    AND h.channel = $5 || COALESCE(':' || ($9::jsonb ->> 'to'), '') "
+     "  RETURNING h.id, h.payload, h.created_at, h.channel"
+     "), rc AS ("
+     "  INSERT INTO outbox (topic, key, payload) "
+     "  SELECT t.topic, substr(c.phone, 2), CASE t.n WHEN 1 THEN r.payload || jsonb_build_object("
+     "      'route', 'twilio', 'failover', false, 'windowUntilMs', $10::bigint + $15::bigint, "
+     "      'routedAtMs', $13::bigint, 'reason', 'released: the contact wrote to ' || r.channel, "
+     "      'channel', r.channel, 'failoverWindowUntilMs', 0) "
+     "    ELSE jsonb_build_object('v', 1, 'type', 'wa.status', 'provider', 'twilio', "
+     "      'at_ms', $13::bigint, 'status', 'queued', 'source', 'router', 'message_id', r.id, "
+     "      'current', true, 'contact', jsonb_build_object('id', c.id, 'phone', c.phone)) END "
+     "  FROM c, r, (VALUES (1, $16), (2, $11)) AS t(n, topic) "
+     "  ORDER BY r.created_at, r.id, t.n RETURNING 1"
+     "), rh AS ("
+     "  INSERT INTO message_statuses (message_id, status, provider) "
+     "  SELECT id, 'queued', 'twilio' FROM r ON CONFLICT DO NOTHING RETURNING 1"
+     "), hd AS ("
+     "  DELETE FROM holds d USING c WHERE EXISTS (SELECT 1 FROM m) AND d.contact_id = c.id "
+     "    AND d.channel = $5 || COALESCE(':' || ($9::jsonb ->> 'to'), '') RETURNING 1"
      "), e AS ("
      "  INSERT INTO outbox (topic, key, payload) "
      "  SELECT $11, substr(c.phone, 2), x.ev FROM c, m, LATERAL (VALUES "
@@ -81,7 +106,7 @@ const struct wa_pg_stmt rtr_statements[] = {
      ") "
      "SELECT (SELECT id FROM m), (SELECT count(*) FROM e), (SELECT count(*) FROM j), "
      "  (SELECT count(*) FROM u)",
-     15},
+     16},
     /* The contact an outbound request goes to (created when new), its window,
      * and whether this idempotency key was seen before.
      * $1 phone, $2 idempotency key.
@@ -90,7 +115,7 @@ const struct wa_pg_stmt rtr_statements[] = {
      * provider of the contact's latest outbound message still queued or sending
      * (NULL when none: rule 7, order), the channel the contact last wrote to, when
      * it last wrote to $3 (the Twilio failover channel, or Twilio's bare default),
-     * and the Baileys channel it last wrote to. */
+     * the Baileys channel it last wrote to, and its profile name. */
     {"outbound_contact",
      "WITH ins AS ("
      "  INSERT INTO contacts (phone) VALUES ($1) ON CONFLICT (phone) DO NOTHING "
@@ -108,7 +133,8 @@ const struct wa_pg_stmt rtr_statements[] = {
      "  (SELECT (extract(epoch FROM max(last_inbound_at)) * 1000)::bigint FROM contact_channels "
      "     WHERE contact_id = x.id AND channel IN ($3, 'twilio')), "
      "  (SELECT channel FROM contact_channels WHERE contact_id = x.id AND provider = 'baileys' "
-     "     ORDER BY last_inbound_at DESC LIMIT 1) "
+     "     ORDER BY last_inbound_at DESC LIMIT 1), "
+     "  (SELECT profile_name FROM contacts WHERE id = x.id) "
      "FROM (SELECT * FROM ins UNION ALL SELECT * FROM cur) AS x LIMIT 1",
      3},
     /* An outbound message, once per key, with its first status and up to four
@@ -117,14 +143,16 @@ const struct wa_pg_stmt rtr_statements[] = {
      * $6 body, $7 status, $8 error code, $9 error text, $10 failover, $11 the
      * request, $12 reason, $13 requested (ms), $14 Kafka key, then
      * ($15,$16) ($17,$18) ($19,$20) ($21,$22) as (topic, payload) or NULLs, $23 the
-     * channel (NULL: not sent).
+     * channel (NULL: not sent), $24 when a held message fails (ms; NULL: not held).
      * Returns the id when inserted, NULL for a repeat. */
     {"outbound_store",
      "WITH m AS ("
      "  INSERT INTO messages (id, contact_id, direction, provider, idempotency_key, type, body, "
-     "    status, error_code, error_text, failover, payload, reason, requested_at, channel) "
+     "    status, error_code, error_text, failover, payload, reason, requested_at, channel, "
+     "    held_until) "
      "  VALUES ($1::uuid, $2::bigint, 'outbound', $3, $4, $5, $6, $7, $8, $9, $10::boolean, "
-     "    $11::jsonb, $12, to_timestamp($13::bigint / 1000.0), $23) "
+     "    $11::jsonb, $12, to_timestamp($13::bigint / 1000.0), $23, "
+     "    to_timestamp($24::bigint / 1000.0)) "
      "  ON CONFLICT DO NOTHING RETURNING id"
      "), h AS ("
      "  INSERT INTO message_statuses (message_id, status, provider, error_code, error_text) "
@@ -136,7 +164,7 @@ const struct wa_pg_stmt rtr_statements[] = {
      "  WHERE x.p IS NOT NULL ORDER BY x.n RETURNING 1"
      ") "
      "SELECT (SELECT id FROM m), (SELECT count(*) FROM e), (SELECT count(*) FROM h)",
-     23},
+     24},
     /* A status, applied once and forward only; its event only when it is new.
      * $1 our id (or NULL), $2 provider, $3 provider message id, $4 status
      * ('failover' records a reroute in the history only), $5 error code,
@@ -193,5 +221,47 @@ const struct wa_pg_stmt rtr_statements[] = {
      "ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED",
      0},
     {"outbox_done", "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", 1},
+    /* A hold period for (contact, channel): $1 contact id, $2 channel, $3 now (ms), $4 when
+     * it ends (ms), $5 the re-engagement template's message id. Returns a row only when a new
+     * period starts (none yet, or the last one ended): one template per period. */
+    {"hold_start",
+     "INSERT INTO holds AS h (contact_id, channel, started_at, expires_at, template_message_id) "
+     "VALUES ($1::bigint, $2, to_timestamp($3::bigint / 1000.0), "
+     "  to_timestamp($4::bigint / 1000.0), $5::uuid) "
+     "ON CONFLICT (contact_id, channel) DO UPDATE SET started_at = EXCLUDED.started_at, "
+     "  expires_at = EXCLUDED.expires_at, template_message_id = EXCLUDED.template_message_id "
+     "  WHERE h.expires_at <= EXCLUDED.started_at "
+     "RETURNING 1",
+     5},
+    /* Held messages whose time ran out fail, each once, with their events: $1 events topic,
+     * $2 wa.error topic, $3 now (ms). Returns how many. */
+    {"holds_expire",
+     "WITH x AS ("
+     "  UPDATE messages m SET status = 'failed', error_code = 'hold_expired', "
+     "    error_text = 'held for a reply on ' || m.channel || ' since ' || "
+     "      to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC; the contact "
+     "did not write in time', updated_at = now() "
+     "  WHERE m.status = 'held' AND m.held_until <= to_timestamp($3::bigint / 1000.0) "
+     "  RETURNING m.id, m.contact_id, m.channel, m.payload, m.error_text"
+     "), h AS ("
+     "  INSERT INTO message_statuses (message_id, status, provider, error_code, error_text) "
+     "  SELECT id, 'failed', 'twilio', 'hold_expired', error_text FROM x "
+     "  ON CONFLICT DO NOTHING RETURNING 1"
+     "), e AS ("
+     "  INSERT INTO outbox (topic, key, payload) "
+     "  SELECT t.topic, substr(c.phone, 2), CASE t.n WHEN 1 THEN jsonb_build_object('v', 1, "
+     "      'type', 'wa.status', 'provider', 'twilio', 'at_ms', $3::bigint, 'status', 'failed', "
+     "      'error_code', 'hold_expired', 'error_text', x.error_text, 'source', 'router', "
+     "      'message_id', x.id, 'current', true, "
+     "      'contact', jsonb_build_object('id', c.id, 'phone', c.phone)) "
+     "    ELSE jsonb_build_object('v', 1, 'stage', 'router.hold', 'code', 'hold_expired', "
+     "      'text', x.error_text, 'retryable', false, 'provider', 'twilio', 'at_ms', $3::bigint, "
+     "      'payload', x.payload::text) END "
+     "  FROM x JOIN contacts c ON c.id = x.contact_id, "
+     "    (VALUES (1, $1), (2, $2)) AS t(n, topic) "
+     "  ORDER BY x.id, t.n RETURNING 1"
+     ") "
+     "SELECT count(*) FROM x",
+     3},
 };
 const size_t rtr_nstatements = sizeof rtr_statements / sizeof rtr_statements[0];

@@ -18,6 +18,7 @@ const STICK_PX = 48;
 // Status → [glyph, words]. The glyph is what WhatsApp users know; the words are the accessible
 // name and the tooltip, because "✓✓" alone means nothing to a screen reader.
 const TICKS = {
+  held: ['⏸', 'held until the contact replies (a re-engagement template was sent)'],
   queued: ['…', 'queued'],
   sending: ['…', 'sending'],
   sent: ['✓', 'sent'],
