@@ -20,6 +20,8 @@ cdn=${TWILIO_SIM_CDN_LISTEN:-127.0.0.1:3003}
 export WA_MEDIA_EXTRA_HOSTS=localhost:${cdn##*:}
 # Two Twilio numbers, so the tests see channels: the first takes over from Baileys.
 export TWILIO_WA_FROM=${TWILIO_WA_FROM:-whatsapp:+14155238886,whatsapp:+14155550199}
+# Re-engagement off unless a test turns it on: free text outside every window is refused.
+export REENGAGE_CONTENT_SID=${REENGAGE_CONTENT_SID-}
 # A test that hangs fails after this long instead of holding CI to its limit.
 E2E_TEST_TIMEOUT_MS=${E2E_TEST_TIMEOUT_MS:-240000}
 # Files that need a three-broker Kafka cluster (replication 3, min.insync.replicas 2). They run
