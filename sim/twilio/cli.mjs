@@ -3,9 +3,9 @@
 //   node sim/twilio/cli.mjs inbound --from +14155550100 --body "Hello" [--name "Dana"]
 //        [--media https://example.com/a.jpg:image/jpeg] [--sid SM...]
 // Environment: INGRESS_URL (default http://127.0.0.1:8080), PUBLIC_BASE_URL (default INGRESS_URL),
-// TWILIO_AUTH_TOKEN (required).
+// TWILIO_AUTH_TOKEN (default: the simulator's development token, as `make run` uses without one).
 import { parseArgs } from 'node:util';
-import { inboundParams, postWebhook, newMessageSid } from './webhook.mjs';
+import { inboundParams, postWebhook, newMessageSid, DEFAULT_AUTH_TOKEN } from './webhook.mjs';
 
 const [cmd, ...rest] = process.argv.slice(2);
 if (cmd !== 'inbound') {
@@ -19,8 +19,7 @@ const { values } = parseArgs({
     media: { type: 'string', multiple: true, default: [] }, sid: { type: 'string' },
   },
 });
-const token = process.env.TWILIO_AUTH_TOKEN;
-if (!token) { console.error('cli: TWILIO_AUTH_TOKEN is required'); process.exit(78); }
+const token = process.env.TWILIO_AUTH_TOKEN || DEFAULT_AUTH_TOKEN;
 if (!values.from) { console.error('cli: --from +E164 is required'); process.exit(64); }
 const ingress = process.env.INGRESS_URL ?? 'http://127.0.0.1:8080';
 const base = process.env.PUBLIC_BASE_URL ?? ingress;

@@ -18,12 +18,12 @@ import { basicAuth, HttpError, parseForm, parseJsonBody, preciseNow, readBody, s
 import { MediaHost, MEDIA_PATH, resolveInboundMedia } from './lib/hosted.mjs';
 import { fetchBytes } from './lib/media.mjs';
 import { scopeKey } from './lib/phone.mjs';
+import { DEFAULT_AUTH_TOKEN } from './webhook.mjs';
 import { defaultConfig, TwilioSim } from './lib/sim.mjs';
 import { loadSpec, SpecError } from './lib/spec.mjs';
 import { checkCreateMessage } from './lib/validate.mjs';
 
 export const DEFAULT_ACCOUNT_SID = 'AC00000000000000000000000000000000';
-export const DEFAULT_AUTH_TOKEN = 'sim-auth-token-not-a-secret';
 const newMediaMessageSid = () => `MM${crypto.randomBytes(16).toString('hex')}`;
 
 const MSG_LIST = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/;

@@ -4,6 +4,10 @@
 import crypto from 'node:crypto';
 import twilio from 'twilio';
 
+// The simulator's development auth token (scripts/env.sh uses the same value when no real
+// token is given): the simulator and the CLI sign with it unless TWILIO_AUTH_TOKEN says otherwise.
+export const DEFAULT_AUTH_TOKEN = 'sim-auth-token-not-a-secret';
+
 const hex32 = () => crypto.randomBytes(16).toString('hex');
 export const newMessageSid = () => `SM${hex32()}`;
 export const newAccountSid = () => `AC${hex32()}`;
