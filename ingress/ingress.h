@@ -145,6 +145,16 @@ int ing_twilio_status_normalize(struct wa_form *form, const char *uri, int64_t n
 /* POST /api/whatsapp/twilio/status */
 enum MHD_Result ing_twilio_status(struct ing_request *r);
 
+/* The longest wait for the router's decision a send may ask for, in seconds. */
+#define ING_WAIT_MAX_S 10
+
+/* Pure: the seconds a send's Prefer header value (RFC 7240; a request's Prefer headers joined
+ * with ", ") asks to wait for the router's decision, or 0: no wait asked, or none to honour. The
+ * first "wait" preference counts. Its delta-seconds above ING_WAIT_MAX_S are cut to it; 0, and a
+ * value that is not delta-seconds, are ignored, as RFC 7240 asks of a preference the server
+ * cannot comply with (never an error). Other preferences are ignored. */
+int ing_prefer_wait(const char *value, size_t len);
+
 /* POST /api/whatsapp/send and GET /api/whatsapp/messages/{id} (send.c). */
 enum MHD_Result ing_send(struct ing_request *r);
 enum MHD_Result ing_message_get(struct ing_request *r);
