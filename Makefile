@@ -36,6 +36,7 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/san/%,$(UNIT_SRC))
 # Service code that unit tests exercise: the pure files, no main.c.
 PURE_SRC   := ingress/twilio_normalize.c ingress/baileys_normalize.c ingress/parked_normalize.c \
+              ingress/prefer.c \
               router/rules.c router/health_merge.c \
               sender-twilio/request.c sender-twilio/ratelimit.c sender-baileys/bridge.c \
               media-worker/policy.c dashboard/params.c

@@ -74,6 +74,7 @@ enum MHD_Result ing_finish_produce(struct ing_request *r)
     wa_metric_add(ing_m_inflight, -1);
     if (r->dlv.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         ing_count(r->provider, ING_ACCEPTED);
+        if (r->acked) return r->acked(r);
         if (r->ack_body)
             return wa_http_reply(r->conn, r->ack_status, "application/json", r->ack_body,
                                  strlen(r->ack_body));

@@ -52,6 +52,12 @@ void ing_metrics_init(void);
 void ing_count(enum ing_provider p, enum ing_result r);
 extern struct wa_metric *ing_m_ack_seconds, *ing_m_invalid_utf8, *ing_m_inflight;
 
+/* How a send that asked to wait (Prefer: wait) ended: the router's decision came in time, the
+ * deadline passed first, or the CRM could not be asked (so the wait was cut short). */
+enum ing_wait_result { ING_WAIT_DECIDED, ING_WAIT_TIMED_OUT, ING_WAIT_UNAVAILABLE, ING_WAIT_COUNT };
+void ing_count_wait(enum ing_wait_result w, int64_t waited_ms);
+extern struct wa_metric *ing_m_waiting;
+
 /* One HTTP request, from the first byte of its URI to the response. */
 struct ing_request {
     enum ing_provider provider;
@@ -70,12 +76,17 @@ struct ing_request {
      * instead of 204 (the send API's 202). */
     unsigned ack_status;
     char *ack_body;
+    /* When set, runs once Kafka acked instead of that answer (a send that waits). */
+    enum MHD_Result (*acked)(struct ing_request *r);
+    /* The seconds a send waits for the router's decision (Prefer: wait); 0: it does not. */
+    int wait_s;
     /* The send API: its decoded request (borrowing from api_root), and the CRM's answer. */
     json_t *api_root;
     struct wa_outbound *api;
     char crm_id[37];
     json_t *crm_result;
     int crm_unavailable;
+    int64_t crm_deadline_ms; /* a wait for the message's row ends then (wa_now_ms) */
     struct ing_request *crm_next;
 };
 
@@ -83,6 +94,12 @@ struct ing_request {
  * then calls then(r) with r->crm_result (NULL: not found) and r->crm_unavailable set. */
 enum MHD_Result ing_crm_lookup(struct ing_request *r, const char *id,
                                enum MHD_Result (*then)(struct ing_request *r));
+/* crm.c: waits, suspended, until the message id is stored or until deadline_ms (wa_now_ms
+ * clock), then calls then(r) with r->crm_result (NULL: not stored by then) and
+ * r->crm_unavailable (1: the CRM could not be asked, and the wait was cut short). The CRM is
+ * asked at least once, however early the deadline. */
+enum MHD_Result ing_crm_wait(struct ing_request *r, const char *id, int64_t deadline_ms,
+                             enum MHD_Result (*then)(struct ing_request *r));
 void ing_crm_start(void);
 void ing_crm_stop(void);
 
@@ -144,6 +161,16 @@ int ing_twilio_status_normalize(struct wa_form *form, const char *uri, int64_t n
 
 /* POST /api/whatsapp/twilio/status */
 enum MHD_Result ing_twilio_status(struct ing_request *r);
+
+/* The longest wait for the router's decision a send may ask for, in seconds. */
+#define ING_WAIT_MAX_S 10
+
+/* Pure: the seconds a send's Prefer header value (RFC 7240; a request's Prefer headers joined
+ * with ", ") asks to wait for the router's decision, or 0: no wait asked, or none to honour. The
+ * first "wait" preference counts. Its delta-seconds above ING_WAIT_MAX_S are cut to it; 0, and a
+ * value that is not delta-seconds, are ignored, as RFC 7240 asks of a preference the server
+ * cannot comply with (never an error). Other preferences are ignored. */
+int ing_prefer_wait(const char *value, size_t len);
 
 /* POST /api/whatsapp/send and GET /api/whatsapp/messages/{id} (send.c). */
 enum MHD_Result ing_send(struct ing_request *r);
