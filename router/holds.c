@@ -23,8 +23,9 @@ int rtr_reengage_load(char *err, size_t errsz)
         return -1;
     }
     if (strcmp(rtr_cfg.twilio_default, "twilio") == 0) {
-        snprintf(err, errsz, "REENGAGE_CONTENT_SID needs TWILIO_WA_FROM: the number the "
-                             "template goes from, which the contact's reply releases");
+        snprintf(err, errsz,
+                 "REENGAGE_CONTENT_SID needs TWILIO_WA_FROM: the number the "
+                 "template goes from, which the contact's reply releases");
         return -1;
     }
     const char *v = rtr_cfg.reengage_vars;

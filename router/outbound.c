@@ -105,14 +105,13 @@ static enum wa_result store(struct rtr *r, const rd_kafka_message_t *km, struct 
     const char *send_topic =
         rt->provider == RTR_TWILIO ? rtr_cfg.topic_send_twilio : rtr_cfg.topic_send_baileys;
     const char *body = o->text ? o->text : o->caption;
-    const char *sp[24] = {o->id, cid, provider, o->idempotency_key, o->type, body, status, code,
-                          provider ? NULL : rt->reason, rt->failover ? "true" : "false", payload,
-                          rt->reason, req, wa_event_key(o->to), cmd ? send_topic : NULL, cmd,
-                          rtr_cfg.topic_events, ev,
-                          /* a failover and a refusal never come together */
-                          ev2 ? rtr_cfg.topic_events : (werr ? rtr_cfg.topic_error : NULL),
-                          ev2 ? ev2 : werr, ev3 ? rtr_cfg.topic_events : NULL, ev3, channel,
-                          held_until_ms ? held : NULL};
+    const char *sp[24] = {
+        o->id, cid, provider, o->idempotency_key, o->type, body, status, code,
+        provider ? NULL : rt->reason, rt->failover ? "true" : "false", payload, rt->reason, req,
+        wa_event_key(o->to), cmd ? send_topic : NULL, cmd, rtr_cfg.topic_events, ev,
+        /* a failover and a refusal never come together */
+        ev2 ? rtr_cfg.topic_events : (werr ? rtr_cfg.topic_error : NULL), ev2 ? ev2 : werr,
+        ev3 ? rtr_cfg.topic_events : NULL, ev3, channel, held_until_ms ? held : NULL};
     PGresult *s = wa_pg_exec(&r->pg, "outbound_store", 24, sp, &res, err, sizeof err);
     if (!s) {
         wa_warn("postgres %s", err);
@@ -130,9 +129,8 @@ static enum wa_result store(struct rtr *r, const rd_kafka_message_t *km, struct 
                                                     : rtr_m.out_refused,
                       1);
         if (rt->failover) wa_metric_add(rtr_m.out_failover, 1);
-        wa_info("outbound id=%s to=%s provider=%s channel=%s status=%s reason=\"%s\"", o->id,
-                o->to, provider ? provider : "none", channel ? channel : "none", status,
-                rt->reason);
+        wa_info("outbound id=%s to=%s provider=%s channel=%s status=%s reason=\"%s\"", o->id, o->to,
+                provider ? provider : "none", channel ? channel : "none", status, rt->reason);
         out->received_ms = o->requested_ms;
     }
     PQclear(s);

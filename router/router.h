@@ -31,7 +31,6 @@ struct rtr_config {
 };
 extern struct rtr_config rtr_cfg;
 
-
 struct rtr {
     rd_kafka_t *consumer;
     rd_kafka_t *health; /* wa.provider, assigned, not in a group */

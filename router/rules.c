@@ -46,7 +46,8 @@ struct rtr_route rtr_route(const struct rtr_route_in *in)
                                  "outside 24h window: Baileys may not send, and the provider is "
                                  "forced to Baileys"));
         if (!in->has_template)
-            return held_or(in, outside(route(RTR_NONE, 0, "outside 24h window: template required")));
+            return held_or(in,
+                           outside(route(RTR_NONE, 0, "outside 24h window: template required")));
         return route(RTR_TWILIO, 0, "outside 24h window: approved template via Twilio");
     }
     /* Templates are Twilio Content; Baileys cannot send them. */

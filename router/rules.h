@@ -31,7 +31,7 @@ struct rtr_route {
     int via_source;
     int failover;       /* Twilio instead of the Baileys the rules preferred */
     int outside_window; /* refused: no open window on the channel that would send it */
-    int hold; /* held for Twilio's default number, behind a re-engagement template */
+    int hold;           /* held for Twilio's default number, behind a re-engagement template */
     const char *reason; /* for the log, wa.error and the timeline */
 };
 

@@ -42,8 +42,16 @@ static void test_named_cases(void **state)
         {"outside window, template", {RTR_MODE_AUTO, N, 0, B, 1, 1, N, 1, 0}, T, 0, "template"},
         {"never wrote, template", {RTR_MODE_AUTO, N, 0, N, 1, 1, N, 1, 0}, T, 0, "template"},
         {"inside window, template", {RTR_MODE_AUTO, N, 1, B, 1, 1, N, 1, 0}, T, 0, "template"},
-        {"mode twilio, wrote via Baileys", {RTR_MODE_TWILIO, N, 1, B, 1, 0, N, 1, 0}, T, 0, "forced"},
-        {"mode baileys, wrote via Twilio", {RTR_MODE_BAILEYS, N, 1, T, 1, 0, N, 1, 0}, B, 0, "forced"},
+        {"mode twilio, wrote via Baileys",
+         {RTR_MODE_TWILIO, N, 1, B, 1, 0, N, 1, 0},
+         T,
+         0,
+         "forced"},
+        {"mode baileys, wrote via Twilio",
+         {RTR_MODE_BAILEYS, N, 1, T, 1, 0, N, 1, 0},
+         B,
+         0,
+         "forced"},
         {"mode baileys, outside window",
          {RTR_MODE_BAILEYS, N, 0, T, 1, 1, N, 1, 0},
          N,
@@ -82,14 +90,26 @@ static void test_named_cases(void **state)
          0,
          "template"},
         /* Re-engagement configured: held behind a template instead of refused. */
-        {"outside every window, re-engagement on", {RTR_MODE_AUTO, N, 0, B, 1, 0, N, 0, 1}, T, 0,
+        {"outside every window, re-engagement on",
+         {RTR_MODE_AUTO, N, 0, B, 1, 0, N, 0, 1},
+         T,
+         0,
          "held"},
-        {"Baileys down, no Twilio window, re-engagement on", {RTR_MODE_AUTO, N, 1, B, 0, 0, B, 0, 1},
-         T, 0, "held"},
-        {"forced Baileys outside the window: no hold", {RTR_MODE_AUTO, B, 0, B, 1, 0, N, 0, 1}, N,
-         0, "Baileys may not"},
-        {"a template outside the window is sent, not held", {RTR_MODE_AUTO, N, 0, B, 1, 1, N, 0, 1},
-         T, 0, "template"},
+        {"Baileys down, no Twilio window, re-engagement on",
+         {RTR_MODE_AUTO, N, 1, B, 0, 0, B, 0, 1},
+         T,
+         0,
+         "held"},
+        {"forced Baileys outside the window: no hold",
+         {RTR_MODE_AUTO, B, 0, B, 1, 0, N, 0, 1},
+         N,
+         0,
+         "Baileys may not"},
+        {"a template outside the window is sent, not held",
+         {RTR_MODE_AUTO, N, 0, B, 1, 1, N, 0, 1},
+         T,
+         0,
+         "template"},
         {"outside the window nothing free-form, pending or not",
          {RTR_MODE_AUTO, N, 0, B, 1, 0, B, 1, 0},
          N,
@@ -143,10 +163,10 @@ static void test_every_combination(void **state)
             up = (k /= 3) % 2, tpl = (k /= 2) % 2, pd = (k /= 2) % 3, tw = (k /= 3) % 2,
             re = (k /= 2) % 2;
         if (tw && !window) continue; /* the Twilio number's window is inside the contact's */
-        struct rtr_route_in in = {(enum rtr_mode)mode, providers[f], window, providers[l], up,
-                                  tpl, providers[pd], tw, re};
+        struct rtr_route_in in = {(enum rtr_mode)mode, providers[f], window, providers[l], up, tpl,
+                                  providers[pd],       tw,           re};
         struct rtr_route r = rtr_route(&in);
-        enum rtr_provider forced = providers[f] != N       ? providers[f]
+        enum rtr_provider forced = providers[f] != N          ? providers[f]
                                    : mode == RTR_MODE_TWILIO  ? T
                                    : mode == RTR_MODE_BAILEYS ? B
                                                               : N;
