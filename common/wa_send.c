@@ -247,6 +247,17 @@ static enum wa_result conclude(struct wa_sender *s, const rd_kafka_message_t *m,
 enum wa_result wa_send_refuse(struct wa_sender *s, const rd_kafka_message_t *m,
                               const struct wa_outbound *o, const char *code, const char *text)
 {
+    /* Claimed first, like a send: a redelivered command for a message handled already (sent,
+     * say, before the configuration changed) must not turn it into a failure. */
+    int attempt = 0;
+    enum wa_claim c = wa_send_claim(s, o->id, &attempt);
+    if (c == WA_CLAIM_RETRY) return WA_RETRY;
+    if (c == WA_CLAIM_MISSING)
+        return wa_send_error(s, m, "unknown_message", "no such message in the CRM", 0);
+    if (c != WA_CLAIM_OK) {
+        wa_info("id=%s already handled: not refused again", o->id);
+        return WA_OK;
+    }
     struct wa_outcome oc = {.verdict = WA_VERDICT_FAILED};
     snprintf(oc.code, sizeof oc.code, "%s", code);
     snprintf(oc.text, sizeof oc.text, "%s", text);

@@ -88,7 +88,8 @@ struct wa_send_ops {
 enum wa_result wa_send_drive(struct wa_sender *s, const rd_kafka_message_t *m,
                              struct wa_outbound *o, const struct wa_send_ops *ops, int forced);
 
-/* Fails o before any provider call (its stored media is gone, say): the row, wa.status and
+/* Fails o without a provider call (its stored media is gone, its number is not this sender's):
+ * claimed first, so a message already handled is left as it is; then the row, wa.status and
  * wa.error say why. */
 enum wa_result wa_send_refuse(struct wa_sender *s, const rd_kafka_message_t *m,
                               const struct wa_outbound *o, const char *code, const char *text);

@@ -58,6 +58,21 @@ test('two instances of every worker under faults: every inbound stored once, eve
       await sleep(900 + Math.random() * 600);
     }
   };
+  // WhatsApp's receipts for what the bridge sent (Twilio's callbacks come from the simulator on
+  // their own): "delivered" for each Baileys send of this run, once the bridge has it.
+  const receipted = new Set();
+  const receipts = async () => {
+    while (!stopAt()) {
+      await sleep(1500);
+      const r = await bridge('/dev/sent').catch(() => null);
+      for (const x of r?.json?.sent ?? []) {
+        if (!x.content?.text?.startsWith(run) || receipted.has(x.messageId)) continue;
+        const ok = await bridge('/dev/receipt', { messageId: x.messageId, to: `+${x.to.split('@')[0]}`,
+          status: 'delivered' }).catch(() => ({ status: 0 }));
+        if (ok.status === 200) receipted.add(x.messageId);
+      }
+    }
+  };
   // Inbound from both providers, every fifth with an image.
   const inbounds = async () => {
     for (let i = 0; !stopAt(); i++) {
@@ -149,7 +164,7 @@ test('two instances of every worker under faults: every inbound stored once, eve
   };
 
   try {
-    await Promise.all([...tw, ...bl].map((p, c) => sender(p, c)).concat([inbounds(), faults()]));
+    await Promise.all([...tw, ...bl].map((p, c) => sender(p, c)).concat([inbounds(), receipts(), faults()]));
     log(`load over: ${sends.length} sends, ${inbound.twilio.length} + ${inbound.baileys.length} inbound`);
     assert.deepEqual(refusedSends, [], 'every send request was accepted in the end');
     assert.ok(sends.length >= 300, `enough sends to mean something (${sends.length})`);
@@ -222,6 +237,14 @@ test('two instances of every worker under faults: every inbound stored once, eve
       }
     }
     log('outcomes', tally);
+    // Every receipt the bridge took reached its message: none lost to the faults.
+    const viaBaileys = sends.filter((x) => rows.get(x.id).provider === 'baileys').map((x) => x.id);
+    await waitFor('each receipted Baileys send delivered', async () => {
+      const got = await q(`select count(*)::int n from messages where id = any($1::uuid[])
+        and status in ('delivered', 'read') and provider = 'baileys'`, [viaBaileys]);
+      return got[0].n >= receipted.size;
+    }, { timeoutMs: 60000, everyMs: 1000, logs: ['router', 'router@2', 'bridge'] });
+    assert.ok(receipted.size > 0, 'receipts were part of the load');
     // Each contact's messages reached each provider in the order they were sent.
     for (const [label, order] of [['Twilio', twilioOrder], ['Baileys', baileysOrder]]) {
       for (const [phone, seqs] of order) {
