@@ -254,8 +254,8 @@ char *wa_error_encode_with(const char *stage, const char *code, const char *text
     return s;
 }
 
-static const char *const status_words[] = {"queued", "sent",        "delivered", "read",
-                                           "failed", "undelivered", "unknown",   NULL};
+static const char *const status_words[] = {"queued",      "sent",    "delivered", "read", "failed",
+                                           "undelivered", "unknown", "held",      NULL};
 
 char *wa_status_encode(const struct wa_status *s)
 {

@@ -13,8 +13,8 @@ static const char *const api_fields[] = {"to",       "type",     "text",        
                                          "template", "provider", "idempotencyKey", NULL};
 static const char *const record_fields[] = {"v", "id", "requestedAtMs", NULL};
 static const char *const command_fields[] = {
-    "route",   "failover",        "windowUntilMs",         "routedAtMs", "reason",
-    "channel", "failoverChannel", "failoverWindowUntilMs", NULL};
+    "route",   "failover",        "windowUntilMs",         "routedAtMs",     "reason",
+    "channel", "failoverChannel", "failoverWindowUntilMs", "failoverHoldMs", NULL};
 
 static int in_list(const char *s, const char *const *list)
 {
@@ -287,7 +287,8 @@ json_t *wa_outbound_decode(const char *buf, size_t len, enum wa_outbound_form fo
         get_str(root, "channel", "", 64, 1, &o->channel, errbuf, errsz) ||
         get_str(root, "failoverChannel", "", 64, 1, &o->failover_channel, errbuf, errsz))
         goto bad;
-    if (get_int(root, "failoverWindowUntilMs", &o->failover_window_until_ms, errbuf, errsz))
+    if (get_int(root, "failoverWindowUntilMs", &o->failover_window_until_ms, errbuf, errsz) ||
+        get_int(root, "failoverHoldMs", &o->failover_hold_ms, errbuf, errsz))
         goto bad;
     /* A command from before channels: the failover channel's window was the contact's. */
     if (!json_object_get(root, "failoverWindowUntilMs"))
@@ -333,6 +334,8 @@ char *wa_outbound_encode(const struct wa_outbound *o, enum wa_outbound_form form
         if (o->failover_channel)
             json_object_set_new(r, "failoverChannel", json_string(o->failover_channel));
         json_object_set_new(r, "failoverWindowUntilMs", json_integer(o->failover_window_until_ms));
+        if (o->failover_hold_ms)
+            json_object_set_new(r, "failoverHoldMs", json_integer(o->failover_hold_ms));
     }
     char *s = json_dumps(r, JSON_COMPACT);
     json_decref(r);

@@ -40,6 +40,9 @@ struct wa_outbound {
      * number closes (0: closed): WhatsApp keeps the window per business number. */
     const char *failover_channel;
     int64_t failover_window_until_ms;
+    /* Re-engagement is on (ms a hold lasts; 0: off): a failover that window cannot carry is held
+     * for that number until the contact writes to it, rather than failed. */
+    int64_t failover_hold_ms;
 };
 
 /* Decodes and validates; on success returns the root (the caller json_decref()s

@@ -51,6 +51,14 @@ const struct wa_pg_stmt wa_send_statements[] = {
      1},
     /* The attempts start again: SENDER_MAX_ATTEMPTS is each provider's own budget, and the
      * other provider's calls say nothing about this one. */
+    /* Held for the other provider's number until the contact writes to it ($3), failing at
+     * $4 (ms) if it does not: the router's re-engagement takes it from there. */
+    {"send_hold",
+     "UPDATE messages SET provider = 'twilio', failover = true, status = 'held', reason = $2, "
+     "  attempts = 0, channel = $3, held_until = to_timestamp($4::bigint / 1000.0), "
+     "  updated_at = now() "
+     "WHERE id = $1::uuid AND provider = 'baileys' AND status = 'sending'",
+     4},
     {"send_failover",
      "UPDATE messages SET provider = 'twilio', failover = true, status = 'queued', reason = $2, "
      "  attempts = 0, channel = $3, updated_at = now() "
@@ -142,6 +150,19 @@ enum wa_result wa_send_failover(struct wa_sender *s, const char *id, const char 
     return WA_OK;
 }
 
+enum wa_result wa_send_hold(struct wa_sender *s, const char *id, const char *reason,
+                            const char *channel, int64_t held_until_ms)
+{
+    enum wa_result res;
+    char until[24];
+    snprintf(until, sizeof until, "%lld", (long long)held_until_ms);
+    const char *p[] = {id, reason, channel, until};
+    PGresult *q = run(s, "send_hold", 4, p, &res);
+    if (!q) return res;
+    PQclear(q);
+    return WA_OK;
+}
+
 enum wa_result wa_send_report(struct wa_sender *s, const struct wa_outbound *o,
                               const char *provider, const char *status,
                               const char *provider_message_id, const char *error_code,
@@ -216,6 +237,7 @@ void wa_send_counters_init(struct wa_send_counters *c, const char *provider, int
     c->skipped = wa_metric_new(WA_COUNTER, r, labels(provider, "already_handled"), h);
     c->invalid = wa_metric_new(WA_COUNTER, r, labels(provider, "invalid"), h);
     c->failover = fails_over ? wa_metric_new(WA_COUNTER, r, labels(provider, "failover"), h) : NULL;
+    c->held = fails_over ? wa_metric_new(WA_COUNTER, r, labels(provider, "held"), h) : NULL;
     c->retried =
         wa_metric_new(WA_COUNTER, "wa_sender_retries_total", labels(provider, NULL), retry_help);
     c->latency = wa_metric_new(WA_HISTOGRAM, "wa_sender_latency_seconds", labels(provider, NULL),
@@ -292,6 +314,27 @@ static enum wa_result fail_over(struct wa_sender *s, struct wa_outbound *o,
     return WA_OK;
 }
 
+/* The other provider's number may not carry this free text (no window there): it waits for
+ * the contact to write to that number, behind the router's re-engagement template. */
+static enum wa_result hold(struct wa_sender *s, struct wa_outbound *o,
+                           const struct wa_send_ops *ops, const char *why, int attempt)
+{
+    const char *channel = o->failover_channel ? o->failover_channel : ops->fail_over_to;
+    char reason[700];
+    snprintf(reason, sizeof reason,
+             "%s is down (%.400s) and the contact has not written to %s in 24 h: held until "
+             "they do; a re-engagement template goes there",
+             s->provider, why, channel);
+    if (wa_send_hold(s, o->id, reason, channel, wa_wall_ms() + o->failover_hold_ms) != WA_OK)
+        return WA_RETRY;
+    wa_metric_add(ops->m->held, 1);
+    wa_info("id=%s held for %s: %s", o->id, channel, why);
+    if (wa_send_report(s, o, ops->fail_over_to, "held", NULL, NULL, NULL, attempt, -1, 1, reason) ==
+        WA_RETRY)
+        return WA_RETRY;
+    return WA_OK;
+}
+
 enum wa_result wa_send_drive(struct wa_sender *s, const rd_kafka_message_t *m,
                              struct wa_outbound *o, const struct wa_send_ops *ops, int forced)
 {
@@ -300,6 +343,7 @@ enum wa_result wa_send_drive(struct wa_sender *s, const rd_kafka_message_t *m,
         .forced = forced,
         /* Only a failover asks about the window, and it is the failover number's. */
         .window_open = o->failover_window_until_ms > wa_wall_ms(),
+        .can_hold = o->failover_hold_ms > 0,
     };
     struct wa_outcome oc = {.verdict = WA_VERDICT_NONE};
     int64_t called_ms = 0;
@@ -385,6 +429,8 @@ enum wa_result wa_send_drive(struct wa_sender *s, const rd_kafka_message_t *m,
             set_error(&oc, "outside_window", text);
             wa_metric_add(ops->m->failed, 1);
             return conclude(s, m, o, "failed", &oc, st.attempt, -1, 0);
+        case WA_STEP_HOLD:
+            return hold(s, o, ops, oc.text, st.attempt);
         case WA_STEP_SKIP:
             wa_metric_add(ops->m->skipped, 1);
             wa_info("id=%s already handled: nothing sent", o->id);

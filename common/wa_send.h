@@ -44,6 +44,10 @@ enum wa_result wa_send_finish(struct wa_sender *s, const char *id, const char *s
 enum wa_result wa_send_failover(struct wa_sender *s, const char *id, const char *reason,
                                 const char *channel);
 
+/* sending (baileys) -> held (twilio) on channel until held_until_ms, flagged failover. */
+enum wa_result wa_send_hold(struct wa_sender *s, const char *id, const char *reason,
+                            const char *channel, int64_t held_until_ms);
+
 /* Produces the status of o to wa.status and waits for the ack. */
 enum wa_result wa_send_report(struct wa_sender *s, const struct wa_outbound *o,
                               const char *provider, const char *status,
@@ -57,7 +61,7 @@ enum wa_result wa_send_error(struct wa_sender *s, const rd_kafka_message_t *m, c
 
 /* What one sender plugs into wa_send_drive: its provider's I/O and its counters. */
 struct wa_send_counters {
-    struct wa_metric *sent, *failed, *unknown, *skipped, *invalid, *failover; /* by result */
+    struct wa_metric *sent, *failed, *unknown, *skipped, *invalid, *failover, *held; /* by result */
     struct wa_metric *retried, *latency, *call_seconds;
 };
 

@@ -65,7 +65,9 @@ enum wa_send_step wa_send_next(const struct wa_send_policy *p, struct wa_send_st
         /* Only a message that provably never reached the provider moves, never a forced one,
          * and free-form text only inside the window. */
         if (p->fails_over && !st->unknown && !st->forced)
-            return st->window_open ? WA_STEP_FAIL_OVER : WA_STEP_OUT_OF_WINDOW;
+            return st->window_open ? WA_STEP_FAIL_OVER
+                   : st->can_hold  ? WA_STEP_HOLD
+                                   : WA_STEP_OUT_OF_WINDOW;
         break;
     case WA_VERDICT_RETRY:
     case WA_VERDICT_NONE:
@@ -105,6 +107,7 @@ const char *wa_send_step_name(enum wa_send_step s)
         [WA_STEP_FAIL_OVER] = "fail_over",
         [WA_STEP_HAND_OVER] = "hand_over",
         [WA_STEP_OUT_OF_WINDOW] = "out_of_window",
+        [WA_STEP_HOLD] = "hold",
         [WA_STEP_SKIP] = "skip",
         [WA_STEP_MISSING] = "missing",
         [WA_STEP_LATER] = "later",

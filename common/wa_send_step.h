@@ -58,7 +58,8 @@ struct wa_send_state {
     int attempt;             /* provider calls so far, this one included (from the claim) */
     int max_attempts;
     int forced;      /* the provider was forced (request or WHATSAPP_PROVIDER): never moved */
-    int window_open; /* the contact's 24h window is open now (free-form allowed on Twilio) */
+    int window_open; /* the contact's window with the failover number is open now */
+    int can_hold;    /* re-engagement is on: free text the failover number may not carry is held */
     int running;     /* the process is not stopping */
     /* Set by the steps themselves: */
     int unknown;    /* an attempt may have reached the provider: never fail over, never release */
@@ -81,6 +82,8 @@ enum wa_send_step {
     WA_STEP_FAIL_OVER,     /* move the row to the other provider and hand the command over */
     WA_STEP_HAND_OVER,     /* the row moved already: hand the command over again */
     WA_STEP_OUT_OF_WINDOW, /* down, and the other provider may not send free-form: "failed" */
+    WA_STEP_HOLD,          /* down, no window there: held for the other provider until the
+                              contact writes to it (re-engagement) */
     WA_STEP_SKIP,          /* already handled elsewhere: nothing to do */
     WA_STEP_MISSING,       /* no such message: wa.error, the offset moves on */
     WA_STEP_LATER,         /* not ours to finish now (CRM away, stopping): the command again */

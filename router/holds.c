@@ -5,6 +5,7 @@
 #include "wa_log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static json_t *variables; /* REENGAGE_VARIABLES, parsed at start; NULL when not set */
@@ -89,4 +90,30 @@ void rtr_holds_expire(struct rtr *r)
         wa_metric_add(rtr_m.held_expired, n);
         wa_info("%ld held message(s) failed: the contact did not write in time", n);
     }
+}
+
+void rtr_holds_start(struct rtr *r)
+{
+    if (!r->pg.conn || !rtr_cfg.reengage_sid) return;
+    char err[512];
+    enum wa_result res;
+    PGresult *q = wa_pg_exec(&r->pg, "holds_missing", 0, NULL, &res, err, sizeof err);
+    if (!q) {
+        wa_warn("postgres holds_missing: %s", err);
+        return;
+    }
+    for (int i = 0; i < PQntuples(q); i++) {
+        long long contact = strtoll(PQgetvalue(q, i, 0), NULL, 10);
+        const char *channel = PQgetvalue(q, i, 1), *phone = PQgetvalue(q, i, 2);
+        const char *name = PQgetisnull(q, i, 3) ? NULL : PQgetvalue(q, i, 3);
+        if (wa_pg_begin(&r->pg, err, sizeof err) != WA_OK) break;
+        if (rtr_reengage(r, phone, contact, channel, name, wa_wall_ms()) != WA_OK ||
+            wa_pg_commit(&r->pg, err, sizeof err) != WA_OK) {
+            wa_pg_rollback(&r->pg);
+            wa_warn("re-engagement for a held message of %s on %s: not started", phone, channel);
+            break;
+        }
+        wa_info("re-engagement started for %s on %s (held by a sender)", phone, channel);
+    }
+    PQclear(q);
 }

@@ -202,6 +202,7 @@ static void run(struct rtr *r)
             /* Events left behind by a crash or a Kafka outage go out here. */
             atomic_store(&pg_ready, wa_pg_ok(&r->pg));
             rtr_holds_expire(r);
+            rtr_holds_start(r);
             while (rtr_outbox_publish(r) > 0) {
             }
             last_drain = wa_now_ms();

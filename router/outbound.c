@@ -145,8 +145,8 @@ static enum wa_result store(struct rtr *r, const rd_kafka_message_t *km, struct 
 
 /* A message was held on channel: the first hold of a period sends the re-engagement template
  * there, named after the contact's hold period so a replay makes the same message, once. */
-static enum wa_result reengage(struct rtr *r, const struct wa_outbound *held, long long contact,
-                               const char *channel, const char *name, int64_t now)
+enum wa_result rtr_reengage(struct rtr *r, const char *to, long long contact, const char *channel,
+                            const char *name, int64_t now)
 {
     char key[WA_KEY_MAX], cid[24], start[24], end[24], err[512];
     struct wa_outbound t = {0};
@@ -166,7 +166,7 @@ static enum wa_result reengage(struct rtr *r, const struct wa_outbound *held, lo
     PQclear(q);
     if (!fresh) return WA_OK; /* this period's template went out already */
     t.idempotency_key = key;
-    memcpy(t.to, held->to, sizeof t.to);
+    snprintf(t.to, sizeof t.to, "%s", to);
     t.type = "template";
     t.content_sid = rtr_cfg.reengage_sid;
     t.variables = rtr_reengage_variables(name);
@@ -261,11 +261,13 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
     if (rt.provider == RTR_BAILEYS) {
         o.failover_channel = rtr_cfg.twilio_default;
         o.failover_window_until_ms = in.twilio_window_open ? wa_window_closes_ms(twilio_ms) : 0;
+        /* sender-baileys holds rather than fails what that window cannot carry. */
+        o.failover_hold_ms = rtr_cfg.reengage_sid ? rtr_cfg.hold_ttl_s * 1000 : 0;
     }
     res = store(r, km, &o, contact, &rt, channel, rt.hold ? now + rtr_cfg.hold_ttl_s * 1000 : 0,
                 now, out);
     if (res == WA_OK && rt.hold && !out->duplicate)
-        res = reengage(r, &o, contact, channel, profile_name[0] ? profile_name : NULL, now);
+        res = rtr_reengage(r, o.to, contact, channel, profile_name[0] ? profile_name : NULL, now);
     json_decref(root);
     return res;
 }

@@ -119,5 +119,12 @@ extern struct rtr_metrics rtr_m;
 int rtr_reengage_load(char *err, size_t errsz);
 json_t *rtr_reengage_variables(const char *name);
 void rtr_holds_expire(struct rtr *r);
+/* Held messages whose (contact, number) has no hold period running (held by sender-baileys):
+ * one starts, and its template goes, in a transaction of its own. */
+void rtr_holds_start(struct rtr *r);
+/* outbound.c: a message was held for channel; the first hold of a period sends the
+ * re-engagement template there. Inside the caller's transaction. */
+enum wa_result rtr_reengage(struct rtr *r, const char *to, long long contact, const char *channel,
+                            const char *name, int64_t now);
 
 #endif

@@ -263,5 +263,13 @@ const struct wa_pg_stmt rtr_statements[] = {
      ") "
      "SELECT count(*) FROM x",
      3},
+    /* (contact, number) pairs with held messages and no hold period running. */
+    {"holds_missing",
+     "SELECT DISTINCT m.contact_id, m.channel, c.phone, c.profile_name "
+     "FROM messages m JOIN contacts c ON c.id = m.contact_id "
+     "WHERE m.status = 'held' AND m.channel IS NOT NULL AND NOT EXISTS (SELECT 1 FROM holds h "
+     "  WHERE h.contact_id = m.contact_id AND h.channel = m.channel AND h.expires_at > now()) "
+     "LIMIT 50",
+     0},
 };
 const size_t rtr_nstatements = sizeof rtr_statements / sizeof rtr_statements[0];

@@ -83,6 +83,38 @@ test('the README failover demo ends delivered: bridge down, the contact never wr
   }
 });
 
+test('the bridge found gone at send time, no window on the Twilio number: sender-baileys holds it, the router sends the template, the reply releases it once', async () => {
+  const restore = restartWith('router', { REENGAGE_CONTENT_SID: TEMPLATE });
+  try {
+    await baileysUp();
+    const phone = await baileysContact();
+    services('kill9', 'bridge'); // the router still believes Baileys is up: the sender finds out
+    try {
+      const id = await sendText(phone, 'found out at send time');
+      const m = await waitMessage(id, 'held', (x) => x.status === 'held', { timeoutMs: 30000,
+        logs: ['sender-baileys', 'router'] });
+      assert.equal(m.provider, 'twilio');
+      assert.equal(m.failover, true);
+      assert.equal(m.channel, `twilio:${FIRST}`);
+      assert.match(m.reason, /held until they do/);
+      const [call] = await waitFor('the re-engagement template', async () => {
+        const c = await simCalls(phone);
+        return c.length ? c : false;
+      }, { logs: ['router'] });
+      assert.equal(call.params.ContentSid, TEMPLATE);
+      const reply = await sim('/sim/inbound', { from: phone, to: FIRST, body: 'here' });
+      assert.equal(reply.status, 204);
+      await waitMessage(id, 'sent', (x) => SENT.includes(x.status), { logs: ['router', 'sender-twilio'] });
+      const bodies = (await simCalls(phone)).map((c) => c.params.Body ?? 'template');
+      assert.deepEqual(bodies, ['template', 'found out at send time']);
+    } finally {
+      services('start', 'bridge');
+    }
+  } finally {
+    restore();
+  }
+});
+
 test('a held message whose hold expires fails with its reason, and raises wa.error', async () => {
   const restore = restartWith('router', { REENGAGE_CONTENT_SID: TEMPLATE, HOLD_TTL_S: '2' });
   try {

@@ -74,8 +74,16 @@ static void test_command_fields(void **state)
     assert_string_equal(o.channel, "baileys:+972500000001");
     assert_string_equal(o.failover_channel, "twilio:+14155238886");
     assert_int_equal(o.failover_window_until_ms, 0);
+    /* Re-engagement on: the hold's length travels too, and comes back as it went. */
+    o.failover_hold_ms = 604800000;
     char *again = wa_outbound_encode(&o, WA_OUT_COMMAND);
     assert_non_null(strstr(again, "\"failoverChannel\":\"twilio:+14155238886\""));
+    struct wa_outbound back;
+    json_t *root2 =
+        wa_outbound_decode(again, strlen(again), WA_OUT_COMMAND, &back, err, sizeof err);
+    assert_non_null(root2);
+    assert_int_equal(back.failover_hold_ms, 604800000);
+    json_decref(root2);
     free(again);
     json_decref(root);
     snprintf(buf, sizeof buf, "{\"v\":1,\"id\":\"%s%s", id, before_tail);

@@ -121,7 +121,7 @@ static int final(enum wa_send_step s)
 }
 
 /* Plays one row the way wa_send_drive does its I/O, the CRM counting attempts. */
-static void play(const struct row *r)
+static void play(const struct row *r, int can_hold)
 {
     char answers[256], got[512] = "";
     snprintf(answers, sizeof answers, "%s", r->answers);
@@ -129,6 +129,7 @@ static void play(const struct row *r)
     struct wa_send_state st = {.max_attempts = r->max_attempts,
                                .forced = r->forced,
                                .window_open = r->window_open,
+                               .can_hold = can_hold,
                                .running = 1};
     int crm_attempts = 0, calls = 0, pauses = 0;
     for (int guard = 0; guard < 64; guard++) {
@@ -169,7 +170,28 @@ static void test_table(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
-        play(&rows[i]);
+        play(&rows[i], 0);
+}
+
+/* With re-engagement on, a provably unsent Baileys message that Twilio may not carry as free
+ * text is held for Twilio instead of failed; nothing else changes. */
+static const struct row hold_rows[] = {
+    {"baileys down, window closed: held", &BAILEYS, 0, 0, 3, 0, 0, "ok down", "claim call hold", 0},
+    {"baileys down, window open: still fails over", &BAILEYS, 0, 1, 3, 0, 0, "ok down",
+     "claim call fail_over", 0},
+    {"baileys down in doubt: never held, same key", &BAILEYS, 0, 0, 3, 0, 0, "ok down! ok sent",
+     "claim call backoff reclaim call sent", 1},
+    {"baileys down, forced: retried, not held", &BAILEYS, 1, 0, 3, 0, 0, "ok down ok sent",
+     "claim call release backoff claim call sent", 0},
+    {"twilio never holds", &TWILIO, 1, 0, 3, 0, 0, "ok retry ok sent",
+     "claim call release backoff claim call sent", 0},
+};
+
+static void test_hold(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof hold_rows / sizeof hold_rows[0]; i++)
+        play(&hold_rows[i], 1);
 }
 
 /* Whatever the answers: a message that may have reached Baileys is never moved to Twilio nor
@@ -184,13 +206,17 @@ static void test_invariants(void **state)
     const struct wa_send_policy *ps[] = {&TWILIO, &BAILEYS};
     int stories = 0;
     /* The first claim's answer, then up to six answers from the provider, each in base 5;
-     * with and without the bridge's doubt on a down answer, forced or not. */
+     * with and without the bridge's doubt on a down answer, forced or not, the failover
+     * number's window open or not, re-engagement on or not. */
     for (int pi = 0; pi < 2; pi++)
         for (int seq = 0; seq < 3 * 5 * 5 * 5 * 5 * 5 * 5; seq++)
-            for (int flags = 0; flags < 4; flags++) {
+            for (int flags = 0; flags < 16; flags++) {
                 const struct wa_send_policy *p = ps[pi];
-                struct wa_send_state st = {
-                    .max_attempts = 3, .window_open = 1, .running = 1, .forced = flags & 2};
+                struct wa_send_state st = {.max_attempts = 3,
+                                           .window_open = !(flags & 4),
+                                           .can_hold = flags & 8,
+                                           .running = 1,
+                                           .forced = flags & 2};
                 int x = seq, first = 1, doubt = 0, steps = 0, calls = 0;
                 enum wa_send_step s;
                 while (!final(s = wa_send_next(p, &st))) {
@@ -216,11 +242,16 @@ static void test_invariants(void **state)
                     }
                 }
                 stories++;
-                if (s == WA_STEP_FAIL_OVER || s == WA_STEP_OUT_OF_WINDOW) {
+                if (s == WA_STEP_FAIL_OVER || s == WA_STEP_OUT_OF_WINDOW || s == WA_STEP_HOLD) {
                     assert_true(p->fails_over);
                     assert_false(doubt);
                     assert_false(st.forced);
                 }
+                /* Free text moves only where a window is open, else held (when it may be) or
+                 * failed; never both ways. */
+                if (s == WA_STEP_FAIL_OVER) assert_true(st.window_open);
+                if (s == WA_STEP_HOLD) assert_true(!st.window_open && st.can_hold);
+                if (s == WA_STEP_OUT_OF_WINDOW) assert_true(!st.window_open && !st.can_hold);
                 if (s == WA_STEP_HAND_OVER) assert_true(p->fails_over);
                 if (s == WA_STEP_GIVE_UP) assert_int_equal(st.unknown, doubt);
                 assert_true(calls <= st.max_attempts);
@@ -232,6 +263,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_hold),
         cmocka_unit_test(test_invariants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
