@@ -1,6 +1,7 @@
 /* wa_outbound.c - send requests and routed commands: strict decoding, encoding, message ids; pure.
  */
 #include "wa_outbound.h"
+#include "wa_util.h"
 #include "wa_phone.h"
 
 #include <openssl/evp.h>
@@ -111,14 +112,6 @@ static int valid_mime(const char *m)
     return 1;
 }
 
-static int valid_content_sid(const char *s)
-{
-    if (strlen(s) != 34 || s[0] != 'H' || s[1] != 'X') return 0;
-    for (int i = 2; i < 34; i++)
-        if (!strchr("0123456789abcdefABCDEF", s[i])) return 0;
-    return 1;
-}
-
 static int decode_media(json_t *m, struct wa_outbound *o, char *errbuf, size_t errsz)
 {
     static const char *const fields[] = {"url", "mediaId", "caption", "mimetype", NULL};
@@ -145,7 +138,7 @@ static int decode_template(json_t *t, struct wa_outbound *o, char *errbuf, size_
     if (only_keys(t, "template.", fields, errbuf, errsz) ||
         get_str(t, "contentSid", "template.", 34, 1, &o->content_sid, errbuf, errsz))
         return -1;
-    if (!o->content_sid || !valid_content_sid(o->content_sid))
+    if (!o->content_sid || !wa_twilio_sid(o->content_sid, "HX"))
         return fail(errbuf, errsz, "template.contentSid: must be HX followed by 32 hex digits");
     json_t *vars = json_object_get(t, "variables");
     if (vars && !json_is_null(vars)) {

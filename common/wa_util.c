@@ -156,3 +156,11 @@ void wa_buf_free(struct wa_buf *b)
     b->data = NULL;
     b->len = b->cap = 0;
 }
+
+int wa_twilio_sid(const char *s, const char *prefix)
+{
+    if (!s || strlen(s) != 34 || strncmp(s, prefix, 2) != 0) return 0;
+    for (int i = 2; i < 34; i++)
+        if (!strchr("0123456789abcdefABCDEF", s[i])) return 0;
+    return 1;
+}

@@ -26,6 +26,9 @@ char *wa_xstrndup(const char *s, size_t n);
  * Returns 1 when equal. The lengths are not secret. */
 int wa_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 
+/* A Twilio resource id: the two-letter prefix ("AC", "HX", "SM"...) and 32 hex digits. */
+int wa_twilio_sid(const char *s, const char *prefix);
+
 /* SIGTERM/SIGINT clear the running flag; a second signal exits at once. */
 void wa_signals_install(void);
 int wa_running(void);

@@ -71,10 +71,7 @@ static const char *type_from_mime(const char *mime)
 /* Twilio message ids: SM/MM and 32 hex digits. Others are refused so a typo cannot become a key. */
 static int valid_sid(const char *s)
 {
-    if (strlen(s) != 34 || !((s[0] == 'S' || s[0] == 'M') && s[1] == 'M')) return 0;
-    for (int i = 2; i < 34; i++)
-        if (!strchr("0123456789abcdefABCDEF", s[i])) return 0;
-    return 1;
+    return wa_twilio_sid(s, "SM") || wa_twilio_sid(s, "MM");
 }
 
 int ing_twilio_normalize(const struct wa_form *cform, int64_t now_ms, struct wa_inbound *out,

@@ -15,10 +15,7 @@ int rtr_reengage_load(char *err, size_t errsz)
     const char *sid = rtr_cfg.reengage_sid;
     if (sid && !sid[0]) sid = rtr_cfg.reengage_sid = NULL;
     if (!sid) return 0;
-    int ok = strlen(sid) == 34 && strncmp(sid, "HX", 2) == 0;
-    for (size_t i = 2; ok && i < 34; i++)
-        ok = strchr("0123456789abcdefABCDEF", sid[i]) != NULL;
-    if (!ok) {
+    if (!wa_twilio_sid(sid, "HX")) {
         snprintf(err, errsz, "REENGAGE_CONTENT_SID=%s is not a Content SID (HX and 32 hex digits)",
                  sid);
         return -1;

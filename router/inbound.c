@@ -12,8 +12,9 @@ struct prepared {
     json_t *root; /* the decoded event; the strings below borrow from it */
     struct wa_inbound in;
     char ts[24], now[24], window[24];
+    char channel[WA_CHANNEL_MAX];
     char *payload, *msg;
-    const char *params[16];
+    const char *params[17];
 };
 
 /* The message part of the wa.inbound event; SQL adds the message id. */
@@ -62,7 +63,10 @@ static enum wa_result prepare(const rd_kafka_message_t *km, int64_t now, struct 
     p->payload = wa_xstrndup(km->payload, km->len);
     p->msg = message_event(in);
     snprintf(p->window, sizeof p->window, "%lld", (long long)WA_WINDOW_MS);
-    const char *v[16] = {in->phone,
+    /* The number it came to; the provider's default where the event does not name one. */
+    if (wa_channel_id(in->provider, in->to, p->channel, sizeof p->channel) < 0)
+        snprintf(p->channel, sizeof p->channel, "%s", in->provider);
+    const char *v[17] = {in->phone,
                          in->wa_id,
                          in->lid,
                          in->profile_name,
@@ -77,7 +81,8 @@ static enum wa_result prepare(const rd_kafka_message_t *km, int64_t now, struct 
                          p->now,
                          rtr_cfg.topic_media,
                          p->window,
-                         rtr_cfg.topic_send_twilio};
+                         rtr_cfg.topic_send_twilio,
+                         p->channel};
     memcpy(p->params, v, sizeof v);
     out->received_ms = in->received_ms;
     return WA_OK;
@@ -112,6 +117,6 @@ enum wa_result rtr_inbound_batch(struct rtr *r, rd_kafka_message_t **ms, size_t 
                                  struct rtr_outcome *out, enum wa_result *res)
 {
     static const struct rtr_batch_ops ops = {
-        "inbound_store", 16, sizeof(struct prepared), "message", prepare_rec, result, release};
+        "inbound_store", 17, sizeof(struct prepared), "message", prepare_rec, result, release};
     return rtr_pipelined_batch(r, ms, n, out, res, &ops);
 }

@@ -12,7 +12,8 @@ const struct wa_pg_stmt rtr_statements[] = {
      * $1 phone, $2 wa_id, $3 lid, $4 profile_name, $5 provider, $6 provider id,
      * $7 type, $8 body, $9 payload, $10 message time (ms), $11 events topic,
      * $12 message event body (without id), $13 now (ms), $14 media jobs topic, $15 the
-     * window's length (ms, WA_WINDOW_MS), $16 the Twilio send topic (released holds).
+     * window's length (ms, WA_WINDOW_MS), $16 the Twilio send topic (released holds), $17 the
+     * channel: the number it came to (common/wa_channel.c).
      * Returns the new message id, or NULL for a duplicate. */
     {"inbound_store",
      "WITH c AS ("
@@ -36,7 +37,7 @@ const struct wa_pg_stmt rtr_statements[] = {
      "), w AS ("
      /* The window per channel: the channel is our number the message came to. */
      "  INSERT INTO contact_channels AS k (contact_id, channel, provider, last_inbound_at) "
-     "  SELECT c.id, $5 || COALESCE(':' || ($9::jsonb ->> 'to'), ''), $5, "
+     "  SELECT c.id, $17, $5, "
      "    to_timestamp($10::bigint / 1000.0) FROM c "
      "  ON CONFLICT (contact_id, channel) DO UPDATE SET "
      "    last_inbound_at = GREATEST(k.last_inbound_at, EXCLUDED.last_inbound_at) "
@@ -45,7 +46,7 @@ const struct wa_pg_stmt rtr_statements[] = {
      "  INSERT INTO messages (contact_id, direction, provider, provider_message_id, type, body, "
      "    status, payload, provider_ts, channel) "
      "  SELECT c.id, 'inbound', $5, $6, $7, $8, 'received', $9::jsonb, "
-     "    to_timestamp($10::bigint / 1000.0), $5 || COALESCE(':' || ($9::jsonb ->> 'to'), '') "
+     "    to_timestamp($10::bigint / 1000.0), $17 "
      "  FROM c "
      "  ON CONFLICT (provider, provider_message_id) DO NOTHING "
      "  RETURNING id"
@@ -55,7 +56,7 @@ const struct wa_pg_stmt rtr_statements[] = {
      "  UPDATE messages h SET status = 'queued', held_until = NULL, updated_at = now(), "
      "    reason = 'released: the contact wrote to ' || h.channel "
      "  FROM c WHERE EXISTS (SELECT 1 FROM m) AND h.contact_id = c.id AND h.status = 'held' "
-     "    AND h.channel = $5 || COALESCE(':' || ($9::jsonb ->> 'to'), '') "
+     "    AND h.channel = $17 "
      "  RETURNING h.id, h.payload, h.created_at, h.channel"
      "), rc AS ("
      "  INSERT INTO outbox (topic, key, payload) "
@@ -73,7 +74,7 @@ const struct wa_pg_stmt rtr_statements[] = {
      "  SELECT id, 'queued', 'twilio' FROM r ON CONFLICT DO NOTHING RETURNING 1"
      "), hd AS ("
      "  DELETE FROM holds d USING c WHERE EXISTS (SELECT 1 FROM m) AND d.contact_id = c.id "
-     "    AND d.channel = $5 || COALESCE(':' || ($9::jsonb ->> 'to'), '') RETURNING 1"
+     "    AND d.channel = $17 RETURNING 1"
      "), e AS ("
      "  INSERT INTO outbox (topic, key, payload) "
      "  SELECT $11, substr(c.phone, 2), x.ev FROM c, m, LATERAL (VALUES "
@@ -106,7 +107,7 @@ const struct wa_pg_stmt rtr_statements[] = {
      ") "
      "SELECT (SELECT id FROM m), (SELECT count(*) FROM e), (SELECT count(*) FROM j), "
      "  (SELECT count(*) FROM u)",
-     16},
+     17},
     /* The contact an outbound request goes to (created when new), its window,
      * and whether this idempotency key was seen before.
      * $1 phone, $2 idempotency key.

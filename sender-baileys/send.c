@@ -95,10 +95,12 @@ enum wa_result sbl_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t
         presigned = wa_send_media_url(s, &sbl_store, o.media_id, mime, sizeof mime, &result, why,
                                       sizeof why);
         if (!presigned) {
-            json_decref(root);
-            if (result == WA_RETRY) return WA_RETRY;
-            wa_metric_add(sbl_m.send.failed, 1);
-            return wa_send_refuse(s, m, &o, "media_unknown", why);
+            if (result != WA_RETRY) {
+                wa_metric_add(sbl_m.send.failed, 1);
+                result = wa_send_refuse(s, m, &o, "media_unknown", why);
+            }
+            json_decref(root); /* o borrows from it */
+            return result;
         }
         o.media_url = presigned;
         if (mime[0]) o.mimetype = mime;

@@ -92,10 +92,7 @@ int main(void)
     if (wa_service_start("sender-twilio", config, WA_CFG_COUNT(config), &log_level))
         return WA_EX_CONFIG;
     const char *sid = stw_cfg.account_sid;
-    int sid_ok = strlen(sid) == 34 && strncmp(sid, "AC", 2) == 0;
-    for (size_t i = 2; sid_ok && i < 34; i++)
-        sid_ok = strchr("0123456789abcdefABCDEF", sid[i]) != NULL;
-    if (!sid_ok) {
+    if (!wa_twilio_sid(sid, "AC")) {
         fprintf(stderr, "config: TWILIO_ACCOUNT_SID=%s is not AC followed by 32 hex digits\n", sid);
         return WA_EX_CONFIG;
     }

@@ -97,6 +97,17 @@ enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucke
         return wa_send_error(s, m, "invalid_command", root ? "not routed to twilio" : err, 0);
     }
     enum wa_result result;
+    char from[40];
+    struct call c = {.h = h, .bucket = bucket, .from = stw_from(&o, from, sizeof from)};
+    if (!c.from) {
+        char why[160];
+        snprintf(why, sizeof why, "%s is not one of this sender's numbers (TWILIO_WA_FROM)",
+                 o.channel);
+        wa_metric_add(stw_m.send.failed, 1);
+        enum wa_result r = wa_send_refuse(s, m, &o, "channel_unknown", why);
+        json_decref(root);
+        return r;
+    }
     char *presigned = NULL;
     if (o.media_id) {
         /* Stored media goes out as a short-lived presigned URL, made now so its
@@ -105,24 +116,14 @@ enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucke
         presigned = wa_send_media_url(s, &stw_store, o.media_id, mime, sizeof mime, &result, why,
                                       sizeof why);
         if (!presigned) {
-            json_decref(root);
-            if (result == WA_RETRY) return WA_RETRY;
-            wa_metric_add(stw_m.send.failed, 1);
-            return wa_send_refuse(s, m, &o, "media_unknown", why);
+            if (result != WA_RETRY) {
+                wa_metric_add(stw_m.send.failed, 1);
+                result = wa_send_refuse(s, m, &o, "media_unknown", why);
+            }
+            json_decref(root); /* o borrows from it */
+            return result;
         }
         o.media_url = presigned;
-    }
-    char from[40];
-    struct call c = {.h = h, .bucket = bucket, .from = stw_from(&o, from, sizeof from)};
-    if (!c.from) {
-        char why[160];
-        snprintf(why, sizeof why, "%s is not one of this sender's numbers (TWILIO_WA_FROM)",
-                 o.channel);
-        free(presigned);
-        wa_metric_add(stw_m.send.failed, 1);
-        enum wa_result r = wa_send_refuse(s, m, &o, "channel_unknown", why);
-        json_decref(root);
-        return r;
     }
     snprintf(c.userpwd, sizeof c.userpwd, "%s:%s", stw_cfg.account_sid, stw_cfg.auth_token);
     const struct wa_send_ops ops = {
