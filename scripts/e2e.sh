@@ -54,7 +54,9 @@ phase() {
         source "$root/scripts/env.sh" || exit
         cd "$root/tests/e2e" || exit
         rc=0
-        node --test --test-concurrency=1 --test-timeout="$E2E_TEST_TIMEOUT_MS" --test-reporter=spec "$@" || rc=$?
+        # The output is kept, so the failures can be told again at the very end (CI shows the tail).
+        node --test --test-concurrency=1 --test-timeout="$E2E_TEST_TIMEOUT_MS" --test-reporter=spec "$@" 2>&1 |
+            tee "$WA_STATE/e2e-output.log" || rc=$?
         if [ "$rc" -ne 0 ]; then
             # Tests restart what they kill; a service down now died on its own.
             down=$("$root/scripts/services.sh" status | awk -F: '/: stopped/ { printf " %s", $1 }')
@@ -64,6 +66,7 @@ phase() {
     )
 }
 
+rm -f "$WA_STATE/e2e-output.log" "$CLUSTER_STATE/e2e-output.log"
 rc=0
 if [ ${#single[@]} -gt 0 ]; then
     # Kept only if nothing runs after it: the cluster needs the same ports.
@@ -75,5 +78,13 @@ if [ ${#cluster[@]} -gt 0 ]; then
     echo "e2e: ${cluster[*]} on a three-broker Kafka cluster (state $CLUSTER_STATE)"
     WA_STATE=$CLUSTER_STATE WA_KAFKA_NODES=3 KAFKA_REPLICATION_FACTOR=3 KAFKA_MIN_INSYNC_REPLICAS=2 \
         phase "${WA_KEEP_STACK:-}" "${cluster[@]}" || rc=$?
+fi
+if [ "$rc" -ne 0 ]; then
+    # Told again last, so a failure early in the run is not scrolled away by the phases after it.
+    echo "e2e: FAILED (rc=$rc). The failing tests, as each phase reported them:"
+    for state in "$WA_STATE" "$CLUSTER_STATE"; do
+        [ -f "$state/e2e-output.log" ] || continue
+        sed -n '/failing tests:/,$p' "$state/e2e-output.log" | head -n 80
+    done
 fi
 exit "$rc"
