@@ -7,7 +7,7 @@
 static int id_byte(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
+           c == '_' || c == '-' || c == ':' || c == '+';
 }
 
 static int id_valid_n(const char *s, size_t n)

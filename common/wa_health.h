@@ -5,14 +5,17 @@
 
 #include <stddef.h>
 
-/* The one Baileys channel there is today: the single bridge session (docs/architecture.md §3). */
+/* The Baileys channel of a sender-baileys that has one bridge and no BAILEYS_CHANNELS: the
+ * provider's default channel, named by the bare provider (wa_channel.h). With BAILEYS_CHANNELS,
+ * each session reports under its own channel id ("baileys:+972500000001"). */
 #define WA_HEALTH_BAILEYS_CHANNEL "baileys"
 
 /* Longest channel or instance id, without its NUL. */
 #define WA_HEALTH_ID_MAX 64
 
-/* 1 when s is 1..WA_HEALTH_ID_MAX letters, digits, '.', '_' or '-': it fits in a Kafka key
- * beside the other id without a separator of its own, and in a log line as it is. */
+/* 1 when s is 1..WA_HEALTH_ID_MAX letters, digits, '.', '_', '-', ':' or '+' (a channel id,
+ * wa_channel.h, is one): it fits in a Kafka key beside the other id, since '/' is not among
+ * them, and in a log line as it is. */
 int wa_health_id_valid(const char *s);
 
 /* "<host>-<pid>" with every byte an id may not hold replaced by '-', the host cut so the

@@ -1,9 +1,11 @@
-/* health.c - provider health from wa.provider: every router reads the whole topic itself, so
- * each one routes on every change. The reports of the Baileys channel's instances are merged by
- * health_merge.c (docs/architecture.md §3.3); a change of the merged state is recorded (once) as
- * a provider.health event. */
+/* health.c - channel health from wa.provider: every router reads the whole topic itself, so
+ * each one routes on every change. Each channel's reports (one per instance: the probers of a
+ * Baileys session, the senders of a Twilio number) are merged by health_merge.c
+ * (docs/architecture.md §3.3); a change of a channel's merged state is recorded (once) as a
+ * provider.health event. */
 #include "health_merge.h"
 #include "router.h"
+#include "wa_channel.h"
 #include "wa_form.h"
 #include "wa_health.h"
 #include "wa_log.h"
@@ -13,14 +15,48 @@
 #include <string.h>
 #include <unistd.h>
 
-static struct rtr_channel baileys; /* the one Baileys channel */
-static struct {
-    int caught_up; /* the topic has been read to its end once */
+/* Every channel a report has named, in order of first appearance. Reports of the old format
+ * name no channel: they are about their provider's default channel, the bare provider name. */
+#define CHANNELS (2 * WA_CHANNELS_MAX + 2)
+static struct known {
+    char id[WA_HEALTH_ID_MAX + 1], provider[16];
+    struct rtr_channel ch;
     int have_last; /* last holds the merged state this router last saw */
     int pending;   /* to_record is a change not yet in the CRM */
     struct rtr_merged last, to_record;
     char reason[RTR_HEALTH_REASON];
-} seen;
+    char labels[WA_HEALTH_ID_MAX + 32];
+    struct wa_metric *up, *instances;
+} chans[CHANNELS];
+static size_t n_chans;
+static int caught_up; /* the topic has been read to its end once */
+
+static struct known *find(const char *id)
+{
+    for (size_t i = 0; i < n_chans; i++)
+        if (strcmp(chans[i].id, id) == 0) return &chans[i];
+    return NULL;
+}
+
+/* The channel's entry, made on its first report; NULL when the table is full (logged). */
+static struct known *find_or_add(const char *id, const char *provider)
+{
+    struct known *k = find(id);
+    if (k || !provider) return k;
+    if (n_chans == CHANNELS) {
+        wa_warn("ignoring health of channel %s: %d channels are known already", id, CHANNELS);
+        return NULL;
+    }
+    k = &chans[n_chans++];
+    snprintf(k->id, sizeof k->id, "%s", id);
+    snprintf(k->provider, sizeof k->provider, "%s", provider);
+    snprintf(k->labels, sizeof k->labels, "channel=\"%s\"", id);
+    k->up = wa_metric_new(WA_GAUGE, "wa_router_channel_up", k->labels,
+                          "1 while the channel's merged health is UP.");
+    k->instances = wa_metric_new(WA_GAUGE, "wa_router_channel_instances", k->labels,
+                                 "Instances whose health report on the channel is fresh.");
+    return k;
+}
 
 static int64_t stale_ms(void)
 {
@@ -57,34 +93,33 @@ int rtr_health_start(struct rtr *r, char *err, size_t errsz)
     return 0;
 }
 
-/* Writes the pending change into the CRM (and the outbox) once. */
-static void record(struct rtr *r)
+/* Writes the channel's pending change into the CRM (and the outbox) once. */
+static void record(struct rtr *r, struct known *k)
 {
     char err[512], since[24];
     enum wa_result res;
-    const char *state = rtr_health_name(seen.to_record.state);
-    snprintf(since, sizeof since, "%lld", (long long)seen.to_record.since_ms);
+    const char *state = rtr_health_name(k->to_record.state);
+    snprintf(since, sizeof since, "%lld", (long long)k->to_record.since_ms);
     json_t *e = json_pack("{s:i, s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:i}", "v", 1, "type",
-                          "provider.health", "provider", "baileys", "channel",
-                          WA_HEALTH_BAILEYS_CHANNEL, "at_ms", (json_int_t)wa_wall_ms(), "state",
-                          state, "reason", seen.reason, "since_ms",
-                          (json_int_t)seen.to_record.since_ms, "instances", seen.to_record.live);
+                          "provider.health", "provider", k->provider, "channel", k->id, "at_ms",
+                          (json_int_t)wa_wall_ms(), "state", state, "reason", k->reason, "since_ms",
+                          (json_int_t)k->to_record.since_ms, "instances", k->to_record.live);
     char *ev = e ? json_dumps(e, JSON_COMPACT) : NULL;
     json_decref(e);
     if (!ev) {
         wa_warn("provider health event could not be encoded (not recorded)");
-        seen.pending = 0;
+        k->pending = 0;
         return;
     }
-    const char *p[] = {"baileys", state, seen.reason, since, rtr_cfg.topic_events, ev};
-    PGresult *q = wa_pg_exec(&r->pg, "health_record", 6, p, &res, err, sizeof err);
+    const char *p[] = {k->provider, state, k->reason, since, rtr_cfg.topic_events, ev, k->id};
+    PGresult *q = wa_pg_exec(&r->pg, "health_record", 7, p, &res, err, sizeof err);
     free(ev);
     if (!q) {
         wa_warn("postgres %s (provider health is recorded later)", err);
         return;
     }
     PQclear(q);
-    seen.pending = 0;
+    k->pending = 0;
 }
 
 /* A tombstone: the instance left cleanly. Its key says who it was. */
@@ -96,8 +131,9 @@ static void forget(const char *key, size_t klen, int64_t at_ms, int64_t offset)
                 (long long)offset);
         return;
     }
-    if (strcmp(channel, WA_HEALTH_BAILEYS_CHANNEL) != 0) return;
-    rtr_channel_forget(&baileys, instance, at_ms, stale_ms());
+    struct known *k = find(channel);
+    if (!k) return;
+    rtr_channel_forget(&k->ch, instance, at_ms, stale_ms());
     wa_info("channel %s: instance %s left", channel, instance[0] ? instance : "(unnamed)");
 }
 
@@ -130,40 +166,48 @@ static void apply(const char *key, size_t klen, const void *val, size_t len, int
         json_decref(o);
         return;
     }
-    /* Without a channel, a record is about its provider's one channel; without an instance,
-     * it is the old format's single prober. */
+    /* Without a channel, a record is about its provider's default channel; without an
+     * instance, it is the old format's single prober. */
     if (!channel) channel = provider;
-    if (!wa_health_id_valid(channel) || (instance[0] && !wa_health_id_valid(instance))) {
-        wa_warn("ignoring a wa.provider record with an invalid channel or instance offset=%lld",
+    int known_provider = strcmp(provider, "baileys") == 0 || strcmp(provider, "twilio") == 0;
+    const char *number = wa_channel_number(channel);
+    size_t plen = strlen(provider);
+    /* A channel belongs to the provider that reports it: "baileys" or "baileys:+E164". */
+    int own = strncmp(channel, provider, plen) == 0 && (channel[plen] == '\0' || number);
+    if (!known_provider || !own || !wa_health_id_valid(channel) ||
+        (instance[0] && !wa_health_id_valid(instance))) {
+        wa_warn("ignoring a wa.provider record with an unknown provider, or an invalid channel "
+                "or instance offset=%lld",
                 (long long)offset);
         json_decref(o);
         return;
     }
-    if (strcmp(provider, "baileys") == 0 && strcmp(channel, WA_HEALTH_BAILEYS_CHANNEL) == 0) {
+    struct known *k = find_or_add(channel, provider);
+    if (k) {
         struct rtr_report rep = {.up = strcmp(state, "UP") == 0,
                                  .since_ms = since,
                                  .checked_ms = checked ? checked : since};
         snprintf(rep.instance, sizeof rep.instance, "%s", instance);
         wa_utf8_copy(rep.reason, sizeof rep.reason, reason); /* the bridge's words: any bytes */
-        rtr_channel_put(&baileys, &rep);
+        rtr_channel_put(&k->ch, &rep);
         wa_debug("channel %s: instance %s says %s since %lld", channel,
                  instance[0] ? instance : "(unnamed)", state, (long long)since);
     }
     json_decref(o);
 }
 
-/* Merges the channel as of now; a change of the merged state becomes pending. */
-static void note(int64_t now_ms)
+/* Merges a channel as of now; a change of the merged state becomes pending. */
+static void note(struct known *k, const struct rtr_merged *now_m)
 {
-    struct rtr_merged m = rtr_channel_merge(&baileys, now_ms, stale_ms());
-    if (!rtr_health_changed(&seen.last, seen.have_last, &m)) return;
-    seen.last = m;
-    seen.have_last = 1;
-    seen.to_record = m;
-    seen.pending = 1;
-    rtr_health_describe(&baileys, &m, seen.reason, sizeof seen.reason);
-    wa_info("provider baileys is %s since %lld (%d live instances): %s", rtr_health_name(m.state),
-            (long long)m.since_ms, m.live, seen.reason);
+    struct rtr_merged m = *now_m;
+    if (!rtr_health_changed(&k->last, k->have_last, &m)) return;
+    k->last = m;
+    k->have_last = 1;
+    k->to_record = m;
+    k->pending = 1;
+    rtr_health_describe(&k->ch, &m, k->reason, sizeof k->reason);
+    wa_info("channel %s is %s since %lld (%d live instances): %s", k->id, rtr_health_name(m.state),
+            (long long)m.since_ms, m.live, k->reason);
 }
 
 void rtr_health_poll(struct rtr *r)
@@ -175,22 +219,34 @@ void rtr_health_poll(struct rtr *r)
             apply((const char *)m->key, m->key_len, m->payload, m->len, ts > 0 ? ts : wa_wall_ms(),
                   m->offset);
         } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            seen.caught_up = 1;
+            caught_up = 1;
         }
         rd_kafka_message_destroy(m);
     }
     int64_t now = wa_wall_ms();
-    struct rtr_merged now_m = rtr_channel_merge(&baileys, now, stale_ms());
-    wa_metric_set(rtr_m.baileys_up, now_m.state == RTR_HEALTH_UP);
-    wa_metric_set(rtr_m.baileys_instances, now_m.live);
-    /* What the topic held at start is history: only the state it adds up to is a change. */
-    if (seen.caught_up) note(now);
-    if (seen.pending) record(r);
+    for (size_t i = 0; i < n_chans; i++) {
+        struct known *k = &chans[i];
+        struct rtr_merged now_m = rtr_channel_merge(&k->ch, now, stale_ms());
+        wa_metric_set(k->up, now_m.state == RTR_HEALTH_UP);
+        wa_metric_set(k->instances, now_m.live);
+        /* What the topic held at start is history: only the state it adds up to is a change. */
+        if (caught_up) note(k, &now_m);
+        if (k->pending) record(r, k);
+    }
 }
 
-int rtr_baileys_up(void)
+int rtr_channel_up(const char *channel)
 {
-    return rtr_channel_merge(&baileys, wa_wall_ms(), stale_ms()).state == RTR_HEALTH_UP;
+    /* A channel no report has named is judged by its provider's default channel: one bridge
+     * without BAILEYS_CHANNELS reports as "baileys" while its session has a number. */
+    struct known *k = find(channel);
+    if (!k || k->ch.n == 0) {
+        char provider[16];
+        size_t n = strcspn(channel, ":");
+        snprintf(provider, sizeof provider, "%.*s", (int)n, channel);
+        k = find(provider);
+    }
+    return k && rtr_channel_merge(&k->ch, wa_wall_ms(), stale_ms()).state == RTR_HEALTH_UP;
 }
 
 void rtr_health_stop(struct rtr *r)

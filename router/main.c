@@ -100,11 +100,6 @@ static void metrics_init(void)
         wa_metric_new(WA_COUNTER, "wa_router_status_total", "result=\"unmatched\"", st);
     rtr_m.st_duplicate =
         wa_metric_new(WA_COUNTER, "wa_router_status_total", "result=\"duplicate\"", st);
-    rtr_m.baileys_up = wa_metric_new(WA_GAUGE, "wa_router_baileys_up", "",
-                                     "1 when this router routes to Baileys.");
-    rtr_m.baileys_instances =
-        wa_metric_new(WA_GAUGE, "wa_router_baileys_instances", "",
-                      "sender-baileys instances whose health report is fresh.");
     rtr_m.crm_seconds = wa_metric_new(WA_HISTOGRAM, "wa_router_inbound_to_crm_seconds", "",
                                       "From ingress accepting a message to its CRM commit.");
     rtr_m.published = wa_metric_new(WA_COUNTER, "wa_router_events_published_total", "",

@@ -242,7 +242,7 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
         .forced = provider_of(o.provider),
         .window_open = wa_window_open(last_ms, now),
         .last_inbound = last,
-        .baileys_up = rtr_baileys_up(),
+        .baileys_up = rtr_channel_up(baileys_channel[0] ? baileys_channel : "baileys"),
         .has_template = o.content_sid != NULL,
         .pending = pending,
         .twilio_window_open = wa_window_open(twilio_ms, now),

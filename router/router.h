@@ -90,9 +90,9 @@ enum wa_result rtr_status_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n
  * every change. */
 int rtr_health_start(struct rtr *r, char *err, size_t errsz);
 void rtr_health_poll(struct rtr *r);
-/* 1 when the Baileys channel's merged state is UP (health_merge.h): every fresh report of its
- * instances says UP. */
-int rtr_baileys_up(void);
+/* 1 when the channel's merged state is UP (health_merge.h): every fresh report of its instances
+ * says UP. A channel never reported on is judged by its provider's default ("baileys"). */
+int rtr_channel_up(const char *channel);
 void rtr_health_stop(struct rtr *r);
 
 /* outbox.c: publishes committed events to wa.events; returns how many, or -1. */
@@ -108,7 +108,6 @@ struct rtr_metrics {
     struct wa_metric *out_twilio, *out_baileys, *out_refused, *out_duplicate, *out_failover;
     struct wa_metric *out_held, *held_expired;
     struct wa_metric *st_applied, *st_stale, *st_unmatched, *st_duplicate;
-    struct wa_metric *baileys_up, *baileys_instances;
     struct wa_metric *crm_seconds;
     struct wa_metric *published, *publish_failed;
 };

@@ -204,15 +204,15 @@ const struct wa_pg_stmt rtr_statements[] = {
      "SELECT (SELECT id FROM m), (SELECT count(*) FROM h), (SELECT count(*) FROM u)",
      11},
     /* A provider health change, recorded once across routers, with its event.
-     * $1 provider, $2 state, $3 reason, $4 since (ms), $5 events topic, $6 event. */
+     * $1 provider, $2 state, $3 reason, $4 since (ms), $5 events topic, $6 event, $7 channel. */
     {"health_record",
      "WITH h AS ("
-     "  INSERT INTO provider_health (provider, state, reason, since) "
-     "  VALUES ($1, $2, $3, to_timestamp($4::bigint / 1000.0)) "
+     "  INSERT INTO provider_health (provider, state, reason, since, channel) "
+     "  VALUES ($1, $2, $3, to_timestamp($4::bigint / 1000.0), $7) "
      "  ON CONFLICT DO NOTHING RETURNING id"
      ") "
-     "INSERT INTO outbox (topic, key, payload) SELECT $5, $1, $6::jsonb FROM h",
-     6},
+     "INSERT INTO outbox (topic, key, payload) SELECT $5, $7, $6::jsonb FROM h",
+     7},
     /* One publisher at a time across all routers (held to the transaction's end): rows leave in
      * id order, so one contact's commands and events keep theirs. With SKIP LOCKED alone, a
      * second router published rows that sat behind the first one's. */

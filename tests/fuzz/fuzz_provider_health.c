@@ -7,8 +7,9 @@
  *
  * The reader is a static function of router/health.c, next to the router's Kafka consumer and
  * Postgres writes, so this file includes health.c whole and runs only apply(), note() and
- * rtr_baileys_up(); nothing here connects to anything. The clock is fixed near the corpus's
- * times, so that its reports are fresh.
+ * rtr_channel_up(); nothing here connects to anything. The checks follow the default Baileys
+ * channel, "baileys", the table's first entry; records about other channels must leave it be. The
+ * clock is fixed near the corpus's times, so that its reports are fresh.
  *
  * It found: a reason over 255 bytes cut mid-character (the invalid UTF-8 then failed record()
  * on every poll), and wa_wall_ms() - checked_ms overflowing for a checked_ms far below zero. */
@@ -23,6 +24,9 @@
 
 struct rtr_config rtr_cfg = {.health_stale_s = 180};
 struct rtr_metrics rtr_m;
+
+#define baileys (chans[0].ch)
+#define seen (chans[0])
 
 static int is_int(json_t *o, const char *k, int optional, json_int_t *v)
 {
@@ -152,7 +156,8 @@ static void one(const char *line, size_t n)
     /* A change is recorded once, after the previous one, with a reason fit for Postgres. */
     struct rtr_merged last = seen.last;
     int had = seen.have_last, pending = seen.pending;
-    note(NOW);
+    struct rtr_merged now_m = rtr_channel_merge(&baileys, NOW, STALE_MS);
+    note(&seen, &now_m);
     if (had && seen.last.state == last.state && seen.pending != pending) abort();
     if (seen.have_last && seen.last.state != m.state) abort();
     if (had && seen.last.state != last.state && seen.last.since_ms <= last.since_ms) abort();
@@ -160,15 +165,24 @@ static void one(const char *line, size_t n)
 
     /* The router asks this for every send (on the wall clock, not NOW). */
     int64_t wall = wa_wall_ms();
-    if (rtr_baileys_up() && rtr_channel_merge(&baileys, wall, STALE_MS).state != RTR_HEALTH_UP)
+    if (rtr_channel_up("baileys") &&
+        rtr_channel_merge(&baileys, wall, STALE_MS).state != RTR_HEALTH_UP)
         abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    memset(&baileys, 0, sizeof baileys);
-    memset(&seen, 0, sizeof seen);
-    seen.caught_up = 1;
+    /* The channels' names and metrics stay (metrics live for the process); what they know goes. */
+    if (n_chans == 0) find_or_add("baileys", "baileys");
+    for (size_t i = 0; i < n_chans; i++) {
+        struct known *k = &chans[i];
+        memset(&k->ch, 0, sizeof k->ch);
+        k->have_last = k->pending = 0;
+        memset(&k->last, 0, sizeof k->last);
+        memset(&k->to_record, 0, sizeof k->to_record);
+        k->reason[0] = '\0';
+    }
+    caught_up = 1;
     const char *p = (const char *)data, *end = p + size;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));

@@ -307,6 +307,8 @@ static void test_ids_and_keys(void **state)
     (void)state;
     assert_true(wa_health_id_valid("baileys"));
     assert_true(wa_health_id_valid("web-1.example_2"));
+    assert_true(wa_health_id_valid("baileys:+972500000001")); /* a channel id */
+    assert_false(wa_health_id_valid("baileys:+9725 0"));
     assert_false(wa_health_id_valid(""));
     assert_false(wa_health_id_valid(NULL));
     assert_false(wa_health_id_valid("a/b"));
