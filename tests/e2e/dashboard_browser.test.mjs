@@ -103,7 +103,7 @@ test('a failover send shows its marker and moves the failover chart', async () =
     services('start', 'bridge');
   }
   await waitFor('Baileys UP again', async () =>
-    (await metric(`http://${env.ROUTER_LISTEN}`, 'wa_router_baileys_up')) === 1, { timeoutMs: 30000 });
+    (await metric(`http://${env.ROUTER_LISTEN}`, 'wa_router_channel_up{channel="baileys"}')) === 1, { timeoutMs: 30000 });
   await page.close();
 });
 

@@ -24,13 +24,13 @@ async function routeOf(phone, text) {
     { timeoutMs: 30000, logs: ['router', 'sender-baileys', SECOND] });
 }
 
-const routerUp = () => metric(routerUrl, 'wa_router_baileys_up');
+const routerUp = () => metric(routerUrl, 'wa_router_channel_up{channel="baileys"}');
 
 test('two sender-baileys instances: a DOWN from one is not overwritten by the other\'s UP; a stopped one is forgotten', async () => {
   await baileysUp();
   const t0 = Date.now();
   // Instances this router counts before (one, unless an earlier run left fresh reports behind).
-  const instances = () => metric(routerUrl, 'wa_router_baileys_instances');
+  const instances = () => metric(routerUrl, 'wa_router_channel_instances{channel="baileys"}');
   const before = await instances();
   // The second instance probes a port nobody listens on, and then only once a minute: with the
   // last record winning, the first instance's next UP would make Baileys UP for that minute.

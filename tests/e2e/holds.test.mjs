@@ -34,7 +34,7 @@ test('the README failover demo ends delivered: bridge down, the contact never wr
       services('start', 'sender-baileys');
       await waitFor('the router to see Baileys down', async () => {
         const r = await fetch(`http://${env.ROUTER_LISTEN}/metrics`);
-        return /wa_router_baileys_up 0/.test(await r.text());
+        return (await r.text()).includes('wa_router_channel_up{channel="baileys"} 0');
       }, { timeoutMs: 30000 });
       const a = await sendText(phone, 'Yes, it is free. Come at 6?');
       const b = await sendText(phone, 'The address is 12 Herzl St.');

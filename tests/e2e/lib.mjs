@@ -259,7 +259,7 @@ export async function bridgeSent(phone) {
 export async function baileysUp() {
   await waitFor('Baileys UP at sender-baileys and the router', async () =>
     (await metric(senderBaileysUrl, 'wa_sender_baileys_up')) === 1 &&
-    (await metric(routerUrl, 'wa_router_baileys_up')) === 1, { timeoutMs: 30000 });
+    (await metric(routerUrl, 'wa_router_channel_up{channel="baileys"}')) === 1, { timeoutMs: 30000 });
 }
 
 // Restarts a service with extra settings (the scripts hand this process's environment on).
