@@ -23,6 +23,22 @@ const char *wa_channel_number(const char *channel);
 int wa_channel_list(const char *provider, const char *csv, char ids[][WA_CHANNEL_MAX], int max,
                     char *err, size_t errsz);
 
+/* One entry of a list of numbers with a value each: BAILEYS_CHANNELS ("+E164=<bridge URL>"),
+ * BAILEYS_FAILOVER_TO ("+E164=<Twilio number>"). */
+struct wa_channel_entry {
+    char id[WA_CHANNEL_MAX]; /* provider's channel of the number */
+    char value[512];         /* what follows '=' ("" when with_value is 0) */
+};
+
+/* Like wa_channel_list; with with_value, every entry is "<number>=<value>" with a value, and
+ * without it, no entry has '='. Returns how many, or -1 with err naming the wrong entry. */
+int wa_channel_entries(const char *provider, const char *csv, struct wa_channel_entry *out, int max,
+                       int with_value, char *err, size_t errsz);
+
+/* Checks a channel id as a request names it: "twilio" or "baileys" (the default channel), or
+ * "<provider>:+<E.164>" in canonical form. Writes the provider; returns -1 when it is none. */
+int wa_channel_parse(const char *s, char *provider, size_t psz);
+
 /* channel is provider's default: its bare name, or the first of its configured ids. */
 int wa_channel_is_default(const char *channel, const char *provider, const char *default_id);
 

@@ -1,6 +1,7 @@
 /* wa_outbound.c - send requests and routed commands: strict decoding, encoding, message ids; pure.
  */
 #include "wa_outbound.h"
+#include "wa_channel.h"
 #include "wa_util.h"
 #include "wa_phone.h"
 
@@ -10,12 +11,13 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const api_fields[] = {"to",       "type",     "text",           "media",
-                                         "template", "provider", "idempotencyKey", NULL};
+static const char *const api_fields[] = {
+    "to", "type", "text", "media", "template", "provider", "channel", "idempotencyKey", NULL};
 static const char *const record_fields[] = {"v", "id", "requestedAtMs", NULL};
 static const char *const command_fields[] = {
-    "route",   "failover",        "windowUntilMs",         "routedAtMs",     "reason",
-    "channel", "failoverChannel", "failoverWindowUntilMs", "failoverHoldMs", NULL};
+    "route",  "failover",        "windowUntilMs",         "routedAtMs",
+    "reason", "failoverChannel", "failoverWindowUntilMs", "failoverHoldMs",
+    NULL};
 
 static int in_list(const char *s, const char *const *list)
 {
@@ -189,7 +191,8 @@ json_t *wa_outbound_decode(const char *buf, size_t len, enum wa_outbound_form fo
         get_str(root, "to", "", 32, 1, &to, errbuf, errsz) ||
         get_str(root, "type", "", 16, 1, &o->type, errbuf, errsz) ||
         get_str(root, "text", "", WA_TEXT_MAX, 0, &o->text, errbuf, errsz) ||
-        get_str(root, "provider", "", 16, 1, &o->provider, errbuf, errsz))
+        get_str(root, "provider", "", 16, 1, &o->provider, errbuf, errsz) ||
+        get_str(root, "channel", "", WA_CHANNEL_MAX - 1, 1, &o->channel, errbuf, errsz))
         goto bad;
     if (!o->idempotency_key) {
         fail(errbuf, errsz, "idempotencyKey: required (it makes a repeated request harmless)");
@@ -209,6 +212,20 @@ json_t *wa_outbound_decode(const char *buf, size_t len, enum wa_outbound_form fo
     }
     if (o->provider && strcmp(o->provider, "twilio") != 0 && strcmp(o->provider, "baileys") != 0) {
         fail(errbuf, errsz, "provider: must be twilio or baileys when given");
+        goto bad;
+    }
+    /* A request may name the business number that sends it; a command names the one the
+     * router chose. */
+    char channel_provider[16];
+    if (o->channel && wa_channel_parse(o->channel, channel_provider, sizeof channel_provider) < 0) {
+        fail(errbuf, errsz,
+             "channel: must be twilio:+<E.164>, baileys:+<E.164>, or twilio or baileys for the "
+             "provider's default number");
+        goto bad;
+    }
+    if (o->channel && o->provider && strcmp(o->provider, channel_provider) != 0) {
+        fail(errbuf, errsz, "channel: %s is a %s number, but provider says %s", o->channel,
+             channel_provider, o->provider);
         goto bad;
     }
     json_t *media = json_object_get(root, "media");
@@ -277,7 +294,6 @@ json_t *wa_outbound_decode(const char *buf, size_t len, enum wa_outbound_form fo
         get_str(root, "reason", "", 512, 0, &o->reason, errbuf, errsz) ||
         get_int(root, "windowUntilMs", &o->window_until_ms, errbuf, errsz) ||
         get_int(root, "routedAtMs", &o->routed_ms, errbuf, errsz) ||
-        get_str(root, "channel", "", 64, 1, &o->channel, errbuf, errsz) ||
         get_str(root, "failoverChannel", "", 64, 1, &o->failover_channel, errbuf, errsz))
         goto bad;
     if (get_int(root, "failoverWindowUntilMs", &o->failover_window_until_ms, errbuf, errsz) ||
@@ -316,6 +332,7 @@ char *wa_outbound_encode(const struct wa_outbound *o, enum wa_outbound_form form
         json_object_set_new(r, "template", t);
     }
     if (o->provider) json_object_set_new(r, "provider", json_string(o->provider));
+    if (o->channel) json_object_set_new(r, "channel", json_string(o->channel));
     json_object_set_new(r, "requestedAtMs", json_integer(o->requested_ms));
     if (form == WA_OUT_COMMAND) {
         json_object_set_new(r, "route", json_string(o->route ? o->route : ""));
@@ -323,7 +340,6 @@ char *wa_outbound_encode(const struct wa_outbound *o, enum wa_outbound_form form
         json_object_set_new(r, "windowUntilMs", json_integer(o->window_until_ms));
         json_object_set_new(r, "routedAtMs", json_integer(o->routed_ms));
         if (o->reason) json_object_set_new(r, "reason", json_string(o->reason));
-        if (o->channel) json_object_set_new(r, "channel", json_string(o->channel));
         if (o->failover_channel)
             json_object_set_new(r, "failoverChannel", json_string(o->failover_channel));
         json_object_set_new(r, "failoverWindowUntilMs", json_integer(o->failover_window_until_ms));

@@ -33,9 +33,11 @@ struct wa_outbound {
     int failover;            /* Twilio carries a message meant for Baileys */
     int64_t window_until_ms; /* the contact's 24 h window closes then (0: closed) */
     int64_t routed_ms;
-    const char *reason;  /* why this provider */
-    const char *channel; /* the business number that sends it ("twilio:+1..."); NULL: the
-                            provider's default */
+    const char *reason; /* why this provider */
+    /* The business number that sends it ("twilio:+1..."): in a request, the one its caller
+     * names (NULL: the router chooses); in a command, the one the router chose (NULL: the
+     * provider's default). */
+    const char *channel;
     /* Where a Baileys send may fail over to, and when the contact's window on that Twilio
      * number closes (0: closed): WhatsApp keeps the window per business number. */
     const char *failover_channel;

@@ -50,6 +50,55 @@ static void test_list(void **state)
     assert_false(wa_channel_is_default("twilio:+2", "twilio", "twilio:+1"));
 }
 
+/* BAILEYS_CHANNELS and BAILEYS_FAILOVER_TO: a number with a value each. */
+static void test_entries(void **state)
+{
+    (void)state;
+    struct wa_channel_entry e[WA_CHANNELS_MAX];
+    char err[200] = "";
+    assert_int_equal(wa_channel_entries("baileys",
+                                        "+972500000001=http://127.0.0.1:3001/send, "
+                                        "+972500000002=http://127.0.0.1:3011/send",
+                                        e, WA_CHANNELS_MAX, 1, err, sizeof err),
+                     2);
+    assert_string_equal(e[0].id, "baileys:+972500000001");
+    assert_string_equal(e[0].value, "http://127.0.0.1:3001/send");
+    assert_string_equal(e[1].id, "baileys:+972500000002");
+    assert_string_equal(e[1].value, "http://127.0.0.1:3011/send");
+    static const struct {
+        const char *csv;
+        int with_value;
+        const char *err_has;
+    } bad[] = {
+        {"+972500000001", 1, "needs a value"}, {"+972500000001=", 1, "needs a value"},
+        {"=http://x", 1, "not a number"},      {"+972500000001=a,+972500000001=b", 1, "twice"},
+        {"+14155238886=+1", 0, "without '='"}, {"", 1, "no number"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        assert_int_equal(wa_channel_entries("baileys", bad[i].csv, e, WA_CHANNELS_MAX,
+                                            bad[i].with_value, err, sizeof err),
+                         -1);
+        print_message("\"%s\" -> %s\n", bad[i].csv, err);
+        assert_non_null(strstr(err, bad[i].err_has));
+    }
+    /* A channel as a request names it: canonical only, so one number has one id. */
+    char p[16];
+    assert_int_equal(wa_channel_parse("twilio:+14155238886", p, sizeof p), 0);
+    assert_string_equal(p, "twilio");
+    assert_int_equal(wa_channel_parse("baileys:+972500000001", p, sizeof p), 0);
+    assert_string_equal(p, "baileys");
+    assert_int_equal(wa_channel_parse("baileys", p, sizeof p), 0);
+    assert_string_equal(p, "baileys");
+    assert_int_equal(wa_channel_parse("twilio:whatsapp:+14155238886", p, sizeof p), -1);
+    assert_int_equal(wa_channel_parse("twilio:14155238886", p, sizeof p), -1);
+    assert_int_equal(wa_channel_parse("twilio:+1 415 523 8886", p, sizeof p), -1);
+    assert_int_equal(wa_channel_parse("sms:+14155238886", p, sizeof p), -1);
+    assert_int_equal(wa_channel_parse("twilio:", p, sizeof p), -1);
+    assert_int_equal(wa_channel_parse("", p, sizeof p), -1);
+    assert_int_equal(wa_channel_parse(NULL, p, sizeof p), -1);
+}
+
 /* A command names its channel and, for Baileys, where it may fail over and until when; one
  * from before channels fails over under the contact's window, as it did then. */
 static void test_command_fields(void **state)
@@ -116,6 +165,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_list),
+        cmocka_unit_test(test_entries),
         cmocka_unit_test(test_command_fields),
         cmocka_unit_test(test_twilio_from),
     };

@@ -66,6 +66,15 @@ static void test_decode_table(void **state)
         {"{\"to\":\"+14155550100\",\"type\":\"text\",\"text\":\"hi\",\"provider\":\"sms\","
          "\"idempotencyKey\":\"k\"}",
          "provider: must be twilio or baileys"},
+        {"{\"to\":\"+14155550100\",\"type\":\"text\",\"text\":\"hi\",\"channel\":"
+         "\"baileys:+972500000002\",\"idempotencyKey\":\"k\"}",
+         NULL},
+        {"{\"to\":\"+14155550100\",\"type\":\"text\",\"text\":\"hi\",\"channel\":"
+         "\"whatsapp:+14155238886\",\"idempotencyKey\":\"k\"}",
+         "channel: must be twilio:+<E.164>"},
+        {"{\"to\":\"+14155550100\",\"type\":\"text\",\"text\":\"hi\",\"channel\":"
+         "\"twilio:+14155238886\",\"provider\":\"baileys\",\"idempotencyKey\":\"k\"}",
+         "channel: twilio:+14155238886 is a twilio number, but provider says baileys"},
         {"{\"to\":\"+14155550100\",\"type\":\"text\",\"text\":\"hi\",\"id\":\"x\","
          "\"idempotencyKey\":\"k\"}",
          "unknown field \"id\""},
