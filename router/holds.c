@@ -20,7 +20,7 @@ int rtr_reengage_load(char *err, size_t errsz)
                  sid);
         return -1;
     }
-    if (strcmp(rtr_cfg.twilio_default, "twilio") == 0) {
+    if (strcmp(rtr_cfg.channels.twilio_default, "twilio") == 0) {
         snprintf(err, errsz,
                  "REENGAGE_CONTENT_SID needs TWILIO_WA_FROM: the number the "
                  "template goes from, which the contact's reply releases");

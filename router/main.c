@@ -28,6 +28,14 @@ static const struct wa_cfg config[] = {
     {"TWILIO_WA_FROM", "", WA_CFG_STR, 0, 0, NULL,
      "Twilio's WhatsApp numbers, comma-separated; the first takes over from Baileys",
      &rtr_cfg.twilio_from, NULL},
+    {"BAILEYS_CHANNELS", "", WA_CFG_STR, 0, 0, NULL,
+     "the Baileys sessions, +E164=<bridge /send URL> comma-separated, the first the default; "
+     "empty: one bridge (BAILEYS_OUTBOUND_URL), whatever its number",
+     &rtr_cfg.baileys_channels, NULL},
+    {"BAILEYS_FAILOVER_TO", "", WA_CFG_STR, 0, 0, NULL,
+     "which Twilio number takes over from a Baileys one, <Baileys +E164>=<Twilio +E164> "
+     "comma-separated; others fail over to the first of TWILIO_WA_FROM",
+     &rtr_cfg.baileys_failover_to, NULL},
     {"REENGAGE_CONTENT_SID", "", WA_CFG_STR, 0, 0, NULL,
      "approved template (HX...) sent to re-open a closed window; free text is held meanwhile",
      &rtr_cfg.reengage_sid, NULL},
@@ -238,18 +246,10 @@ static void run(struct rtr *r)
 int main(void)
 {
     if (wa_service_start("router", config, WA_CFG_COUNT(config), &log_level)) return WA_EX_CONFIG;
-    snprintf(rtr_cfg.twilio_default, sizeof rtr_cfg.twilio_default, "twilio");
-    if (rtr_cfg.twilio_from && rtr_cfg.twilio_from[0]) {
-        char ids[WA_CHANNELS_MAX][WA_CHANNEL_MAX], why[200];
-        if (wa_channel_list("twilio", rtr_cfg.twilio_from, ids, WA_CHANNELS_MAX, why, sizeof why) <
-            0) {
-            fprintf(stderr, "config: TWILIO_WA_FROM: %s\n", why);
-            return WA_EX_CONFIG;
-        }
-        snprintf(rtr_cfg.twilio_default, sizeof rtr_cfg.twilio_default, "%s", ids[0]);
-    }
-    char why[300];
-    if (rtr_reengage_load(why, sizeof why) < 0) {
+    char why[400];
+    if (rtr_channels_load(&rtr_cfg.channels, rtr_cfg.twilio_from, rtr_cfg.baileys_channels,
+                          rtr_cfg.baileys_failover_to, why, sizeof why) < 0 ||
+        rtr_reengage_load(why, sizeof why) < 0) {
         fprintf(stderr, "config: %s\n", why);
         return WA_EX_CONFIG;
     }

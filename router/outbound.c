@@ -1,8 +1,7 @@
 /* outbound.c - wa.outbound into the CRM: route each request (rules.c), store it once per
  * idempotency key, and leave its send command and events in the outbox. */
 #include "router.h"
-#include "rules.h"
-#include "wa_window.h"
+#include "plan.h"
 #include "wa_log.h"
 #include "wa_outbound.h"
 
@@ -16,6 +15,31 @@ static enum rtr_provider provider_of(const char *s)
     if (strcmp(s, "twilio") == 0) return RTR_TWILIO;
     if (strcmp(s, "baileys") == 0) return RTR_BAILEYS;
     return RTR_NONE;
+}
+
+/* The channels a contact wrote to, "<channel>=<ms>,..." latest first (store.c); the oldest
+ * beyond RTR_SEEN_MAX, and anything malformed, are left out. */
+#define RTR_SEEN_MAX (2 * WA_CHANNELS_MAX + 2)
+static size_t parse_seen(const char *s, struct rtr_seen *seen)
+{
+    size_t n = 0;
+    while (*s && n < RTR_SEEN_MAX) {
+        size_t len = strcspn(s, ",");
+        const char *eq = memchr(s, '=', len);
+        if (eq && (size_t)(eq - s) < WA_CHANNEL_MAX) {
+            snprintf(seen[n].channel, sizeof seen[n].channel, "%.*s", (int)(eq - s), s);
+            seen[n].last_ms = strtoll(eq + 1, NULL, 10);
+            n++;
+        }
+        s += len + (s[len] == ',');
+    }
+    return n;
+}
+
+static int channel_up(const char *channel, void *ctx)
+{
+    (void)ctx;
+    return rtr_channel_up(channel);
 }
 
 static enum rtr_mode mode_of(const char *s)
@@ -71,17 +95,21 @@ static char *refused_event(const struct wa_outbound *o, long long contact, const
 /* Stores one routed (or refused, or held) message with its command and events, inside the open
  * transaction. held_until_ms: when a held message fails (0: not held). */
 static enum wa_result store(struct rtr *r, const rd_kafka_message_t *km, struct wa_outbound *o,
-                            long long contact, const struct rtr_route *rt, const char *channel,
-                            int64_t held_until_ms, int64_t now, struct rtr_outcome *out)
+                            long long contact, const struct rtr_plan *plan, int64_t held_until_ms,
+                            int64_t now, struct rtr_outcome *out)
 {
     char err[512];
     enum wa_result res = WA_OK;
+    const struct rtr_route *rt = &plan->route;
+    const char *channel = plan->channel;
     const char *provider = rt->provider == RTR_NONE ? NULL : rtr_provider_name(rt->provider);
     const char *status = !provider ? "failed" : rt->hold ? "held" : "queued";
     /* The one refusal the rules make for a free-form message outside the
      * window gets its own code: the dashboard shows a notice for it. */
-    const char *code =
-        !provider ? (rt->outside_window ? "outside_window" : "provider_refused") : NULL;
+    const char *code = provider                ? NULL
+                       : plan->channel_unknown ? "channel_unknown"
+                       : rt->outside_window    ? "outside_window"
+                                               : "provider_refused";
 
     o->route = provider;
     o->channel = channel;
@@ -172,11 +200,13 @@ enum wa_result rtr_reengage(struct rtr *r, const char *to, long long contact, co
     t.variables = rtr_reengage_variables(name);
     t.requested_ms = now;
     t.window_until_ms = 0;
-    struct rtr_route rt = {.provider = RTR_TWILIO,
-                           .reason = "re-engagement: the contact's window on this number is "
-                                     "closed; held messages go once they reply"};
+    struct rtr_plan plan = {.route = {.provider = RTR_TWILIO,
+                                      .reason = "re-engagement: the contact's window on this "
+                                                "number is closed; held messages go once they "
+                                                "reply"},
+                            .channel = channel};
     struct rtr_outcome out = {0};
-    res = store(r, NULL, &t, contact, &rt, channel, 0, now, &out);
+    res = store(r, NULL, &t, contact, &plan, 0, now, &out);
     json_decref(t.variables);
     return res;
 }
@@ -203,8 +233,8 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
         o.requested_ms = ts > 0 ? ts : now;
     }
     enum wa_result res = WA_OK;
-    const char *cp[] = {o.to, o.idempotency_key, rtr_cfg.twilio_default};
-    PGresult *c = wa_pg_exec(&r->pg, "outbound_contact", 3, cp, &res, err, sizeof err);
+    const char *cp[] = {o.to, o.idempotency_key};
+    PGresult *c = wa_pg_exec(&r->pg, "outbound_contact", 2, cp, &res, err, sizeof err);
     if (!c) {
         wa_warn("postgres %s", err);
         json_decref(root);
@@ -216,18 +246,20 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
     }
     long long contact = strtoll(PQgetvalue(c, 0, 0), NULL, 10);
     int64_t last_ms = PQgetisnull(c, 0, 1) ? 0 : strtoll(PQgetvalue(c, 0, 1), NULL, 10);
-    enum rtr_provider last = provider_of(PQgetisnull(c, 0, 2) ? NULL : PQgetvalue(c, 0, 2));
+    const char *last_provider = PQgetisnull(c, 0, 2) ? NULL : PQgetvalue(c, 0, 2);
     int repeat = !PQgetisnull(c, 0, 3);
     enum rtr_provider pending = provider_of(PQgetisnull(c, 0, 4) ? NULL : PQgetvalue(c, 0, 4));
-    char last_channel[WA_CHANNEL_MAX] = "", baileys_channel[WA_CHANNEL_MAX] = "";
-    if (!PQgetisnull(c, 0, 5))
-        snprintf(last_channel, sizeof last_channel, "%s", PQgetvalue(c, 0, 5));
-    int64_t twilio_ms = PQgetisnull(c, 0, 6) ? 0 : strtoll(PQgetvalue(c, 0, 6), NULL, 10);
-    if (!PQgetisnull(c, 0, 7))
-        snprintf(baileys_channel, sizeof baileys_channel, "%s", PQgetvalue(c, 0, 7));
+    struct rtr_seen seen[RTR_SEEN_MAX];
+    size_t n_seen = parse_seen(PQgetisnull(c, 0, 5) ? "" : PQgetvalue(c, 0, 5), seen);
+    if (n_seen == 0 && last_ms && last_provider) {
+        /* A contact whose channels were never recorded: its provider's default channel. */
+        snprintf(seen[0].channel, sizeof seen[0].channel, "%s", last_provider);
+        seen[0].last_ms = last_ms;
+        n_seen = 1;
+    }
     char profile_name[128] = "";
-    if (!PQgetisnull(c, 0, 8))
-        snprintf(profile_name, sizeof profile_name, "%s", PQgetvalue(c, 0, 8));
+    if (!PQgetisnull(c, 0, 6))
+        snprintf(profile_name, sizeof profile_name, "%s", PQgetvalue(c, 0, 6));
     PQclear(c);
     if (repeat) {
         out->duplicate = 1;
@@ -237,37 +269,34 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
         return WA_OK;
     }
 
-    struct rtr_route_in in = {
+    struct rtr_plan_in in = {
         .mode = mode_of(rtr_cfg.provider_mode),
-        .forced = provider_of(o.provider),
-        .window_open = wa_window_open(last_ms, now),
-        .last_inbound = last,
-        .baileys_up = rtr_channel_up(baileys_channel[0] ? baileys_channel : "baileys"),
+        .provider = o.provider,
+        .channel = o.channel,
         .has_template = o.content_sid != NULL,
-        .pending = pending,
-        .twilio_window_open = wa_window_open(twilio_ms, now),
         .reengage = rtr_cfg.reengage_sid != NULL,
+        .pending = pending,
+        .seen = seen,
+        .n_seen = n_seen,
+        .now_ms = now,
+        .up = channel_up,
+        .cfg = &rtr_cfg.channels,
     };
-    struct rtr_route rt = rtr_route(&in);
-    /* The channel: the one the contact wrote to (reply via source), else the provider's
-     * default: Twilio's failover number, or the Baileys number the contact last wrote to. */
-    const char *channel = rt.provider == RTR_NONE            ? NULL
-                          : rt.via_source && last_channel[0] ? last_channel
-                          : rt.provider == RTR_TWILIO        ? rtr_cfg.twilio_default
-                          : baileys_channel[0]               ? baileys_channel
-                                                             : "baileys";
-    o.failover = rt.failover;
-    o.window_until_ms = in.window_open ? wa_window_closes_ms(last_ms) : 0;
-    if (rt.provider == RTR_BAILEYS) {
-        o.failover_channel = rtr_cfg.twilio_default;
-        o.failover_window_until_ms = in.twilio_window_open ? wa_window_closes_ms(twilio_ms) : 0;
+    struct rtr_plan plan = rtr_plan(&in);
+    const struct rtr_route *rt = &plan.route;
+    o.failover = rt->failover;
+    o.window_until_ms = plan.window_until_ms;
+    if (rt->provider == RTR_BAILEYS) {
+        o.failover_channel = plan.failover_channel;
+        o.failover_window_until_ms = plan.failover_window_until_ms;
         /* sender-baileys holds rather than fails what that window cannot carry. */
         o.failover_hold_ms = rtr_cfg.reengage_sid ? rtr_cfg.hold_ttl_s * 1000 : 0;
     }
-    res = store(r, km, &o, contact, &rt, channel, rt.hold ? now + rtr_cfg.hold_ttl_s * 1000 : 0,
-                now, out);
-    if (res == WA_OK && rt.hold && !out->duplicate)
-        res = rtr_reengage(r, o.to, contact, channel, profile_name[0] ? profile_name : NULL, now);
+    res =
+        store(r, km, &o, contact, &plan, rt->hold ? now + rtr_cfg.hold_ttl_s * 1000 : 0, now, out);
+    if (res == WA_OK && rt->hold && !out->duplicate)
+        res = rtr_reengage(r, o.to, contact, plan.channel, profile_name[0] ? profile_name : NULL,
+                           now);
     json_decref(root);
     return res;
 }

@@ -7,6 +7,7 @@
 #include "wa_event.h"
 #include "wa_metrics.h"
 #include "wa_pg.h"
+#include "plan.h"
 #include "wa_channel.h"
 #include "wa_util.h"
 
@@ -20,10 +21,11 @@ struct rtr_config {
     const char *topic_outbound, *topic_status, *topic_provider;
     const char *topic_send_twilio, *topic_send_baileys, *topic_media;
     long health_stale_s;
-    const char *twilio_from; /* TWILIO_WA_FROM: Twilio's numbers, the first its default */
-    /* "twilio:+E164": the Twilio channel that takes over from Baileys; "twilio" when no number
-     * is configured (then Twilio's default channel is whichever the sender has). */
-    char twilio_default[WA_CHANNEL_MAX];
+    /* TWILIO_WA_FROM, BAILEYS_CHANNELS, BAILEYS_FAILOVER_TO, read into channels (plan.h). A
+     * provider without numbers has its bare name as its default channel: whichever number its
+     * sender has. */
+    const char *twilio_from, *baileys_channels, *baileys_failover_to;
+    struct rtr_channels channels;
     /* Re-engagement (§3.2): the approved template (a Content SID) that invites a contact to
      * write, its variables, and how long a held message waits. NULL: off. */
     const char *reengage_sid, *reengage_vars;

@@ -84,7 +84,7 @@ struct rtr_route rtr_route(const struct rtr_route_in *in)
      * through the other provider. Behind one on Baileys it fails over after it if it must. A
      * held message waits for the contact's reply: it is behind everything already. */
     if (r.hold) return r;
-    if (in->pending == RTR_BAILEYS && r.provider != RTR_BAILEYS)
+    if (in->pending == RTR_BAILEYS && r.provider != RTR_BAILEYS && in->baileys_window_open)
         return route(RTR_BAILEYS, 0,
                      "behind the contact's earlier message on Baileys (it fails over in order)");
     if (in->pending == RTR_TWILIO && r.provider != RTR_TWILIO && in->twilio_window_open)

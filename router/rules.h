@@ -22,6 +22,9 @@ struct rtr_route_in {
     /* A re-engagement template is configured: free text no open window can carry is held
      * while the template invites the contact to write (§3.2). */
     int reengage;
+    /* The contact wrote in the last 24 h to the Baileys number that would send (router/plan.c):
+     * a message may follow an earlier one onto Baileys only then. */
+    int baileys_window_open;
 };
 
 struct rtr_route {

@@ -114,9 +114,9 @@ const struct wa_pg_stmt rtr_statements[] = {
      * Returns contact id, last inbound (ms, or NULL), its provider, the
      * status of the message already holding the key (NULL when none), the
      * provider of the contact's latest outbound message still queued or sending
-     * (NULL when none: rule 7, order), the channel the contact last wrote to, when
-     * it last wrote to $3 (the Twilio failover channel, or Twilio's bare default),
-     * the Baileys channel it last wrote to, and its profile name. */
+     * (NULL when none: rule 7, order), every channel the contact wrote to with when it last
+     * did, latest first ("<channel>=<ms>,...", NULL when none; router/plan.h), and its
+     * profile name. */
     {"outbound_contact",
      "WITH ins AS ("
      "  INSERT INTO contacts (phone) VALUES ($1) ON CONFLICT (phone) DO NOTHING "
@@ -129,15 +129,13 @@ const struct wa_pg_stmt rtr_statements[] = {
      "  (SELECT status FROM messages WHERE idempotency_key = $2), "
      "  (SELECT provider FROM messages WHERE contact_id = x.id AND direction = 'outbound' "
      "     AND status IN ('queued', 'sending') ORDER BY created_at DESC LIMIT 1), "
-     "  (SELECT channel FROM contact_channels WHERE contact_id = x.id "
-     "     ORDER BY last_inbound_at DESC LIMIT 1), "
-     "  (SELECT (extract(epoch FROM max(last_inbound_at)) * 1000)::bigint FROM contact_channels "
-     "     WHERE contact_id = x.id AND channel IN ($3, 'twilio')), "
-     "  (SELECT channel FROM contact_channels WHERE contact_id = x.id AND provider = 'baileys' "
-     "     ORDER BY last_inbound_at DESC LIMIT 1), "
+     "  (SELECT string_agg(channel || '=' || "
+     "       (extract(epoch FROM last_inbound_at) * 1000)::bigint, ',' "
+     "       ORDER BY last_inbound_at DESC) "
+     "     FROM contact_channels WHERE contact_id = x.id), "
      "  (SELECT profile_name FROM contacts WHERE id = x.id) "
      "FROM (SELECT * FROM ins UNION ALL SELECT * FROM cur) AS x LIMIT 1",
-     3},
+     2},
     /* An outbound message, once per key, with its first status and up to four
      * outbox records (the send command, events, wa.error), all or nothing.
      * $1 id, $2 contact id, $3 provider (NULL: not sent), $4 key, $5 type,

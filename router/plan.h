@@ -1,0 +1,81 @@
+/* plan.h - which business number sends a message (docs/architecture.md §3.1): the channel
+ * around the provider rules.c picks. It turns the contact's windows per channel, the channels'
+ * health and the request's named channel into the rules' inputs, and the rules' answer into the
+ * channel that sends, the Twilio channel that takes over and when each window closes. Pure: the
+ * health comes through a function, the clock as a number; table-tested in tests/unit/test_plan.c.
+ */
+#ifndef ROUTER_PLAN_H
+#define ROUTER_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rules.h"
+#include "wa_channel.h"
+
+/* The configured channels. */
+struct rtr_channels {
+    char twilio_default[WA_CHANNEL_MAX];  /* first of TWILIO_WA_FROM, or "twilio" */
+    char baileys_default[WA_CHANNEL_MAX]; /* first of BAILEYS_CHANNELS, or "baileys" */
+    /* Twilio's numbers (TWILIO_WA_FROM) and the Baileys sessions (BAILEYS_CHANNELS; none: one
+     * bridge, whatever its number). A request may name only these. */
+    char twilio[WA_CHANNELS_MAX][WA_CHANNEL_MAX];
+    char baileys[WA_CHANNELS_MAX][WA_CHANNEL_MAX];
+    int n_twilio, n_baileys;
+    /* BAILEYS_FAILOVER_TO: the Twilio channel that takes over from a Baileys one; a session
+     * not listed fails over to twilio_default. */
+    char pair_from[WA_CHANNELS_MAX][WA_CHANNEL_MAX], pair_to[WA_CHANNELS_MAX][WA_CHANNEL_MAX];
+    int n_pairs;
+};
+
+/* The contact's latest inbound message on one channel. Rows from before channels name the
+ * bare provider: they count as that provider's default channel. */
+struct rtr_seen {
+    char channel[WA_CHANNEL_MAX];
+    int64_t last_ms;
+};
+
+struct rtr_plan_in {
+    enum rtr_mode mode;
+    const char *provider;        /* the request's "provider", or NULL */
+    const char *channel;         /* the request's "channel", or NULL */
+    int has_template, reengage;  /* as in rtr_route_in */
+    enum rtr_provider pending;   /* as in rtr_route_in */
+    const struct rtr_seen *seen; /* every channel the contact wrote to, latest first */
+    size_t n_seen;
+    int64_t now_ms;
+    int (*up)(const char *channel, void *ctx); /* a Baileys channel's merged health is UP */
+    void *ctx;
+    const struct rtr_channels *cfg;
+};
+
+struct rtr_plan {
+    struct rtr_route route;
+    /* The channel that sends (NULL when nothing is sent); for a held message, the Twilio
+     * channel its re-engagement template goes through and whose reply releases it. */
+    const char *channel;
+    const char *failover_channel;     /* a Baileys send's Twilio channel; NULL otherwise */
+    int64_t window_until_ms;          /* the contact's window on channel closes (0: closed) */
+    int64_t failover_window_until_ms; /* and on failover_channel */
+    /* The request named a channel this installation does not have: refused (route NONE). */
+    int channel_unknown;
+};
+
+/* The channels from TWILIO_WA_FROM, BAILEYS_CHANNELS ("+E164=<bridge URL>", the URLs are
+ * sender-baileys's) and BAILEYS_FAILOVER_TO ("<Baileys +E164>=<Twilio +E164>"), any of them
+ * empty or NULL. Returns -1 with err naming the variable and what is wrong. */
+int rtr_channels_load(struct rtr_channels *c, const char *twilio_from, const char *baileys_channels,
+                      const char *failover_to, char *err, size_t errsz);
+
+/* The plan for one message. The strings returned point into in (its seen rows, its channel)
+ * or in->cfg. */
+struct rtr_plan rtr_plan(const struct rtr_plan_in *in);
+
+/* When the contact's window on channel closes (0: closed), from the rows in seen. */
+int64_t rtr_window_until(const struct rtr_seen *seen, size_t n, const char *channel,
+                         const struct rtr_channels *cfg, int64_t now_ms);
+
+/* The Twilio channel that takes over from Baileys channel b. */
+const char *rtr_failover_of(const struct rtr_channels *cfg, const char *b);
+
+#endif
