@@ -22,7 +22,7 @@ function stats(xs) {
 
 async function baileysUp() {
   await waitFor('Baileys UP at sender-baileys and the router', async () =>
-    (await metric(`http://${env.SENDER_BAILEYS_LISTEN}`, 'wa_sender_baileys_up')) === 1 &&
+    (await metric(`http://${env.SENDER_BAILEYS_LISTEN}`, 'wa_sender_baileys_up{channel="baileys"}')) === 1 &&
     (await metric(`http://${env.ROUTER_LISTEN}`, 'wa_router_channel_up{channel="baileys"}')) === 1, { timeoutMs: 60000, everyMs: 20 });
 }
 

@@ -284,6 +284,11 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
     };
     struct rtr_plan plan = rtr_plan(&in);
     const struct rtr_route *rt = &plan.route;
+    /* A named channel forces its provider: its command is never moved to the other one. */
+    char named_provider[16];
+    if (o.channel && !o.provider &&
+        wa_channel_parse(o.channel, named_provider, sizeof named_provider) == 0)
+        o.provider = named_provider;
     o.failover = rt->failover;
     o.window_until_ms = plan.window_until_ms;
     if (rt->provider == RTR_BAILEYS) {

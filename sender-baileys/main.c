@@ -43,6 +43,10 @@ static const struct wa_cfg config[] = {
     {"BAILEYS_HEALTH_URL", "", WA_CFG_STR, 0, 0, NULL,
      "the bridge's GET /health; empty: BAILEYS_OUTBOUND_URL with /health for /send",
      &sbl_cfg.health_url, NULL},
+    {"BAILEYS_CHANNELS", "", WA_CFG_STR, 0, 0, NULL,
+     "several sessions: +E164=<its bridge's /send URL>, comma-separated, the first the default "
+     "(each probed at /health beside /send); empty: the one bridge of BAILEYS_OUTBOUND_URL",
+     &sbl_cfg.channels, NULL},
     {"BAILEYS_WEBHOOK_SECRET", NULL, WA_CFG_SECRET, 0, 0, NULL, "X-BAILEYS-SECRET for /send",
      &sbl_cfg.secret, NULL},
     {"WHATSAPP_PROVIDER", "auto", WA_CFG_ENUM, 0, 0, "auto|twilio|baileys",
@@ -77,7 +81,6 @@ static const struct wa_cfg config[] = {
 static void metrics_init(void)
 {
     wa_send_counters_init(&sbl_m.send, "baileys", 1, "Bridge calls repeated with the same key.");
-    sbl_m.up = wa_metric_new(WA_GAUGE, "wa_sender_baileys_up", "", "1 while the bridge is UP.");
     sbl_m.probes_failed = wa_metric_new(WA_COUNTER, "wa_sender_baileys_probes_failed_total", "",
                                         "Health probes that failed.");
 }
@@ -130,12 +133,11 @@ int main(void)
                 sbl_cfg.instance, WA_HEALTH_ID_MAX);
         return WA_EX_CONFIG;
     }
-    static char health[1024];
-    if (!sbl_cfg.health_url || !sbl_cfg.health_url[0]) {
-        const char *slash = strrchr(sbl_cfg.send_url, '/');
-        size_t n = slash ? (size_t)(slash - sbl_cfg.send_url) : strlen(sbl_cfg.send_url);
-        snprintf(health, sizeof health, "%.*s/health", (int)n, sbl_cfg.send_url);
-        sbl_cfg.health_url = health;
+    char why[400];
+    if (sbl_channels_load(sbl_cfg.channels, sbl_cfg.send_url, sbl_cfg.health_url, why, sizeof why) <
+        0) {
+        fprintf(stderr, "config: %s\n", why);
+        return WA_EX_CONFIG;
     }
     if (!sbl_store.endpoint || !sbl_store.endpoint[0]) sbl_store.endpoint = s3_internal;
     metrics_init();
@@ -145,8 +147,9 @@ int main(void)
                           .topic_error = sbl_cfg.topic_error};
     const char *produces[] = {sbl_cfg.topic_twilio, sbl_cfg.topic_status, sbl_cfg.topic_error,
                               sbl_cfg.topic_provider, NULL};
-    wa_info("sending via %s; probing %s as instance %s of channel %s", sbl_cfg.send_url,
-            sbl_cfg.health_url, sbl_cfg.instance, WA_HEALTH_BAILEYS_CHANNEL);
+    for (int i = 0; i < sbl_n_channels; i++)
+        wa_info("channel %s: sending via %s, probing %s, as instance %s", sbl_channels[i].id,
+                sbl_channels[i].send_url, sbl_channels[i].health_url, sbl_cfg.instance);
     int rc = wa_sender_run(
         &s, &(struct wa_sender_setup){
                 .service = "sender-baileys",

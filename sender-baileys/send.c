@@ -15,6 +15,7 @@ struct sbl_metrics sbl_m;
 struct call {
     CURL *h;
     const char *body;
+    const struct sbl_channel *ch; /* the session that sends it */
 };
 
 static void call(void *ctx, const struct wa_outbound *o, int attempt, struct wa_outcome *oc)
@@ -24,7 +25,7 @@ static void call(void *ctx, const struct wa_outbound *o, int attempt, struct wa_
     snprintf(secret, sizeof secret, "X-BAILEYS-SECRET: %s", sbl_cfg.secret);
     const char *headers[] = {"Content-Type: application/json", secret, NULL};
     struct wa_client_result r;
-    wa_client_call(c->h, "POST", sbl_cfg.send_url, headers, c->body, strlen(c->body), NULL,
+    wa_client_call(c->h, "POST", c->ch->send_url, headers, c->body, strlen(c->body), NULL,
                    sbl_cfg.connect_timeout_ms, sbl_cfg.timeout_ms, &r);
     wa_metric_observe(sbl_m.send.call_seconds, r.elapsed_ms / 1000.0);
     sbl_classify(&r, oc);
@@ -38,7 +39,7 @@ static void call(void *ctx, const struct wa_outbound *o, int attempt, struct wa_
                  oc->id);
         memcpy(oc->id, pmid, sizeof pmid);
     }
-    if (oc->verdict == WA_VERDICT_DOWN) sbl_mark_down(oc->text);
+    if (oc->verdict == WA_VERDICT_DOWN) sbl_mark_down(c->ch, oc->text);
 }
 
 /* The command again, for Twilio, flagged: the router's decision stands except
@@ -87,6 +88,16 @@ enum wa_result sbl_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t
         json_decref(root);
         return r;
     }
+    const struct sbl_channel *ch = sbl_channel_of(o.channel);
+    if (!ch) {
+        char why[160];
+        snprintf(why, sizeof why, "%s is not one of this sender's sessions (BAILEYS_CHANNELS)",
+                 o.channel);
+        wa_metric_add(sbl_m.send.failed, 1);
+        enum wa_result r = wa_send_refuse(s, m, &o, "channel_unknown", why);
+        json_decref(root);
+        return r;
+    }
     enum wa_result result;
     char *presigned = NULL, mime[128];
     if (o.media_id) {
@@ -106,7 +117,7 @@ enum wa_result sbl_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t
         if (mime[0]) o.mimetype = mime;
     }
     char *body = sbl_request(&o);
-    struct call c = {.h = h, .body = body};
+    struct call c = {.h = h, .body = body, .ch = ch};
     const struct wa_send_ops ops = {
         /* The bridge dedupes on our key (durably), so an unclear end is asked again with the
          * same key; a provably unsent message may move to Twilio. */

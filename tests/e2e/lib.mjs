@@ -258,7 +258,7 @@ export async function bridgeSent(phone) {
 // After a failover test the bridge is back and both sender-baileys and the router see it UP.
 export async function baileysUp() {
   await waitFor('Baileys UP at sender-baileys and the router', async () =>
-    (await metric(senderBaileysUrl, 'wa_sender_baileys_up')) === 1 &&
+    (await metric(senderBaileysUrl, 'wa_sender_baileys_up{channel="baileys"}')) === 1 &&
     (await metric(routerUrl, 'wa_router_channel_up{channel="baileys"}')) === 1, { timeoutMs: 30000 });
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sender_baileys.h"
 #include "sender_twilio.h"
 #include "wa_channel.h"
 #include "wa_outbound.h"
@@ -99,6 +100,38 @@ static void test_entries(void **state)
     assert_int_equal(wa_channel_parse(NULL, p, sizeof p), -1);
 }
 
+/* sender-baileys: each command to its session's bridge; one bridge takes every number. */
+static void test_baileys_sessions(void **state)
+{
+    (void)state;
+    char err[300] = "";
+    assert_int_equal(sbl_channels_load("", "http://127.0.0.1:3001/send", "", err, sizeof err), 0);
+    assert_int_equal(sbl_n_channels, 1);
+    assert_string_equal(sbl_channels[0].id, "baileys");
+    assert_string_equal(sbl_channels[0].health_url, "http://127.0.0.1:3001/health");
+    assert_ptr_equal(sbl_channel_of("baileys:+972500000009"), &sbl_channels[0]);
+    assert_ptr_equal(sbl_channel_of(NULL), &sbl_channels[0]);
+
+    assert_int_equal(sbl_channels_load("+972500000001=http://127.0.0.1:3001/send,"
+                                       "+972500000002=https://b2.example/wa/send",
+                                       "http://unused/send", "", err, sizeof err),
+                     0);
+    assert_int_equal(sbl_n_channels, 2);
+    assert_string_equal(sbl_channels[1].id, "baileys:+972500000002");
+    assert_string_equal(sbl_channels[1].send_url, "https://b2.example/wa/send");
+    assert_string_equal(sbl_channels[1].health_url, "https://b2.example/wa/health");
+    assert_ptr_equal(sbl_channel_of("baileys:+972500000002"), &sbl_channels[1]);
+    assert_ptr_equal(sbl_channel_of("baileys"), &sbl_channels[0]); /* the default */
+    assert_ptr_equal(sbl_channel_of(NULL), &sbl_channels[0]);
+    assert_null(sbl_channel_of("baileys:+972500000009")); /* never from another session */
+
+    assert_int_equal(
+        sbl_channels_load("+972500000001=127.0.0.1:3001/send", "", "", err, sizeof err), -1);
+    assert_non_null(strstr(err, "not an http(s) URL"));
+    assert_int_equal(sbl_channels_load("+97250=http://x/send", "", "", err, sizeof err), -1);
+    assert_non_null(strstr(err, "BAILEYS_CHANNELS"));
+}
+
 /* A command names its channel and, for Baileys, where it may fail over and until when; one
  * from before channels fails over under the contact's window, as it did then. */
 static void test_command_fields(void **state)
@@ -166,6 +199,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_entries),
+        cmocka_unit_test(test_baileys_sessions),
         cmocka_unit_test(test_command_fields),
         cmocka_unit_test(test_twilio_from),
     };
