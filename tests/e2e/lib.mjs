@@ -214,8 +214,8 @@ export async function bridgeAt(base, path, body) {
 export const sendToken = env.SEND_API_TOKEN;
 
 // Calls the send API (or any ingress path) with the bearer token unless told otherwise.
-export async function api(method, p, body, { token = sendToken, contentType = 'application/json' } = {}) {
-  const headers = {};
+export async function api(method, p, body, { token = sendToken, contentType = 'application/json', headers: extra = {} } = {}) {
+  const headers = { ...extra };
   if (token !== null) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = contentType;
   const res = await fetch(ingressUrl + p, { method, headers,

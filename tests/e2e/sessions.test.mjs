@@ -1,24 +1,149 @@
 // sessions.test.mjs - two Baileys sessions (channels) side by side: bridge@2 is a second bridge
 // process with its own port, state and number. Each message is stored with the number it came
 // in on (the bridge's `self` → wa.inbound's `to`); each bridge sends with its own idempotency store.
+// The router and sender-baileys run here with both sessions configured (BAILEYS_CHANNELS), the
+// second one paired with the second Twilio number (BAILEYS_FAILOVER_TO): each reply goes out
+// through the session its contact wrote to, and each session fails over on its own.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import {
   bridge, bridge2, bridgeUrl, bridge2Url, services, waitFor, messagesFor, uniquePhone, key, metric, metricSum, q, db,
+  env, restartWith, send, waitMessage, sim, simCalls, routerUrl, senderBaileysUrl, baileysUp,
 } from './lib.mjs';
+
+const B1 = '+972500000001';
+const B2 = '+972500000002';
+const [T1, T2] = env.TWILIO_WA_FROM.split(',').map((n) => n.trim().replace(/^whatsapp:/, ''));
+const restore = [];
 
 before(async () => {
   services('start', 'bridge@2');
   await waitFor('bridge@2 connected', async () => (await bridge2('/health')).status === 200, { logs: ['bridge@2'] });
+  const sessions = {
+    BAILEYS_CHANNELS: `${B1}=${bridgeUrl}/send,${B2}=${bridge2Url}/send`,
+    BAILEYS_FAILOVER_TO: `${B2}=${T2}`,
+  };
+  restore.push(restartWith('sender-baileys', sessions), restartWith('router', sessions));
+  await waitFor('both sessions UP at sender-baileys and the router', async () => {
+    for (const n of [B1, B2]) {
+      if ((await metric(senderBaileysUrl, `wa_sender_baileys_up{channel="baileys:${n}"}`)) !== 1) return false;
+      if ((await metric(routerUrl, `wa_router_channel_up{channel="baileys:${n}"}`)) !== 1) return false;
+    }
+    return true;
+  }, { timeoutMs: 30000, logs: ['sender-baileys', 'router'] });
 });
 // Stopped whatever happened: `make run` and the other tests run one channel of each provider.
 after(async () => {
   try {
+    for (const r of restore.reverse()) r();
     services('stop', 'bridge@2');
+    await baileysUp();
   } finally {
     await db.end();
   }
+});
+
+const sentBy = async (call, phone) =>
+  ((await call('/dev/sent')).json?.sent ?? []).filter((s) => s.to === `${phone.slice(1)}@s.whatsapp.net`);
+
+async function writes(call, phone, text, count) {
+  const r = await call('/dev/inbound', { from: phone, text });
+  assert.equal(r.status, 200, r.text);
+  await waitFor(`"${text}" in the CRM`, async () => (await messagesFor(phone)).length === count,
+    { timeoutMs: 30000, logs: ['bridge', 'bridge@2', 'ingress', 'router'] });
+}
+
+async function reply(phone, text, extra = {}) {
+  const r = await send({ to: phone, type: 'text', text, idempotencyKey: key(), ...extra });
+  assert.equal(r.status, 202, r.text);
+  return r.json.id;
+}
+
+const done = (m) => ['sent', 'delivered', 'read', 'failed'].includes(m.status);
+
+test('each contact is answered through the session it wrote to', async () => {
+  const one = uniquePhone();
+  const two = uniquePhone();
+  await writes(bridge, one, 'hi first number', 1);
+  await writes(bridge2, two, 'hi second number', 1);
+  const a = await waitMessage(await reply(one, 'answer from the first'), 'sent', done, { logs: ['router', 'sender-baileys'] });
+  const b = await waitMessage(await reply(two, 'answer from the second'), 'sent', done, { logs: ['router', 'sender-baileys'] });
+  assert.equal(a.status, 'sent', JSON.stringify(a));
+  assert.equal(b.status, 'sent', JSON.stringify(b));
+  assert.equal(a.channel, `baileys:${B1}`);
+  assert.equal(b.channel, `baileys:${B2}`);
+  assert.deepEqual((await sentBy(bridge, one)).map((s) => s.text), ['answer from the first']);
+  assert.deepEqual((await sentBy(bridge2, two)).map((s) => s.text), ['answer from the second']);
+  assert.equal((await sentBy(bridge2, one)).length, 0);
+  assert.equal((await sentBy(bridge, two)).length, 0);
+});
+
+test('a contact who wrote to both sessions is answered through the latest; a request may name the other', async () => {
+  const phone = uniquePhone();
+  await writes(bridge, phone, 'first to number one', 1);
+  await writes(bridge2, phone, 'then to number two', 2);
+  const latest = await waitMessage(await reply(phone, 'via the latest'), 'sent', done);
+  assert.equal(latest.channel, `baileys:${B2}`);
+  const named = await waitMessage(await reply(phone, 'via the one I name', { channel: `baileys:${B1}` }), 'sent', done);
+  assert.equal(named.status, 'sent', JSON.stringify(named));
+  assert.equal(named.channel, `baileys:${B1}`);
+  assert.deepEqual((await sentBy(bridge, phone)).map((s) => s.text), ['via the one I name']);
+  assert.deepEqual((await sentBy(bridge2, phone)).map((s) => s.text), ['via the latest']);
+});
+
+test('a named channel the contact never wrote to, or that this installation lacks, is refused at once', async () => {
+  const phone = uniquePhone();
+  await writes(bridge, phone, 'only to number one', 1);
+  // Named, with the wait option: the caller is told in the same request.
+  const never = await send({ to: phone, type: 'text', text: 'not through number two', idempotencyKey: key(),
+    channel: `baileys:${B2}` }, { headers: { Prefer: 'wait=5' } });
+  assert.equal(never.status, 200, never.text);
+  assert.equal(never.json.status, 'failed', never.text);
+  assert.equal(never.json.errorCode, 'outside_window');
+  assert.match(never.json.reason, /outside 24h window/);
+  const unknown = await waitMessage(await reply(phone, 'through a number we do not have',
+    { channel: 'baileys:+972500000099' }), 'refused', done);
+  assert.equal(unknown.status, 'failed', JSON.stringify(unknown));
+  assert.equal(unknown.errorCode, 'channel_unknown');
+  assert.equal((await sentBy(bridge2, phone)).length, 0);
+  assert.equal((await sentBy(bridge, phone)).length, 0);
+});
+
+test('the second session down: its contacts fail over to its paired Twilio number; the first session carries on', async () => {
+  const two = uniquePhone();
+  const one = uniquePhone();
+  await writes(bridge2, two, 'hi number two', 1);
+  const tw = await sim('/sim/inbound', { from: two, to: T2, body: 'and to your Twilio number' });
+  assert.equal(tw.status, 204, JSON.stringify(tw));
+  await waitFor('the Twilio inbound in the CRM', async () => (await messagesFor(two)).length === 2);
+  // Written last to bridge@2 again, so the reply goes via source to that session.
+  await writes(bridge2, two, 'still here', 3);
+  await writes(bridge, one, 'hi number one', 1);
+  services('stop', 'bridge@2');
+  try {
+    await waitFor('the router sees the second session DOWN', async () =>
+      (await metric(routerUrl, `wa_router_channel_up{channel="baileys:${B2}"}`)) === 0 &&
+      (await metric(routerUrl, `wa_router_channel_up{channel="baileys:${B1}"}`)) === 1,
+    { timeoutMs: 30000, logs: ['sender-baileys', 'router'] });
+    const f = await waitMessage(await reply(two, 'while number two is away'), 'sent', done,
+      { logs: ['router', 'sender-twilio'] });
+    assert.equal(f.status, 'sent', JSON.stringify(f));
+    assert.equal(f.provider, 'twilio');
+    assert.equal(f.failover, true);
+    assert.equal(f.channel, `twilio:${T2}`);
+    const calls = await simCalls(`whatsapp:${two}`);
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0].params.From, `whatsapp:${T2}`);
+    const o = await waitMessage(await reply(one, 'number one is fine'), 'sent', done);
+    assert.equal(o.provider, 'baileys');
+    assert.equal(o.channel, `baileys:${B1}`);
+  } finally {
+    services('start', 'bridge@2');
+  }
+  await waitFor('the second session UP again', async () =>
+    (await metric(routerUrl, `wa_router_channel_up{channel="baileys:${B2}"}`)) === 1,
+  { timeoutMs: 30000, logs: ['sender-baileys', 'router'] });
 });
 
 const deviceOf = async (call) => (await call('/health')).json.device;
