@@ -14,6 +14,19 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
+/* Notes that bytes of the request went out. libcurl retries a request on a fresh connection
+ * when a reused (keep-alive) one dies before any answer, and then reports only how that retry
+ * ended: a refused reconnect would hide that the first connection carried the request to a
+ * peer that may have acted on it (a bridge that sent the message and was stopped before it
+ * answered). The debug callback sees every byte written, on every connection. */
+static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *ud)
+{
+    (void)h;
+    (void)data;
+    if ((type == CURLINFO_HEADER_OUT || type == CURLINFO_DATA_OUT) && size > 0) *(int *)ud = 1;
+    return 0;
+}
+
 void wa_client_call(CURL *h, const char *method, const char *url, const char *const *headers,
                     const char *body, size_t len, const char *userpwd, long connect_timeout_ms,
                     long timeout_ms, struct wa_client_result *out)
@@ -37,6 +50,10 @@ void wa_client_call(CURL *h, const char *method, const char *url, const char *co
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &out->body);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    int wrote = 0;
+    curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
+    curl_easy_setopt(h, CURLOPT_DEBUGDATA, &wrote);
+    curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
     if (userpwd) {
         curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         curl_easy_setopt(h, CURLOPT_USERPWD, userpwd);
@@ -55,11 +72,12 @@ void wa_client_call(CURL *h, const char *method, const char *url, const char *co
     curl_off_t ra = 0;
     if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
         out->retry_after_ms = (int64_t)ra * 1000;
-    out->refused = out->code == CURLE_COULDNT_CONNECT;
-    /* A failed connect, DNS lookup or TLS handshake sent nothing: safe to repeat. */
+    /* A failed connect, DNS lookup or TLS handshake sent nothing: safe to repeat; unless an
+     * earlier connection of this call carried the request (on_debug). */
     int before = out->code == CURLE_COULDNT_CONNECT || out->code == CURLE_COULDNT_RESOLVE_HOST ||
                  out->code == CURLE_COULDNT_RESOLVE_PROXY || out->code == CURLE_SSL_CONNECT_ERROR;
-    out->sent = !before && (reqsize > 0 || out->status > 0);
+    out->sent = wrote || (!before && (reqsize > 0 || out->status > 0));
+    out->refused = out->code == CURLE_COULDNT_CONNECT && !out->sent;
     if (out->code != CURLE_OK && !out->error[0])
         snprintf(out->error, sizeof out->error, "%s", curl_easy_strerror(out->code));
     curl_slist_free_all(hl);
