@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import {
-  root, env, sim, bridge, uniquePhone, waitFor, send, key, services, metric, messagesFor, q, bothContact,
+  root, env, sim, bridge, uniquePhone, waitFor, send, key, services, metric, messagesFor, q, bothContact, ageContact,
 } from './lib.mjs';
 
 const base = `http://${env.DASHBOARD_LISTEN}`;
@@ -134,7 +134,7 @@ test('a message refused outside 24h shows its notice', async () => {
   const phone = uniquePhone();
   await sim('/sim/inbound', { from: phone, body: 'long ago' });
   await waitFor('the lead', async () => (await messagesFor(phone)).length === 1);
-  await q(`update contacts set last_inbound_at = now() - interval '25 hours' where phone = $1`, [phone]);
+  await ageContact(phone, 25);
   await openLead(page, phone);
   // The lead's timeline is on screen before the send, so what follows must arrive live.
   await page.locator('#timeline .msg', { hasText: 'long ago' }).waitFor({ timeout: 15000 });

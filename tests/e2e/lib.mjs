@@ -308,6 +308,14 @@ export async function bothContact() {
   return phone;
 }
 
+// Moves a contact's last message (on every number) back by `hours`, as if it wrote that long ago:
+// the window the router reads is per number (contact_channels), the lead's summary per contact.
+export async function ageContact(phone, hours) {
+  await q(`update contacts set last_inbound_at = now() - make_interval(hours => $2) where phone = $1`, [phone, hours]);
+  await q(`update contact_channels w set last_inbound_at = now() - make_interval(hours => $2)
+    from contacts c where c.id = w.contact_id and c.phone = $1`, [phone, hours]);
+}
+
 export function key() {
   return `e2e-${Date.now()}-${Math.random().toString(16).slice(2)}`;
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import {
   api, send, message, waitMessage, sim, simCalls, bridge, bridgeSent, twilioContact, bothContact,
   baileysContact, key, produce, q, waitFor, sleep, services, topicRecords, uniquePhone, metric,
-  env, postBridge, counterFrom, senderTwilioUrl, metricSum, baileysUp,
+  env, postBridge, counterFrom, senderTwilioUrl, metricSum, baileysUp, ageContact,
 } from './lib.mjs';
 
 const TEMPLATE = 'HX0123456789abcdef0123456789abcdef';
@@ -105,7 +105,7 @@ test('acceptance 5: reply via source - Twilio contacts via Twilio, Baileys conta
 
 test('acceptance 7: outside 24h a template goes via Twilio; free text is not sent, with the reason', async () => {
   const phone = await twilioContact();
-  await q(`update contacts set last_inbound_at = now() - interval '25 hours' where phone = $1`, [phone]);
+  await ageContact(phone, 25);
   const tpl = await sendOk({ to: phone, type: 'template', idempotencyKey: key(),
     template: { contentSid: TEMPLATE, variables: { 1: 'Dana', 2: '12/1' } } });
   const free = await sendOk({ to: phone, type: 'text', text: 'are you there?', idempotencyKey: key() });

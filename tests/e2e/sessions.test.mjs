@@ -73,8 +73,8 @@ test('each contact is answered through the session it wrote to', async () => {
   assert.equal(b.status, 'sent', JSON.stringify(b));
   assert.equal(a.channel, `baileys:${B1}`);
   assert.equal(b.channel, `baileys:${B2}`);
-  assert.deepEqual((await sentBy(bridge, one)).map((s) => s.text), ['answer from the first']);
-  assert.deepEqual((await sentBy(bridge2, two)).map((s) => s.text), ['answer from the second']);
+  assert.deepEqual((await sentBy(bridge, one)).map((s) => s.content?.text), ['answer from the first']);
+  assert.deepEqual((await sentBy(bridge2, two)).map((s) => s.content?.text), ['answer from the second']);
   assert.equal((await sentBy(bridge2, one)).length, 0);
   assert.equal((await sentBy(bridge, two)).length, 0);
 });
@@ -88,8 +88,8 @@ test('a contact who wrote to both sessions is answered through the latest; a req
   const named = await waitMessage(await reply(phone, 'via the one I name', { channel: `baileys:${B1}` }), 'sent', done);
   assert.equal(named.status, 'sent', JSON.stringify(named));
   assert.equal(named.channel, `baileys:${B1}`);
-  assert.deepEqual((await sentBy(bridge, phone)).map((s) => s.text), ['via the one I name']);
-  assert.deepEqual((await sentBy(bridge2, phone)).map((s) => s.text), ['via the latest']);
+  assert.deepEqual((await sentBy(bridge, phone)).map((s) => s.content?.text), ['via the one I name']);
+  assert.deepEqual((await sentBy(bridge2, phone)).map((s) => s.content?.text), ['via the latest']);
 });
 
 test('a named channel the contact never wrote to, or that this installation lacks, is refused at once', async () => {
