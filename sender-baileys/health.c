@@ -32,13 +32,14 @@ static void publish(int64_t checked_ms, const char *source)
     /* A send that finds the bridge down while the process stops must not bring back the
      * instance its tombstone made the routers forget. */
     if (st.left) return;
-    json_t *o =
-        json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "v", 1, "provider", "baileys",
-                  "channel", WA_HEALTH_BAILEYS_CHANNEL, "instance", sbl_cfg.instance, "state",
-                  st.up ? "UP" : "DOWN", "reason", st.reason, "since_ms", (json_int_t)st.since_ms,
-                  "checked_ms", (json_int_t)checked_ms, "source", source);
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
+    char *s = wa_health_encode(&(struct wa_health_report){.provider = "baileys",
+                                                          .channel = WA_HEALTH_BAILEYS_CHANNEL,
+                                                          .instance = sbl_cfg.instance,
+                                                          .up = st.up,
+                                                          .reason = st.reason,
+                                                          .since_ms = st.since_ms,
+                                                          .checked_ms = checked_ms,
+                                                          .source = source});
     if (!s) {
         wa_warn("cannot encode provider health");
         return;
