@@ -85,16 +85,17 @@ static const struct wa_pg_stmt statements[] = {
      "  AND s.occurred_at >= date_trunc('minute', now()) - ($1::integer - 1) * interval '1 minute' "
      "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
      1},
+    /* Health per channel: each channel's state at the window's start, then its changes. */
     {"stats_health",
-     "(SELECT provider, state, reason, (extract(epoch FROM since) * 1000)::bigint FROM ("
-     "   SELECT DISTINCT ON (provider) * FROM provider_health "
+     "(SELECT provider, channel, state, reason, (extract(epoch FROM since) * 1000)::bigint FROM ("
+     "   SELECT DISTINCT ON (channel) * FROM provider_health "
      "   WHERE since < date_trunc('minute', now()) - ($1::integer - 1) * interval '1 minute' "
-     "   ORDER BY provider, since DESC) before) "
+     "   ORDER BY channel, since DESC) before) "
      "UNION ALL "
-     "(SELECT provider, state, reason, (extract(epoch FROM since) * 1000)::bigint "
+     "(SELECT provider, channel, state, reason, (extract(epoch FROM since) * 1000)::bigint "
      " FROM provider_health "
      " WHERE since >= date_trunc('minute', now()) - ($1::integer - 1) * interval '1 minute') "
-     "ORDER BY 4",
+     "ORDER BY 5, 2",
      1},
 };
 
@@ -415,11 +416,15 @@ json_t *dash_stats(const char *minutes, unsigned *status, char *err, size_t errs
     json_t *health = json_array();
     PGresult *h = query("stats_health", 1, p, status, err, errsz);
     if (h) {
-        for (int i = 0; i < PQntuples(h); i++)
+        for (int i = 0; i < PQntuples(h); i++) {
+            const char *channel = PQgetvalue(h, i, 1), *number = wa_channel_number(channel);
             json_array_append_new(
-                health, json_pack("{s:s, s:s, s:s, s:I}", "provider", PQgetvalue(h, i, 0), "state",
-                                  PQgetvalue(h, i, 1), "reason", PQgetvalue(h, i, 2), "since_ms",
-                                  (json_int_t)strtoll(PQgetvalue(h, i, 3), NULL, 10)));
+                health,
+                json_pack("{s:s, s:s, s:o, s:s, s:s, s:I}", "provider", PQgetvalue(h, i, 0),
+                          "channel", channel, "number", number ? json_string(number) : json_null(),
+                          "state", PQgetvalue(h, i, 2), "reason", PQgetvalue(h, i, 3), "since_ms",
+                          (json_int_t)strtoll(PQgetvalue(h, i, 4), NULL, 10)));
+        }
         PQclear(h);
     }
     return json_pack("{s:o, s:o, s:o, s:{s:{s:o, s:o}, s:{s:o, s:o}}, s:o, s:o}", "buckets_ms",

@@ -37,13 +37,14 @@ static void publish(struct prober *p, int64_t checked_ms, const char *source)
     /* A send that finds the bridge down while the process stops must not bring back the
      * instance its tombstone made the routers forget. */
     if (p->left) return;
-    json_t *o =
-        json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "v", 1, "provider", "baileys",
-                  "channel", p->ch->id, "instance", sbl_cfg.instance, "state",
-                  p->up ? "UP" : "DOWN", "reason", p->reason, "since_ms", (json_int_t)p->since_ms,
-                  "checked_ms", (json_int_t)checked_ms, "source", source);
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
+    char *s = wa_health_encode(&(struct wa_health_report){.provider = "baileys",
+                                                          .channel = p->ch->id,
+                                                          .instance = sbl_cfg.instance,
+                                                          .up = p->up,
+                                                          .reason = p->reason,
+                                                          .since_ms = p->since_ms,
+                                                          .checked_ms = checked_ms,
+                                                          .source = source});
     if (!s) {
         wa_warn("cannot encode provider health");
         return;

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 struct sbl_config sbl_cfg;
 static const char *log_level;
@@ -36,7 +35,7 @@ static const struct wa_cfg config[] = {
      &sbl_cfg.topic_provider, NULL},
     {"SENDER_INSTANCE", "", WA_CFG_STR, 0, 0, NULL,
      "this instance's name on wa.provider, unique among the instances: letters, digits, '.', "
-     "'_', '-', at most 64; empty: <hostname>-<pid>",
+     "'_', '-', ':', '+', at most 64; empty: <hostname>-<pid>",
      &sbl_cfg.instance, NULL},
     {"BAILEYS_OUTBOUND_URL", "http://127.0.0.1:3001/send", WA_CFG_URL, 0, 0, NULL,
      "the bridge's POST /send", &sbl_cfg.send_url, NULL},
@@ -122,18 +121,12 @@ int main(void)
     /* Each instance reports under its own name; two with one name would overwrite each
      * other's health again. */
     static char instance[WA_HEALTH_ID_MAX + 1];
-    if (!sbl_cfg.instance) {
-        char host[256] = "";
-        gethostname(host, sizeof host - 1);
-        wa_health_default_instance(instance, host, (long)getpid());
-        sbl_cfg.instance = instance;
-    } else if (!wa_health_id_valid(sbl_cfg.instance)) {
-        fprintf(stderr,
-                "config: SENDER_INSTANCE=%s must be 1 to %d letters, digits, '.', '_' or '-'\n",
-                sbl_cfg.instance, WA_HEALTH_ID_MAX);
+    char why[400];
+    if (wa_health_instance(sbl_cfg.instance, instance, why, sizeof why) < 0) {
+        fprintf(stderr, "config: %s\n", why);
         return WA_EX_CONFIG;
     }
-    char why[400];
+    sbl_cfg.instance = instance;
     if (sbl_channels_load(sbl_cfg.channels, sbl_cfg.send_url, sbl_cfg.health_url, why, sizeof why) <
         0) {
         fprintf(stderr, "config: %s\n", why);

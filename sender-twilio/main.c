@@ -1,6 +1,7 @@
 /* main.c - sender-twilio: wa.send.twilio to Twilio's Messages API. Config, wiring, the loop. */
 #include "sender_twilio.h"
 #include "wa_config.h"
+#include "wa_health.h"
 #include "wa_log.h"
 #include "wa_phone.h"
 
@@ -27,6 +28,12 @@ static const struct wa_cfg config[] = {
      NULL},
     {"SENDER_TOPIC_ERROR", "wa.error", WA_CFG_STR, 0, 0, NULL, "what could not be sent",
      &stw_cfg.topic_error, NULL},
+    {"SENDER_TOPIC_PROVIDER", "wa.provider", WA_CFG_STR, 0, 0, NULL,
+     "each channel's health, from the send results", &stw_cfg.topic_provider, NULL},
+    {"SENDER_INSTANCE", "", WA_CFG_STR, 0, 0, NULL,
+     "this instance's name on wa.provider, unique among the instances: letters, digits, '.', "
+     "'_', '-', ':', '+', at most 64; empty: <hostname>-<pid>",
+     &stw_cfg.instance, NULL},
     {"TWILIO_ACCOUNT_SID", NULL, WA_CFG_STR, 0, 0, NULL, "AC… account sid (basic auth user)",
      &stw_cfg.account_sid, NULL},
     {"TWILIO_AUTH_TOKEN", NULL, WA_CFG_SECRET, 0, 0, NULL, "auth token (basic auth password)",
@@ -51,6 +58,13 @@ static const struct wa_cfg config[] = {
      &stw_cfg.timeout_ms},
     {"TWILIO_CONNECT_TIMEOUT_MS", "3000", WA_CFG_INT, 100, 60000, NULL, "connect", NULL,
      &stw_cfg.connect_timeout_ms},
+    {"TWILIO_HEALTH_FAILURES", "3", WA_CFG_INT, 1, 100, NULL,
+     "sends failing in a row (no connection, no answer, 429, 5xx) that make a channel DOWN", NULL,
+     &stw_cfg.health_failures},
+    {"TWILIO_HEALTH_HEARTBEAT_S", "30", WA_CFG_INT, 1, 3600, NULL,
+     "an unchanged health is published again after this long while sends happen; keep it well "
+     "under the routers' BAILEYS_HEALTH_STALE_S",
+     NULL, &stw_cfg.health_heartbeat_s},
     WA_MEDIA_STORE_CFG(stw_store, s3_internal),
     {"SENDER_WORKERS", "4", WA_CFG_INT, 1, 64, NULL,
      "parallel sends: each worker owns some of the topic's partitions (more than the "
@@ -67,6 +81,12 @@ static void metrics_init(void)
     stw_m.throttled_ms =
         wa_metric_new(WA_COUNTER, "wa_sender_throttled_ms_total", "provider=\"twilio\"",
                       "Time spent waiting for the rate limit.");
+    static char labels[WA_CHANNELS_MAX][WA_CHANNEL_MAX + 16];
+    for (int i = 0; i < stw_nchannels; i++) {
+        snprintf(labels[i], sizeof labels[i], "channel=\"%s\"", stw_channels[i]);
+        stw_m.up[i] = wa_metric_new(WA_GAUGE, "wa_sender_twilio_up", labels[i],
+                                    "1 while this instance's send results say the channel is UP.");
+    }
 }
 
 enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucket,
@@ -87,6 +107,22 @@ static enum wa_result handle(struct wa_sender *s, const rd_kafka_message_t *m, v
     return stw_handle(s, curl, &bucket, m);
 }
 
+static void started(struct wa_sender *s, void *ctx)
+{
+    (void)ctx;
+    char err[256];
+    if (stw_health_start(s->producer, err, sizeof err) < 0) {
+        wa_error("%s", err);
+        wa_stop();
+    }
+}
+
+static void stopping(void *ctx)
+{
+    (void)ctx;
+    stw_health_stop();
+}
+
 int main(void)
 {
     if (wa_service_start("sender-twilio", config, WA_CFG_COUNT(config), &log_level))
@@ -103,6 +139,14 @@ int main(void)
         fprintf(stderr, "config: TWILIO_WA_FROM: %s\n", why);
         return WA_EX_CONFIG;
     }
+    /* Each instance reports under its own name; two with one name would overwrite each
+     * other's health. */
+    static char instance[WA_HEALTH_ID_MAX + 1];
+    if (wa_health_instance(stw_cfg.instance, instance, why, sizeof why) < 0) {
+        fprintf(stderr, "config: %s\n", why);
+        return WA_EX_CONFIG;
+    }
+    stw_cfg.instance = instance;
     snprintf(from, sizeof from, "whatsapp:%s", wa_channel_number(stw_channels[0]));
     stw_cfg.from = from; /* the default number */
     if (!stw_store.endpoint || !stw_store.endpoint[0]) stw_store.endpoint = s3_internal;
@@ -112,8 +156,10 @@ int main(void)
     struct wa_sender s = {.provider = "twilio",
                           .topic_status = stw_cfg.topic_status,
                           .topic_error = stw_cfg.topic_error};
-    const char *produces[] = {stw_cfg.topic_status, stw_cfg.topic_error, NULL};
-    wa_info("sending via %s as %s", stw_cfg.api_base, stw_cfg.from);
+    const char *produces[] = {stw_cfg.topic_status, stw_cfg.topic_error, stw_cfg.topic_provider,
+                              NULL};
+    wa_info("sending via %s as %s; reporting the health of %d channels as instance %s",
+            stw_cfg.api_base, stw_cfg.from, stw_nchannels, stw_cfg.instance);
     int rc = wa_sender_run(
         &s, &(struct wa_sender_setup){.service = "sender-twilio",
                                       .brokers = stw_cfg.kafka_brokers,
@@ -130,7 +176,9 @@ int main(void)
                                           (2 * (stw_cfg.connect_timeout_ms + stw_cfg.timeout_ms) +
                                            stw_cfg.base_ms + stw_cfg.cap_ms),
                                       .handle = handle,
-                                      .worker_ctx = worker_ctx});
+                                      .worker_ctx = worker_ctx,
+                                      .started = started,
+                                      .stopping = stopping});
     curl_global_cleanup();
     return rc;
 }

@@ -49,16 +49,21 @@ static void copy(char *dst, size_t n, const char *src)
 char stw_channels[WA_CHANNELS_MAX][WA_CHANNEL_MAX];
 int stw_nchannels;
 
-const char *stw_from(const struct wa_outbound *o, char *buf, size_t bufsz)
+int stw_channel_of(const struct wa_outbound *o)
 {
     const char *channel = o->channel;
-    if (!channel || wa_channel_is_default(channel, "twilio", NULL)) channel = stw_channels[0];
+    if (!channel || wa_channel_is_default(channel, "twilio", NULL)) return stw_nchannels ? 0 : -1;
     for (int i = 0; i < stw_nchannels; i++)
-        if (strcmp(channel, stw_channels[i]) == 0) {
-            snprintf(buf, bufsz, "whatsapp:%s", wa_channel_number(channel));
-            return buf;
-        }
-    return NULL;
+        if (strcmp(channel, stw_channels[i]) == 0) return i;
+    return -1;
+}
+
+const char *stw_from(const struct wa_outbound *o, char *buf, size_t bufsz)
+{
+    int i = stw_channel_of(o);
+    if (i < 0) return NULL;
+    snprintf(buf, bufsz, "whatsapp:%s", wa_channel_number(stw_channels[i]));
+    return buf;
 }
 
 void stw_classify(const struct wa_client_result *r, struct wa_outcome *out)

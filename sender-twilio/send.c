@@ -16,6 +16,7 @@ struct call {
     struct stw_bucket *bucket;
     char userpwd[256];
     const char *from; /* the channel's number, whatsapp:+E164 */
+    int channel;      /* its index in stw_channels, for its health */
 };
 
 /* The workers share the bucket of the one sender number. */
@@ -49,6 +50,7 @@ static void call(void *ctx, const struct wa_outbound *o, int attempt, struct wa_
     wa_buf_free(&form);
     wa_metric_observe(stw_m.send.call_seconds, r.elapsed_ms / 1000.0);
     stw_classify(&r, oc);
+    stw_health_note(c->channel, oc, r.status);
     wa_info("id=%s to=%s attempt=%d http=%ld verdict=%d sid=%s code=%s ms=%.1f", o->id, o->to,
             attempt, r.status, oc->verdict, oc->id, oc->code, r.elapsed_ms);
     wa_buf_free(&r.body);
@@ -75,6 +77,9 @@ static int reconcile(void *ctx, const struct wa_outbound *o, int64_t since_ms,
                                                    oc->id, sizeof oc->id)
                                 : -1;
     wa_buf_free(&r.body);
+    /* The call counted as a failure; Twilio having the message after all is a pass. */
+    if (found == 1)
+        stw_health_note(c->channel, &(struct wa_outcome){.verdict = WA_VERDICT_SENT}, 0);
     wa_info("id=%s reconciled after an ambiguous answer: %s (list http=%ld)", o->id,
             found == 1   ? "Twilio has it"
             : found == 0 ? "Twilio does not have it"
@@ -98,7 +103,10 @@ enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucke
     }
     enum wa_result result;
     char from[40];
-    struct call c = {.h = h, .bucket = bucket, .from = stw_from(&o, from, sizeof from)};
+    struct call c = {.h = h,
+                     .bucket = bucket,
+                     .from = stw_from(&o, from, sizeof from),
+                     .channel = stw_channel_of(&o)};
     if (!c.from) {
         char why[160];
         snprintf(why, sizeof why, "%s is not one of this sender's numbers (TWILIO_WA_FROM)",

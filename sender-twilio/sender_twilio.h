@@ -13,18 +13,23 @@
 
 struct stw_config {
     const char *kafka_brokers, *database_url, *listen, *group;
-    const char *topic_send, *topic_status, *topic_error;
+    const char *topic_send, *topic_status, *topic_error, *topic_provider;
     const char *account_sid, *auth_token, *from, *api_base, *public_base_url;
+    const char *instance; /* this process's name on wa.provider (SENDER_INSTANCE) */
     long rate, max_attempts, base_ms, cap_ms, timeout_ms, connect_timeout_ms, workers;
+    long health_failures, health_heartbeat_s;
 };
 extern struct stw_config stw_cfg;
 /* The Twilio channels this sender sends from (TWILIO_WA_FROM), the first the default. */
 extern char stw_channels[WA_CHANNELS_MAX][WA_CHANNEL_MAX];
 extern int stw_nchannels;
 
-/* The From of a command: its channel's number as "whatsapp:+E164" into buf, or the default
- * number when it names none (or Twilio's bare default). NULL when the channel is not one of
- * this sender's numbers. */
+/* The index in stw_channels of a command's channel: the default (0) when it names none (or
+ * Twilio's bare default); -1 when the channel is not one of this sender's numbers. */
+int stw_channel_of(const struct wa_outbound *o);
+
+/* The From of a command: its channel's number as "whatsapp:+E164" into buf. NULL when the
+ * channel is not one of this sender's numbers. */
 const char *stw_from(const struct wa_outbound *o, char *buf, size_t bufsz);
 
 /* request.c (pure): the Messages API request for a command, and what its answer means. */
@@ -55,9 +60,52 @@ void stw_bucket_init(struct stw_bucket *b, double rate, double burst, int64_t no
 /* Takes a token and returns 0, or returns how long to wait for one (ms). */
 int64_t stw_bucket_take(struct stw_bucket *b, int64_t now_ms);
 
+/* health_rule.c (pure): what a send's result says of its channel's health. */
+enum stw_signal {
+    STW_SIGNAL_PASS,   /* the channel works: Twilio took the message, or refused it for the
+                          message's own sake (21211 invalid number, 63016 outside the window) */
+    STW_SIGNAL_FAIL,   /* it may be a blip: no connection, no answer, 429, 5xx, 502/504 */
+    STW_SIGNAL_BROKEN, /* Twilio refuses our account or number: 401, 403, 404, 21606, 63007 */
+};
+enum stw_signal stw_health_signal(const struct wa_outcome *oc, long http_status);
+
+enum stw_state { STW_HEALTH_NONE, STW_HEALTH_UP, STW_HEALTH_DOWN };
+
+/* One channel as this instance sees it from its send results. Zeroed: no word yet. */
+struct stw_health {
+    enum stw_state state;
+    int failures;             /* FAIL or BROKEN results in a row since the last PASS */
+    int64_t since_ms;         /* when state began (DOWN: the first failure of the run) */
+    int64_t first_failure_ms; /* of the current run of failures */
+    int64_t published_ms;     /* when a report went out last */
+    char reason[256]; /* Twilio's words cut at 200 bytes (the encoder mends a cut character) */
+};
+
+struct stw_health_rule {
+    int failures_down;    /* FAIL results in a row that make the channel DOWN */
+    int64_t heartbeat_ms; /* an unchanged state is published again, on a result, after this */
+};
+
+/* Takes one send's result (oc as stw_classify made it; http_status 0 when no answer came) into
+ * h: UP on a PASS; DOWN on a BROKEN, or once rule->failures_down FAILs come in a row; below
+ * that, the last word stands (UP, or none). Returns 1 when a report is due now: the state
+ * changed, or it has not been published for rule->heartbeat_ms. No word yet: never due. */
+int stw_health_see(struct stw_health *h, const struct stw_health_rule *rule,
+                   const struct wa_outcome *oc, long http_status, int64_t now_ms);
+const char *stw_health_name(enum stw_state s); /* "UP", "DOWN", "NONE" */
+
+/* health.c: every channel's health, published to wa.provider under this instance's key. */
+int stw_health_start(rd_kafka_t *producer, char *err, size_t errsz);
+/* A send on channel (an index in stw_channels) ended with oc. */
+void stw_health_note(int channel, const struct wa_outcome *oc, long http_status);
+/* Publishes a tombstone per channel (before the producer closes): the routers forget this
+ * instance. Nothing is published after it. */
+void stw_health_stop(void);
+
 struct stw_metrics {
     struct wa_send_counters send;
     struct wa_metric *throttled_ms;
+    struct wa_metric *up[WA_CHANNELS_MAX]; /* per channel: 1 while this instance sees it UP */
 };
 extern struct stw_metrics stw_m;
 

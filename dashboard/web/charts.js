@@ -1,10 +1,13 @@
-// The provider panel (top): failover %, send latency, errors, provider health, all from
+// The provider panel (top): failover %, send latency, errors, health per channel, all from
 // GET /api/stats?minutes=60, drawn with uPlot. Refreshed every 10 s and, coalesced, on
 // `failover` and `provider.health` events.
 
 import uPlot from '/static/vendor/uplot/uPlot.esm.js';
 import { api, isQuiet } from './api.js';
-import { h, setChildren, providerKey, providerLabel, formatTime, coalesce, serialized } from './dom.js';
+import {
+  h, setChildren, providerKey, providerLabel, channelParts, channelLabel, formatNumber, formatTime, coalesce,
+  serialized,
+} from './dom.js';
 
 const MINUTES = 60;
 const REFRESH_MS = 10_000;
@@ -19,8 +22,36 @@ const PROVIDER_COLORS = {
   none: ['#495057', '#868e96', '#343a40', '#adb5bd'],
 };
 const HEALTH_COLORS = { UP: '#8ce99a', DOWN: '#fa5252', unknown: '#dee2e6' };
-// Providers always get a lane in the health chart, even before their first report.
+// Providers always get a lane in the health chart, even before their first report: the bare
+// provider name, their default channel, until a channel of theirs has a row.
 const KNOWN_PROVIDERS = ['twilio', 'baileys'];
+
+/** The channel a health entry or provider.health event is about: rows from before channels name none. */
+export function healthChannel(e) {
+  return e.channel || providerKey(e.provider);
+}
+
+/** A lane's label on the health chart: "Twilio" over "+1 415 523 8886". */
+function laneLabel(channel) {
+  const parts = channelParts(channel);
+  return parts.number ? `${providerLabel(parts.provider)}\n${formatNumber(parts.number)}` : providerLabel(parts.provider);
+}
+
+/**
+ * The health chart's lanes: one per channel that has a row, and the bare name of a known provider
+ * none of whose channels has; ordered by provider (Twilio, Baileys, others), then channel, so
+ * the lanes keep their places as rows come in.
+ */
+export function healthLanes(entries) {
+  const channels = new Set(entries.map(healthChannel));
+  const providers = new Set([...channels].map((c) => providerKey(channelParts(c).provider)));
+  for (const p of KNOWN_PROVIDERS) if (!providers.has(p)) channels.add(p);
+  const rank = (c) => {
+    const i = KNOWN_PROVIDERS.indexOf(providerKey(channelParts(c).provider));
+    return i < 0 ? KNOWN_PROVIDERS.length : i;
+  };
+  return [...channels].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
 
 function colorOf(provider, i = 0) {
   const shades = PROVIDER_COLORS[providerKey(provider)] ?? PROVIDER_COLORS.none;
@@ -209,18 +240,20 @@ export class Charts {
   }
 
   /**
-   * Health timeline: one lane per provider, coloured UP/DOWN from each change to the next.
-   * uPlot gives the axes and the time scale; the bands are painted in a draw hook because
-   * they are intervals, not values.
+   * Health timeline: one lane per channel (a business number on a provider), coloured UP/DOWN
+   * from each change to the next. uPlot gives the axes and the time scale; the bands are painted
+   * in a draw hook because they are intervals, not values.
    */
   renderHealth(health, bucketsMs) {
     const entries = [...health].sort((a, b) => (a.since_ms ?? 0) - (b.since_ms ?? 0));
-    const lanes = [...new Set([...KNOWN_PROVIDERS, ...entries.map((e) => providerKey(e.provider))])];
+    const lanes = healthLanes(entries);
     const fromMs = bucketsMs.length ? bucketsMs[0] : Date.now() - MINUTES * 60_000;
     const toMs = Math.max(Date.now(), bucketsMs.length ? bucketsMs[bucketsMs.length - 1] + 60_000 : 0);
     this.healthData = { lanes, entries, fromMs, toMs };
 
     const xs = [fromMs / 1000, toMs / 1000];
+    // Room for every lane: a business with many numbers gets a taller chart, not thinner lanes.
+    this.health.height = Math.max(HEALTH_HEIGHT, 40 + 32 * lanes.length);
     this.health.update(`health:${lanes.join(',')}`, (width, height) => ({
       width,
       height,
@@ -236,9 +269,10 @@ export class Charts {
         {
           stroke: '#495057',
           grid: { show: false },
-          size: 70,
+          size: 125,
           splits: () => this.healthData.lanes.map((_, i) => i + 0.5),
-          values: (u, splits) => splits.map((s) => providerLabel(this.healthData.lanes[Math.floor(s)])),
+          // Two lines, provider over number, so a number fits beside a narrow chart.
+          values: (u, splits) => splits.map((s) => laneLabel(this.healthData.lanes[Math.floor(s)])),
         },
       ],
       series: [{}, { label: 'health', stroke: 'transparent', points: { show: false } }],
@@ -256,8 +290,8 @@ export class Charts {
     ctx.beginPath();
     ctx.rect(left, top, width, height);
     ctx.clip();
-    lanes.forEach((provider, lane) => {
-      const own = entries.filter((e) => providerKey(e.provider) === provider);
+    lanes.forEach((channel, lane) => {
+      const own = entries.filter((e) => healthChannel(e) === channel);
       const yTop = u.valToPos(lane + 0.85, 'y', true);
       const yBottom = u.valToPos(lane + 0.15, 'y', true);
       // Before the first known state the lane is grey: no report in the window.
@@ -282,29 +316,35 @@ export class Charts {
     ctx.restore();
   }
 
-  /** Current state per provider as text chips: the chart's content for those who cannot see it. */
+  /**
+   * Current state per channel as text chips, the chart's content for those who cannot see it:
+   * "Twilio +1 415 523 8886: DOWN since 10:32", and when DOWN, why.
+   */
   paintHealthNow(lanes, entries) {
     const latest = new Map();
-    for (const e of entries) latest.set(providerKey(e.provider), e);
-    setChildren(this.healthNowEl, lanes.map((provider) => {
-      const e = latest.get(provider);
+    for (const e of entries) latest.set(healthChannel(e), e);
+    setChildren(this.healthNowEl, lanes.map((channel) => {
+      const e = latest.get(channel);
       const state = e?.state ?? 'unknown';
       return h('li', {
         class: 'health-chip',
-        dataset: { provider, state },
+        dataset: { provider: providerKey(channelParts(channel).provider), channel, state },
         title: e?.reason ? e.reason : null,
       },
-        `${providerLabel(provider)}: ${state}`,
-        e?.since_ms ? h('span', { class: 'health-since' }, ` since ${formatTime(e.since_ms)}`) : null);
+        `${channelLabel(channel)}: ${state}`,
+        e?.since_ms ? h('span', { class: 'health-since' }, ` since ${formatTime(e.since_ms)}`) : null,
+        state === 'DOWN' && e?.reason ? h('span', { class: 'health-reason' }, `: ${e.reason}`) : null);
     }));
   }
 
   /** A provider.health event: show the new state at once, the chart follows with the refetch. */
   noteHealth(event) {
     const provider = providerKey(event.provider);
+    const channel = healthChannel(event);
     const { lanes, entries } = this.healthData;
-    const next = [...entries, { provider, state: event.state, since_ms: event.since_ms ?? event.at_ms, reason: event.reason }];
-    this.healthData = { ...this.healthData, entries: next, lanes: lanes.includes(provider) ? lanes : [...lanes, provider] };
+    const next = [...entries, { provider, channel, state: event.state, since_ms: event.since_ms ?? event.at_ms, reason: event.reason }];
+    // A new channel's lane shows at once in the chips; the chart gets it with the refetch.
+    this.healthData = { ...this.healthData, entries: next, lanes: lanes.includes(channel) ? lanes : healthLanes(next) };
     this.paintHealthNow(this.healthData.lanes, next);
     this.health.plot?.redraw();
     this.refreshSoon();

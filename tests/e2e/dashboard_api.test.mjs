@@ -180,6 +180,17 @@ test('the charts\' figures cover every minute of the window, and a message just 
   const i = r.json.buckets_ms.indexOf(Number(row.minute_ms));
   assert.ok(i >= 0, `the message's minute ${row.minute_ms} is in the window ${r.json.buckets_ms}`);
   assert.notEqual(r.json.latency.twilio.p50[i], null, JSON.stringify(r.json.latency.twilio));
+  // Health per channel: the number that sent it is UP, from sender-twilio's send results.
+  const [{ channel }] = await q('select channel from messages where id = $1', [s.json.id]);
+  assert.match(channel, /^twilio:\+\d+$/);
+  const line = await waitFor(`${channel} UP among the health lines`, async () => {
+    const health = (await get('/api/stats?minutes=30')).json.health;
+    for (const e of health) assert.ok(e.channel && e.provider && e.state, JSON.stringify(e));
+    const own = health.filter((e) => e.channel === channel);
+    return own.at(-1)?.state === 'UP' ? own.at(-1) : false;
+  });
+  assert.equal(line.provider, 'twilio');
+  assert.equal(line.number, channel.slice('twilio:'.length));
 });
 
 test('acceptance 9: stored media is on the timeline with its type and size, and its link serves the bytes', async () => {

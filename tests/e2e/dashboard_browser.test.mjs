@@ -180,3 +180,35 @@ test('channels: each message shows the number it came to, and the lead a window 
   await shot(page, 'channels');
   await page.close();
 });
+
+test('health per channel: a chip per number, live, and why one is DOWN', async () => {
+  const channel = `twilio:${FIRST}`;
+  const chip = `#health-now .health-chip[data-channel="${channel}"]`;
+  const routerUp = () => metric(`http://${env.ROUTER_LISTEN}`, `wa_router_channel_up{channel="${channel}"}`);
+  const phone = uniquePhone();
+  await sim('/sim/inbound', { from: phone, to: FIRST, body: 'health, please' });
+  await waitFor('the lead', async () => (await messagesFor(phone)).length === 1);
+  const sent = await send({ to: phone, type: 'text', text: 'the number works', idempotencyKey: key() });
+  assert.equal(sent.status, 202, sent.text);
+  await waitFor(`${channel} UP at the router`, async () => (await routerUp()) === 1, { timeoutMs: 20000 });
+  const page = await loggedIn();
+  await page.waitForFunction((s) => document.querySelector(s)?.dataset.state === 'UP', chip, { timeout: 15000 });
+  assert.match(await page.locator(chip).innerText(), /^Twilio \+1 415 523 8886: UP since /);
+  // Baileys' bridge reports on its provider's default channel; a bare Twilio lane is gone.
+  assert.match(await page.locator('#health-now .health-chip[data-channel="baileys"]').innerText(), /^Baileys: /);
+  assert.equal(await page.locator('#health-now .health-chip[data-channel="twilio"]').count(), 0);
+  // Twilio fails every call for this contact: three in a row and the chip turns DOWN, live, saying why.
+  await sim('/sim/faults', { to: phone, status: 500, count: -1 });
+  try {
+    const r = await send({ to: phone, type: 'text', text: 'while Twilio fails', idempotencyKey: key() });
+    assert.equal(r.status, 202, r.text);
+    await page.waitForFunction((s) => document.querySelector(s)?.dataset.state === 'DOWN', chip, { timeout: 20000 });
+    assert.match(await page.locator(chip).innerText(), /^Twilio \+1 415 523 8886: DOWN since .*: 3 sends failed in a row: HTTP 500/);
+    await shot(page, 'health-down');
+  } finally {
+    await sim('/sim/faults', undefined, 'DELETE');
+  }
+  // The next retry passes.
+  await page.waitForFunction((s) => document.querySelector(s)?.dataset.state === 'UP', chip, { timeout: 40000 });
+  await page.close();
+});

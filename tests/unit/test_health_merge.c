@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "health_merge.h"
@@ -351,6 +352,49 @@ static void test_ids_and_keys(void **state)
     assert_int_equal(wa_health_key_split("a/b/c", 5, ch, inst), -1);
     assert_int_equal(wa_health_key_split("", 0, ch, inst), -1);
     assert_int_equal(wa_health_key_split(NULL, 0, ch, inst), -1);
+
+    /* A Twilio channel's key: ':' and '+' are id bytes, so it splits back whole. */
+    assert_int_equal(wa_health_key(key, sizeof key, "twilio:+14155238886", "web-1-42"), 0);
+    assert_string_equal(key, "twilio:+14155238886/web-1-42");
+    assert_int_equal(wa_health_key_split(key, strlen(key), ch, inst), 0);
+    assert_string_equal(ch, "twilio:+14155238886");
+    assert_string_equal(inst, "web-1-42");
+
+    char err[160];
+    assert_int_equal(wa_health_instance("twilio-a", id, err, sizeof err), 0);
+    assert_string_equal(id, "twilio-a");
+    assert_int_equal(wa_health_instance("web 1/eu", id, err, sizeof err), -1);
+    assert_non_null(strstr(err, "SENDER_INSTANCE=web 1/eu must be 1 to 64 letters, digits"));
+    assert_int_equal(wa_health_instance("", id, err, sizeof err), 0); /* <host>-<pid> */
+    assert_true(wa_health_id_valid(id));
+}
+
+/* The record, field by field as docs/events.md has it; a reason of any bytes stays JSON. */
+static void test_encode(void **state)
+{
+    (void)state;
+    char *s = wa_health_encode(&(struct wa_health_report){.provider = "twilio",
+                                                          .channel = "twilio:+14155238886",
+                                                          .instance = "web-1-42",
+                                                          .up = 0,
+                                                          .reason = "3 sends failed in a row",
+                                                          .since_ms = 1795478400000,
+                                                          .checked_ms = 1795478405000,
+                                                          .source = "send"});
+    assert_string_equal(s, "{\"v\":1,\"provider\":\"twilio\",\"channel\":\"twilio:+14155238886\","
+                           "\"instance\":\"web-1-42\",\"state\":\"DOWN\",\"reason\":\"3 sends "
+                           "failed in a row\",\"since_ms\":1795478400000,\"checked_ms\":"
+                           "1795478405000,\"source\":\"send\"}");
+    free(s);
+    s = wa_health_encode(&(struct wa_health_report){.provider = "baileys",
+                                                    .channel = "baileys",
+                                                    .instance = "b",
+                                                    .up = 1,
+                                                    .reason = "bad \xff byte",
+                                                    .source = "probe"});
+    assert_non_null(s);
+    assert_non_null(strstr(s, "\"state\":\"UP\",\"reason\":\"bad \xef\xbf\xbd byte\""));
+    free(s);
 }
 
 int main(void)
@@ -359,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_named_cases), cmocka_unit_test(test_every_combination),
         cmocka_unit_test(test_full_table),  cmocka_unit_test(test_what_is_a_change),
         cmocka_unit_test(test_describe),    cmocka_unit_test(test_ids_and_keys),
+        cmocka_unit_test(test_encode),
     };
     return cmocka_run_group_tests_name("health_merge", tests, NULL, NULL);
 }
