@@ -151,6 +151,9 @@ test('a Baileys send in flight when the sender and the bridge crash is never fai
   const phone = await bothContact();
   const restore = restartWith('sender-baileys', { BAILEYS_SEND_TIMEOUT_MS: '1500' });
   try {
+    // The old instance's tombstone left Baileys UNKNOWN until the new one's first probe: a send
+    // before that would be routed to Twilio (the window is open there too).
+    await baileysUp();
     // The message reaches "WhatsApp", but no answer comes back: the sender's call times out.
     assert.equal((await bridge('/dev/send-stall', { ms: 600000, count: 1 })).status, 200);
     const timedOut = await counterFrom(senderBaileysUrl, 'wa_sender_retries_total{provider="baileys"}');
