@@ -625,3 +625,14 @@ int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
     MHD_stop_daemon(admin);
     return wa_kafka_fatal() ? 1 : 0;
 }
+
+enum wa_result wa_send_refuse_channel(struct wa_sender *s, const rd_kafka_message_t *m,
+                                      const struct wa_outbound *o, struct wa_send_counters *c,
+                                      const char *setting)
+{
+    char why[200];
+    snprintf(why, sizeof why, "%s is not one of this sender's numbers (%s)",
+             o->channel ? o->channel : "(none)", setting);
+    wa_metric_add(c->failed, 1);
+    return wa_send_refuse(s, m, o, "channel_unknown", why);
+}

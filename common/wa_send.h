@@ -98,6 +98,13 @@ enum wa_result wa_send_drive(struct wa_sender *s, const rd_kafka_message_t *m,
 enum wa_result wa_send_refuse(struct wa_sender *s, const rd_kafka_message_t *m,
                               const struct wa_outbound *o, const char *code, const char *text);
 
+/* wa_send_refuse for a command whose channel is none of this sender's (listed in the variable
+ * named by setting): channel_unknown, counted as failed. A message never goes out from another
+ * number than the one it was routed to. */
+enum wa_result wa_send_refuse_channel(struct wa_sender *s, const rd_kafka_message_t *m,
+                                      const struct wa_outbound *o, struct wa_send_counters *c,
+                                      const char *setting);
+
 /* Where stored media can be fetched from by a provider (presigned GETs). */
 struct wa_media_store {
     const char *endpoint; /* as the provider reaches it, e.g. https://media.example.com */

@@ -90,11 +90,7 @@ enum wa_result sbl_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t
     }
     const struct sbl_channel *ch = sbl_channel_of(o.channel);
     if (!ch) {
-        char why[160];
-        snprintf(why, sizeof why, "%s is not one of this sender's sessions (BAILEYS_CHANNELS)",
-                 o.channel);
-        wa_metric_add(sbl_m.send.failed, 1);
-        enum wa_result r = wa_send_refuse(s, m, &o, "channel_unknown", why);
+        enum wa_result r = wa_send_refuse_channel(s, m, &o, &sbl_m.send, "BAILEYS_CHANNELS");
         json_decref(root);
         return r;
     }

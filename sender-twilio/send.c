@@ -108,11 +108,7 @@ enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucke
                      .from = stw_from(&o, from, sizeof from),
                      .channel = stw_channel_of(&o)};
     if (!c.from) {
-        char why[160];
-        snprintf(why, sizeof why, "%s is not one of this sender's numbers (TWILIO_WA_FROM)",
-                 o.channel);
-        wa_metric_add(stw_m.send.failed, 1);
-        enum wa_result r = wa_send_refuse(s, m, &o, "channel_unknown", why);
+        enum wa_result r = wa_send_refuse_channel(s, m, &o, &stw_m.send, "TWILIO_WA_FROM");
         json_decref(root);
         return r;
     }
