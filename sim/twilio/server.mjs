@@ -22,6 +22,7 @@ import { DEFAULT_AUTH_TOKEN } from './webhook.mjs';
 import { defaultConfig, TwilioSim } from './lib/sim.mjs';
 import { loadSpec, SpecError } from './lib/spec.mjs';
 import { checkCreateMessage } from './lib/validate.mjs';
+import { TemplateCatalog, TemplateError } from './lib/templates.mjs';
 
 export const DEFAULT_ACCOUNT_SID = 'AC00000000000000000000000000000000';
 const newMediaMessageSid = () => `MM${crypto.randomBytes(16).toString('hex')}`;
@@ -53,6 +54,7 @@ export async function startServer(opts = {}) {
   // The listeners' base URLs are known only once they listen (port 0); hence the closures.
   let apiBase = null;
   let cdnBase = null;
+  const templates = new TemplateCatalog();
   const media = new MediaHost({ accountSid, authToken, apiBase: () => apiBase, cdnBase: () => cdnBase, log });
 
   const twilioError = (status, code, message) => [status, errorBody(status, code, message)];
@@ -162,6 +164,31 @@ export async function startServer(opts = {}) {
     const first = `${url.pathname}?PageSize=${pageSize}&Page=0`;
     return { end: Math.max(all.length - 1, 0), first_page_uri: first, messages: all, next_page_uri: null,
       page: 0, page_size: pageSize, previous_page_uri: null, start: 0, uri: first };
+  }
+
+  // ---- Content API part (content.twilio.com/v1): the template catalogue ------------------
+
+  async function contentApi(req, res, url) {
+    await readBody(req);
+    const call = sim.recordCall({ method: req.method, path: url.pathname, receivedAtMs: preciseNow(),
+      params: parseForm(url.search) });
+    const cred = basicAuth(req);
+    call.authOk = !!cred && cred.user === accountSid && cred.pass === authToken;
+    const answer = (status, body, headers) => {
+      call.responseStatus = status;
+      sendJson(res, status, body, headers);
+    };
+    if (!call.authOk) {
+      answer(...twilioError(401, SYNC.AUTHENTICATE, 'Authenticate'),
+        { 'WWW-Authenticate': 'Basic realm="Twilio API"' });
+      return;
+    }
+    if (url.pathname !== '/v1/ContentAndApprovals') { answer(...notFound(url.pathname)); return; }
+    if (req.method !== 'GET') {
+      answer(...twilioError(405, 20004, `Method ${req.method} not allowed on ${url.pathname}`));
+      return;
+    }
+    answer(200, templates.page(apiBase, parseForm(url.search), accountSid));
   }
 
   // ---- /sim part (no auth: loopback only) -----------------------------------------------
@@ -275,7 +302,20 @@ export async function startServer(opts = {}) {
       case 'POST /sim/reset':
         sim.reset();
         media.reset();
+        templates.reset();
         return ok({ ok: true });
+      // The Content API catalogue: add or change a template (its approval too), list, remove.
+      case 'GET /sim/templates':
+        return ok({ templates: [...templates.bySid.values()] });
+      case 'POST /sim/templates':
+        try {
+          return ok(templates.put(body));
+        } catch (e) {
+          if (e instanceof TemplateError) throw new HttpError(400, e.message);
+          throw e;
+        }
+      case 'DELETE /sim/templates':
+        return ok({ removed: templates.remove(q.get('sid')) });
       default:
         throw new HttpError(404, `no route ${route}`);
     }
@@ -311,7 +351,8 @@ export async function startServer(opts = {}) {
     if (mediaPath) { req.resume(); guarded(req, res, () => media.serveApi(req, res, url, mediaPath)); return; }
     const handler = url.pathname.startsWith('/sim/') ? simApi(req, res, url)
       : url.pathname.startsWith('/2010-04-01/') ? twilioApi(req, res, url, receivedAtMs)
-        : Promise.reject(new HttpError(404, `no route ${req.method} ${url.pathname}`));
+        : url.pathname.startsWith('/v1/') ? contentApi(req, res, url)
+          : Promise.reject(new HttpError(404, `no route ${req.method} ${url.pathname}`));
     handler.catch((e) => {
       if (res.headersSent || res.destroyed) return;
       const status = e instanceof HttpError ? e.status : 500;
