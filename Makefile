@@ -39,7 +39,7 @@ PURE_SRC   := ingress/twilio_normalize.c ingress/baileys_normalize.c ingress/par
               ingress/prefer.c \
               router/rules.c router/plan.c router/health_merge.c \
               sender-twilio/request.c sender-twilio/ratelimit.c sender-twilio/health_rule.c \
-              sender-baileys/bridge.c sender-baileys/channels.c \
+              sender-twilio/content.c sender-baileys/bridge.c sender-baileys/channels.c \
               media-worker/policy.c dashboard/params.c
 PURE_INC   := -Iingress -Irouter -Isender-twilio -Isender-baileys -Imedia-worker -Idashboard
 SAN_HEADERS := $(wildcard common/*.h ingress/*.h router/*.h sender-*/*.h media-worker/*.h dashboard/*.h)

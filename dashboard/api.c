@@ -20,6 +20,22 @@
     " FROM contact_channels w WHERE w.contact_id = c.id)"
 
 static const struct wa_pg_stmt statements[] = {
+    /* The approved-template catalogue (sql/0011) as last synced, and the sync's state. */
+    {"templates",
+     "SELECT sid, name, language, category, status, rejection_reason, body, variables::text, "
+     "  (extract(epoch FROM synced_at) * 1000)::bigint "
+     "FROM templates WHERE removed_at IS NULL ORDER BY status <> 'approved', name",
+     0},
+    {"template_sync",
+     "SELECT (extract(epoch FROM requested_at) * 1000)::bigint, "
+     "  (extract(epoch FROM synced_at) * 1000)::bigint, last_count, last_error "
+     "FROM template_sync WHERE id = 1",
+     0},
+    /* Asks sender-twilio for a sync now (it looks every second). */
+    {"template_sync_request",
+     "UPDATE template_sync SET requested_at = now() WHERE id = 1 "
+     "RETURNING (extract(epoch FROM requested_at) * 1000)::bigint",
+     0},
     /* $1 search (''), $2 limit, $3 cursor activity (ms, or NULL), $4 cursor id. */
     {"leads",
      "SELECT c.id, c.phone, c.profile_name, c.last_inbound_provider, "
@@ -431,4 +447,49 @@ json_t *dash_stats(const char *minutes, unsigned *status, char *err, size_t errs
                      buckets, "outbound", outbound, "failover_pct", fo, "latency", "twilio", "p50",
                      tw50, "p95", tw95, "baileys", "p50", bl50, "p95", bl95, "errors", errors,
                      "health", health);
+}
+
+static json_t *text_or_null(PGresult *q, int r, int c)
+{
+    return PQgetisnull(q, r, c) ? json_null() : json_string(PQgetvalue(q, r, c));
+}
+
+static json_t *sync_json(PGresult *q)
+{
+    if (!q || PQntuples(q) != 1) return json_null();
+    return json_pack("{s:o, s:o, s:o, s:o}", "requestedAtMs", num(q, 0, 0), "syncedAtMs",
+                     num(q, 0, 1), "count", num(q, 0, 2), "error", text_or_null(q, 0, 3));
+}
+
+json_t *dash_templates(unsigned *status, char *err, size_t errsz)
+{
+    PGresult *q = query("templates", 0, NULL, status, err, errsz);
+    if (!q) return NULL;
+    json_t *list = json_array();
+    for (int r = 0; r < PQntuples(q); r++) {
+        json_t *vars = PQgetisnull(q, r, 7) ? NULL : json_loads(PQgetvalue(q, r, 7), 0, NULL);
+        json_array_append_new(
+            list,
+            json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "sid", text_or_null(q, r, 0),
+                      "name", text_or_null(q, r, 1), "language", text_or_null(q, r, 2), "category",
+                      text_or_null(q, r, 3), "status", text_or_null(q, r, 4), "rejectionReason",
+                      text_or_null(q, r, 5), "body", text_or_null(q, r, 6), "variables",
+                      vars ? vars : json_object(), "syncedAtMs", num(q, r, 8)));
+    }
+    PQclear(q);
+    PGresult *s = query("template_sync", 0, NULL, status, err, errsz);
+    json_t *o = json_pack("{s:o, s:o}", "templates", list, "sync", sync_json(s));
+    PQclear(s);
+    *status = 200;
+    return o;
+}
+
+json_t *dash_templates_sync(unsigned *status, char *err, size_t errsz)
+{
+    PGresult *q = query("template_sync_request", 0, NULL, status, err, errsz);
+    if (!q) return NULL;
+    json_t *o = json_pack("{s:b, s:o}", "requested", 1, "requestedAtMs", num(q, 0, 0));
+    PQclear(q);
+    *status = 202;
+    return o;
 }

@@ -31,6 +31,9 @@ json_t *dash_leads(const char *q, const char *limit, const char *cursor, unsigne
 json_t *dash_messages(const char *lead, const char *limit, const char *cursor, unsigned *status,
                       char *errbuf, size_t errsz);
 json_t *dash_stats(const char *minutes, unsigned *status, char *errbuf, size_t errsz);
+/* The template catalogue with its sync's state; and a sync asked for now (202). */
+json_t *dash_templates(unsigned *status, char *errbuf, size_t errsz);
+json_t *dash_templates_sync(unsigned *status, char *errbuf, size_t errsz);
 int dash_db_start(char *errbuf, size_t errsz);
 int dash_db_ready(void);
 

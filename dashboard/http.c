@@ -182,6 +182,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             return wa_http_error(c, 401, "unauthorized", "log in, or send Authorization: Bearer");
         return redirect(c, "/login", NULL);
     }
+    if (strcmp(url, "/api/templates/sync") == 0) {
+        /* The one action besides logging in: asks for a template sync (a POST, so a link or an
+         * image cannot trigger it; the session cookie is SameSite=Strict). */
+        if (strcmp(method, "POST") != 0)
+            return wa_http_error(c, 405, "method_not_allowed", "use POST");
+        unsigned status = 500;
+        char err[256] = "";
+        return json(c, dash_templates_sync(&status, err, sizeof err), status, err);
+    }
     if (!get) return wa_http_error(c, 405, "method_not_allowed", "use GET");
     if (strcmp(url, "/logout") == 0)
         return redirect(c, "/login", COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
@@ -214,6 +223,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         char id[32];
         snprintf(id, sizeof id, "%.*s", (int)(slash - rest), rest);
         o = dash_messages(id, limit, cursor, &status, err, sizeof err);
+    } else if (strcmp(url, "/api/templates") == 0) {
+        o = dash_templates(&status, err, sizeof err);
     } else if (strcmp(url, "/api/stats") == 0) {
         o = dash_stats(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "minutes"), &status,
                        err, sizeof err);

@@ -106,10 +106,10 @@ static enum wa_result store(struct rtr *r, const rd_kafka_message_t *km, struct 
     const char *status = !provider ? "failed" : rt->hold ? "held" : "queued";
     /* The one refusal the rules make for a free-form message outside the
      * window gets its own code: the dashboard shows a notice for it. */
-    const char *code = provider                ? NULL
-                       : plan->channel_unknown ? "channel_unknown"
-                       : rt->outside_window    ? "outside_window"
-                                               : "provider_refused";
+    const char *code = provider             ? NULL
+                       : plan->code         ? plan->code
+                       : rt->outside_window ? "outside_window"
+                                            : "provider_refused";
 
     o->route = provider;
     o->channel = channel;
@@ -233,8 +233,8 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
         o.requested_ms = ts > 0 ? ts : now;
     }
     enum wa_result res = WA_OK;
-    const char *cp[] = {o.to, o.idempotency_key};
-    PGresult *c = wa_pg_exec(&r->pg, "outbound_contact", 2, cp, &res, err, sizeof err);
+    const char *cp[] = {o.to, o.idempotency_key, o.content_sid};
+    PGresult *c = wa_pg_exec(&r->pg, "outbound_contact", 3, cp, &res, err, sizeof err);
     if (!c) {
         wa_warn("postgres %s", err);
         json_decref(root);
@@ -260,6 +260,9 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
     char profile_name[128] = "";
     if (!PQgetisnull(c, 0, 6))
         snprintf(profile_name, sizeof profile_name, "%s", PQgetvalue(c, 0, 6));
+    /* The catalogue's word on the template: "<status>|<name>|<rejection reason>". */
+    char tpl[512] = "";
+    if (!PQgetisnull(c, 0, 7)) snprintf(tpl, sizeof tpl, "%s", PQgetvalue(c, 0, 7));
     PQclear(c);
     if (repeat) {
         out->duplicate = 1;
@@ -283,6 +286,20 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
         .cfg = &rtr_cfg.channels,
     };
     struct rtr_plan plan = rtr_plan(&in);
+    char not_approved[600];
+    if (tpl[0] && strncmp(tpl, "approved|", 9) != 0) {
+        /* Twilio would take it and WhatsApp refuse it: refused here, before anything is sent.
+         * A template the catalogue does not know is let through (it may be newer than the
+         * last sync); Twilio's own refusal then fails it. */
+        char *name = strchr(tpl, '|'), *why = name ? strchr(name + 1, '|') : NULL;
+        if (name) *name++ = '\0';
+        if (why) *why++ = '\0';
+        snprintf(not_approved, sizeof not_approved,
+                 "template %s (%s) is %s for WhatsApp%s%s: not sent", o.content_sid,
+                 name ? name : "?", tpl, why && why[0] ? ": " : "", why ? why : "");
+        plan = (struct rtr_plan){.route = {.provider = RTR_NONE, .reason = not_approved},
+                                 .code = "template_not_approved"};
+    }
     const struct rtr_route *rt = &plan.route;
     /* A named channel forces its provider: its command is never moved to the other one. */
     char named_provider[16];

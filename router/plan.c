@@ -88,6 +88,7 @@ struct rtr_plan rtr_plan(const struct rtr_plan_in *in)
     const char *named = in->channel ? resolve(cfg, in->channel) : NULL;
     if (named && !known(cfg, named)) {
         p.channel_unknown = 1;
+        p.code = "channel_unknown";
         p.route.provider = RTR_NONE;
         p.route.reason = "the request names a channel this installation does not have";
         return p;

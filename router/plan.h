@@ -59,6 +59,9 @@ struct rtr_plan {
     int64_t failover_window_until_ms; /* and on failover_channel */
     /* The request named a channel this installation does not have: refused (route NONE). */
     int channel_unknown;
+    /* A refusal's code when it is not the rules' own (channel_unknown, or the router's
+     * template_not_approved); NULL otherwise. */
+    const char *code;
 };
 
 /* The channels from TWILIO_WA_FROM, BAILEYS_CHANNELS ("+E164=<bridge URL>", the URLs are

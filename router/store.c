@@ -115,8 +115,9 @@ const struct wa_pg_stmt rtr_statements[] = {
      * status of the message already holding the key (NULL when none), the
      * provider of the contact's latest outbound message still queued or sending
      * (NULL when none: rule 7, order), every channel the contact wrote to with when it last
-     * did, latest first ("<channel>=<ms>,...", NULL when none; router/plan.h), and its
-     * profile name. */
+     * did, latest first ("<channel>=<ms>,...", NULL when none; router/plan.h), its
+     * profile name, and what the template catalogue says of template $3 ("<status>|<name>|
+     * <rejection reason>"; NULL when $3 is NULL or unknown, or no longer listed). */
     {"outbound_contact",
      "WITH ins AS ("
      "  INSERT INTO contacts (phone) VALUES ($1) ON CONFLICT (phone) DO NOTHING "
@@ -133,9 +134,11 @@ const struct wa_pg_stmt rtr_statements[] = {
      "       (extract(epoch FROM last_inbound_at) * 1000)::bigint, ',' "
      "       ORDER BY last_inbound_at DESC) "
      "     FROM contact_channels WHERE contact_id = x.id), "
-     "  (SELECT profile_name FROM contacts WHERE id = x.id) "
+     "  (SELECT profile_name FROM contacts WHERE id = x.id), "
+     "  (SELECT status || '|' || name || '|' || coalesce(rejection_reason, '') FROM templates "
+     "     WHERE sid = $3 AND removed_at IS NULL) "
      "FROM (SELECT * FROM ins UNION ALL SELECT * FROM cur) AS x LIMIT 1",
-     2},
+     3},
     /* An outbound message, once per key, with its first status and up to four
      * outbox records (the send command, events, wa.error), all or nothing.
      * $1 id, $2 contact id, $3 provider (NULL: not sent), $4 key, $5 type,

@@ -23,6 +23,8 @@ export TWILIO_SIM_LISTEN=${TWILIO_SIM_LISTEN:-127.0.0.1:3002}
 if [ -n "${WA_TWILIO_SIMULATED:-}" ]; then
     export TWILIO_ACCOUNT_SID=${TWILIO_ACCOUNT_SID:-AC00000000000000000000000000000000}
     export TWILIO_API_BASE=${TWILIO_API_BASE:-http://$TWILIO_SIM_LISTEN}
+    # The simulator serves the Content API's template catalogue too.
+    export TWILIO_CONTENT_URL=${TWILIO_CONTENT_URL:-http://$TWILIO_SIM_LISTEN}
     # Re-engagement on, with a template the simulator takes (real Twilio needs an approved one of
     # yours). Set REENGAGE_CONTENT_SID empty to turn it off, as the tests do.
     export REENGAGE_CONTENT_SID=${REENGAGE_CONTENT_SID-HX00000000000000000000000000000001}

@@ -43,6 +43,15 @@ static const struct wa_cfg config[] = {
      &stw_cfg.from, NULL},
     {"TWILIO_API_BASE", "https://api.twilio.com", WA_CFG_URL, 0, 0, NULL,
      "Messages API base URL; tests point it at the simulator", &stw_cfg.api_base, NULL},
+    {"TWILIO_CONTENT_URL", "https://content.twilio.com", WA_CFG_URL, 0, 0, NULL,
+     "Content API base URL (the template catalogue); tests point it at the simulator",
+     &stw_cfg.content_base, NULL},
+    {"TEMPLATE_SYNC_S", "600", WA_CFG_INT, 0, 86400, NULL,
+     "how often the template catalogue is synced from the Content API; 0: only when asked "
+     "(POST /api/whatsapp/templates/sync)",
+     NULL, &stw_cfg.template_sync_s},
+    {"SENDER_TOPIC_EVENTS", "wa.events", WA_CFG_STR, 0, 0, NULL,
+     "where template.sync goes (through the outbox)", &stw_cfg.topic_events, NULL},
     {"PUBLIC_BASE_URL", NULL, WA_CFG_URL, 0, 0, NULL,
      "ingress as Twilio reaches it: StatusCallback = this + /api/whatsapp/twilio/status",
      &stw_cfg.public_base_url, NULL},
@@ -111,7 +120,8 @@ static void started(struct wa_sender *s, void *ctx)
 {
     (void)ctx;
     char err[256];
-    if (stw_health_start(s->producer, err, sizeof err) < 0) {
+    if (stw_health_start(s->producer, err, sizeof err) < 0 ||
+        stw_templates_start(err, sizeof err) < 0) {
         wa_error("%s", err);
         wa_stop();
     }
@@ -120,6 +130,7 @@ static void started(struct wa_sender *s, void *ctx)
 static void stopping(void *ctx)
 {
     (void)ctx;
+    stw_templates_stop();
     stw_health_stop();
 }
 

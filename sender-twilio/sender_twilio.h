@@ -18,6 +18,9 @@ struct stw_config {
     const char *instance; /* this process's name on wa.provider (SENDER_INSTANCE) */
     long rate, max_attempts, base_ms, cap_ms, timeout_ms, connect_timeout_ms, workers;
     long health_failures, health_heartbeat_s;
+    const char *content_base; /* TWILIO_CONTENT_URL */
+    const char *topic_events; /* SENDER_TOPIC_EVENTS: template.sync, through the outbox */
+    long template_sync_s;     /* TEMPLATE_SYNC_S: 0 only on request */
 };
 extern struct stw_config stw_cfg;
 /* The Twilio channels this sender sends from (TWILIO_WA_FROM), the first the default. */
@@ -50,6 +53,25 @@ void stw_classify(const struct wa_client_result *r, struct wa_outcome *out);
  * or -1 when the page is not a message list. */
 int stw_find_created(const char *list, size_t len, const struct wa_outbound *o, const char *from,
                      int64_t since_ms, char *sid, size_t sidsz);
+
+/* content.c (pure): one page of Twilio's Content API list (GET /v1/ContentAndApprovals). */
+struct stw_template {
+    char sid[35], name[128], language[16], category[32], status[32], rejection_reason[256];
+    char *body;      /* its text (twilio/text body), or NULL */
+    char *variables; /* JSON object of the sample values that are strings */
+    char *types;     /* JSON object: Twilio's "types" as listed */
+};
+/* Reads up to max templates of a page into out (each freed with stw_template_free) and the
+ * next page's URL into next ("" at the end). Items without an HX sid or a name are skipped;
+ * one without a WhatsApp approval is "unsubmitted". Returns how many, or -1 with err when the
+ * page is not a ContentAndApprovals page. */
+int stw_content_page(const char *page, size_t len, struct stw_template *out, int max, char *next,
+                     size_t nextsz, char *err, size_t errsz);
+void stw_template_free(struct stw_template *t);
+
+/* templates.c: the catalogue sync, a thread (docs/architecture.md §3.4). */
+int stw_templates_start(char *err, size_t errsz);
+void stw_templates_stop(void);
 
 /* ratelimit.c (pure): a token bucket per sender number. */
 struct stw_bucket {
