@@ -106,7 +106,9 @@ static enum MHD_Result json(struct MHD_Connection *c, json_t *o, unsigned status
     }
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    enum MHD_Result ret = wa_http_reply(c, 200, "application/json", s, strlen(s));
+    /* A success is 200, or what the handler said it is (202 for a request taken). */
+    enum MHD_Result ret = wa_http_reply(c, status >= 200 && status < 300 ? status : 200,
+                                        "application/json", s, strlen(s));
     free(s);
     return ret;
 }
@@ -189,7 +191,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             return wa_http_error(c, 405, "method_not_allowed", "use POST");
         unsigned status = 500;
         char err[256] = "";
-        return json(c, dash_templates_sync(&status, err, sizeof err), status, err);
+        json_t *o = dash_templates_sync(&status, err, sizeof err); /* sets status: call first */
+        return json(c, o, status, err);
     }
     if (!get) return wa_http_error(c, 405, "method_not_allowed", "use GET");
     if (strcmp(url, "/logout") == 0)
