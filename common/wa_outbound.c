@@ -118,9 +118,20 @@ static int decode_media(json_t *m, struct wa_outbound *o, char *errbuf, size_t e
 {
     static const char *const fields[] = {"url", "mediaId", "caption", "mimetype", NULL};
     if (!json_is_object(m)) return fail(errbuf, errsz, "media: must be an object");
+    /* wa.media events publish media_id as a number: the same id is taken as a number or as
+     * its digits in a string (docs/events.md). */
+    json_t *mid = json_object_get(m, "mediaId");
+    if (json_is_integer(mid)) {
+        if (json_integer_value(mid) < 1)
+            return fail(errbuf, errsz, "media.mediaId: a stored media id is a positive integer");
+        snprintf(o->media_id_digits, sizeof o->media_id_digits, "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(mid));
+        o->media_id = o->media_id_digits;
+    }
     if (only_keys(m, "media.", fields, errbuf, errsz) ||
         get_str(m, "url", "media.", WA_URL_MAX, 1, &o->media_url, errbuf, errsz) ||
-        get_str(m, "mediaId", "media.", 64, 1, &o->media_id, errbuf, errsz) ||
+        (!json_is_integer(mid) &&
+         get_str(m, "mediaId", "media.", 64, 1, &o->media_id, errbuf, errsz)) ||
         get_str(m, "caption", "media.", 1024, 0, &o->caption, errbuf, errsz) ||
         get_str(m, "mimetype", "media.", 127, 1, &o->mimetype, errbuf, errsz))
         return -1;

@@ -24,6 +24,7 @@ struct wa_outbound {
     const char *type; /* text | media | template */
     const char *text;
     const char *media_url, *media_id, *caption, *mimetype;
+    char media_id_digits[24]; /* media_id when the request gave it as a number (wa.media's form) */
     const char *content_sid;
     json_t *variables;    /* template variables, an object of strings, or NULL */
     const char *provider; /* forced provider, or NULL */

@@ -48,6 +48,18 @@ static void test_decode_table(void **state)
         {"{\"to\":\"+14155550100\",\"type\":\"text\",\"text\":\"hi\",\"media\":{\"url\":\"https://"
          "x.test/a\"},\"idempotencyKey\":\"k\"}",
          "type text takes only text"},
+        {"{\"to\":\"+14155550100\",\"type\":\"media\",\"media\":{\"mediaId\":17},"
+         "\"idempotencyKey\":\"k\"}",
+         NULL},
+        {"{\"to\":\"+14155550100\",\"type\":\"media\",\"media\":{\"mediaId\":\"17\"},"
+         "\"idempotencyKey\":\"k\"}",
+         NULL},
+        {"{\"to\":\"+14155550100\",\"type\":\"media\",\"media\":{\"mediaId\":0},"
+         "\"idempotencyKey\":\"k\"}",
+         "media.mediaId: a stored media id is a positive integer"},
+        {"{\"to\":\"+14155550100\",\"type\":\"media\",\"media\":{\"mediaId\":1.5},"
+         "\"idempotencyKey\":\"k\"}",
+         "media.mediaId: must be a string"},
         {"{\"to\":\"+14155550100\",\"type\":\"media\",\"media\":{},\"idempotencyKey\":\"k\"}",
          "exactly one of url and mediaId"},
         {"{\"to\":\"+14155550100\",\"type\":\"media\",\"media\":{\"url\":\"file:///etc/passwd\"},"
