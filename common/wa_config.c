@@ -125,6 +125,15 @@ int wa_config_load(const struct wa_cfg *table, size_t n)
     return errors;
 }
 
+const char *wa_config_shown(const char *value, enum wa_cfg_type type)
+{
+    if (type == WA_CFG_SECRET) return "****";
+    /* A URL with userinfo, and libpq's key=value form or URL query with a password= in it. */
+    if ((strstr(value, "://") && strchr(value, '@')) || strcasestr(value, "password"))
+        return "(set, contains credentials)";
+    return value;
+}
+
 void wa_config_log(const struct wa_cfg *table, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -132,10 +141,8 @@ void wa_config_log(const struct wa_cfg *table, size_t n)
         const char *v = env(c->name);
         if (!v)
             v = c->def && *c->def ? c->def : "(unset)";
-        else if (c->type == WA_CFG_SECRET)
-            v = "****";
-        else if (strstr(v, "://") && strchr(v, '@'))
-            v = "(set, contains credentials)";
+        else
+            v = wa_config_shown(v, c->type);
         wa_info("config %s=%s", c->name, v);
     }
 }

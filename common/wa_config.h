@@ -31,6 +31,9 @@ int wa_config_load(const struct wa_cfg *table, size_t n);
 
 /* Logs the effective values, secrets masked. */
 void wa_config_log(const struct wa_cfg *table, size_t n);
+/* How a set value appears in that log: secrets masked, and any value that carries credentials
+ * (a URL with user:password@, libpq's "password=" in key=value form or a URL's query) replaced. */
+const char *wa_config_shown(const char *value, enum wa_cfg_type type);
 
 /* Splits "host:port"; returns -1 when it is not one. host gets at most hostsz-1 bytes. */
 int wa_config_split_listen(const char *s, char *host, size_t hostsz, unsigned *port);

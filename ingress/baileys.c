@@ -17,6 +17,9 @@ static void client_ip(struct MHD_Connection *c, char *out, size_t sz)
     if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, out,
                   (socklen_t)sz);
+    else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, out,
+                  (socklen_t)sz);
 }
 
 /* The bridge's address and secret, for every bridge endpoint alike. Returns 1 when the request
@@ -24,7 +27,7 @@ static void client_ip(struct MHD_Connection *c, char *out, size_t sz)
 static int bridge_refused(struct ing_request *r, enum MHD_Result *ret)
 {
     struct MHD_Connection *c = r->conn;
-    char ip[INET_ADDRSTRLEN];
+    char ip[INET6_ADDRSTRLEN];
     client_ip(c, ip, sizeof ip);
     if (!ing_ip_allowed(ing_cfg.baileys_allowed_ips, ip)) {
         ing_count(r->provider, ING_IP_REFUSED);

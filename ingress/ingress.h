@@ -141,9 +141,13 @@ int ing_phone_from_jid(const char *jid, char *out);
 int ing_parked_normalize(const char *body, size_t len, char **record, char *key, char *errbuf,
                          size_t errsz);
 
-/* 1 when ip (dotted IPv4) is in the comma-separated allowlist; an empty or
- * NULL list allows everyone. Entries are addresses or a.b.c.d/n networks. */
+/* 1 when ip (IPv4 or IPv6 text) is in the comma-separated allowlist; an empty or NULL list
+ * allows everyone. Entries are addresses or networks (a.b.c.d/n, ipv6/n); a malformed entry
+ * matches nothing. */
 int ing_ip_allowed(const char *allowlist, const char *ip);
+/* Checks every entry of an allowlist (BAILEYS_ALLOWED_IPS); -1 with errbuf naming the first bad
+ * one. Entries are IPv4 or IPv6 addresses, or networks with an explicit prefix length. */
+int ing_allowlist_check(const char *allowlist, char *errbuf, size_t errsz);
 
 /* Pure: a Twilio inbound form to the normalized event. Returns 0, or -1 with
  * errbuf saying what is missing or malformed. Strings in *out borrow from form

@@ -28,7 +28,8 @@ static const struct wa_cfg config[] = {
     {"BAILEYS_WEBHOOK_SECRET", NULL, WA_CFG_SECRET, 0, 0, NULL,
      "shared secret the bridge sends in X-BAILEYS-SECRET", &ing_cfg.baileys_secret, NULL},
     {"BAILEYS_ALLOWED_IPS", "", WA_CFG_STR, 0, 0, NULL,
-     "comma-separated IPv4 addresses or networks (a.b.c.d/n) the bridge posts from; empty: any",
+     "comma-separated addresses or networks (a.b.c.d/n, IPv6 too) the bridge posts from; "
+     "empty: any",
      &ing_cfg.baileys_allowed_ips, NULL},
     {"INGRESS_TOPIC_STATUS", "wa.status", WA_CFG_STR, 0, 0, NULL, "topic for delivery statuses",
      &ing_cfg.topic_status, NULL},
@@ -77,6 +78,12 @@ static void *readiness_loop(void *arg)
 int main(void)
 {
     if (wa_service_start("ingress", config, WA_CFG_COUNT(config), &log_level)) return WA_EX_CONFIG;
+    char why[300];
+    if (ing_allowlist_check(ing_cfg.baileys_allowed_ips, why, sizeof why) < 0) {
+        /* A typo must not open the bridge endpoints to everyone, nor close them silently. */
+        fprintf(stderr, "config: BAILEYS_ALLOWED_IPS: %s\n", why);
+        return WA_EX_CONFIG;
+    }
     ing_metrics_init();
     /* The CRM worker (crm.c) gives up on a connect after 2 s. */
     setenv("PGCONNECT_TIMEOUT", "2", 0);

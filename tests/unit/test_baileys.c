@@ -391,9 +391,37 @@ static void test_ip_allowlist(void **state)
         {"127.0.0.1", "", 0},
         {"127.0.0.1", "::1", 0},
         {"garbage", "127.0.0.1", 0},
+        /* A malformed prefix length matches nothing: it was read as /0, allowing everyone. */
+        {"10.1.2.0/", "8.8.8.8", 0},
+        {"10.1.2.0/x", "8.8.8.8", 0},
+        {"10.1.2.0/33", "10.1.2.3", 0},
+        {"10.1.2.0/-1", "8.8.8.8", 0},
+        {"10.1.2.0/24", "10.1.2.200", 1},
+        {"10.1.2.0/24", "10.1.3.1", 0},
+        /* IPv6, and the families kept apart. */
+        {"::1", "::1", 1},
+        {"2001:db8::/32", "2001:db8:5::1", 1},
+        {"2001:db8::/32", "2001:db9::1", 0},
+        {"2001:db8::/33", "2001:db8:8000::1", 0},
+        {"::/0", "10.0.0.1", 0},
+        {"0.0.0.0/0", "::1", 0},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        print_message("%s ~ %s\n", cases[i].list ? cases[i].list : "(null)", cases[i].ip);
         assert_int_equal(ing_ip_allowed(cases[i].list, cases[i].ip), cases[i].want);
+    }
+    /* Checked at start: one clear line for the first bad entry. */
+    char err[200];
+    assert_int_equal(ing_allowlist_check("10.0.0.0/8, 2001:db8::/32, 127.0.0.1", err, sizeof err),
+                     0);
+    assert_int_equal(ing_allowlist_check("", err, sizeof err), 0);
+    static const char *const bad[] = {"10.1.2.0/", "10.1.2.0/x", "10.0.0.0/8,,1.2.3.4",
+                                      "1.2.3",     "::1/129",    "10.0.0.0/8 /8"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(ing_allowlist_check(bad[i], err, sizeof err), -1);
+        print_message("%s -> %s\n", bad[i], err);
+        assert_non_null(strstr(err, "is not an address or a network"));
+    }
 }
 
 int main(void)

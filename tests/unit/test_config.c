@@ -78,6 +78,23 @@ static void test_validation(void **state)
     }
 }
 
+/* Nothing the log shows of a setting gives a password away, whatever form the URL takes. */
+static void test_shown(void **state)
+{
+    (void)state;
+    assert_string_equal(wa_config_shown("s3cret", WA_CFG_SECRET), "****");
+    assert_string_equal(wa_config_shown("postgresql://wa:pw@127.0.0.1/wa", WA_CFG_STR),
+                        "(set, contains credentials)");
+    assert_string_equal(wa_config_shown("host=127.0.0.1 dbname=wa user=wa password=pw", WA_CFG_STR),
+                        "(set, contains credentials)");
+    assert_string_equal(
+        wa_config_shown("postgresql://127.0.0.1/wa?user=wa&PASSWORD=pw", WA_CFG_STR),
+        "(set, contains credentials)");
+    assert_string_equal(wa_config_shown("postgresql://127.0.0.1/wa", WA_CFG_STR),
+                        "postgresql://127.0.0.1/wa");
+    assert_string_equal(wa_config_shown("127.0.0.1:9092", WA_CFG_STR), "127.0.0.1:9092");
+}
+
 static void test_split_listen(void **state)
 {
     (void)state;
@@ -97,6 +114,7 @@ int main(void)
         cmocka_unit_test(test_defaults_and_required),
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_split_listen),
+        cmocka_unit_test(test_shown),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
