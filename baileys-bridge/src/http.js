@@ -95,7 +95,13 @@ export function createHttpServer({ config, logger, metrics, link, sender, media,
     auth: false,
     handler: (req, res) => {
       const connected = !!link.connected;
-      json(res, connected ? 200 : 503, { status: connected ? 'ok' : link.state, device: link.device ?? null, connected });
+      const body = { status: connected ? 'ok' : link.state, connected };
+      // The account's own number is for whoever holds the secret (sender-baileys's probes do not
+      // need it): anyone who can reach /health would otherwise learn it.
+      if (req.headers['x-baileys-secret'] !== undefined && !checkSecret(req, config.secret)) {
+        body.device = link.device ?? null;
+      }
+      json(res, connected ? 200 : 503, body);
     },
   });
 

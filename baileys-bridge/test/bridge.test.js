@@ -13,9 +13,14 @@ test('/health is 200 when open and 503 with the same shape when not', async (t) 
   const b = await startBridge(t, { BRIDGE_STATE_DIR: await tmpDir(t) });
   let r = await call(b.url, 'GET', '/health', { secret: null });
   assert.equal(r.status, 200);
+  // Without the secret it says whether it is connected, not which number it is.
+  assert.deepEqual(r.json, { status: 'ok', connected: true });
+  r = await call(b.url, 'GET', '/health');
   assert.deepEqual(r.json, { status: 'ok', device: '+972500000001', connected: true });
+  r = await call(b.url, 'GET', '/health', { secret: 'wrong' });
+  assert.deepEqual(r.json, { status: 'ok', connected: true });
   await call(b.url, 'POST', '/dev/disconnect');
-  r = await call(b.url, 'GET', '/health', { secret: null });
+  r = await call(b.url, 'GET', '/health');
   assert.equal(r.status, 503);
   assert.equal(r.json.connected, false);
   assert.deepEqual(Object.keys(r.json).sort(), ['connected', 'device', 'status']);
@@ -160,7 +165,7 @@ test('inbound text and receipts reach ingress; a LID is mapped to the phone', as
 test('loopback: every payload names our number as `self` (BAILEYS_LOOPBACK_SELF, default +972500000001)', async (t) => {
   const ingress = await fakeIngress(t);
   const b = await startBridge(t, { BRIDGE_STATE_DIR: await tmpDir(t), INGRESS_URL: ingress.url, BAILEYS_LOOPBACK_SELF: '+972500000002' });
-  assert.equal((await call(b.url, 'GET', '/health', { secret: null })).json.device, '+972500000002');
+  assert.equal((await call(b.url, 'GET', '/health')).json.device, '+972500000002');
   await call(b.url, 'POST', '/dev/inbound', { body: { from: '+972501234567', text: 'to shop 2' } });
   const sent = await call(b.url, 'POST', '/send', { body: { to: '+972501234567', type: 'text', text: 'reply', idempotencyKey: 's1' } });
   await call(b.url, 'POST', '/dev/receipt', { body: { messageId: sent.json.messageId, to: '+972501234567', status: 'read' } });

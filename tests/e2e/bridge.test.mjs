@@ -29,7 +29,9 @@ test('acceptance 1: the bridge reports itself connected (loopback WhatsApp)', as
   const body = await res.json();
   assert.equal(body.status, 'ok');
   assert.equal(body.connected, true);
-  assert.ok(body.device, 'names the device');
+  // Its own number only to whoever holds the secret.
+  assert.equal(body.device, undefined);
+  assert.ok((await bridge('/health')).json.device, 'names the device to the secret\'s holder');
 });
 
 test('acceptance 2: a WhatsApp message reaches the CRM once, as provider baileys', async () => {
