@@ -149,10 +149,7 @@ enum wa_result mw_handle(struct wa_sender *s, const rd_kafka_message_t *m, void 
     /* The type the bytes announce wins over a declared one; a disagreement is logged. */
     const char *declared = j.mime ? j.mime : f.mime[0] ? f.mime : NULL;
     const char *sniffed = mw_sniff(f.head, f.head_len);
-    const char *mime = sniffed ? sniffed : declared ? declared : "application/octet-stream";
-    if (sniffed && strcmp(sniffed, "application/zip") == 0 && declared &&
-        mw_mime_agrees(declared, sniffed))
-        mime = declared; /* an Office document: the zip says less than the label */
+    const char *mime = mw_stored_mime(declared, sniffed);
     if (!mw_mime_agrees(declared, sniffed)) {
         wa_metric_add(mw_m.mismatch, 1);
         wa_warn("media %s/%d declared %s but the bytes say %s", j.message_id, j.idx, declared,

@@ -137,3 +137,44 @@ void mw_object_key(char *out, size_t n, const char *message_id, int idx, const c
             e = ext[i][1];
     snprintf(out, n, "media/%s/%d%s", message_id, idx, e);
 }
+
+/* Types a browser shows or plays but never runs: a declared type from this list is kept when
+ * the bytes do not say what they are. */
+static int passive(const char *m)
+{
+    static const char *const prefixes[] = {"audio/", "video/", "application/vnd.", NULL};
+    static const char *const exact[] = {"text/plain",
+                                        "text/csv",
+                                        "text/vcard",
+                                        "text/x-vcard",
+                                        "application/pdf",
+                                        "application/zip",
+                                        "application/msword",
+                                        "application/ogg",
+                                        "image/jpeg",
+                                        "image/png",
+                                        "image/gif",
+                                        "image/webp",
+                                        NULL};
+    size_t n = type_len(m);
+    for (const char *const *p = prefixes; *p; p++)
+        if (strncasecmp(m, *p, strlen(*p)) == 0) return 1;
+    for (const char *const *e = exact; *e; e++)
+        if (n == strlen(*e) && strncasecmp(m, *e, n) == 0) return 1;
+    return 0;
+}
+
+const char *mw_stored_mime(const char *declared, const char *sniffed)
+{
+    if (sniffed) {
+        /* An Office document: the zip says less than the label. */
+        if (strcmp(sniffed, "application/zip") == 0 && declared &&
+            mw_mime_agrees(declared, sniffed) && passive(declared))
+            return declared;
+        return sniffed;
+    }
+    /* The bytes say nothing: the sender's word is kept only for a type that cannot run in the
+     * storage origin (text/html or image/svg+xml from a contact would). */
+    if (declared && passive(declared)) return declared;
+    return "application/octet-stream";
+}

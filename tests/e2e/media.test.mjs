@@ -283,3 +283,18 @@ test('media-worker keeps its partitions through its longest job: max.poll.interv
     + n('MEDIA_TIMEOUT_MS', 300000) + n('MEDIA_BACKOFF_CAP_MS', 30000));
   assert.ok(configured > longest, `${configured} ms is not above the longest job, ${longest} ms`);
 });
+
+test('a contact\'s HTML (or SVG) is stored as application/octet-stream: storage never serves it as a page', async () => {
+  const phone = uniquePhone();
+  const html = Buffer.from('<html><body><script>alert(document.cookie)</script></body></html>');
+  const { message } = await twilioMedia(phone, { base64: html.toString('base64'), contentType: 'text/html' });
+  const [row] = await waitFor('the media row', async () => {
+    const rows = await mediaRows(phone);
+    return rows.length && rows[0].stored_at ? rows : false;
+  }, { logs: ['media-worker'] });
+  assert.equal(row.message_id, message.id);
+  assert.equal(row.mime_declared, 'text/html');
+  assert.equal(row.mime, 'application/octet-stream');
+  assert.ok(!row.object_key.endsWith('.html'), row.object_key);
+  assert.deepEqual(await s3Get(row.object_key), html);
+});

@@ -125,6 +125,40 @@ static void test_sniff_and_keys(void **state)
     assert_string_equal(key, "media/0d4c0a52-6a6b-8f5e-9d2c-6c3e2e7b9a11/1");
 }
 
+/* What storage serves media as: never a type that runs in the storage origin on the sender's
+ * word alone. */
+static void test_stored_mime(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *declared, *sniffed, *want;
+    } cases[] = {
+        {"image/png", "image/png", "image/png"},
+        {"text/html", "image/png", "image/png"}, /* the bytes win */
+        {"text/html", NULL, "application/octet-stream"},
+        {"text/html; charset=utf-8", NULL, "application/octet-stream"},
+        {"image/svg+xml", NULL, "application/octet-stream"},
+        {"application/xhtml+xml", NULL, "application/octet-stream"},
+        {"application/javascript", NULL, "application/octet-stream"},
+        {"text/xml", NULL, "application/octet-stream"},
+        {NULL, NULL, "application/octet-stream"},
+        {"audio/aac", NULL, "audio/aac"},
+        {"video/3gpp", NULL, "video/3gpp"},
+        {"text/plain", NULL, "text/plain"},
+        {"application/pdf", NULL, "application/pdf"},
+        {"application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+         "application/zip",
+         "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+        {"text/html", "application/zip", "application/zip"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *got = mw_stored_mime(cases[i].declared, cases[i].sniffed);
+        print_message("%s / %s -> %s\n", cases[i].declared ? cases[i].declared : "-",
+                      cases[i].sniffed ? cases[i].sniffed : "-", got);
+        assert_string_equal(got, cases[i].want);
+    }
+}
+
 static void test_size_limit(void **state)
 {
     (void)state;
@@ -142,10 +176,9 @@ static void test_size_limit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hosts),
-        cmocka_unit_test(test_private_addresses),
-        cmocka_unit_test(test_sniff_and_keys),
-        cmocka_unit_test(test_size_limit),
+        cmocka_unit_test(test_hosts),          cmocka_unit_test(test_private_addresses),
+        cmocka_unit_test(test_sniff_and_keys), cmocka_unit_test(test_size_limit),
+        cmocka_unit_test(test_stored_mime),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
