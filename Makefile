@@ -146,7 +146,8 @@ demo-baileys:
 # Both variants: one Kafka broker, and the three-broker profile with its env file.
 compose-check:
 	@if command -v docker-compose >/dev/null; then \
-	  export TWILIO_ACCOUNT_SID=x TWILIO_AUTH_TOKEN=x TWILIO_WA_FROM=x BAILEYS_WEBHOOK_SECRET=x DASHBOARD_TOKEN=x; \
+	  export TWILIO_ACCOUNT_SID=x TWILIO_AUTH_TOKEN=x TWILIO_WA_FROM=x BAILEYS_WEBHOOK_SECRET=x DASHBOARD_TOKEN=x \
+	    PUBLIC_BASE_URL=https://wa.example.com; \
 	  docker-compose -f docker-compose.yml config -q && \
 	  docker-compose -f docker-compose.yml --env-file deploy/kafka-cluster.env config -q && \
 	  echo "compose-check: ok (one broker; kafka-cluster profile)"; \
