@@ -20,6 +20,20 @@
     " FROM contact_channels w WHERE w.contact_id = c.id)"
 
 static const struct wa_pg_stmt statements[] = {
+    /* A login's session ($1 the cookie's SHA-256, $2 seconds it lasts, $3 the client address);
+     * sessions long expired are cleared on the way. */
+    {"session_create",
+     "WITH old AS (DELETE FROM dashboard_sessions WHERE expires_at < now() - interval '1 day') "
+     "INSERT INTO dashboard_sessions (id_sha256, expires_at, client) "
+     "VALUES ($1, now() + make_interval(secs => $2::integer), $3)",
+     3},
+    {"session_valid",
+     "SELECT 1 FROM dashboard_sessions WHERE id_sha256 = $1 AND revoked_at IS NULL "
+     "AND expires_at > now()",
+     1},
+    {"session_revoke",
+     "UPDATE dashboard_sessions SET revoked_at = now() WHERE id_sha256 = $1 AND revoked_at IS NULL",
+     1},
     /* The approved-template catalogue (sql/0011) as last synced, and the sync's state. */
     {"templates",
      "SELECT sid, name, language, category, status, rejection_reason, body, variables::text, "
@@ -492,4 +506,17 @@ json_t *dash_templates_sync(unsigned *status, char *err, size_t errsz)
     PQclear(q);
     *status = 202;
     return o;
+}
+
+int dash_session(const char *stmt, const char *id_sha256, const char *ttl_s, const char *client)
+{
+    unsigned status = 500;
+    char err[256];
+    const char *p[] = {id_sha256, ttl_s, client};
+    int n = strcmp(stmt, "session_create") == 0 ? 3 : 1;
+    PGresult *q = query(stmt, n, p, &status, err, sizeof err);
+    if (!q) return -1;
+    int rows = strcmp(stmt, "session_valid") == 0 ? PQntuples(q) : 1;
+    PQclear(q);
+    return rows > 0;
 }

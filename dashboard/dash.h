@@ -12,6 +12,8 @@
 struct dash_config {
     const char *listen, *token, *database_url, *kafka_brokers, *topic_events, *web_dir;
     long db_pool, sse_max, sse_buffer;
+    long session_s;     /* DASHBOARD_SESSION_S: how long a login lasts */
+    long cookie_secure; /* DASHBOARD_COOKIE_SECURE: the cookie only over HTTPS */
 };
 extern struct dash_config dash_cfg;
 extern struct wa_media_store dash_store;
@@ -24,6 +26,15 @@ int dash_parse_minutes(const char *s, int *out, char *errbuf, size_t errsz);
 int dash_parse_lead_cursor(const char *s, char at[24], char id[24], char *errbuf, size_t errsz);
 int dash_parse_message_cursor(const char *s, char ts[64], char id[40], char *errbuf, size_t errsz);
 
+/* throttle.c: wrong login tokens per client address. After DASH_LOGIN_FAILURES within
+ * DASH_LOGIN_WINDOW_MS, the address waits until that long after its last failure. */
+#define DASH_LOGIN_FAILURES 5
+#define DASH_LOGIN_WINDOW_MS (10 * 60 * 1000)
+int64_t dash_login_wait_ms(const char *ip, int64_t now_ms); /* 0: it may try */
+void dash_login_failed(const char *ip, int64_t now_ms);
+void dash_login_succeeded(const char *ip);
+void dash_login_reset(void); /* forgets every address (tests) */
+
 /* api.c: the JSON API over the CRM. Each returns a new object, or NULL with
  * *status and errbuf (400 for bad parameters, 404, 503 when the CRM is away). */
 json_t *dash_leads(const char *q, const char *limit, const char *cursor, unsigned *status,
@@ -35,6 +46,9 @@ json_t *dash_stats(const char *minutes, unsigned *status, char *errbuf, size_t e
 json_t *dash_templates(unsigned *status, char *errbuf, size_t errsz);
 json_t *dash_templates_sync(unsigned *status, char *errbuf, size_t errsz);
 int dash_db_start(char *errbuf, size_t errsz);
+/* Sessions (sql/0012): stmt "session_create" (ttl_s, client used), "session_valid" or
+ * "session_revoke", for the cookie's SHA-256. 1 done (valid), 0 not valid, -1 the CRM is away. */
+int dash_session(const char *stmt, const char *id_sha256, const char *ttl_s, const char *client);
 int dash_db_ready(void);
 
 /* sse.c: wa.events fanned out to every connected browser. */

@@ -7,7 +7,10 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <openssl/hmac.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,28 +19,44 @@
 
 #define COOKIE "wa_dash"
 
-/* The session cookie is an HMAC of the token: stateless, and void once the token changes. */
-static void session_value(char out[65])
+/* Sessions are kept by the server (sql/0012): the cookie is 32 random bytes, the CRM keeps
+ * only their SHA-256, with an expiry; logout revokes it. A stolen database gives no live cookie. */
+static void sha256_hex(const char *s, char out[65])
 {
     unsigned char md[32];
     unsigned len = 0;
-    static const char what[] = "wa-broker dashboard session v1";
-    HMAC(EVP_sha256(), dash_cfg.token, (int)strlen(dash_cfg.token), (const unsigned char *)what,
-         sizeof what - 1, md, &len);
+    EVP_Digest(s, strlen(s), md, &len, EVP_sha256(), NULL);
     for (unsigned i = 0; i < 32; i++)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-static int authorized(struct MHD_Connection *c)
+static void client_ip(struct MHD_Connection *c, char *out, size_t sz)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = '\0';
+    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, out,
+                  (socklen_t)sz);
+    else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, out,
+                  (socklen_t)sz);
+}
+
+enum auth { AUTH_OK, AUTH_NO, AUTH_UNAVAILABLE };
+
+static enum auth authorized(struct MHD_Connection *c)
 {
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     if (h && strncasecmp(h, "Bearer ", 7) == 0)
-        return wa_ct_equal(h + 7, strlen(h + 7), dash_cfg.token, strlen(dash_cfg.token));
+        return wa_ct_equal(h + 7, strlen(h + 7), dash_cfg.token, strlen(dash_cfg.token)) ? AUTH_OK
+                                                                                         : AUTH_NO;
     const char *v = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, COOKIE);
-    if (!v) return 0;
-    char want[65];
-    session_value(want);
-    return wa_ct_equal(v, strlen(v), want, 64);
+    if (!v || strlen(v) != 64) return AUTH_NO;
+    char id[65];
+    sha256_hex(v, id);
+    int valid = dash_session("session_valid", id, NULL, NULL);
+    return valid < 0 ? AUTH_UNAVAILABLE : valid ? AUTH_OK : AUTH_NO;
 }
 
 static enum MHD_Result redirect(struct MHD_Connection *c, const char *to, const char *cookie)
@@ -155,6 +174,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (strcmp(url, "/login") == 0) {
         if (get) return file(c, dash_cfg.web_dir, "login.html");
         if (strcmp(method, "POST") != 0) return wa_http_error(c, 405, "method_not_allowed", "");
+        char ip[INET6_ADDRSTRLEN];
+        client_ip(c, ip, sizeof ip);
+        int64_t wait = dash_login_wait_ms(ip, wa_now_ms());
+        if (wait > 0) {
+            wa_metric_add(dash_m.refused, 1);
+            wa_warn("dashboard login throttled ip=%s for %lld s", ip, (long long)(wait / 1000));
+            char msg[128];
+            snprintf(msg, sizeof msg,
+                     "too many wrong tokens from this address: try again in %lld s",
+                     (long long)((wait + 999) / 1000));
+            return wa_http_error(c, 429, "too_many_attempts", msg);
+        }
         struct wa_form f;
         char err[128];
         const char *tok = NULL;
@@ -165,20 +196,34 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         int ok = tok && wa_ct_equal(tok, strlen(tok), dash_cfg.token, strlen(dash_cfg.token));
         wa_form_free(&f);
         if (!ok) {
+            dash_login_failed(ip, wa_now_ms());
             wa_metric_add(dash_m.refused, 1);
-            wa_warn("dashboard login refused");
+            wa_warn("dashboard login refused ip=%s", ip);
             return redirect(c, "/login?error=1", NULL);
         }
-        char v[65], cookie[160];
-        session_value(v);
+        dash_login_succeeded(ip);
+        unsigned char raw[32];
+        char v[65], id[65], ttl[24], cookie[256];
+        if (RAND_bytes(raw, sizeof raw) != 1)
+            return wa_http_error(c, 500, "no_randomness", "cannot make a session");
+        for (int i = 0; i < 32; i++)
+            snprintf(v + 2 * i, 3, "%02x", raw[i]);
+        sha256_hex(v, id);
+        snprintf(ttl, sizeof ttl, "%ld", dash_cfg.session_s);
+        if (dash_session("session_create", id, ttl, ip) < 0)
+            return wa_http_error(c, 503, "unavailable", "the CRM is not reachable; retry");
         snprintf(cookie, sizeof cookie,
-                 COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=86400", v);
+                 COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%ld%s", v,
+                 dash_cfg.session_s, dash_cfg.cookie_secure ? "; Secure" : "");
         return redirect(c, "/", cookie);
     }
     if (strcmp(url, "/static/login.css") == 0 || strcmp(url, "/static/app.css") == 0)
         return file(c, dash_cfg.web_dir, url + strlen("/static/"));
 
-    if (!authorized(c)) {
+    enum auth auth = authorized(c);
+    if (auth == AUTH_UNAVAILABLE)
+        return wa_http_error(c, 503, "unavailable", "the CRM is not reachable; retry");
+    if (auth != AUTH_OK) {
         wa_metric_add(dash_m.refused, 1);
         if (strncmp(url, "/api/", 5) == 0)
             return wa_http_error(c, 401, "unauthorized", "log in, or send Authorization: Bearer");
@@ -195,8 +240,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return json(c, o, status, err);
     }
     if (!get) return wa_http_error(c, 405, "method_not_allowed", "use GET");
-    if (strcmp(url, "/logout") == 0)
+    if (strcmp(url, "/logout") == 0) {
+        /* The session ends on the server too: a copy of the cookie is worth nothing after. */
+        const char *v = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, COOKIE);
+        if (v) {
+            char id[65];
+            sha256_hex(v, id);
+            dash_session("session_revoke", id, NULL, NULL);
+        }
         return redirect(c, "/login", COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    }
     if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
         return file(c, dash_cfg.web_dir, "index.html");
     if (strncmp(url, "/static/vendor/uplot/", 21) == 0 && safe_path(url + 21)) {

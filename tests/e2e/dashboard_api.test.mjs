@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import {
   sendInbound, uniquePhone, waitFor, messagesFor, env, q, sim, twilioContact, send, key, waitMessage,
+  services,
 } from './lib.mjs';
 
 const base = `http://${env.DASHBOARD_LISTEN}`;
@@ -64,6 +65,55 @@ test('nothing answers without the token; a login with it gives a session cookie'
   assert.equal(withCookie.status, 200);
   assert.ok(Array.isArray(withCookie.json.leads));
   assert.equal((await get('/healthz', {})).status, 200);
+});
+
+const login = (t) => fetch(`${base}/login`, { method: 'POST', redirect: 'manual',
+  headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: `token=${encodeURIComponent(t)}` });
+
+test('sessions are the server\'s: each login its own random cookie, and logout ends it for every copy', async () => {
+  const a = (await login(token)).headers.get('set-cookie').split(';')[0];
+  const b = (await login(token)).headers.get('set-cookie').split(';')[0];
+  assert.notEqual(a, b, 'a fresh cookie per login, not one value derived from the token');
+  assert.match(a, /^wa_dash=[0-9a-f]{64}$/);
+  assert.equal((await get('/api/leads?limit=1', { Cookie: a })).status, 200);
+  const out = await fetch(`${base}/logout`, { headers: { Cookie: a }, redirect: 'manual' });
+  assert.equal(out.status, 303);
+  // The copy of the cookie someone kept is refused now; the other session lives on.
+  assert.equal((await get('/api/leads?limit=1', { Cookie: a })).status, 401);
+  assert.equal((await get('/api/leads?limit=1', { Cookie: b })).status, 200);
+  assert.equal((await get('/api/leads?limit=1', { Cookie: `wa_dash=${'0'.repeat(64)}` })).status, 401);
+  const [row] = await q(`select count(*)::int n from dashboard_sessions where revoked_at is not null`);
+  assert.ok(row.n >= 1);
+});
+
+test('wrong tokens from one address are throttled: the sixth try waits, even with the right token', async () => {
+  try {
+    for (let i = 0; i < 5; i++) {
+      const r = await login(`wrong-${i}-xxxxxxxx`);
+      assert.equal(r.status, 303, `attempt ${i + 1}`);
+      assert.equal(r.headers.get('location'), '/login?error=1');
+    }
+    const sixth = await login(token);
+    assert.equal(sixth.status, 429);
+    const body = await sixth.json();
+    assert.equal(body.error, 'too_many_attempts');
+    assert.match(body.message, /try again in \d+ s/);
+    assert.equal(sixth.headers.get('set-cookie'), null);
+    // The API's Bearer token is not a login: it still works.
+    assert.equal((await get('/api/leads?limit=1')).status, 200);
+  } finally {
+    // The block is this instance's memory: a restart lifts it for the tests that follow.
+    services('stop', 'dashboard');
+    services('start', 'dashboard');
+  }
+  // A kept-alive connection to the old process fails once: ask until the new one answers.
+  await waitFor('the restarted dashboard to take a login', async () => {
+    try {
+      return (await login(token)).status === 303;
+    } catch {
+      return false;
+    }
+  }, { logs: ['dashboard'] });
 });
 
 test('a timeline pages by cursor, newest first, without gaps or repeats', async () => {

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "dash.h"
@@ -84,11 +85,55 @@ static void test_cursors(void **state)
     }
 }
 
+/* Wrong tokens from one address: five in the window, then a wait; other addresses untouched. */
+static void test_login_throttle(void **state)
+{
+    (void)state;
+    dash_login_reset();
+    const int64_t t0 = 1800000000000LL, W = DASH_LOGIN_WINDOW_MS;
+    for (int i = 0; i < DASH_LOGIN_FAILURES - 1; i++) {
+        assert_int_equal(dash_login_wait_ms("203.0.113.7", t0 + i), 0);
+        dash_login_failed("203.0.113.7", t0 + i);
+    }
+    assert_int_equal(dash_login_wait_ms("203.0.113.7", t0 + 10), 0); /* four: still allowed */
+    dash_login_failed("203.0.113.7", t0 + 10);                       /* the fifth */
+    assert_int_equal(dash_login_wait_ms("203.0.113.7", t0 + 11), W - 1);
+    assert_int_equal(dash_login_wait_ms("203.0.113.8", t0 + 11), 0);
+    assert_int_equal(dash_login_wait_ms("2001:db8::1", t0 + 11), 0);
+    /* The wait runs from the last failure, then the address starts afresh. */
+    assert_int_equal(dash_login_wait_ms("203.0.113.7", t0 + 10 + W), 0);
+    dash_login_failed("203.0.113.7", t0 + 10 + W);
+    assert_int_equal(dash_login_wait_ms("203.0.113.7", t0 + 11 + W), 0);
+    /* Failures spread wider than the window never add up to a wait. */
+    dash_login_reset();
+    for (int i = 0; i < 20; i++) {
+        dash_login_failed("198.51.100.1", t0 + (int64_t)i * W);
+        assert_int_equal(dash_login_wait_ms("198.51.100.1", t0 + (int64_t)i * W + 1), 0);
+    }
+    /* A success forgets the address's failures. */
+    dash_login_reset();
+    for (int i = 0; i < DASH_LOGIN_FAILURES - 1; i++)
+        dash_login_failed("192.0.2.1", t0 + i);
+    dash_login_succeeded("192.0.2.1");
+    dash_login_failed("192.0.2.1", t0 + 100);
+    assert_int_equal(dash_login_wait_ms("192.0.2.1", t0 + 101), 0);
+    /* Many addresses: the table keeps working; the newest is remembered. */
+    char ip[48];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(ip, sizeof ip, "10.0.%d.%d", i / 256, i % 256);
+        dash_login_failed(ip, t0 + i);
+    }
+    for (int k = 0; k < DASH_LOGIN_FAILURES; k++)
+        dash_login_failed("10.9.9.9", t0 + 3000 + k);
+    assert_true(dash_login_wait_ms("10.9.9.9", t0 + 3010) > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_cursors),
+        cmocka_unit_test(test_login_throttle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
