@@ -1,7 +1,8 @@
-/* consent.c - stop and start keywords, and the Twilio failures that mean "no more" (consent.h);
- * pure, table-tested in tests/unit/test_consent.c. */
+/* consent.c - stop and start keywords, the Twilio failures that mean "no more", and the consent
+ * events (consent.h); pure, table-tested in tests/unit/test_consent.c. */
 #include "consent.h"
 
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -209,6 +210,33 @@ enum rtr_consent rtr_consent_match(const struct rtr_keywords *kw, const char *te
         }
     }
     return RTR_CONSENT_NONE;
+}
+
+int64_t rtr_confirmation_of(const char *key)
+{
+    size_t n = strlen(RTR_CONFIRMATION_KEY);
+    if (!key || strncmp(key, RTR_CONFIRMATION_KEY, n) != 0) return 0;
+    const char *d = key + n;
+    size_t len = strspn(d, "0123456789");
+    if (len == 0 || len > 18 || d[len] != '\0' || d[0] == '0') return 0;
+    int64_t id = 0;
+    for (size_t i = 0; i < len; i++)
+        id = id * 10 + (d[i] - '0');
+    return id;
+}
+
+char *rtr_consent_event(enum rtr_consent action, const char *provider, const char *channel,
+                        const char *source, const char *detail, int64_t at_ms)
+{
+    int keyword = strcmp(source, "keyword") == 0;
+    json_t *e = json_pack("{s:i, s:s, s:s, s:s, s:I}", "v", 1, "type",
+                          action == RTR_CONSENT_OPTOUT ? "contact.optout" : "contact.optin",
+                          "provider", provider, "source", source, "at_ms", (json_int_t)at_ms);
+    if (channel) json_object_set_new(e, "channel", json_string(channel));
+    if (detail) json_object_set_new(e, keyword ? "keyword" : "error_code", json_string(detail));
+    char *out = json_dumps(e, JSON_COMPACT);
+    json_decref(e);
+    return out;
 }
 
 enum rtr_refusal rtr_refusal_of(const char *provider, const char *status, const char *error_code)

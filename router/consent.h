@@ -5,6 +5,7 @@
 #define ROUTER_CONSENT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define RTR_KEYWORDS_MAX 32
 #define RTR_KEYWORD_MAX 64 /* bytes of a keyword, folded or as configured */
@@ -32,6 +33,21 @@ int rtr_keywords_load(struct rtr_keywords *kw, const char *optout, const char *o
  * configured (NULL when none). text may be NULL. */
 enum rtr_consent rtr_consent_match(const struct rtr_keywords *kw, const char *text, size_t len,
                                    const char **keyword);
+
+/* The idempotency key of the one confirmation an opt-out sends (OPTOUT_CONFIRMATION): this
+ * prefix and the opt-out's id (consent_changes.id), made by the SQL that records the opt-out. A
+ * replay of the STOP makes no new opt-out, so no second confirmation. */
+#define RTR_CONFIRMATION_KEY "optout-confirmation:"
+
+/* The opt-out a request's idempotency key confirms, or 0 when it is no confirmation's key. */
+int64_t rtr_confirmation_of(const char *key);
+
+/* The contact.optout or contact.optin event (docs/events.md) without what the database knows:
+ * the SQL that records the change adds contact {id, phone}, message_id, and channel when NULL
+ * here. source is "keyword" (detail: the keyword as configured) or "twilio_error" (detail:
+ * Twilio's error code). New string. */
+char *rtr_consent_event(enum rtr_consent action, const char *provider, const char *channel,
+                        const char *source, const char *detail, int64_t at_ms);
 
 /* What a provider's failed status means for consent. */
 enum rtr_refusal {

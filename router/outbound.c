@@ -36,6 +36,36 @@ static size_t parse_seen(const char *s, struct rtr_seen *seen)
     return n;
 }
 
+/* The numbers the contact opted out of, "<channel>=<opt-out id>,..." (store.c). */
+static size_t parse_optouts(const char *s, struct rtr_optout *out)
+{
+    size_t n = 0;
+    while (*s && n < RTR_SEEN_MAX) {
+        size_t len = strcspn(s, ",");
+        const char *eq = memchr(s, '=', len);
+        if (eq && (size_t)(eq - s) < WA_CHANNEL_MAX) {
+            snprintf(out[n].channel, sizeof out[n].channel, "%.*s", (int)(eq - s), s);
+            out[n].id = strtoll(eq + 1, NULL, 10);
+            n++;
+        }
+        s += len + (s[len] == ',');
+    }
+    return n;
+}
+
+/* The numbers where the request's template was refused, "<channel>,..." (store.c). */
+static size_t parse_channels(const char *s, char (*out)[WA_CHANNEL_MAX])
+{
+    size_t n = 0;
+    while (*s && n < RTR_SEEN_MAX) {
+        size_t len = strcspn(s, ",");
+        if (len > 0 && len < WA_CHANNEL_MAX)
+            snprintf(out[n++], WA_CHANNEL_MAX, "%.*s", (int)len, s);
+        s += len + (s[len] == ',');
+    }
+    return n;
+}
+
 static int channel_up(const char *channel, void *ctx)
 {
     (void)ctx;
@@ -104,12 +134,14 @@ static enum wa_result store(struct rtr *r, const rd_kafka_message_t *km, struct 
     const char *channel = plan->channel;
     const char *provider = rt->provider == RTR_NONE ? NULL : rtr_provider_name(rt->provider);
     const char *status = !provider ? "failed" : rt->hold ? "held" : "queued";
-    /* The one refusal the rules make for a free-form message outside the
-     * window gets its own code: the dashboard shows a notice for it. */
-    const char *code = provider                ? NULL
-                       : plan->channel_unknown ? "channel_unknown"
-                       : rt->outside_window    ? "outside_window"
-                                               : "provider_refused";
+    /* Each refusal the operator can act on gets its own code: the dashboard shows a notice for
+     * it. */
+    const char *code = provider                 ? NULL
+                       : plan->channel_unknown  ? "channel_unknown"
+                       : plan->opted_out        ? "opted_out"
+                       : plan->template_refused ? "marketing_refused"
+                       : rt->outside_window     ? "outside_window"
+                                                : "provider_refused";
 
     o->route = provider;
     o->channel = channel;
@@ -233,8 +265,8 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
         o.requested_ms = ts > 0 ? ts : now;
     }
     enum wa_result res = WA_OK;
-    const char *cp[] = {o.to, o.idempotency_key};
-    PGresult *c = wa_pg_exec(&r->pg, "outbound_contact", 2, cp, &res, err, sizeof err);
+    const char *cp[] = {o.to, o.idempotency_key, o.content_sid};
+    PGresult *c = wa_pg_exec(&r->pg, "outbound_contact", 3, cp, &res, err, sizeof err);
     if (!c) {
         wa_warn("postgres %s", err);
         json_decref(root);
@@ -260,6 +292,10 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
     char profile_name[128] = "";
     if (!PQgetisnull(c, 0, 6))
         snprintf(profile_name, sizeof profile_name, "%s", PQgetvalue(c, 0, 6));
+    struct rtr_optout optouts[RTR_SEEN_MAX];
+    size_t n_optouts = parse_optouts(PQgetisnull(c, 0, 7) ? "" : PQgetvalue(c, 0, 7), optouts);
+    char refused[RTR_SEEN_MAX][WA_CHANNEL_MAX];
+    size_t n_refused = parse_channels(PQgetisnull(c, 0, 8) ? "" : PQgetvalue(c, 0, 8), refused);
     PQclear(c);
     if (repeat) {
         out->duplicate = 1;
@@ -281,6 +317,11 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
         .now_ms = now,
         .up = channel_up,
         .cfg = &rtr_cfg.channels,
+        .optouts = optouts,
+        .n_optouts = n_optouts,
+        .confirms = rtr_confirmation_of(o.idempotency_key),
+        .refused = refused,
+        .n_refused = n_refused,
     };
     struct rtr_plan plan = rtr_plan(&in);
     const struct rtr_route *rt = &plan.route;
@@ -294,8 +335,10 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
     if (rt->provider == RTR_BAILEYS) {
         o.failover_channel = plan.failover_channel;
         o.failover_window_until_ms = plan.failover_window_until_ms;
-        /* sender-baileys holds rather than fails what that window cannot carry. */
-        o.failover_hold_ms = rtr_cfg.reengage_sid ? rtr_cfg.hold_ttl_s * 1000 : 0;
+        /* sender-baileys holds rather than fails what that window cannot carry; never for a
+         * number the contact opted out of (§3.4). */
+        o.failover_hold_ms =
+            rtr_cfg.reengage_sid && !plan.failover_opted_out ? rtr_cfg.hold_ttl_s * 1000 : 0;
     }
     res =
         store(r, km, &o, contact, &plan, rt->hold ? now + rtr_cfg.hold_ttl_s * 1000 : 0, now, out);
