@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "consent.h"
@@ -173,12 +174,59 @@ static void test_refusals(void **state)
                          cases[i].want);
 }
 
+static void test_confirmation_key(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *key;
+        int64_t id;
+    } cases[] = {
+        {"optout-confirmation:1", 1},
+        {"optout-confirmation:4711", 4711},
+        {"optout-confirmation:999999999999999999", 999999999999999999LL},
+        {"optout-confirmation:1000000000000000000", 0}, /* 19 digits */
+        {"optout-confirmation:", 0},
+        {"optout-confirmation:0", 0},
+        {"optout-confirmation:012", 0},
+        {"optout-confirmation:12a", 0},
+        {"optout-confirmation:-3", 0},
+        {"optout-confirmation: 3", 0},
+        {"Optout-confirmation:3", 0},
+        {"x-optout-confirmation:3", 0},
+        {"order-1234", 0},
+        {NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        assert_int_equal(rtr_confirmation_of(cases[i].key), cases[i].id);
+}
+
+/* The events as docs/events.md shows them (the SQL adds contact and message_id). */
+static void test_events(void **state)
+{
+    (void)state;
+    char *e = rtr_consent_event(RTR_CONSENT_OPTOUT, "twilio", "twilio:+14155238886", "keyword",
+                                "STOP", 1795478400012LL);
+    assert_string_equal(e, "{\"v\":1,\"type\":\"contact.optout\",\"provider\":\"twilio\","
+                           "\"source\":\"keyword\",\"at_ms\":1795478400012,"
+                           "\"channel\":\"twilio:+14155238886\",\"keyword\":\"STOP\"}");
+    free(e);
+    e = rtr_consent_event(RTR_CONSENT_OPTIN, "baileys", "baileys:+972500000001", "keyword", "START",
+                          5);
+    assert_non_null(strstr(e, "\"type\":\"contact.optin\""));
+    assert_non_null(strstr(e, "\"keyword\":\"START\""));
+    free(e);
+    e = rtr_consent_event(RTR_CONSENT_OPTOUT, "twilio", NULL, "twilio_error", "63033", 5);
+    assert_string_equal(e, "{\"v\":1,\"type\":\"contact.optout\",\"provider\":\"twilio\","
+                           "\"source\":\"twilio_error\",\"at_ms\":5,\"error_code\":\"63033\"}");
+    free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_match),
-        cmocka_unit_test(test_configured),
-        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_match),    cmocka_unit_test(test_configured),
+        cmocka_unit_test(test_refusals), cmocka_unit_test(test_confirmation_key),
+        cmocka_unit_test(test_events),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
