@@ -86,13 +86,16 @@ static char *dump(json_t *o)
     return s;
 }
 
-/* The timeline's view of the message: wa.events "wa.outbound". */
+/* The timeline's view of the message: wa.events "wa.outbound". code: why nothing is sent. */
 static char *outbound_event(const struct wa_outbound *o, long long contact, const char *provider,
-                            const char *status, int failover, const char *reason, int64_t now)
+                            const char *status, int failover, const char *reason, const char *code,
+                            int64_t now)
 {
     json_t *msg = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "id", o->id, "direction",
                             "outbound", "type", o->type, "idempotencyKey", o->idempotency_key,
                             "status", status, "failover", failover, "reason", reason);
+    if (code) json_object_set_new(msg, "error_code", json_string(code));
+    if (o->channel) json_object_set_new(msg, "channel", json_string(o->channel));
     if (o->text) json_object_set_new(msg, "text", json_string(o->text));
     if (o->caption) json_object_set_new(msg, "caption", json_string(o->caption));
     if (o->media_url) json_object_set_new(msg, "media_url", json_string(o->media_url));
@@ -151,7 +154,7 @@ static enum wa_result store(struct rtr *r, const rd_kafka_message_t *km, struct 
     /* A held message has no command yet: the contact's reply releases it (store.c). */
     char *cmd = provider && !rt->hold ? wa_outbound_encode(o, WA_OUT_COMMAND) : NULL;
     char *ev = outbound_event(o, contact, provider ? provider : "none", status, rt->failover,
-                              rt->reason, now);
+                              rt->reason, code, now);
     char *ev2 = rt->failover ? failover_event(o, contact, rt->reason, now) : NULL;
     char *ev3 = !provider ? refused_event(o, contact, code, rt->reason, now) : NULL;
     char *werr = !provider && km ? wa_error_encode("router.route", code, rt->reason, 0, NULL,
