@@ -37,7 +37,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/san/%,$(UNIT_SRC))
 # Service code that unit tests exercise: the pure files, no main.c.
 PURE_SRC   := ingress/twilio_normalize.c ingress/baileys_normalize.c ingress/parked_normalize.c \
               ingress/prefer.c \
-              router/rules.c router/plan.c router/health_merge.c \
+              router/rules.c router/plan.c router/health_merge.c router/consent.c \
               sender-twilio/request.c sender-twilio/ratelimit.c sender-twilio/health_rule.c \
               sender-twilio/content.c sender-baileys/bridge.c sender-baileys/channels.c \
               media-worker/policy.c dashboard/params.c dashboard/throttle.c

@@ -19,6 +19,16 @@
     "   ORDER BY w.last_inbound_at DESC, w.channel) "                                              \
     " FROM contact_channels w WHERE w.contact_id = c.id)"
 
+/* The numbers a lead opted out of (docs/architecture.md §3.5): the latest consent change of each
+ * number it has any, when that is an opt-out: [[channel, source, detail, since ms], ...] or NULL.
+ * Through the (contact_id, channel, id) index of consent_changes. */
+#define OPTOUTS_SQL                                                                                \
+    "(SELECT json_agg(json_build_array(o.channel, o.source, o.detail, "                            \
+    "   (extract(epoch FROM o.at) * 1000)::bigint) ORDER BY o.channel) "                           \
+    " FROM (SELECT DISTINCT ON (x.channel) x.channel, x.opted_out, x.source, x.detail, x.at "      \
+    "   FROM consent_changes x WHERE x.contact_id = c.id ORDER BY x.channel, x.id DESC) o "        \
+    " WHERE o.opted_out)"
+
 static const struct wa_pg_stmt statements[] = {
     /* A login's session ($1 the cookie's SHA-256, $2 seconds it lasts, $3 the client address);
      * sessions long expired are cleared on the way. */
@@ -56,10 +66,12 @@ static const struct wa_pg_stmt statements[] = {
      "  (extract(epoch FROM c.last_inbound_at) * 1000)::bigint, "
      "  (extract(epoch FROM a.at) * 1000)::bigint, "
      "  lm.direction, lm.provider, lm.type, lm.body, lm.status, "
-     "  (extract(epoch FROM lm.at) * 1000)::bigint, " WINDOWS_SQL " "
+     "  (extract(epoch FROM lm.at) * 1000)::bigint, " WINDOWS_SQL ", " OPTOUTS_SQL ", "
+     "  lm.error_code "
      "FROM contacts c "
      "CROSS JOIN LATERAL (SELECT COALESCE(c.last_message_at, c.created_at) AS at) a "
-     "LEFT JOIN LATERAL (SELECT m.direction, m.provider, m.type, m.body, m.status, m.at "
+     "LEFT JOIN LATERAL (SELECT m.direction, m.provider, m.type, m.body, m.status, m.at, "
+     "  m.error_code "
      "  FROM messages m WHERE m.contact_id = c.id ORDER BY m.at DESC, m.id DESC LIMIT 1) "
      "lm "
      "  ON true "
@@ -69,7 +81,7 @@ static const struct wa_pg_stmt statements[] = {
      4},
     {"lead",
      "SELECT c.id, c.phone, c.profile_name, c.last_inbound_provider, "
-     "  (extract(epoch FROM c.last_inbound_at) * 1000)::bigint, " WINDOWS_SQL " "
+     "  (extract(epoch FROM c.last_inbound_at) * 1000)::bigint, " WINDOWS_SQL ", " OPTOUTS_SQL " "
      "FROM contacts c WHERE c.id = $1",
      1},
     /* $1 contact, $2 limit, $3 cursor time (text, or NULL), $4 cursor id. Ordered by when the
@@ -83,7 +95,10 @@ static const struct wa_pg_stmt statements[] = {
      "     'unavailable', d.unavailable) ORDER BY d.idx) "
      "   FROM media d WHERE d.message_id = m.id "
      "     AND (d.stored_at IS NOT NULL OR d.unavailable IS NOT NULL)), "
-     "  m.channel "
+     "  m.channel, "
+     /* The consent change this message made (a keyword, or a send Twilio refused), if any. */
+     "  (SELECT json_build_array(k.opted_out, k.channel, k.source, k.detail) "
+     "   FROM consent_changes k WHERE k.message_id = m.id ORDER BY k.id LIMIT 1) "
      "FROM messages m WHERE m.contact_id = $1::bigint "
      "  AND ($3::timestamptz IS NULL OR (m.at, m.id) < ($3::timestamptz, $4::uuid)) "
      "ORDER BY m.at DESC, m.id DESC LIMIT $2::integer",
@@ -241,6 +256,58 @@ static json_t *windows_json(PGresult *q, int r, int c, int64_t now)
     return out;
 }
 
+/* The provider part of a channel id ("twilio" of "twilio:+1..."), into buf. */
+static const char *provider_of(const char *channel, char *buf, size_t bufsz)
+{
+    return channel && wa_channel_parse(channel, buf, bufsz) == 0 ? buf : NULL;
+}
+
+/* A consent change's detail under its own name: the keyword, or Twilio's error code. */
+static void set_detail(json_t *o, const char *source, json_t *detail)
+{
+    int keyword = source && strcmp(source, "keyword") == 0;
+    json_object_set(o, keyword ? "keyword" : "error_code", detail ? detail : json_null());
+}
+
+/* The numbers the lead opted out of (OPTOUTS_SQL), each as {channel, provider, number, source,
+ * keyword | error_code, since_ms}. */
+static json_t *optouts_json(PGresult *q, int r, int c)
+{
+    json_t *out = json_array();
+    json_t *rows = PQgetisnull(q, r, c) ? NULL : json_loads(PQgetvalue(q, r, c), 0, NULL);
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *channel = json_string_value(json_array_get(row, 0));
+        const char *source = json_string_value(json_array_get(row, 1));
+        char provider[16];
+        json_t *o = json_pack("{s:s?, s:s?, s:s?, s:s?, s:O}", "channel", channel, "provider",
+                              provider_of(channel, provider, sizeof provider), "number",
+                              channel ? wa_channel_number(channel) : NULL, "source", source,
+                              "since_ms", json_array_get(row, 3));
+        set_detail(o, source, json_array_get(row, 2));
+        json_array_append_new(out, o);
+    }
+    json_decref(rows);
+    return out;
+}
+
+/* The consent change a message made: {action: optout|optin, channel, source, keyword |
+ * error_code}, or null. */
+static json_t *consent_json(PGresult *q, int r, int c)
+{
+    json_t *row = PQgetisnull(q, r, c) ? NULL : json_loads(PQgetvalue(q, r, c), 0, NULL);
+    if (!row) return json_null();
+    const char *source = json_string_value(json_array_get(row, 2));
+    json_t *o = json_pack("{s:s, s:O, s:s?}", "action",
+                          json_is_true(json_array_get(row, 0)) ? "optout" : "optin", "channel",
+                          json_array_get(row, 1), "source", source);
+    set_detail(o, source, json_array_get(row, 3));
+    json_decref(row);
+    return o;
+}
+
 /* The lead as both endpoints show it: the windows are computed here, at read time. The contact's
  * own window (contacts.last_inbound_at, the newest of its channels') stays for older clients. */
 static json_t *lead_json(PGresult *q, int r, int windows_col)
@@ -255,6 +322,8 @@ static json_t *lead_json(PGresult *q, int r, int windows_col)
     json_object_set_new(o, "window_open", json_boolean(wa_window_open(last, now)));
     json_object_set_new(o, "window_closes_ms", closes ? json_integer(closes) : json_null());
     json_object_set_new(o, "windows", windows_json(q, r, windows_col, now));
+    /* The column after the windows: the numbers it opted out of. */
+    json_object_set_new(o, "optouts", optouts_json(q, r, windows_col + 1));
     return o;
 }
 
@@ -286,6 +355,7 @@ json_t *dash_leads(const char *q, const char *limit, const char *cursor, unsigne
             json_object_set_new(lm, "type", STR(r, i, 8));
             json_object_set_new(lm, "text", STR(r, i, 9));
             json_object_set_new(lm, "status", STR(r, i, 10));
+            json_object_set_new(lm, "error_code", STR(r, i, 14));
             json_object_set_new(lm, "at_ms", INT(r, i, 11));
             json_object_set_new(o, "last_message", lm);
         } else {
@@ -353,6 +423,7 @@ json_t *dash_messages(const char *lead, const char *limit, const char *cursor, u
         json_object_set_new(m, "reason", STR(r, i, 9));
         json_object_set_new(m, "created_ms", INT(r, i, 10));
         json_object_set_new(m, "channel", STR(r, i, 13));
+        json_object_set_new(m, "consent", consent_json(r, i, 14));
         json_t *media = json_array();
         json_t *rows = PQgetisnull(r, i, 12) ? NULL : json_loads(PQgetvalue(r, i, 12), 0, NULL);
         size_t k;

@@ -14,7 +14,11 @@ struct prepared {
     char ts[24], now[24], window[24];
     char channel[WA_CHANNEL_MAX];
     char *payload, *msg;
-    const char *params[17];
+    /* Consent (docs/architecture.md §3.5): what the text says, the keyword, and the event. */
+    enum rtr_consent consent;
+    const char *keyword;
+    char *consent_event;
+    const char *params[24];
 };
 
 /* The message part of the wa.inbound event; SQL adds the message id. */
@@ -66,7 +70,17 @@ static enum wa_result prepare(const rd_kafka_message_t *km, int64_t now, struct 
     /* The number it came to; the provider's default where the event does not name one. */
     if (wa_channel_id(in->provider, in->to, p->channel, sizeof p->channel) < 0)
         snprintf(p->channel, sizeof p->channel, "%s", in->provider);
-    const char *v[17] = {in->phone,
+    /* A text that is exactly a keyword (a caption with media is not). */
+    p->consent = in->nmedia == 0
+                     ? rtr_consent_match(&rtr_cfg.keywords, in->text, in->text_len, &p->keyword)
+                     : RTR_CONSENT_NONE;
+    if (p->consent != RTR_CONSENT_NONE)
+        p->consent_event =
+            rtr_consent_event(p->consent, in->provider, p->channel, "keyword", p->keyword, now);
+    const char *action = p->consent == RTR_CONSENT_OPTOUT  ? "optout"
+                         : p->consent == RTR_CONSENT_OPTIN ? "optin"
+                                                           : NULL;
+    const char *v[24] = {in->phone,
                          in->wa_id,
                          in->lid,
                          in->profile_name,
@@ -82,7 +96,14 @@ static enum wa_result prepare(const rd_kafka_message_t *km, int64_t now, struct 
                          rtr_cfg.topic_media,
                          p->window,
                          rtr_cfg.topic_send_twilio,
-                         p->channel};
+                         p->channel,
+                         action,
+                         p->keyword,
+                         p->consent_event,
+                         rtr_cfg.topic_outbound,
+                         rtr_cfg.optout_confirmation,
+                         RTR_CONFIRMATION_KEY,
+                         rtr_cfg.topic_error};
     memcpy(p->params, v, sizeof v);
     out->received_ms = in->received_ms;
     return WA_OK;
@@ -103,6 +124,12 @@ static void result(void *rec, PGresult *q, struct rtr_outcome *out)
     if (out->duplicate)
         wa_debug("duplicate inbound provider=%s id=%s ignored", p->in.provider,
                  p->in.provider_message_id);
+    if (!PQgetisnull(q, 0, 5)) {
+        int optout = PQgetvalue(q, 0, 5)[0] == 't';
+        wa_metric_add(optout ? rtr_m.optout : rtr_m.optin, 1);
+        wa_info("contact %s %s channel=%s keyword=\"%s\"", p->in.phone,
+                optout ? "opted out" : "opted in", p->channel, p->keyword);
+    }
 }
 
 static void release(void *rec)
@@ -111,12 +138,13 @@ static void release(void *rec)
     json_decref(p->root);
     free(p->payload);
     free(p->msg);
+    free(p->consent_event);
 }
 
 enum wa_result rtr_inbound_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n,
                                  struct rtr_outcome *out, enum wa_result *res)
 {
     static const struct rtr_batch_ops ops = {
-        "inbound_store", 17, sizeof(struct prepared), "message", prepare_rec, result, release};
+        "inbound_store", 24, sizeof(struct prepared), "message", prepare_rec, result, release};
     return rtr_pipelined_batch(r, ms, n, out, res, &ops);
 }

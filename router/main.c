@@ -4,6 +4,7 @@
 #include "wa_http.h"
 #include "wa_kafka.h"
 #include "wa_log.h"
+#include "wa_outbound.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -45,6 +46,15 @@ static const struct wa_cfg config[] = {
     {"HOLD_TTL_S", "604800", WA_CFG_INT, 1, 2592000, NULL,
      "how long a held message waits for the contact's reply before it fails", NULL,
      &rtr_cfg.hold_ttl_s},
+    {"OPTOUT_KEYWORDS", "STOP,UNSUBSCRIBE,CANCEL,הסר,הסרה,ביטול", WA_CFG_STR, 0, 0, NULL,
+     "an inbound text that is exactly one of these (comma-separated; case and the whitespace "
+     "around it aside) opts the contact out of the number it wrote to",
+     &rtr_cfg.optout_keywords, NULL},
+    {"OPTIN_KEYWORDS", "START", WA_CFG_STR, 0, 0, NULL,
+     "and one of these opts it back in (comma-separated)", &rtr_cfg.optin_keywords, NULL},
+    {"OPTOUT_CONFIRMATION", "", WA_CFG_STR, 0, 0, NULL,
+     "text sent once, through the same number, right after an opt-out; empty: none",
+     &rtr_cfg.optout_confirmation, NULL},
     {"ROUTER_TOPIC_INBOUND", "wa.inbound", WA_CFG_STR, 0, 0, NULL, "inbound topic",
      &rtr_cfg.topic_inbound, NULL},
     {"ROUTER_TOPIC_EVENTS", "wa.events", WA_CFG_STR, 0, 0, NULL, "CRM changelog topic",
@@ -70,6 +80,23 @@ static const struct wa_cfg config[] = {
     {"LOG_LEVEL", "info", WA_CFG_ENUM, 0, 0, "debug|info|warn|error", "log verbosity", &log_level,
      NULL},
 };
+
+/* OPTOUT_CONFIRMATION is sent as a text message: the send API's limits hold for it. */
+static int confirmation_load(char *err, size_t errsz)
+{
+    const char *t = rtr_cfg.optout_confirmation;
+    if (t && !t[0]) t = rtr_cfg.optout_confirmation = NULL;
+    if (!t) return 0;
+    size_t chars = 0;
+    for (const unsigned char *p = (const unsigned char *)t; *p; p++)
+        chars += (*p & 0xC0) != 0x80;
+    if (chars > WA_TEXT_MAX) {
+        snprintf(err, errsz, "OPTOUT_CONFIRMATION: %zu characters, over the %d a text may have",
+                 chars, WA_TEXT_MAX);
+        return -1;
+    }
+    return 0;
+}
 
 static int ready(void)
 {
@@ -108,6 +135,13 @@ static void metrics_init(void)
         wa_metric_new(WA_COUNTER, "wa_router_status_total", "result=\"unmatched\"", st);
     rtr_m.st_duplicate =
         wa_metric_new(WA_COUNTER, "wa_router_status_total", "result=\"duplicate\"", st);
+    const char *cs = "Consent changes recorded (docs/architecture.md §3.5).";
+    rtr_m.optout =
+        wa_metric_new(WA_COUNTER, "wa_router_consent_changes_total", "change=\"optout\"", cs);
+    rtr_m.optin =
+        wa_metric_new(WA_COUNTER, "wa_router_consent_changes_total", "change=\"optin\"", cs);
+    rtr_m.template_refused = wa_metric_new(WA_COUNTER, "wa_router_consent_changes_total",
+                                           "change=\"template_refused\"", cs);
     rtr_m.crm_seconds = wa_metric_new(WA_HISTOGRAM, "wa_router_inbound_to_crm_seconds", "",
                                       "From ingress accepting a message to its CRM commit.");
     rtr_m.published = wa_metric_new(WA_COUNTER, "wa_router_events_published_total", "",
@@ -249,7 +283,10 @@ int main(void)
     char why[400];
     if (rtr_channels_load(&rtr_cfg.channels, rtr_cfg.twilio_from, rtr_cfg.baileys_channels,
                           rtr_cfg.baileys_failover_to, why, sizeof why) < 0 ||
-        rtr_reengage_load(why, sizeof why) < 0) {
+        rtr_reengage_load(why, sizeof why) < 0 ||
+        rtr_keywords_load(&rtr_cfg.keywords, rtr_cfg.optout_keywords, rtr_cfg.optin_keywords, why,
+                          sizeof why) < 0 ||
+        confirmation_load(why, sizeof why) < 0) {
         fprintf(stderr, "config: %s\n", why);
         return WA_EX_CONFIG;
     }

@@ -36,6 +36,36 @@ static size_t parse_seen(const char *s, struct rtr_seen *seen)
     return n;
 }
 
+/* The numbers the contact opted out of, "<channel>=<opt-out id>,..." (store.c). */
+static size_t parse_optouts(const char *s, struct rtr_optout *out)
+{
+    size_t n = 0;
+    while (*s && n < RTR_SEEN_MAX) {
+        size_t len = strcspn(s, ",");
+        const char *eq = memchr(s, '=', len);
+        if (eq && (size_t)(eq - s) < WA_CHANNEL_MAX) {
+            snprintf(out[n].channel, sizeof out[n].channel, "%.*s", (int)(eq - s), s);
+            out[n].id = strtoll(eq + 1, NULL, 10);
+            n++;
+        }
+        s += len + (s[len] == ',');
+    }
+    return n;
+}
+
+/* The numbers where the request's template was refused, "<channel>,..." (store.c). */
+static size_t parse_channels(const char *s, char (*out)[WA_CHANNEL_MAX])
+{
+    size_t n = 0;
+    while (*s && n < RTR_SEEN_MAX) {
+        size_t len = strcspn(s, ",");
+        if (len > 0 && len < WA_CHANNEL_MAX)
+            snprintf(out[n++], WA_CHANNEL_MAX, "%.*s", (int)len, s);
+        s += len + (s[len] == ',');
+    }
+    return n;
+}
+
 static int channel_up(const char *channel, void *ctx)
 {
     (void)ctx;
@@ -56,13 +86,16 @@ static char *dump(json_t *o)
     return s;
 }
 
-/* The timeline's view of the message: wa.events "wa.outbound". */
+/* The timeline's view of the message: wa.events "wa.outbound". code: why nothing is sent. */
 static char *outbound_event(const struct wa_outbound *o, long long contact, const char *provider,
-                            const char *status, int failover, const char *reason, int64_t now)
+                            const char *status, int failover, const char *reason, const char *code,
+                            int64_t now)
 {
     json_t *msg = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "id", o->id, "direction",
                             "outbound", "type", o->type, "idempotencyKey", o->idempotency_key,
                             "status", status, "failover", failover, "reason", reason);
+    if (code) json_object_set_new(msg, "error_code", json_string(code));
+    if (o->channel) json_object_set_new(msg, "channel", json_string(o->channel));
     if (o->text) json_object_set_new(msg, "text", json_string(o->text));
     if (o->caption) json_object_set_new(msg, "caption", json_string(o->caption));
     if (o->media_url) json_object_set_new(msg, "media_url", json_string(o->media_url));
@@ -104,12 +137,14 @@ static enum wa_result store(struct rtr *r, const rd_kafka_message_t *km, struct 
     const char *channel = plan->channel;
     const char *provider = rt->provider == RTR_NONE ? NULL : rtr_provider_name(rt->provider);
     const char *status = !provider ? "failed" : rt->hold ? "held" : "queued";
-    /* The one refusal the rules make for a free-form message outside the
-     * window gets its own code: the dashboard shows a notice for it. */
-    const char *code = provider             ? NULL
-                       : plan->code         ? plan->code
-                       : rt->outside_window ? "outside_window"
-                                            : "provider_refused";
+    /* Each refusal the operator can act on gets its own code: the dashboard shows a notice for
+     * it. */
+    const char *code = provider                 ? NULL
+                       : plan->code             ? plan->code
+                       : plan->opted_out        ? "opted_out"
+                       : plan->template_refused ? "marketing_refused"
+                       : rt->outside_window     ? "outside_window"
+                                                : "provider_refused";
 
     o->route = provider;
     o->channel = channel;
@@ -119,7 +154,7 @@ static enum wa_result store(struct rtr *r, const rd_kafka_message_t *km, struct 
     /* A held message has no command yet: the contact's reply releases it (store.c). */
     char *cmd = provider && !rt->hold ? wa_outbound_encode(o, WA_OUT_COMMAND) : NULL;
     char *ev = outbound_event(o, contact, provider ? provider : "none", status, rt->failover,
-                              rt->reason, now);
+                              rt->reason, code, now);
     char *ev2 = rt->failover ? failover_event(o, contact, rt->reason, now) : NULL;
     char *ev3 = !provider ? refused_event(o, contact, code, rt->reason, now) : NULL;
     char *werr = !provider && km ? wa_error_encode("router.route", code, rt->reason, 0, NULL,
@@ -260,9 +295,13 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
     char profile_name[128] = "";
     if (!PQgetisnull(c, 0, 6))
         snprintf(profile_name, sizeof profile_name, "%s", PQgetvalue(c, 0, 6));
+    struct rtr_optout optouts[RTR_SEEN_MAX];
+    size_t n_optouts = parse_optouts(PQgetisnull(c, 0, 7) ? "" : PQgetvalue(c, 0, 7), optouts);
+    char refused[RTR_SEEN_MAX][WA_CHANNEL_MAX];
+    size_t n_refused = parse_channels(PQgetisnull(c, 0, 8) ? "" : PQgetvalue(c, 0, 8), refused);
     /* The catalogue's word on the template: "<status>|<name>|<rejection reason>". */
     char tpl[512] = "";
-    if (!PQgetisnull(c, 0, 7)) snprintf(tpl, sizeof tpl, "%s", PQgetvalue(c, 0, 7));
+    if (!PQgetisnull(c, 0, 9)) snprintf(tpl, sizeof tpl, "%s", PQgetvalue(c, 0, 9));
     PQclear(c);
     if (repeat) {
         out->duplicate = 1;
@@ -284,6 +323,11 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
         .now_ms = now,
         .up = channel_up,
         .cfg = &rtr_cfg.channels,
+        .optouts = optouts,
+        .n_optouts = n_optouts,
+        .confirms = rtr_confirmation_of(o.idempotency_key),
+        .refused = refused,
+        .n_refused = n_refused,
     };
     struct rtr_plan plan = rtr_plan(&in);
     char not_approved[600];
@@ -311,8 +355,10 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
     if (rt->provider == RTR_BAILEYS) {
         o.failover_channel = plan.failover_channel;
         o.failover_window_until_ms = plan.failover_window_until_ms;
-        /* sender-baileys holds rather than fails what that window cannot carry. */
-        o.failover_hold_ms = rtr_cfg.reengage_sid ? rtr_cfg.hold_ttl_s * 1000 : 0;
+        /* sender-baileys holds rather than fails what that window cannot carry; never for a
+         * number the contact opted out of (§3.5). */
+        o.failover_hold_ms =
+            rtr_cfg.reengage_sid && !plan.failover_opted_out ? rtr_cfg.hold_ttl_s * 1000 : 0;
     }
     res =
         store(r, km, &o, contact, &plan, rt->hold ? now + rtr_cfg.hold_ttl_s * 1000 : 0, now, out);

@@ -81,6 +81,57 @@ static int known(const struct rtr_channels *cfg, const char *channel)
            listed(cfg->baileys, cfg->n_baileys, channel);
 }
 
+int rtr_same_channel(const struct rtr_channels *cfg, const char *a, const char *b)
+{
+    if (!a || !b) return 0;
+    if (strcmp(resolve(cfg, a), resolve(cfg, b)) == 0) return 1;
+    if (of_provider(a, "twilio") && of_provider(b, "twilio")) return cfg->n_twilio == 0;
+    if (of_provider(a, "baileys") && of_provider(b, "baileys")) return cfg->n_baileys == 0;
+    return 0;
+}
+
+static const struct rtr_optout *optout_on(const struct rtr_plan_in *in, const char *channel)
+{
+    for (size_t i = 0; i < in->n_optouts; i++)
+        if (rtr_same_channel(in->cfg, in->optouts[i].channel, channel)) return &in->optouts[i];
+    return NULL;
+}
+
+static int refused_on(const struct rtr_plan_in *in, const char *channel)
+{
+    for (size_t i = 0; i < in->n_refused; i++)
+        if (rtr_same_channel(in->cfg, in->refused[i], channel)) return 1;
+    return 0;
+}
+
+/* Consent (§3.5) over the rules' answer: nothing goes through a number the contact asked to
+ * stop (but the one confirmation of that opt-out), nor a template refused there; the plan does
+ * not look for another number instead. */
+static void consent(const struct rtr_plan_in *in, struct rtr_plan *p)
+{
+    if (p->route.provider == RTR_NONE) return;
+    const struct rtr_optout *o = optout_on(in, p->channel);
+    if (o && o->id != in->confirms) {
+        p->opted_out = 1;
+        p->route = (struct rtr_route){.provider = RTR_NONE,
+                                      .reason = "opted out: the contact asked this number to stop "
+                                                "messaging them"};
+    } else if (in->has_template && refused_on(in, p->channel)) {
+        p->template_refused = 1;
+        p->route = (struct rtr_route){.provider = RTR_NONE,
+                                      .reason = "marketing template refused: Twilio reported that "
+                                                "this contact does not receive it from this "
+                                                "number (63049); it is not sent again"};
+    }
+    if (p->route.provider == RTR_NONE) {
+        p->failover_channel = NULL;
+        p->failover_window_until_ms = 0;
+    } else if (p->route.provider == RTR_BAILEYS && optout_on(in, p->failover_channel)) {
+        p->failover_opted_out = 1;
+        p->failover_window_until_ms = 0;
+    }
+}
+
 struct rtr_plan rtr_plan(const struct rtr_plan_in *in)
 {
     const struct rtr_channels *cfg = in->cfg;
@@ -134,6 +185,7 @@ struct rtr_plan rtr_plan(const struct rtr_plan_in *in)
         p.channel = named ? named : p.route.failover || p.route.hold ? f : t;
     }
     p.window_until_ms = rtr_window_until(in->seen, in->n_seen, p.channel, cfg, in->now_ms);
+    consent(in, &p);
     return p;
 }
 

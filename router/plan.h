@@ -35,6 +35,13 @@ struct rtr_seen {
     int64_t last_ms;
 };
 
+/* A channel the contact opted out of (docs/architecture.md §3.5), with the id of that opt-out:
+ * the one confirmation it allows names it. */
+struct rtr_optout {
+    char channel[WA_CHANNEL_MAX];
+    int64_t id;
+};
+
 struct rtr_plan_in {
     enum rtr_mode mode;
     const char *provider;        /* the request's "provider", or NULL */
@@ -47,12 +54,21 @@ struct rtr_plan_in {
     int (*up)(const char *channel, void *ctx); /* a Baileys channel's merged health is UP */
     void *ctx;
     const struct rtr_channels *cfg;
+    /* Consent (§3.5): the channels the contact opted out of; the opt-out this request confirms
+     * (0: none), whose channel lets it through once; the channels where Twilio reported the
+     * request's template refused (63049). */
+    const struct rtr_optout *optouts;
+    size_t n_optouts;
+    int64_t confirms;
+    const char (*refused)[WA_CHANNEL_MAX];
+    size_t n_refused;
 };
 
 struct rtr_plan {
     struct rtr_route route;
-    /* The channel that sends (NULL when nothing is sent); for a held message, the Twilio
-     * channel its re-engagement template goes through and whose reply releases it. */
+    /* The channel that sends (NULL when nothing is sent, but for a refusal by consent: the
+     * number that refused); for a held message, the Twilio channel its re-engagement template
+     * goes through and whose reply releases it. */
     const char *channel;
     const char *failover_channel;     /* a Baileys send's Twilio channel; NULL otherwise */
     int64_t window_until_ms;          /* the contact's window on channel closes (0: closed) */
@@ -62,6 +78,12 @@ struct rtr_plan {
     /* A refusal's code when it is not the rules' own (channel_unknown, or the router's
      * template_not_approved); NULL otherwise. */
     const char *code;
+    /* Refused (route NONE; channel names the number): the contact opted out of the channel
+     * that would send, or Twilio reported this template refused there. */
+    int opted_out, template_refused;
+    /* A Baileys send whose failover channel the contact opted out of: it has no window there
+     * (failover_window_until_ms 0), so it is never failed over nor held for that number. */
+    int failover_opted_out;
 };
 
 /* The channels from TWILIO_WA_FROM, BAILEYS_CHANNELS ("+E164=<bridge URL>", the URLs are
@@ -77,6 +99,11 @@ struct rtr_plan rtr_plan(const struct rtr_plan_in *in);
 /* When the contact's window on channel closes (0: closed), from the rows in seen. */
 int64_t rtr_window_until(const struct rtr_seen *seen, size_t n, const char *channel,
                          const struct rtr_channels *cfg, int64_t now_ms);
+
+/* a and b are the same number: equal once a bare provider name stands for its default, or both
+ * of a provider with one number whatever it is (no TWILIO_WA_FROM; one bridge without
+ * BAILEYS_CHANNELS). Consent rows keep the channel the contact wrote to, as it was named. */
+int rtr_same_channel(const struct rtr_channels *cfg, const char *a, const char *b);
 
 /* The Twilio channel that takes over from Baileys channel b. */
 const char *rtr_failover_of(const struct rtr_channels *cfg, const char *b);

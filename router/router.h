@@ -8,6 +8,7 @@
 #include "wa_metrics.h"
 #include "wa_pg.h"
 #include "plan.h"
+#include "consent.h"
 #include "wa_channel.h"
 #include "wa_util.h"
 
@@ -30,6 +31,10 @@ struct rtr_config {
      * write, its variables, and how long a held message waits. NULL: off. */
     const char *reengage_sid, *reengage_vars;
     long hold_ttl_s;
+    /* Consent (§3.5): OPTOUT_KEYWORDS and OPTIN_KEYWORDS, read into keywords, and the text sent
+     * once after an opt-out (NULL: none). */
+    const char *optout_keywords, *optin_keywords, *optout_confirmation;
+    struct rtr_keywords keywords;
 };
 extern struct rtr_config rtr_cfg;
 
@@ -111,6 +116,7 @@ struct rtr_metrics {
     struct wa_metric *out_held, *held_expired;
     struct wa_metric *st_applied, *st_stale, *st_unmatched, *st_duplicate;
     struct wa_metric *crm_seconds;
+    struct wa_metric *optout, *optin, *template_refused;
     struct wa_metric *published, *publish_failed;
 };
 extern struct rtr_metrics rtr_m;

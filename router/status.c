@@ -12,7 +12,10 @@ struct prepared {
     const char *word; /* what the history records: the status, or "failover" */
     char ts[24], lat[24], att[24];
     char *event;
-    const char *params[11];
+    /* Consent (docs/architecture.md §3.5): what the failure means, and the opt-out's event. */
+    enum rtr_refusal refusal;
+    char *consent_event;
+    const char *params[13];
 };
 
 /* The event body; the SQL adds contact, message_id and whether it is current. */
@@ -60,7 +63,11 @@ static enum wa_result prepare(const rd_kafka_message_t *km, int64_t now, struct 
     snprintf(p->lat, sizeof p->lat, "%lld", (long long)s->latency_ms);
     snprintf(p->att, sizeof p->att, "%d", s->attempt);
     p->event = status_event(s, p->word, now);
-    const char *v[11] = {s->message_id,
+    p->refusal = rtr_refusal_of(s->provider, s->status, s->error_code);
+    if (p->refusal == RTR_REFUSED_ALL)
+        p->consent_event = rtr_consent_event(RTR_CONSENT_OPTOUT, s->provider, NULL, "twilio_error",
+                                             s->error_code, now);
+    const char *v[13] = {s->message_id,
                          s->provider,
                          s->provider_message_id,
                          p->word,
@@ -70,7 +77,11 @@ static enum wa_result prepare(const rd_kafka_message_t *km, int64_t now, struct 
                          rtr_cfg.topic_events,
                          p->event,
                          s->latency_ms >= 0 ? p->lat : NULL,
-                         s->attempt > 0 ? p->att : NULL};
+                         s->attempt > 0 ? p->att : NULL,
+                         p->refusal == RTR_REFUSED_ALL        ? "optout"
+                         : p->refusal == RTR_REFUSED_TEMPLATE ? "template"
+                                                              : NULL,
+                         p->consent_event};
     memcpy(p->params, v, sizeof v);
     return WA_OK;
 }
@@ -102,6 +113,16 @@ static void result(void *rec, PGresult *q, struct rtr_outcome *out)
     } else {
         wa_metric_add(rtr_m.st_applied, 1);
     }
+    if (!PQgetisnull(q, 0, 0) && strcmp(PQgetvalue(q, 0, 4), "0") != 0) {
+        wa_metric_add(rtr_m.optout, 1);
+        wa_info("contact %s opted out: message=%s failed with Twilio %s", s->phone ? s->phone : "-",
+                PQgetvalue(q, 0, 0), s->error_code);
+    }
+    if (!PQgetisnull(q, 0, 0) && strcmp(PQgetvalue(q, 0, 5), "0") != 0) {
+        wa_metric_add(rtr_m.template_refused, 1);
+        wa_info("template refused: message=%s failed with Twilio %s; not sent again there",
+                PQgetvalue(q, 0, 0), s->error_code);
+    }
 }
 
 static void release(void *rec)
@@ -109,12 +130,13 @@ static void release(void *rec)
     struct prepared *p = rec;
     json_decref(p->root);
     free(p->event);
+    free(p->consent_event);
 }
 
 enum wa_result rtr_status_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n,
                                 struct rtr_outcome *out, enum wa_result *res)
 {
     static const struct rtr_batch_ops ops = {
-        "status_apply", 11, sizeof(struct prepared), "status", prepare_rec, result, release};
+        "status_apply", 13, sizeof(struct prepared), "status", prepare_rec, result, release};
     return rtr_pipelined_batch(r, ms, n, out, res, &ops);
 }

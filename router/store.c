@@ -13,8 +13,13 @@ const struct wa_pg_stmt rtr_statements[] = {
      * $7 type, $8 body, $9 payload, $10 message time (ms), $11 events topic,
      * $12 message event body (without id), $13 now (ms), $14 media jobs topic, $15 the
      * window's length (ms, WA_WINDOW_MS), $16 the Twilio send topic (released holds), $17 the
-     * channel: the number it came to (common/wa_channel.c).
-     * Returns the new message id, or NULL for a duplicate. */
+     * channel: the number it came to (common/wa_channel.c); consent (docs/architecture.md §3.5):
+     * $18 what the text says ('optout', 'optin' or NULL: consent.c), $19 the keyword as
+     * configured, $20 the contact.optout/optin event (consent.c; without contact and message),
+     * $21 the send request topic (the confirmation), $22 the confirmation's text (NULL: none),
+     * $23 its key's prefix (RTR_CONFIRMATION_KEY), $24 the wa.error topic.
+     * Returns the new message id (NULL for a duplicate), counts of what it wrote, and whether the
+     * contact opted out (true) or in (false) of the number (NULL: no change). */
     {"inbound_store",
      "WITH c AS ("
      "  INSERT INTO contacts AS k (phone, wa_id, lid, profile_name, last_inbound_at, "
@@ -56,7 +61,7 @@ const struct wa_pg_stmt rtr_statements[] = {
      "  UPDATE messages h SET status = 'queued', held_until = NULL, updated_at = now(), "
      "    reason = 'released: the contact wrote to ' || h.channel "
      "  FROM c WHERE EXISTS (SELECT 1 FROM m) AND h.contact_id = c.id AND h.status = 'held' "
-     "    AND h.channel = $17 "
+     "    AND h.channel = $17 AND $18::text IS DISTINCT FROM 'optout' "
      "  RETURNING h.id, h.payload, h.created_at, h.channel"
      "), rc AS ("
      "  INSERT INTO outbox (topic, key, payload) "
@@ -104,20 +109,69 @@ const struct wa_pg_stmt rtr_statements[] = {
      "    i.item->>'unavailable' "
      "  FROM m, jsonb_array_elements($12::jsonb -> 'media') WITH ORDINALITY AS i(item, n) "
      "  WHERE i.item ? 'unavailable' RETURNING 1"
+     "), k AS ("
+     /* A keyword changes the contact's consent on this number only when it differs from the
+      * latest recorded, and only with a new message: a replayed STOP records nothing. */
+     "  INSERT INTO consent_changes (contact_id, channel, opted_out, source, detail, message_id, "
+     "    at) "
+     "  SELECT c.id, $17, $18::text = 'optout', 'keyword', $19, m.id, "
+     "    to_timestamp($13::bigint / 1000.0) "
+     "  FROM c, m WHERE $18::text IS NOT NULL AND ($18::text = 'optout') <> COALESCE(("
+     "    SELECT x.opted_out FROM consent_changes x WHERE x.contact_id = c.id "
+     "      AND x.channel = $17 ORDER BY x.id DESC LIMIT 1), false) "
+     "  RETURNING id, opted_out"
+     "), ke AS ("
+     /* Its event, and after an opt-out the one confirmation, a send request through the same
+      * number whose key names this opt-out (the plan lets that one through). */
+     "  INSERT INTO outbox (topic, key, payload) "
+     "  SELECT t.topic, substr(c.phone, 2), CASE t.n WHEN 1 THEN $20::jsonb || jsonb_build_object("
+     "      'contact', jsonb_build_object('id', c.id, 'phone', c.phone), 'message_id', m.id) "
+     "    ELSE jsonb_build_object('v', 1, 'idempotencyKey', $23::text || k.id, 'to', c.phone, "
+     "      'type', 'text', 'text', $22::text, 'channel', $17::text, "
+     "      'requestedAtMs', $13::bigint) END "
+     "  FROM c, m, k, (VALUES (1, $11), (2, $21)) AS t(n, topic) "
+     "  WHERE t.n = 1 OR (k.opted_out AND $22::text IS NOT NULL) ORDER BY t.n RETURNING 1"
+     "), ho AS ("
+     /* Messages held for this number wait for the contact's reply: an opt-out fails them. */
+     "  UPDATE messages h SET status = 'failed', error_code = 'opted_out', held_until = NULL, "
+     "    error_text = 'the contact opted out of ' || h.channel || ' (' || $19 || '): not sent', "
+     "    updated_at = now() "
+     "  FROM c, k WHERE k.opted_out AND h.contact_id = c.id AND h.status = 'held' "
+     "    AND h.channel = $17 "
+     "  RETURNING h.id, h.payload, h.error_text"
+     "), hoh AS ("
+     "  INSERT INTO message_statuses (message_id, status, provider, error_code, error_text) "
+     "  SELECT id, 'failed', 'twilio', 'opted_out', error_text FROM ho "
+     "  ON CONFLICT DO NOTHING RETURNING 1"
+     "), hoe AS ("
+     "  INSERT INTO outbox (topic, key, payload) "
+     "  SELECT t.topic, substr(c.phone, 2), CASE t.n WHEN 1 THEN jsonb_build_object('v', 1, "
+     "      'type', 'wa.status', 'provider', 'twilio', 'at_ms', $13::bigint, 'status', 'failed', "
+     "      'error_code', 'opted_out', 'error_text', ho.error_text, 'source', 'router', "
+     "      'message_id', ho.id, 'current', true, "
+     "      'contact', jsonb_build_object('id', c.id, 'phone', c.phone)) "
+     "    ELSE jsonb_build_object('v', 1, 'stage', 'router.consent', 'code', 'opted_out', "
+     "      'text', ho.error_text, 'retryable', false, 'provider', 'twilio', "
+     "      'at_ms', $13::bigint, 'payload', ho.payload::text) END "
+     "  FROM c, ho, (VALUES (1, $11), (2, $24)) AS t(n, topic) "
+     "  ORDER BY ho.id, t.n RETURNING 1"
      ") "
      "SELECT (SELECT id FROM m), (SELECT count(*) FROM e), (SELECT count(*) FROM j), "
-     "  (SELECT count(*) FROM u)",
-     17},
-    /* The contact an outbound request goes to (created when new), its window,
+     "  (SELECT count(*) FROM u), (SELECT count(*) FROM ke), (SELECT opted_out FROM k)",
+     24},
+    /* The contact an outbound request goes to (created when new), its window, its consent,
      * and whether this idempotency key was seen before.
-     * $1 phone, $2 idempotency key.
+     * $1 phone, $2 idempotency key, $3 the request's ContentSid (NULL: none).
      * Returns contact id, last inbound (ms, or NULL), its provider, the
      * status of the message already holding the key (NULL when none), the
      * provider of the contact's latest outbound message still queued or sending
      * (NULL when none: rule 7, order), every channel the contact wrote to with when it last
      * did, latest first ("<channel>=<ms>,...", NULL when none; router/plan.h), its
-     * profile name, and what the template catalogue says of template $3 ("<status>|<name>|
-     * <rejection reason>"; NULL when $3 is NULL or unknown, or no longer listed). */
+     * profile name, the numbers it opted out of with each opt-out's id ("<channel>=<id>,...",
+     * NULL when none: the latest change of each number is the state), the numbers where
+     * Twilio reported this ContentSid refused ("<channel>,...", NULL when none), and what the
+     * template catalogue says of template $3 ("<status>|<name>|<rejection reason>"; NULL when
+     * $3 is NULL or unknown, or no longer listed). */
     {"outbound_contact",
      "WITH ins AS ("
      "  INSERT INTO contacts (phone) VALUES ($1) ON CONFLICT (phone) DO NOTHING "
@@ -135,8 +189,13 @@ const struct wa_pg_stmt rtr_statements[] = {
      "       ORDER BY last_inbound_at DESC) "
      "     FROM contact_channels WHERE contact_id = x.id), "
      "  (SELECT profile_name FROM contacts WHERE id = x.id), "
+     "  (SELECT string_agg(o.channel || '=' || o.id, ',') FROM (SELECT DISTINCT ON (cc.channel) "
+     "       cc.channel, cc.id, cc.opted_out FROM consent_changes cc WHERE cc.contact_id = x.id "
+     "       ORDER BY cc.channel, cc.id DESC) AS o WHERE o.opted_out), "
+     "  (SELECT string_agg(t.channel, ',') FROM template_refusals t "
+     "     WHERE t.contact_id = x.id AND t.content_sid = $3::text), "
      "  (SELECT status || '|' || name || '|' || coalesce(rejection_reason, '') FROM templates "
-     "     WHERE sid = $3 AND removed_at IS NULL) "
+     "     WHERE sid = $3::text AND removed_at IS NULL) "
      "FROM (SELECT * FROM ins UNION ALL SELECT * FROM cur) AS x LIMIT 1",
      3},
     /* An outbound message, once per key, with its first status and up to four
@@ -171,12 +230,18 @@ const struct wa_pg_stmt rtr_statements[] = {
      * $1 our id (or NULL), $2 provider, $3 provider message id, $4 status
      * ('failover' records a reroute in the history only), $5 error code,
      * $6 error text, $7 when (ms), $8 events topic, $9 event body (SQL adds
-     * contact and message ids), $10 latency ms (or NULL), $11 attempts (or NULL).
-     * Returns message id (NULL: no such message), history added, status moved. */
+     * contact and message ids), $10 latency ms (or NULL), $11 attempts (or NULL); consent
+     * (docs/architecture.md §3.5): $12 what the failure means ('optout': the contact refused
+     * messages from this number, 'template': this marketing template is not delivered to them;
+     * NULL: nothing; consent.c), $13 the contact.optout event (consent.c; without contact,
+     * channel and message).
+     * Returns message id (NULL: no such message), history added, status moved, events written,
+     * opt-outs recorded, template refusals recorded. */
     {"status_apply",
      "WITH m AS ("
      /* Both ways in by an index (a CASE here made every status a full scan). */
-     "  SELECT id, contact_id, status FROM messages "
+     "  SELECT id, contact_id, status, channel, payload -> 'template' ->> 'contentSid' AS sid "
+     "  FROM messages "
      "  WHERE id = COALESCE($1::uuid, (SELECT x.id FROM messages x "
      "    WHERE x.provider = $2 AND x.provider_message_id = $3)) "
      "  FOR UPDATE"
@@ -201,9 +266,36 @@ const struct wa_pg_stmt rtr_statements[] = {
      "    'message_id', m.id, 'current', EXISTS (SELECT 1 FROM u)) "
      "  FROM m JOIN contacts c ON c.id = m.contact_id WHERE EXISTS (SELECT 1 FROM h) "
      "  RETURNING 1"
+     "), k AS ("
+     /* The failure of a send, recorded for the first time, opts the contact out of the number
+      * that sent it, unless it is out already. */
+     "  INSERT INTO consent_changes (contact_id, channel, opted_out, source, detail, message_id, "
+     "    at) "
+     "  SELECT m.contact_id, m.channel, true, 'twilio_error', $5, m.id, "
+     "    to_timestamp($7::bigint / 1000.0) "
+     "  FROM m WHERE $12::text = 'optout' AND m.channel IS NOT NULL "
+     "    AND EXISTS (SELECT 1 FROM h) AND NOT COALESCE((SELECT x.opted_out "
+     "      FROM consent_changes x WHERE x.contact_id = m.contact_id AND x.channel = m.channel "
+     "      ORDER BY x.id DESC LIMIT 1), false) "
+     "  RETURNING contact_id, channel, message_id"
+     "), ke AS ("
+     "  INSERT INTO outbox (topic, key, payload) "
+     "  SELECT $8, substr(c.phone, 2), $13::jsonb || jsonb_build_object('channel', k.channel, "
+     "    'contact', jsonb_build_object('id', c.id, 'phone', c.phone), "
+     "    'message_id', k.message_id) "
+     "  FROM k JOIN contacts c ON c.id = k.contact_id RETURNING 1"
+     "), tr AS ("
+     "  INSERT INTO template_refusals (contact_id, channel, content_sid, error_code, message_id, "
+     "    at) "
+     "  SELECT m.contact_id, m.channel, m.sid, $5, m.id, to_timestamp($7::bigint / 1000.0) "
+     "  FROM m WHERE $12::text = 'template' AND m.channel IS NOT NULL AND m.sid IS NOT NULL "
+     "    AND EXISTS (SELECT 1 FROM h) "
+     "  ON CONFLICT (contact_id, channel, content_sid) DO NOTHING RETURNING 1"
      ") "
-     "SELECT (SELECT id FROM m), (SELECT count(*) FROM h), (SELECT count(*) FROM u)",
-     11},
+     /* In this order, so the status event is in the outbox before the opt-out's. */
+     "SELECT (SELECT id FROM m), (SELECT count(*) FROM h), (SELECT count(*) FROM u), "
+     "  (SELECT count(*) FROM e), (SELECT count(*) FROM ke), (SELECT count(*) FROM tr)",
+     13},
     /* A provider health change, recorded once across routers, with its event.
      * $1 provider, $2 state, $3 reason, $4 since (ms), $5 events topic, $6 event, $7 channel. */
     {"health_record",
@@ -271,6 +363,10 @@ const struct wa_pg_stmt rtr_statements[] = {
      "FROM messages m JOIN contacts c ON c.id = m.contact_id "
      "WHERE m.status = 'held' AND m.channel IS NOT NULL AND NOT EXISTS (SELECT 1 FROM holds h "
      "  WHERE h.contact_id = m.contact_id AND h.channel = m.channel AND h.expires_at > now()) "
+     /* No re-engagement template to a number the contact opted out of (§3.5). */
+     "  AND NOT COALESCE((SELECT x.opted_out FROM consent_changes x "
+     "    WHERE x.contact_id = m.contact_id AND x.channel = m.channel "
+     "    ORDER BY x.id DESC LIMIT 1), false) "
      "LIMIT 50",
      0},
 };

@@ -104,6 +104,7 @@ search.addEventListener('keydown', (e) => {
 
 const EVENT_TYPES = [
   'wa.inbound', 'wa.outbound', 'wa.status', 'wa.media', 'wa.error', 'lead.update', 'provider.health', 'failover',
+  'contact.optout', 'contact.optin',
 ];
 
 function dispatch(type, event) {

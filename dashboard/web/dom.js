@@ -264,6 +264,29 @@ export function windowsView(lead) {
     windows.map((w) => h('li', {}, channelWindowBadge(w))));
 }
 
+/**
+ * The numbers a lead opted out of (the API's `optouts`, docs/architecture.md §3.4), one badge
+ * each: "Opted out · Twilio +1 415 523 8886". Nothing may be sent to the lead through them. null
+ * when there are none.
+ */
+export function optoutsView(lead) {
+  const optouts = Array.isArray(lead.optouts) ? lead.optouts : [];
+  if (optouts.length === 0) return null;
+  return h('ul', { class: 'optouts', 'aria-label': 'Opted out of' },
+    optouts.map((o) => h('li', {}, h('span', {
+      class: 'optout',
+      dataset: { channel: o.channel, source: o.source },
+      title: `${consentWhy(o)}${Number.isFinite(o.since_ms) ? `, since ${formatFull(o.since_ms)}` : ''}: nothing is sent to this contact through this number`,
+    }, `Opted out · ${channelLabel(o.channel) || 'unknown number'}`))));
+}
+
+/** Why a consent change happened: `sent “STOP”`, or `Twilio error 63033`. */
+export function consentWhy(c) {
+  if (c.source === 'keyword') return c.keyword ? `sent “${c.keyword}”` : 'sent a keyword';
+  return c.error_code ? `Twilio error ${c.error_code}: the contact refused messages`
+    : 'Twilio: the contact refused messages';
+}
+
 function paintWindow(el, now = Date.now()) {
   const closes = el.dataset.closesMs === undefined ? null : Number(el.dataset.closesMs);
   const state = windowText({ window_closes_ms: closes, window_open: el.dataset.openFlag === 'true' }, now);

@@ -1,7 +1,9 @@
 // The leads list (left column): search, pages by cursor, live updates from SSE events.
 
 import { api, isQuiet } from './api.js';
-import { h, providerBadge, windowsView, formatTime, formatFull, isoTime, coalesce, serialized } from './dom.js';
+import {
+  h, providerBadge, windowsView, optoutsView, formatTime, formatFull, isoTime, coalesce, serialized,
+} from './dom.js';
 
 // More contacts than this touched in one burst of events: refetching each one would be a
 // request storm, so the first page is fetched once and merged instead.
@@ -21,10 +23,19 @@ export function lastMessageFrom(message) {
   };
 }
 
-/** Snippet of a last message: its text, else its type, else the outside-window notice. */
+// Why the router sent nothing, by the refusal's code, as a lead row says it.
+const NOT_SENT = {
+  outside_window: 'Not sent: outside 24h window',
+  opted_out: 'Not sent: opted out',
+  marketing_refused: 'Not sent: template refused by the contact',
+};
+
+/** Snippet of a last message: its text, else its type, else the router's refusal. */
 function snippet(last) {
   if (!last) return 'No messages yet';
-  if (!last.provider && last.status === 'failed') return 'Not sent: outside 24h window';
+  if (!last.provider && last.status === 'failed') {
+    return NOT_SENT[last.error_code] ?? (last.error_code ? `Not sent: ${last.error_code}` : 'Not sent');
+  }
   if (last.text) return last.text;
   return last.type ? `[${last.type}]` : '';
 }
@@ -176,10 +187,11 @@ export class LeadList {
     const id = String(lead.id);
     const last = lead.last_message ?? null;
     const title = lead.name || lead.phone || `#${id}`;
+    const optedOut = Array.isArray(lead.optouts) && lead.optouts.length > 0;
     const button = h('button', {
       type: 'button',
       class: 'lead',
-      dataset: { leadId: id, provider: last?.provider ?? 'none' },
+      dataset: { leadId: id, provider: last?.provider ?? 'none', optedOut: optedOut ? 'true' : 'false' },
       'aria-current': id === this.selectedId ? 'true' : null,
     },
       h('span', { class: 'lead-top' },
@@ -190,6 +202,7 @@ export class LeadList {
         last?.direction === 'outbound' ? h('span', { class: 'sr-only' }, 'Sent: ') : null,
         last?.direction === 'outbound' ? h('span', { class: 'dir', 'aria-hidden': 'true' }, '↗ ') : null,
         snippet(last)),
+      optoutsView(lead),
       h('span', { class: 'lead-bottom' },
         windowsView(lead),
         last?.at_ms

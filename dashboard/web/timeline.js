@@ -8,7 +8,7 @@
 import { api, isQuiet } from './api.js';
 import {
   h, setChildren, providerBadge, providerKey, providerLabel, channelTag, channelLabel, windowsView,
-  formatTime, formatFull, formatSize, isoTime, safeUrl, coalesce, serialized,
+  optoutsView, consentWhy, formatTime, formatFull, formatSize, isoTime, safeUrl, coalesce, serialized,
 } from './dom.js';
 
 const PAGE = 50;
@@ -29,14 +29,32 @@ const TICKS = {
   unknown: ['?', 'unknown: may or may not have been sent'],
 };
 
-const NOTICE_TEXT = 'Not sent: outside 24h window, template required';
+// The router's refusals an operator can act on, by code: what the notice says. A refusal for
+// consent names the number that refused (the message's channel).
+const NOTICES = {
+  outside_window: () => 'Not sent: outside 24h window, template required',
+  opted_out: (m) => `Not sent: the contact opted out of ${channelLabel(m.channel) || 'this number'}`,
+  marketing_refused: (m) => `Not sent: Twilio reported this marketing template refused by the contact on ${channelLabel(m.channel) || 'this number'}; it is not sent again`,
+};
 
 /**
- * The router's "nothing was sent" record for a free-form message outside the 24h window.
- * Recognised by its code alone: whether "no provider" arrives as null or "none" does not matter.
+ * The router's "nothing was sent" record: the text of its notice, or null for any other message.
+ * Recognised by its code alone: whether "no provider" arrives as null or "none" does not matter
+ * (a held message that an opt-out failed has its provider, and nothing was sent either).
  */
-function isOutsideWindowNotice(m) {
-  return m.error_code === 'outside_window';
+function noticeOf(m) {
+  if (m.direction === 'inbound' || !Object.hasOwn(NOTICES, m.error_code ?? '')) return null;
+  return NOTICES[m.error_code](m);
+}
+
+/** The consent change a message made: "Opted out of Twilio +1 415 523 8886 (sent “STOP”)". */
+function consentMarker(m) {
+  const c = m.consent;
+  if (!c || (c.action !== 'optout' && c.action !== 'optin')) return null;
+  const number = channelLabel(c.channel) || 'this number';
+  const text = c.action === 'optout' ? `Opted out of ${number}` : `Opted back in to ${number}`;
+  return h('p', { class: 'consent-marker', role: 'note', dataset: { action: c.action, channel: c.channel } },
+    `${text} (${consentWhy(c)})`);
 }
 
 /** Messages sort by creation time, then id, so equal timestamps keep a stable order. */
@@ -53,7 +71,7 @@ function keyOf(m) {
 // flicker or cut the sound. A URL appearing (media just stored) does change the key.
 function bodyKey(m) {
   return JSON.stringify([
-    m.type, m.text ?? null, isOutsideWindowNotice(m),
+    m.type, m.text ?? null, noticeOf(m), m.consent ?? null,
     (m.media ?? []).map((x) => [x.idx, x.mime, x.size, Boolean(x.url), x.unavailable ?? null]),
   ]);
 }
@@ -170,6 +188,7 @@ export class Timeline {
       h('p', { class: 'conv-meta' },
         contact.name && contact.phone ? h('span', { class: 'conv-phone' }, contact.phone) : null,
         windowsView(contact),
+        optoutsView(contact),
         contact.last_inbound_provider
           ? h('span', { class: 'conv-source' }, 'Last inbound via ', providerBadge(contact.last_inbound_provider))
           : null));
@@ -309,7 +328,7 @@ export class Timeline {
   }
 
   setAttrs(el, m) {
-    const notice = isOutsideWindowNotice(m);
+    const notice = noticeOf(m) !== null;
     el.className = `msg${notice ? ' msg-notice' : ''}`;
     el.dataset.messageId = String(m.id);
     el.dataset.provider = providerKey(m.provider);
@@ -333,13 +352,16 @@ export class Timeline {
 
   renderBody(m) {
     const body = h('div', { class: 'msg-body' });
-    if (isOutsideWindowNotice(m)) {
-      body.append(h('p', { class: 'notice', role: 'note' }, NOTICE_TEXT));
+    const notice = noticeOf(m);
+    if (notice !== null) {
+      body.append(h('p', { class: 'notice', role: 'note', dataset: { code: m.error_code } }, notice));
       // What the operator's system tried to send, so the notice can be acted on.
       if (m.text) body.append(h('p', { class: 'msg-text msg-attempted', dir: 'auto' }, m.text));
       return body;
     }
     if (m.text) body.append(h('p', { class: 'msg-text', dir: 'auto' }, m.text));
+    const marker = consentMarker(m);
+    if (marker) body.append(marker);
     const media = m.media ?? [];
     if (media.length) body.append(h('div', { class: 'media' }, media.map((item) => this.renderMedia(item, m))));
     if (!m.text && media.length === 0) body.append(h('p', { class: 'msg-type' }, `[${m.type ?? 'message'}]`));
@@ -373,7 +395,7 @@ export class Timeline {
     const foot = h('div', { class: 'msg-foot' },
       h('time', { datetime: isoTime(m.created_ms), title: formatFull(m.created_ms) }, formatTime(m.created_ms)));
     // Inbound messages have no delivery ticks; the notice says "not sent" already.
-    if (m.direction === 'inbound' || isOutsideWindowNotice(m)) return foot;
+    if (m.direction === 'inbound' || noticeOf(m) !== null) return foot;
     // hasOwn, not TICKS[status]: a status named "constructor" must not find Object's.
     const known = Object.hasOwn(TICKS, m.status) ? m.status : 'unknown';
     const [glyph, words] = TICKS[known];

@@ -179,6 +179,42 @@ test('channels: a contact who wrote to two Twilio numbers has a window per numbe
     [['to number 2', `twilio:${SECOND}`], ['to number 1', `twilio:${FIRST}`]]);
 });
 
+test('consent: a lead lists the numbers it opted out of, the messages that changed it say so, and a refused send names the number', async () => {
+  const phone = uniquePhone();
+  const say = async (to, body) => {
+    const r = await sim('/sim/inbound', { from: phone, to, body });
+    assert.equal(r.status, 204, JSON.stringify(r));
+  };
+  await say(SECOND, 'hello');
+  await say(FIRST, 'STOP');
+  const lead = await waitFor('the opt-out on the lead', async () => {
+    const l = await leadOf(phone);
+    return l?.optouts?.length === 1 ? l : false;
+  });
+  assert.equal(lead.optouts.length, 1);
+  const [o] = lead.optouts;
+  assert.deepEqual([o.channel, o.provider, o.number, o.source, o.keyword],
+    [`twilio:${FIRST}`, 'twilio', FIRST, 'keyword', 'STOP']);
+  assert.ok(Math.abs(o.since_ms - Date.now()) < 60000, JSON.stringify(o));
+  const r = await send({ to: phone, type: 'text', text: 'still there?', idempotencyKey: key() });
+  await waitMessage(r.json.id, 'refused', (m) => m.status === 'failed');
+  let t = await get(`/api/leads/${lead.id}/messages`);
+  assert.equal(t.status, 200, t.text);
+  assert.deepEqual(t.json.contact.optouts, lead.optouts);
+  const [refused, stop, hello] = t.json.messages;
+  assert.deepEqual([refused.status, refused.error_code, refused.provider, refused.channel, refused.consent],
+    ['failed', 'opted_out', null, `twilio:${FIRST}`, null]);
+  assert.deepEqual(stop.consent, { action: 'optout', channel: `twilio:${FIRST}`, source: 'keyword', keyword: 'STOP' });
+  assert.equal(hello.consent, null);
+  assert.equal((await leadOf(phone)).last_message.error_code, 'opted_out');
+
+  await say(FIRST, 'start');
+  await waitFor('the opt-in on the lead', async () => (await leadOf(phone)).optouts.length === 0);
+  t = await get(`/api/leads/${lead.id}/messages`);
+  assert.deepEqual(t.json.messages[0].consent, { action: 'optin', channel: `twilio:${FIRST}`, source: 'keyword', keyword: 'START' });
+  assert.deepEqual(t.json.contact.optouts, []);
+});
+
 test('leads are found by phone or name; the rest are not', async () => {
   const phone = uniquePhone();
   const name = `Zelda${Math.floor(Math.random() * 1e6)}`;

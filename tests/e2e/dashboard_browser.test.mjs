@@ -181,6 +181,50 @@ test('channels: each message shows the number it came to, and the lead a window 
   await page.close();
 });
 
+test('opt-out: a STOP from the contact marks its lead and timeline, a reply is refused with the notice; START, and the next reply goes out', async () => {
+  const page = await loggedIn();
+  const phone = uniquePhone();
+  await sim('/sim/inbound', { from: phone, to: FIRST, body: 'is the flat still free?' });
+  await waitFor('the lead', async () => (await messagesFor(phone)).length === 1);
+  const row = await openLead(page, phone);
+  const leadId = await row.first().getAttribute('data-lead-id');
+  await page.locator('#timeline .msg', { hasText: 'is the flat still free?' }).waitFor({ timeout: 15000 });
+  // Everything below arrives live.
+  await sim('/sim/inbound', { from: phone, to: FIRST, body: 'STOP' });
+  const out = page.locator('#timeline .msg .consent-marker[data-action="optout"]');
+  await out.waitFor({ timeout: 15000 });
+  assert.equal(await out.innerText(), 'Opted out of Twilio +1 415 523 8886 (sent “STOP”)');
+  const headBadge = page.locator(`#conv-head .optout[data-channel="twilio:${FIRST}"]`);
+  await headBadge.waitFor({ timeout: 15000 });
+  assert.equal(await headBadge.innerText(), 'Opted out · Twilio +1 415 523 8886');
+  const rowBadge = page.locator(`.lead[data-lead-id="${leadId}"] .optout[data-channel="twilio:${FIRST}"]`);
+  await rowBadge.waitFor({ timeout: 15000 });
+  assert.equal(await page.locator(`.lead[data-lead-id="${leadId}"]`).getAttribute('data-opted-out'), 'true');
+
+  const refused = await send({ to: phone, type: 'text', text: 'are you coming at 6?', idempotencyKey: key() });
+  const notice = page.locator(`#timeline .msg[data-message-id="${refused.json.id}"] .notice`);
+  await notice.waitFor({ timeout: 15000 });
+  assert.equal(await notice.innerText(), 'Not sent: the contact opted out of Twilio +1 415 523 8886');
+  assert.equal(await notice.getAttribute('data-code'), 'opted_out');
+  await page.waitForFunction((id) => /Not sent: opted out/.test(document.querySelector(
+    `.lead[data-lead-id="${id}"] .lead-snippet`)?.textContent ?? ''), leadId, { timeout: 15000 });
+  await shot(page, 'opted-out');
+
+  await sim('/sim/inbound', { from: phone, to: FIRST, body: 'Start' });
+  const back = page.locator('#timeline .msg .consent-marker[data-action="optin"]');
+  await back.waitFor({ timeout: 15000 });
+  assert.equal(await back.innerText(), 'Opted back in to Twilio +1 415 523 8886 (sent “START”)');
+  await page.waitForFunction(() => document.querySelectorAll('#conv-head .optout').length === 0, null,
+    { timeout: 15000 });
+  const reply = await send({ to: phone, type: 'text', text: 'see you at 6', idempotencyKey: key() });
+  await page.waitForFunction((id) => ['sent', 'delivered', 'read'].includes(document.querySelector(
+    `.msg[data-message-id="${id}"]`)?.dataset.status), reply.json.id, { timeout: 15000 });
+  await page.waitForFunction((id) => document.querySelector(`.lead[data-lead-id="${id}"]`)
+    ?.dataset.optedOut === 'false', leadId, { timeout: 15000 });
+  await shot(page, 'opted-in');
+  await page.close();
+});
+
 test('health per channel: a chip per number, live, and why one is DOWN', async () => {
   const channel = `twilio:${FIRST}`;
   const chip = `#health-now .health-chip[data-channel="${channel}"]`;

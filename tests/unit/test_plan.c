@@ -178,6 +178,145 @@ static void test_stories(void **state)
     cfg = saved;
 }
 
+/* plan() with the contact's opt-outs, the opt-out the request confirms, and the channels where
+ * its template was refused. */
+static struct rtr_plan plan_consent(const char *named, int template, int upmask,
+                                    const struct rtr_seen *seen, size_t n,
+                                    const struct rtr_optout *optouts, size_t n_optouts,
+                                    int64_t confirms, const char (*refused)[WA_CHANNEL_MAX],
+                                    size_t n_refused)
+{
+    struct rtr_plan_in in = {.mode = RTR_MODE_AUTO,
+                             .channel = named,
+                             .has_template = template,
+                             .seen = seen,
+                             .n_seen = n,
+                             .now_ms = NOW,
+                             .up = up,
+                             .ctx = &upmask,
+                             .cfg = &cfg,
+                             .optouts = optouts,
+                             .n_optouts = n_optouts,
+                             .confirms = confirms,
+                             .refused = refused,
+                             .n_refused = n_refused};
+    return rtr_plan(&in);
+}
+
+static void test_consent(void **state)
+{
+    (void)state;
+    load();
+    struct rtr_plan p;
+    /* STOP to T1: nothing more goes from T1, whatever the window; the plan names the number. */
+    struct rtr_seen t1[] = {{T1, OPEN}};
+    struct rtr_optout out_t1[] = {{T1, 7}};
+    p = plan_consent(NULL, 0, 3, t1, 1, out_t1, 1, 0, NULL, 0);
+    assert_int_equal(p.route.provider, RTR_NONE);
+    assert_true(p.opted_out);
+    assert_false(p.route.outside_window);
+    assert_string_equal(p.channel, T1);
+    assert_non_null(strstr(p.route.reason, "opted out"));
+    p = plan_consent(NULL, 1, 3, t1, 1, out_t1, 1, 0, NULL, 0); /* a template neither */
+    assert_true(p.opted_out);
+    p = plan_consent(T1, 0, 3, t1, 1, out_t1, 1, 0, NULL, 0); /* nor when named */
+    assert_true(p.opted_out);
+    /* ...but its one confirmation, and no other opt-out's. */
+    p = plan_consent(T1, 0, 3, t1, 1, out_t1, 1, 7, NULL, 0);
+    assert_int_equal(p.route.provider, RTR_TWILIO);
+    assert_false(p.opted_out);
+    assert_string_equal(p.channel, T1);
+    p = plan_consent(T1, 0, 3, t1, 1, out_t1, 1, 6, NULL, 0);
+    assert_true(p.opted_out);
+
+    /* Per number: the same contact may be written to from T2 when the request names it (a
+     * template: it never wrote there), and T1's opt-out is not routed around otherwise. */
+    p = plan_consent(T2, 1, 3, t1, 1, out_t1, 1, 0, NULL, 0);
+    assert_int_equal(p.route.provider, RTR_TWILIO);
+    assert_string_equal(p.channel, T2);
+    struct rtr_seen both[] = {{T1, OPEN}, {T2, OPEN - 5000}};
+    p = plan_consent(NULL, 0, 3, both, 2, out_t1, 1, 0, NULL, 0);
+    assert_true(p.opted_out);
+    assert_string_equal(p.channel, T1);
+    p = plan_consent(T2, 0, 3, both, 2, out_t1, 1, 0, NULL, 0);
+    assert_int_equal(p.route.provider, RTR_TWILIO);
+    assert_string_equal(p.channel, T2);
+
+    /* Opted out of B1: a reply via source is refused; B1 down, the failover to T1 is the
+     * channel that would send, so it is T1's consent that counts. */
+    struct rtr_seen b1_t1[] = {{B1, OPEN}, {T1, OPEN - 5000}};
+    struct rtr_optout out_b1[] = {{B1, 3}};
+    p = plan_consent(NULL, 0, 3, b1_t1, 2, out_b1, 1, 0, NULL, 0);
+    assert_true(p.opted_out);
+    assert_string_equal(p.channel, B1);
+    assert_null(p.failover_channel);
+    p = plan_consent(NULL, 0, 2, b1_t1, 2, out_b1, 1, 0, NULL, 0);
+    assert_int_equal(p.route.provider, RTR_TWILIO);
+    assert_true(p.route.failover);
+    assert_string_equal(p.channel, T1);
+    p = plan_consent(NULL, 0, 2, b1_t1, 2, out_t1, 1, 0, NULL, 0);
+    assert_true(p.opted_out);
+    assert_string_equal(p.channel, T1);
+    /* B1 up but its failover number opted out: it goes by Baileys, never over to T1. */
+    p = plan_consent(NULL, 0, 3, b1_t1, 2, out_t1, 1, 0, NULL, 0);
+    assert_int_equal(p.route.provider, RTR_BAILEYS);
+    assert_true(p.failover_opted_out);
+    assert_string_equal(p.failover_channel, T1);
+    assert_int_equal(p.failover_window_until_ms, 0);
+    /* A hold would send a re-engagement template to T1: refused instead. */
+    struct rtr_seen b1_only[] = {{B1, OPEN}};
+    struct rtr_plan_in in = {.mode = RTR_MODE_AUTO,
+                             .reengage = 1,
+                             .seen = b1_only,
+                             .n_seen = 1,
+                             .now_ms = NOW,
+                             .up = up,
+                             .ctx = &(int){2},
+                             .cfg = &cfg,
+                             .optouts = out_t1,
+                             .n_optouts = 1};
+    p = rtr_plan(&in);
+    assert_true(p.opted_out);
+    assert_false(p.route.hold);
+    assert_string_equal(p.channel, T1);
+
+    /* A marketing template Twilio refused on T1 (63049): that template, there, is refused;
+     * free text, and the template from T2, go. */
+    const char refused[][WA_CHANNEL_MAX] = {T1};
+    p = plan_consent(NULL, 1, 3, t1, 1, NULL, 0, 0, refused, 1);
+    assert_int_equal(p.route.provider, RTR_NONE);
+    assert_true(p.template_refused);
+    assert_false(p.opted_out);
+    assert_string_equal(p.channel, T1);
+    p = plan_consent(NULL, 0, 3, t1, 1, NULL, 0, 0, refused, 1);
+    assert_int_equal(p.route.provider, RTR_TWILIO);
+    p = plan_consent(T2, 1, 3, t1, 1, NULL, 0, 0, refused, 1);
+    assert_int_equal(p.route.provider, RTR_TWILIO);
+    assert_string_equal(p.channel, T2);
+
+    /* Consent rows keep the channel as the contact wrote to it: a bare provider name is its
+     * default number; one bridge without BAILEYS_CHANNELS is one number, whatever it says. */
+    struct rtr_optout out_bare[] = {{"twilio", 1}};
+    p = plan_consent(NULL, 0, 3, t1, 1, out_bare, 1, 0, NULL, 0);
+    assert_true(p.opted_out);
+    assert_true(rtr_same_channel(&cfg, "twilio", T1));
+    assert_false(rtr_same_channel(&cfg, "twilio", T2));
+    assert_false(rtr_same_channel(&cfg, B1, B2));
+    assert_false(rtr_same_channel(&cfg, T1, NULL));
+    struct rtr_channels saved = cfg;
+    char err[100];
+    assert_int_equal(rtr_channels_load(&cfg, "", "", "", err, sizeof err), 0);
+    assert_true(rtr_same_channel(&cfg, "baileys", "baileys:+972599999999"));
+    assert_true(rtr_same_channel(&cfg, "baileys:+972500000001", "baileys:+972599999999"));
+    assert_true(rtr_same_channel(&cfg, "twilio:+14155238886", "twilio"));
+    assert_false(rtr_same_channel(&cfg, "twilio", "baileys"));
+    struct rtr_seen bridge[] = {{"baileys:+972599999999", OPEN}};
+    struct rtr_optout out_bridge[] = {{"baileys", 2}};
+    p = plan_consent(NULL, 0, 1, bridge, 1, out_bridge, 1, 0, NULL, 0);
+    assert_true(p.opted_out);
+    cfg = saved;
+}
+
 static int of(const char *channel, const char *provider)
 {
     return channel && strncmp(channel, provider, strlen(provider)) == 0;
@@ -301,6 +440,34 @@ static void test_every_combination(void **state)
                                 /* Reply via source: the channel the contact last wrote to. */
                                 if (p.route.via_source)
                                     assert_string_equal(p.channel, seen[0].channel);
+                                /* Consent: opted out of the number that would send, nothing
+                                 * goes (but that opt-out's confirmation); opted out of another
+                                 * one, the plan is the same; a Baileys send is never failed
+                                 * over to a number the contact opted out of. */
+                                struct rtr_optout o = {.id = 9};
+                                snprintf(o.channel, sizeof o.channel, "%s", p.channel);
+                                in.optouts = &o;
+                                in.n_optouts = 1;
+                                struct rtr_plan q = rtr_plan(&in);
+                                assert_int_equal(q.route.provider, RTR_NONE);
+                                assert_true(q.opted_out);
+                                assert_string_equal(q.channel, p.channel);
+                                in.confirms = 9;
+                                q = rtr_plan(&in);
+                                assert_int_equal(q.route.provider, got);
+                                assert_string_equal(q.channel, p.channel);
+                                in.confirms = 0;
+                                for (int c = 0; c < 4; c++) {
+                                    if (strcmp(chans[c], p.channel) == 0) continue;
+                                    snprintf(o.channel, sizeof o.channel, "%s", chans[c]);
+                                    q = rtr_plan(&in);
+                                    assert_int_equal(q.route.provider, got);
+                                    assert_string_equal(q.channel, p.channel);
+                                    int fo = got == RTR_BAILEYS &&
+                                             strcmp(chans[c], p.failover_channel) == 0;
+                                    assert_int_equal(q.failover_opted_out, fo);
+                                    if (fo) assert_int_equal(q.failover_window_until_ms, 0);
+                                }
                             }
     print_message("%ld combinations\n", n);
     assert_true(n > 100000);
@@ -311,6 +478,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_stories),
+        cmocka_unit_test(test_consent),
         cmocka_unit_test(test_every_combination),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -44,6 +44,8 @@ export const ASYNC_TEXT = {
   63019: 'Media failed to download',
   11751: 'Media exceeds messaging service size limit',
   63024: 'Invalid message recipient',
+  // The title of twilio.com/docs/api/errors/63049 (a marketing template not delivered).
+  63049: 'Meta chose not to deliver this WhatsApp marketing message',
   63003: 'Channel could not find To address',
   30008: 'Unknown error',
 };
