@@ -126,3 +126,17 @@ struct MHD_Daemon *wa_http_admin_start(const char *listen, int (*ready)(void), c
     if (!d) snprintf(err, errsz, "cannot listen on %s", listen);
     return d;
 }
+
+void wa_http_client_ip(struct MHD_Connection *c, char *out, size_t sz)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = '\0';
+    if (!ci || !ci->client_addr) return;
+    if (ci->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, out,
+                  (socklen_t)sz);
+    else if (ci->client_addr->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, out,
+                  (socklen_t)sz);
+}

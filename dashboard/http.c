@@ -30,19 +30,6 @@ static void sha256_hex(const char *s, char out[65])
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-static void client_ip(struct MHD_Connection *c, char *out, size_t sz)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    out[0] = '\0';
-    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, out,
-                  (socklen_t)sz);
-    else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, out,
-                  (socklen_t)sz);
-}
-
 enum auth { AUTH_OK, AUTH_NO, AUTH_UNAVAILABLE };
 
 static enum auth authorized(struct MHD_Connection *c)
@@ -175,7 +162,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (get) return file(c, dash_cfg.web_dir, "login.html");
         if (strcmp(method, "POST") != 0) return wa_http_error(c, 405, "method_not_allowed", "");
         char ip[INET6_ADDRSTRLEN];
-        client_ip(c, ip, sizeof ip);
+        wa_http_client_ip(c, ip, sizeof ip);
         int64_t wait = dash_login_wait_ms(ip, wa_now_ms());
         if (wait > 0) {
             wa_metric_add(dash_m.refused, 1);

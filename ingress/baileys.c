@@ -9,26 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void client_ip(struct MHD_Connection *c, char *out, size_t sz)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    out[0] = '\0';
-    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, out,
-                  (socklen_t)sz);
-    else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, out,
-                  (socklen_t)sz);
-}
-
 /* The bridge's address and secret, for every bridge endpoint alike. Returns 1 when the request
  * is refused, with the answer queued in *ret. */
 static int bridge_refused(struct ing_request *r, enum MHD_Result *ret)
 {
     struct MHD_Connection *c = r->conn;
     char ip[INET6_ADDRSTRLEN];
-    client_ip(c, ip, sizeof ip);
+    wa_http_client_ip(c, ip, sizeof ip);
     if (!ing_ip_allowed(ing_cfg.baileys_allowed_ips, ip)) {
         ing_count(r->provider, ING_IP_REFUSED);
         wa_warn("bridge request from a refused address ip=%s path=%s", ip, r->url);

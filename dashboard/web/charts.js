@@ -177,7 +177,8 @@ export class Charts {
 
     const overall = failoverOverall(stats);
     this.failoverNowEl.textContent = fmtPct(overall);
-    this.failoverNowEl.dataset.value = overall === null ? '' : overall.toFixed(1);
+    // The exact figure (the text is rounded): one more failover among many sends still moves it.
+    this.failoverNowEl.dataset.value = overall === null ? '' : String(overall);
 
     this.failover.update('failover', (width, height) => ({
       ...baseOptions(width, height, '%', (v) => `${v}%`),
