@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import {
   sendInbound, uniquePhone, waitFor, messagesFor, env, q, sim, twilioContact, send, key, waitMessage,
-  services,
+  services, stack,
 } from './lib.mjs';
 
 const base = `http://${env.DASHBOARD_LISTEN}`;
@@ -114,6 +114,17 @@ test('wrong tokens from one address are throttled: the sixth try waits, even wit
       return false;
     }
   }, { logs: ['dashboard'] });
+});
+
+test('after a Postgres restart the first API call is answered, not 503: a broken pooled connection is replaced', async () => {
+  // Every pooled connection is used once, so each is open when Postgres goes away.
+  await Promise.all(Array.from({ length: 8 }, () => get('/api/leads?limit=1')));
+  stack('pg-stop');
+  stack('pg-start');
+  for (let i = 0; i < 8; i++) {
+    const r = await get('/api/leads?limit=1');
+    assert.equal(r.status, 200, `call ${i + 1}: ${r.text}`);
+  }
 });
 
 test('a timeline pages by cursor, newest first, without gaps or repeats', async () => {
