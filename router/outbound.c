@@ -17,50 +17,23 @@ static enum rtr_provider provider_of(const char *s)
     return RTR_NONE;
 }
 
-/* The channels a contact wrote to, "<channel>=<ms>,..." latest first (store.c); the oldest
- * beyond RTR_SEEN_MAX, and anything malformed, are left out. */
+/* A list store.c aggregates: "<channel>=<number>,..." into ch and val, or "<channel>,..." when
+ * val is NULL. At most RTR_SEEN_MAX entries (the oldest beyond are left out, as is anything
+ * malformed). The channels a contact wrote to with when (latest first), the numbers it opted
+ * out of with the opt-out's id, the numbers where a template was refused. */
 #define RTR_SEEN_MAX (2 * WA_CHANNELS_MAX + 2)
-static size_t parse_seen(const char *s, struct rtr_seen *seen)
+static size_t parse_entries(const char *s, char (*ch)[WA_CHANNEL_MAX], int64_t *val)
 {
     size_t n = 0;
     while (*s && n < RTR_SEEN_MAX) {
         size_t len = strcspn(s, ",");
-        const char *eq = memchr(s, '=', len);
-        if (eq && (size_t)(eq - s) < WA_CHANNEL_MAX) {
-            snprintf(seen[n].channel, sizeof seen[n].channel, "%.*s", (int)(eq - s), s);
-            seen[n].last_ms = strtoll(eq + 1, NULL, 10);
+        const char *end = val ? memchr(s, '=', len) : s + len;
+        size_t clen = end ? (size_t)(end - s) : 0;
+        if (end && clen < WA_CHANNEL_MAX && (val || clen > 0)) {
+            snprintf(ch[n], WA_CHANNEL_MAX, "%.*s", (int)clen, s);
+            if (val) val[n] = strtoll(end + 1, NULL, 10);
             n++;
         }
-        s += len + (s[len] == ',');
-    }
-    return n;
-}
-
-/* The numbers the contact opted out of, "<channel>=<opt-out id>,..." (store.c). */
-static size_t parse_optouts(const char *s, struct rtr_optout *out)
-{
-    size_t n = 0;
-    while (*s && n < RTR_SEEN_MAX) {
-        size_t len = strcspn(s, ",");
-        const char *eq = memchr(s, '=', len);
-        if (eq && (size_t)(eq - s) < WA_CHANNEL_MAX) {
-            snprintf(out[n].channel, sizeof out[n].channel, "%.*s", (int)(eq - s), s);
-            out[n].id = strtoll(eq + 1, NULL, 10);
-            n++;
-        }
-        s += len + (s[len] == ',');
-    }
-    return n;
-}
-
-/* The numbers where the request's template was refused, "<channel>,..." (store.c). */
-static size_t parse_channels(const char *s, char (*out)[WA_CHANNEL_MAX])
-{
-    size_t n = 0;
-    while (*s && n < RTR_SEEN_MAX) {
-        size_t len = strcspn(s, ",");
-        if (len > 0 && len < WA_CHANNEL_MAX)
-            snprintf(out[n++], WA_CHANNEL_MAX, "%.*s", (int)len, s);
         s += len + (s[len] == ',');
     }
     return n;
@@ -284,8 +257,14 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
     const char *last_provider = PQgetisnull(c, 0, 2) ? NULL : PQgetvalue(c, 0, 2);
     int repeat = !PQgetisnull(c, 0, 3);
     enum rtr_provider pending = provider_of(PQgetisnull(c, 0, 4) ? NULL : PQgetvalue(c, 0, 4));
+    char ch[RTR_SEEN_MAX][WA_CHANNEL_MAX];
+    int64_t val[RTR_SEEN_MAX];
     struct rtr_seen seen[RTR_SEEN_MAX];
-    size_t n_seen = parse_seen(PQgetisnull(c, 0, 5) ? "" : PQgetvalue(c, 0, 5), seen);
+    size_t n_seen = parse_entries(PQgetisnull(c, 0, 5) ? "" : PQgetvalue(c, 0, 5), ch, val);
+    for (size_t i = 0; i < n_seen; i++) {
+        memcpy(seen[i].channel, ch[i], WA_CHANNEL_MAX);
+        seen[i].last_ms = val[i];
+    }
     if (n_seen == 0 && last_ms && last_provider) {
         /* A contact whose channels were never recorded: its provider's default channel. */
         snprintf(seen[0].channel, sizeof seen[0].channel, "%s", last_provider);
@@ -296,9 +275,14 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
     if (!PQgetisnull(c, 0, 6))
         snprintf(profile_name, sizeof profile_name, "%s", PQgetvalue(c, 0, 6));
     struct rtr_optout optouts[RTR_SEEN_MAX];
-    size_t n_optouts = parse_optouts(PQgetisnull(c, 0, 7) ? "" : PQgetvalue(c, 0, 7), optouts);
+    size_t n_optouts = parse_entries(PQgetisnull(c, 0, 7) ? "" : PQgetvalue(c, 0, 7), ch, val);
+    for (size_t i = 0; i < n_optouts; i++) {
+        memcpy(optouts[i].channel, ch[i], WA_CHANNEL_MAX);
+        optouts[i].id = val[i];
+    }
     char refused[RTR_SEEN_MAX][WA_CHANNEL_MAX];
-    size_t n_refused = parse_channels(PQgetisnull(c, 0, 8) ? "" : PQgetvalue(c, 0, 8), refused);
+    size_t n_refused =
+        parse_entries(PQgetisnull(c, 0, 8) ? "" : PQgetvalue(c, 0, 8), refused, NULL);
     /* The catalogue's word on the template: "<status>|<name>|<rejection reason>". */
     char tpl[512] = "";
     if (!PQgetisnull(c, 0, 9)) snprintf(tpl, sizeof tpl, "%s", PQgetvalue(c, 0, 9));
