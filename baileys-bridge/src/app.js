@@ -78,8 +78,13 @@ export async function createBridge(config, opts = {}) {
     cleanups.push(() => outbox.close());
     inbound = createInbound({ getSock: () => link.sock, outbox, config, logger: logger.child({ module: 'inbound' }), metrics, mediaUrl, media, keyFor: sender.keyFor });
     link.on('socket', (sock) => inbound.attach(sock.ev));
+    // On a stop, after the socket and the HTTP server are closed (no new events) and before the
+    // outbox: the handlers finish writing what they took. WhatsApp does not send a receipt or a
+    // message again once Baileys has acknowledged it, so one still in a handler would be lost.
+    cleanups.push(() => inbound.idle());
 
-    const server = createHttpServer({ config, logger: logger.child({ module: 'http' }), metrics, link, sender, media, loopback });
+    const server = createHttpServer({ config, logger: logger.child({ module: 'http' }), metrics, link, sender, media, loopback,
+      handled: () => inbound.idle() });
     await new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.listen.port, config.listen.host, resolve);

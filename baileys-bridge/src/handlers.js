@@ -311,5 +311,13 @@ export function createInbound({ getSock, outbox, config, logger, metrics, mediaU
     ev.on('message-receipt.update', onReceipt);
   }
 
-  return { attach, onUpsert, onUpdate, onReceipt, prepare, idle: () => chain, heldStubs };
+  /** Resolves once every event taken so far has been handled (those queued meanwhile too). */
+  async function idle() {
+    for (let seen; seen !== chain;) {
+      seen = chain;
+      await seen;
+    }
+  }
+
+  return { attach, onUpsert, onUpdate, onReceipt, prepare, idle, heldStubs };
 }

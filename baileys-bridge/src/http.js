@@ -87,7 +87,7 @@ export function checkSecret(req, secret) {
   return null;
 }
 
-export function createHttpServer({ config, logger, metrics, link, sender, media, loopback }) {
+export function createHttpServer({ config, logger, metrics, link, sender, media, loopback, handled = async () => {} }) {
   const routes = [];
   const route = (method, pattern, { auth = true, handler }) => routes.push({ method, pattern, auth, handler });
 
@@ -151,8 +151,19 @@ export function createHttpServer({ config, logger, metrics, link, sender, media,
   });
 
   if (loopback) {
-    route('POST', /^\/dev\/inbound$/, { handler: async (req, res) => json(res, 200, await loopback.inbound(await readJson(req, 32 << 20))) });
-    route('POST', /^\/dev\/receipt$/, { handler: async (req, res) => json(res, 200, loopback.receipt(await readJson(req, 1 << 16))) });
+    // Answered once the bridge's handlers have written the event to the outbox: a 200 means the
+    // bridge has it durably, so a test may count it as one that must reach the CRM whatever is
+    // killed afterwards.
+    route('POST', /^\/dev\/inbound$/, { handler: async (req, res) => {
+      const r = await loopback.inbound(await readJson(req, 32 << 20));
+      await handled();
+      json(res, 200, r);
+    } });
+    route('POST', /^\/dev\/receipt$/, { handler: async (req, res) => {
+      const r = loopback.receipt(await readJson(req, 1 << 16));
+      await handled();
+      json(res, 200, r);
+    } });
     route('GET', /^\/dev\/sent$/, { handler: (req, res) => json(res, 200, { ok: true, sent: loopback.sent }) });
     route('POST', /^\/dev\/disconnect$/, { handler: (req, res) => { loopback.disconnect(); json(res, 200, { ok: true, connected: false }); } });
     route('POST', /^\/dev\/send-stall$/, { handler: async (req, res) => {

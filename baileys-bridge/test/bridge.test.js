@@ -214,13 +214,42 @@ test('ingress down at first, bridge "killed", restarted bridge delivers everythi
   const ingress = await fakeIngress(t, () => (up ? 204 : 503));
   const b1 = await createBridge(testConfig({ BRIDGE_STATE_DIR: dir, INGRESS_URL: ingress.url }), { logger: silent });
   for (let i = 0; i < 3; i++) await call(b1.url, 'POST', '/dev/inbound', { body: { from: '+972501234567', text: `m${i}` } });
-  await waitFor(() => b1.outbox.depth === 3, { what: 'outbox depth 3' });
+  assert.equal(b1.outbox.depth, 3, 'a 200 from /dev/inbound means the bridge has written it');
   await b1.close();
   up = true;
   const b2 = await createBridge(testConfig({ BRIDGE_STATE_DIR: dir, INGRESS_URL: ingress.url }), { logger: silent });
   t.after(() => b2.close());
   await waitFor(() => ingress.received.length === 3, { what: 'redelivery' });
   assert.deepEqual(ingress.received.map((x) => x.body.text), ['m0', 'm1', 'm2']);
+});
+
+test('a receipt the bridge took just before a stop is on disk when close() returns, and reaches ingress after the restart', async (t) => {
+  // The fault suite lost receipts this way: Baileys' events are handled after it has taken
+  // them (and acknowledged them to WhatsApp), and the stop exited while the handlers still had
+  // a backlog. The events go straight to the simulated socket here: /dev/* would wait for them.
+  const dir = await tmpDir(t);
+  let up = false;
+  const ingress = await fakeIngress(t, () => (up ? 204 : 503));
+  const b1 = await createBridge(testConfig({ BRIDGE_STATE_DIR: dir, INGRESS_URL: ingress.url }), { logger: silent });
+  const sent = await call(b1.url, 'POST', '/send', { body: { to: '+972501234567', type: 'text', text: 'reply', idempotencyKey: 'stop-1' } });
+  assert.equal(sent.status, 200);
+  // A backlog ahead of the receipt: inbound messages the handlers have not written yet.
+  for (let i = 0; i < 40; i++) await b1.loopback.inbound({ from: '+972501234567', text: `before ${i}` });
+  b1.loopback.receipt({ messageId: sent.json.messageId, to: '+972501234567', status: 'delivered' });
+  await b1.close();
+  const onDisk = [];
+  for (const name of (await fs.readdir(path.join(dir, 'outbox'))).filter((n) => n.endsWith('.json'))) {
+    onDisk.push(JSON.parse(await fs.readFile(path.join(dir, 'outbox', name), 'utf8')).payload);
+  }
+  assert.equal(onDisk.filter((p) => p.event === 'status').length, 1, 'the receipt is in the outbox');
+  assert.equal(onDisk.filter((p) => p.event !== 'status').length, 40, 'so is every inbound message');
+  up = true;
+  const b2 = await createBridge(testConfig({ BRIDGE_STATE_DIR: dir, INGRESS_URL: ingress.url }), { logger: silent });
+  t.after(() => b2.close());
+  await waitFor(() => ingress.received.some((x) => x.body.event === 'status'), { what: 'the receipt at ingress' });
+  const st = ingress.received.find((x) => x.body.event === 'status').body;
+  assert.equal(st.messageId, sent.json.messageId);
+  assert.equal(st.idempotencyKey, 'stop-1');
 });
 
 test('a second bridge on the same state dir is refused (lock)', async (t) => {
