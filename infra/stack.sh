@@ -60,7 +60,8 @@ APT_PACKAGES=(build-essential pkg-config librdkafka-dev libmicrohttpd-dev
     libpq-dev libjansson-dev libcurl4-openssl-dev libssl-dev libcmocka-dev
     postgresql kcat clang libclang-rt-14-dev clang-format wrk docker-compose curl jq iproute2 bc
     sysstat
-    openjdk-17-jre-headless maven nodejs npm chromium)
+    openjdk-17-jre-headless maven nodejs npm chromium
+    docker.io debootstrap)
 
 # ---------------------------------------------------------------------------
 # helpers
@@ -187,6 +188,11 @@ apt_missing() {
             npm) command -v npm >/dev/null && continue ;;
             openjdk-17-jre-headless) command -v java >/dev/null && continue ;;
             maven) command -v mvn >/dev/null && continue ;;
+            # An engine from Docker's own packages (docker-ce) would clash with docker.io's
+            # files; any dockerd will do (scripts/compose-test.sh). The docker CLI is not
+            # checked: a newer one in /usr/local/bin stays first on PATH and talks to this
+            # engine at its older API version.
+            docker.io) command -v dockerd >/dev/null && continue ;;
         esac
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
             || missing+=("$p")
