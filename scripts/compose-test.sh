@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# compose-test.sh - proves docker-compose.yml runs: builds every image from debian:bookworm-slim,
+# starts the whole deployment with the Twilio simulator and the loopback bridge (deploy/sim.env),
+# checks it end to end through its published ports (tests/compose/smoke.mjs), then removes it
+# with its volumes (docker-compose down -v).
+#
+# For machines like the CI ones here: no image registry (the base image is made with debootstrap
+# and `docker import`), no bridge networking (deploy/compose.host.yml: every container on the host
+# network, every service name 127.0.0.1), other stacks on the default ports (this one takes its
+# own range, WA_COMPOSE_PORT_BASE + offsets; every port is checked free first).
+# Starts dockerd when none answers, and stops it at the end only if it started it.
+#
+# Environment: WA_COMPOSE_PORT_BASE (45000), WA_COMPOSE_KEEP=1 (leave the deployment up),
+# WA_COMPOSE_TIMEOUT (300 s for the deployment to become healthy), WA_BASE_CACHE (the base
+# image's rootfs tarball, /var/tmp/wa-compose/debian-bookworm-minbase.tar).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+STATE=$root/.local/compose-test
+mkdir -p "$STATE"
+BASE_IMAGE=debian:bookworm-slim
+BASE_CACHE=${WA_BASE_CACHE:-/var/tmp/wa-compose/debian-bookworm-minbase.tar}
+DEBIAN_MIRROR=${WA_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+PROJECT=wa-compose-test
+TIMEOUT=${WA_COMPOSE_TIMEOUT:-300}
+
+log() { printf '[compose-test +%ss] %s\n' "$SECONDS" "$*" >&2; }
+die() { printf '[compose-test] ERROR: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root (dockerd, debootstrap and the containers' volumes need it)"
+for c in docker docker-compose dockerd debootstrap node ss curl; do
+    command -v "$c" >/dev/null || die "missing command: $c; run make install (infra/stack.sh install)"
+done
+
+# ---- ports: a range of our own ------------------------------------------------------------
+B=${WA_COMPOSE_PORT_BASE:-45000}
+export S3_PORT=$((B + 0)) BRIDGE_PORT=$((B + 1)) TWILIO_SIM_PORT=$((B + 2)) TWILIO_SIM_CDN_PORT=$((B + 3))
+export INGRESS_PORT=$((B + 80)) DASHBOARD_PORT=$((B + 90))
+export KAFKA_PORT=$((B + 92)) KAFKA_CONTROLLER_PORT=$((B + 93))
+export ROUTER_PORT=$((B + 101)) SENDER_TWILIO_PORT=$((B + 102)) SENDER_BAILEYS_PORT=$((B + 103))
+export MEDIA_WORKER_PORT=$((B + 104)) POSTGRES_PORT=$((B + 432))
+PORTS=(S3_PORT BRIDGE_PORT TWILIO_SIM_PORT TWILIO_SIM_CDN_PORT INGRESS_PORT DASHBOARD_PORT KAFKA_PORT
+       KAFKA_CONTROLLER_PORT ROUTER_PORT SENDER_TWILIO_PORT SENDER_BAILEYS_PORT MEDIA_WORKER_PORT
+       POSTGRES_PORT)
+# The values that name a port inside them (the compose file cannot nest defaults).
+export KAFKA_BROKERS=kafka:$KAFKA_PORT
+export KAFKA_QUORUM_VOTERS=1@kafka:$KAFKA_CONTROLLER_PORT
+export BAILEYS_OUTBOUND_URL=http://baileys-bridge:$BRIDGE_PORT/send
+export MEDIA_ALLOWED_HOSTS=api.twilio.com,.twiliocdn.com,baileys-bridge:$BRIDGE_PORT
+export MEDIA_PRIVATE_HOSTS=baileys-bridge:$BRIDGE_PORT
+export TWILIO_API_BASE=http://twilio-sim:$TWILIO_SIM_PORT
+export TWILIO_CONTENT_URL=http://twilio-sim:$TWILIO_SIM_PORT
+export PUBLIC_BASE_URL=http://ingress:$INGRESS_PORT
+export S3_PUBLIC_ENDPOINT=http://127.0.0.1:$S3_PORT
+# deploy/sim.env's values, said again: the shell's environment wins over an env file, and real
+# credentials exported there must not reach this test.
+export COMPOSE_PROFILES=sim
+export TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000
+export TWILIO_AUTH_TOKEN=sim-auth-token-not-a-secret
+export TWILIO_WA_FROM=whatsapp:+14155238886
+export BAILEYS_LOOPBACK=1
+export BAILEYS_WEBHOOK_SECRET=sim-bridge-secret-not-for-production
+export SEND_API_TOKEN=sim-send-token-not-for-production
+export DASHBOARD_TOKEN=sim-dashboard-token-not-for-production
+# A small broker: the machine is shared.
+export KAFKA_HEAP_OPTS="-Xms256m -Xmx256m"
+
+compose=(docker-compose -p "$PROJECT" -f docker-compose.yml -f deploy/compose.host.yml
+         --env-file deploy/sim.env)
+
+# ---- cleanup: the deployment, then dockerd if we started it -------------------------------
+DOCKERD_PID=
+COMPOSE_UP=
+cleanup() {
+    local rc=$?
+    if [ -n "$COMPOSE_UP" ]; then
+        if [ "$rc" -ne 0 ]; then
+            log "failed: the deployment's state and last log lines"
+            "${compose[@]}" ps >&2 || true
+            "${compose[@]}" logs --no-color --tail=25 > "$STATE/compose.log" 2>&1 || true
+            tail -n 150 "$STATE/compose.log" >&2 || true
+            log "all logs: $STATE/compose.log"
+        fi
+        if [ -n "${WA_COMPOSE_KEEP:-}" ]; then
+            log "WA_COMPOSE_KEEP: the deployment stays up (${compose[*]} down -v removes it)"
+        else
+            log "docker-compose down -v"
+            "${compose[@]}" down -v --remove-orphans >> "$STATE/down.log" 2>&1 \
+                || log "WARNING: docker-compose down failed; see $STATE/down.log"
+        fi
+    fi
+    if [ -n "$DOCKERD_PID" ] && [ -z "${WA_COMPOSE_KEEP:-}" ]; then
+        log "stopping the dockerd this run started (pid $DOCKERD_PID)"
+        kill -TERM "$DOCKERD_PID" 2>/dev/null || true
+        local _
+        for _ in $(seq 60); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.5; done
+        kill -0 "$DOCKERD_PID" 2>/dev/null && log "WARNING: dockerd $DOCKERD_PID still running"
+    fi
+    if [ "$rc" -eq 0 ]; then log "ok in ${SECONDS}s"; else log "FAILED (rc=$rc) after ${SECONDS}s"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- dockerd ------------------------------------------------------------------------------
+if docker info >/dev/null 2>&1; then
+    log "using the running Docker engine ($(docker version -f '{{.Server.Version}}' 2>/dev/null))"
+else
+    [ ! -S /var/run/docker.sock ] || [ ! -f /var/run/docker.pid ] \
+        || die "/var/run/docker.sock exists but no engine answers on it; check $(cat /var/run/docker.pid)"
+    log "starting dockerd (no bridge, no iptables: the containers use the host network)"
+    setsid dockerd --bridge=none --iptables=false >> "$STATE/dockerd.log" 2>&1 < /dev/null &
+    DOCKERD_PID=$!
+    for _ in $(seq 120); do
+        docker info >/dev/null 2>&1 && break
+        kill -0 "$DOCKERD_PID" 2>/dev/null || { tail -n 20 "$STATE/dockerd.log" >&2; DOCKERD_PID=; die "dockerd exited; see $STATE/dockerd.log"; }
+        sleep 0.5
+    done
+    docker info >/dev/null 2>&1 || die "dockerd did not answer in 60 s; see $STATE/dockerd.log"
+    log "dockerd up (pid $DOCKERD_PID)"
+fi
+
+# Our project must not be running already (a WA_COMPOSE_KEEP run, or a run killed midway).
+if [ -n "$(docker ps -q --filter "label=com.docker.compose.project=$PROJECT")" ]; then
+    die "project $PROJECT is already running: ${compose[*]} down -v"
+fi
+for v in "${PORTS[@]}"; do
+    if ss -Hltn "sport = :${!v}" | grep -q .; then
+        die "port ${!v} ($v) is in use by another process; set WA_COMPOSE_PORT_BASE to a free range"
+    fi
+done
+
+# ---- the base image -----------------------------------------------------------------------
+if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+    if [ ! -s "$BASE_CACHE" ]; then
+        log "making $BASE_IMAGE: debootstrap --variant=minbase bookworm ($DEBIAN_MIRROR)"
+        mkdir -p "$(dirname "$BASE_CACHE")"
+        rootfs=$(mktemp -d /var/tmp/wa-rootfs.XXXXXX)
+        debootstrap --variant=minbase bookworm "$rootfs" "$DEBIAN_MIRROR" > "$STATE/debootstrap.log" 2>&1 \
+            || { rm -rf "$rootfs"; tail -n 20 "$STATE/debootstrap.log" >&2; die "debootstrap failed; see $STATE/debootstrap.log"; }
+        # What the official slim image leaves out too: package lists and caches.
+        rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin
+        tar -C "$rootfs" -cf "$BASE_CACHE.tmp" . && mv "$BASE_CACHE.tmp" "$BASE_CACHE"
+        rm -rf "$rootfs"
+    fi
+    log "importing $BASE_IMAGE from $BASE_CACHE"
+    docker import "$BASE_CACHE" "$BASE_IMAGE" >/dev/null
+fi
+
+# ---- the images, one at a time ------------------------------------------------------------
+# Extra CAs of this host (a TLS-intercepting proxy) for the build stages: deploy/build-ca/.
+if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+    cp /usr/local/share/ca-certificates/*.crt deploy/build-ca/
+fi
+build() {
+    local image=$1 file=$2 t0=$SECONDS
+    docker build --network host -f "$file" -t "$image" . > "$STATE/build-${image%%:*}.log" 2>&1 \
+        || { tail -n 30 "$STATE/build-${image%%:*}.log" >&2; die "building $image failed; see $STATE/build-${image%%:*}.log"; }
+    log "built $image in $((SECONDS - t0))s"
+}
+build wa-broker-kafka:local deploy/kafka.Dockerfile
+build wa-broker-postgres:local deploy/postgres.Dockerfile
+build wa-broker-s3proxy:local deploy/s3proxy.Dockerfile
+build wa-broker:local deploy/Dockerfile
+build wa-broker-bridge:local baileys-bridge/Dockerfile
+build wa-broker-twilio-sim:local deploy/twilio-sim.Dockerfile
+
+# ---- up -----------------------------------------------------------------------------------
+scripts/node-deps.sh
+"${compose[@]}" config -q
+log "docker-compose up (project $PROJECT, ports $B..$((B + 432)))"
+COMPOSE_UP=1
+t0=$SECONDS
+"${compose[@]}" up -d --no-build > "$STATE/up.log" 2>&1 \
+    || { tail -n 30 "$STATE/up.log" >&2; die "docker-compose up failed; see $STATE/up.log"; }
+# Every long-running service healthy, every one-shot exited 0.
+deadline=$((SECONDS + TIMEOUT))
+while :; do
+    waiting=()
+    for id in $("${compose[@]}" ps -q); do
+        read -r name status health code < <(docker inspect -f \
+            '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}-{{end}} {{.State.ExitCode}}' "$id")
+        name=${name#/}
+        case $status/$health in
+            running/healthy) ;;
+            exited/-) [ "$code" = 0 ] || die "$name exited with $code" ;;
+            exited/*|dead/*) die "$name stopped ($status, exit $code)" ;;
+            *) waiting+=("$name:$status/$health") ;;
+        esac
+    done
+    [ ${#waiting[@]} -gt 0 ] || break
+    [ "$SECONDS" -lt "$deadline" ] || die "not healthy after ${TIMEOUT}s: ${waiting[*]}"
+    sleep 2
+done
+log "deployment healthy in $((SECONDS - t0))s"
+
+# ---- the check ----------------------------------------------------------------------------
+INGRESS_URL=http://127.0.0.1:$INGRESS_PORT DASHBOARD_URL=http://127.0.0.1:$DASHBOARD_PORT \
+TWILIO_SIM_URL=http://127.0.0.1:$TWILIO_SIM_PORT node tests/compose/smoke.mjs
