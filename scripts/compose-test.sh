@@ -139,6 +139,12 @@ if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
         rootfs=$(mktemp -d /var/tmp/wa-rootfs.XXXXXX)
         debootstrap --variant=minbase bookworm "$rootfs" "$DEBIAN_MIRROR" > "$STATE/debootstrap.log" 2>&1 \
             || { rm -rf "$rootfs"; tail -n 20 "$STATE/debootstrap.log" >&2; die "debootstrap failed; see $STATE/debootstrap.log"; }
+        # The sources the official image has: security fixes and point-release updates too.
+        cat > "$rootfs/etc/apt/sources.list" <<EOF
+deb $DEBIAN_MIRROR bookworm main
+deb $DEBIAN_MIRROR bookworm-updates main
+deb ${WA_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security} bookworm-security main
+EOF
         # What the official slim image leaves out too: package lists and caches.
         rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin
         tar -C "$rootfs" -cf "$BASE_CACHE.tmp" . && mv "$BASE_CACHE.tmp" "$BASE_CACHE"
