@@ -159,7 +159,7 @@ e2e: build
 	scripts/e2e.sh
 
 # docker-compose.yml for real: builds every image (from debian:bookworm-slim), runs the whole
-# deployment with the Twilio simulator on ports of its own (45000+), checks it end to end and
+# deployment with the Twilio simulator on ports of its own (61000+), checks it end to end and
 # removes it. Needs root; starts dockerd if none runs. Not part of `make test` (yet).
 compose-test: install
 	scripts/compose-test.sh

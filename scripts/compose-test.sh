@@ -7,10 +7,12 @@
 # For machines like the CI ones here: no image registry (the base image is made with debootstrap
 # and `docker import`), no bridge networking (deploy/compose.host.yml: every container on the host
 # network, every service name 127.0.0.1), other stacks on the default ports (this one takes its
-# own range, WA_COMPOSE_PORT_BASE + offsets; every port is checked free first).
+# own range, WA_COMPOSE_PORT_BASE + offsets; every port is checked free first). The range lies
+# above the kernel's ephemeral ports (32768-60999): a listener there can fail to bind when an
+# outgoing connection of any other program happens to hold the same local port.
 # Starts dockerd when none answers, and stops it at the end only if it started it.
 #
-# Environment: WA_COMPOSE_PORT_BASE (45000), WA_COMPOSE_KEEP=1 (leave the deployment up),
+# Environment: WA_COMPOSE_PORT_BASE (61000), WA_COMPOSE_KEEP=1 (leave the deployment up),
 # WA_COMPOSE_TIMEOUT (300 s for the deployment to become healthy), WA_BASE_CACHE (the base
 # image's rootfs tarball, /var/tmp/wa-compose/debian-bookworm-minbase.tar).
 set -euo pipefail
@@ -29,12 +31,12 @@ log() { printf '[compose-test +%ss] %s\n' "$SECONDS" "$*" >&2; }
 die() { printf '[compose-test] ERROR: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root (dockerd, debootstrap and the containers' volumes need it)"
-for c in docker docker-compose dockerd debootstrap node ss curl; do
+for c in docker docker-compose dockerd debootstrap node ss curl python3; do
     command -v "$c" >/dev/null || die "missing command: $c; run make install (infra/stack.sh install)"
 done
 
 # ---- ports: a range of our own ------------------------------------------------------------
-B=${WA_COMPOSE_PORT_BASE:-45000}
+B=${WA_COMPOSE_PORT_BASE:-61000}
 export S3_PORT=$((B + 0)) BRIDGE_PORT=$((B + 1)) TWILIO_SIM_PORT=$((B + 2)) TWILIO_SIM_CDN_PORT=$((B + 3))
 export INGRESS_PORT=$((B + 80)) DASHBOARD_PORT=$((B + 90))
 export KAFKA_PORT=$((B + 92)) KAFKA_CONTROLLER_PORT=$((B + 93))
@@ -66,8 +68,24 @@ export DASHBOARD_TOKEN=sim-dashboard-token-not-for-production
 # A small broker: the machine is shared.
 export KAFKA_HEAP_OPTS="-Xms256m -Xmx256m"
 
-compose=(docker-compose -p "$PROJECT" -f docker-compose.yml -f deploy/compose.host.yml
-         --env-file deploy/sim.env)
+# The deployment runs from one resolved file: docker-compose.yml with deploy/compose.host.yml and
+# deploy/sim.env, without `ports:` (docker-compose 1.29 refuses published ports on the host
+# network, and an override cannot remove them).
+RESOLVED=$STATE/compose.resolved.yml
+compose=(docker-compose -p "$PROJECT" -f "$RESOLVED")
+resolve_compose() {
+    docker-compose -f docker-compose.yml -f deploy/compose.host.yml --env-file deploy/sim.env \
+        config > "$RESOLVED.tmp" || die "docker-compose config failed"
+    python3 - "$RESOLVED.tmp" "$RESOLVED" <<'PY' || die "could not strip the ports from $RESOLVED.tmp"
+import sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+for service in doc.get('services', {}).values():
+    service.pop('ports', None)
+with open(sys.argv[2], 'w') as out:
+    yaml.safe_dump(doc, out, sort_keys=False)
+PY
+    rm -f "$RESOLVED.tmp"
+}
 
 # ---- cleanup: the deployment, then dockerd if we started it -------------------------------
 DOCKERD_PID=
@@ -146,7 +164,7 @@ deb $DEBIAN_MIRROR bookworm-updates main
 deb ${WA_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security} bookworm-security main
 EOF
         # What the official slim image leaves out too: package lists and caches.
-        rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin
+        rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb
         tar -C "$rootfs" -cf "$BASE_CACHE.tmp" . && mv "$BASE_CACHE.tmp" "$BASE_CACHE"
         rm -rf "$rootfs"
     fi
@@ -174,7 +192,7 @@ build wa-broker-twilio-sim:local deploy/twilio-sim.Dockerfile
 
 # ---- up -----------------------------------------------------------------------------------
 scripts/node-deps.sh
-"${compose[@]}" config -q
+resolve_compose
 log "docker-compose up (project $PROJECT, ports $B..$((B + 432)))"
 COMPOSE_UP=1
 t0=$SECONDS
