@@ -12,7 +12,10 @@
 # outgoing connection of any other program happens to hold the same local port.
 # Starts dockerd when none answers, and stops it at the end only if it started it.
 #
-# Environment: WA_COMPOSE_PORT_BASE (61000), WA_COMPOSE_KEEP=1 (leave the deployment up),
+# WA_COMPOSE_NETWORK=bridge runs the shipped file as it is instead (its own network, published
+# ports through docker-proxy; works with dockerd --bridge=none too: compose creates the network).
+#
+# Environment: WA_COMPOSE_PORT_BASE (61000), WA_COMPOSE_NETWORK (host), WA_COMPOSE_KEEP=1 (leave the deployment up),
 # WA_COMPOSE_TIMEOUT (300 s for the deployment to become healthy), WA_BASE_CACHE (the base
 # image's rootfs tarball, /var/tmp/wa-compose/debian-bookworm-minbase.tar).
 set -euo pipefail
@@ -25,10 +28,13 @@ BASE_IMAGE=debian:bookworm-slim
 BASE_CACHE=${WA_BASE_CACHE:-/var/tmp/wa-compose/debian-bookworm-minbase.tar}
 DEBIAN_MIRROR=${WA_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 PROJECT=wa-compose-test
+NETWORK=${WA_COMPOSE_NETWORK:-host}
 TIMEOUT=${WA_COMPOSE_TIMEOUT:-300}
 
 log() { printf '[compose-test +%ss] %s\n' "$SECONDS" "$*" >&2; }
 die() { printf '[compose-test] ERROR: %s\n' "$*" >&2; exit 1; }
+
+case $NETWORK in host|bridge) ;; *) die "WA_COMPOSE_NETWORK: host or bridge, not '$NETWORK'" ;; esac
 
 [ "$(id -u)" -eq 0 ] || die "run as root (dockerd, debootstrap and the containers' volumes need it)"
 for c in docker docker-compose dockerd debootstrap node ss curl python3; do
@@ -74,6 +80,11 @@ export KAFKA_HEAP_OPTS="-Xms256m -Xmx256m"
 RESOLVED=$STATE/compose.resolved.yml
 compose=(docker-compose -p "$PROJECT" -f "$RESOLVED")
 resolve_compose() {
+    if [ "$NETWORK" = bridge ]; then
+        docker-compose -f docker-compose.yml --env-file deploy/sim.env config > "$RESOLVED" \
+            || die "docker-compose config failed"
+        return
+    fi
     docker-compose -f docker-compose.yml -f deploy/compose.host.yml --env-file deploy/sim.env \
         config > "$RESOLVED.tmp" || die "docker-compose config failed"
     python3 - "$RESOLVED.tmp" "$RESOLVED" <<'PY' || die "could not strip the ports from $RESOLVED.tmp"
@@ -193,7 +204,7 @@ build wa-broker-twilio-sim:local deploy/twilio-sim.Dockerfile
 # ---- up -----------------------------------------------------------------------------------
 scripts/node-deps.sh
 resolve_compose
-log "docker-compose up (project $PROJECT, ports $B..$((B + 432)))"
+log "docker-compose up (project $PROJECT, $NETWORK network, ports $B..$((B + 432)))"
 COMPOSE_UP=1
 t0=$SECONDS
 "${compose[@]}" up -d --no-build > "$STATE/up.log" 2>&1 \
