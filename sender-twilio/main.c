@@ -52,9 +52,9 @@ static const struct wa_cfg config[] = {
     {"TWILIO_CONNECT_TIMEOUT_MS", "3000", WA_CFG_INT, 100, 60000, NULL, "connect", NULL,
      &stw_cfg.connect_timeout_ms},
     WA_MEDIA_STORE_CFG(stw_store, s3_internal),
-    {"SENDER_WORKERS", "4", WA_CFG_INT, 1, 64, NULL,
-     "parallel sends: each worker owns some of the topic's partitions (more than the "
-     "partitions idle)",
+    {"SENDER_WORKERS", "16", WA_CFG_INT, 1, 64, NULL,
+     "parallel sends: different contacts' messages at once, one contact's in order "
+     "(each has its own Postgres connection)",
      NULL, &stw_cfg.workers},
     {"LOG_LEVEL", "info", WA_CFG_ENUM, 0, 0, "debug|info|warn|error", "log verbosity", &log_level,
      NULL},
