@@ -17,6 +17,8 @@ struct wa_sender {
     rd_kafka_t *producer;
     const char *topic_status, *topic_error;
     const char *stage; /* names the wa.error stage; NULL: "sender-<provider>" */
+    /* Claims and results commit together with other lanes' (group commit); NULL: alone. */
+    struct wa_pg_group *group;
 };
 
 extern const struct wa_pg_stmt wa_send_statements[];

@@ -237,12 +237,14 @@ int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
         nwarm++;
     wa_kafka_warm(s->producer, u->produces, nwarm, 5000);
     if (u->started) u->started(s, u->ctx);
+    static struct wa_pg_group group = WA_PG_GROUP_INIT;
     struct lane *ls = wa_xcalloc((size_t)n, sizeof *ls);
     const struct wa_pg_stmt *stmts = u->stmts ? u->stmts : wa_send_statements;
     size_t nstmts = u->stmts ? u->nstmts : wa_send_nstatements;
     for (int i = 0; i < n && wa_running(); i++) {
         struct lane *l = &ls[i];
         l->s = *s;
+        if (!u->stmts) l->s.group = &group; /* the claim protocol's statements */
         l->p = p;
         l->ctx = u->worker_ctx ? u->worker_ctx(i, u->ctx) : u->ctx;
         /* Postgres may still be starting: wait for it rather than crash-loop. */
