@@ -151,6 +151,9 @@ test('a Baileys send in flight when the sender and the bridge crash is never fai
   const phone = await bothContact();
   const restore = restartWith('sender-baileys', { BAILEYS_SEND_TIMEOUT_MS: '1500' });
   try {
+    // The restarted sender's first probe must reach the router first: until then the channel
+    // is UNKNOWN and the message would go to Twilio.
+    await baileysUp();
     // The message reaches "WhatsApp", but no answer comes back: the sender's call times out.
     assert.equal((await bridge('/dev/send-stall', { ms: 600000, count: 1 })).status, 200);
     const timedOut = await counterFrom(senderBaileysUrl, 'wa_sender_retries_total{provider="baileys"}');
