@@ -104,5 +104,5 @@ for (const rate of RATES) {
   await steady(rate);
   console.log();
 }
-await failover();
+if (RUNS > 0) await failover();
 process.exit(0);
