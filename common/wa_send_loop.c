@@ -1,6 +1,7 @@
 /* wa_send_loop.c - the workers' loop: commands polled in batches, each batch run as one chain per
  * contact on a pool of lanes, offsets stored once a batch has ended. */
 #include "wa_backoff.h"
+#include "wa_chains.h"
 #include "wa_http.h"
 #include "wa_kafka.h"
 #include "wa_log.h"
@@ -21,7 +22,7 @@
  *
  * The next batch is polled only once every chain of this one has ended: a partition is never
  * revoked while one of its commands is in flight, and offsets are stored for what has ended. */
-#define BATCH_MAX 256
+#define BATCH_MAX WA_CHAINS_MAX
 /* A contact's commands in one batch. A chain runs its commands one after the other, so this
  * bounds how long a batch can take: max.poll.interval.ms allows that many of the longest
  * command. The command over the limit ends the batch, and its partition is read again from it. */
@@ -30,11 +31,7 @@
 struct batch {
     rd_kafka_message_t *ms[BATCH_MAX];
     enum wa_result rs[BATCH_MAX];
-    int next[BATCH_MAX];  /* the chain's next command, -1 at its end */
-    int heads[BATCH_MAX]; /* each chain's first command, the longest chains first */
-    int lens[BATCH_MAX];  /* by chain, in the order chains were found */
-    int tails[BATCH_MAX];
-    int n, nchains;
+    struct wa_chains c;
 };
 
 struct pool {
@@ -67,7 +64,7 @@ static int ready(void)
 static void run_chain(struct lane *l, struct batch *b, int head)
 {
     int stopped = 0;
-    for (int i = head; i >= 0; i = b->next[i]) {
+    for (int i = head; i >= 0; i = b->c.next[i]) {
         if (stopped || !wa_running()) {
             b->rs[i] = WA_RETRY;
             continue;
@@ -89,7 +86,7 @@ static void *lane_main(void *arg)
         while (p->taken == p->nchains && !p->closing)
             pthread_cond_wait(&p->more, &p->mu);
         if (p->taken == p->nchains) break; /* closing, and nothing left */
-        int head = p->b.heads[p->taken++];
+        int head = p->b.c.heads[p->taken++];
         pthread_mutex_unlock(&p->mu);
         run_chain(l, &p->b, head);
         pthread_mutex_lock(&p->mu);
@@ -100,60 +97,29 @@ static void *lane_main(void *arg)
     return NULL;
 }
 
-/* The chain of m's contact (same partition, same key), or -1. */
-static int chain_of(const struct batch *b, const rd_kafka_message_t *m)
-{
-    for (int c = 0; c < b->nchains; c++) {
-        const rd_kafka_message_t *h = b->ms[b->heads[c]];
-        if (h->partition == m->partition && h->key_len == m->key_len &&
-            (m->key_len == 0 || memcmp(h->key, m->key, m->key_len) == 0) && h->rkt == m->rkt)
-            return c;
-    }
-    return -1;
-}
-
 /* Fills the batch: waits up to 100 ms for a first command, then takes what has arrived. */
 static void poll_batch(struct pool *p)
 {
     struct batch *b = &p->b;
-    b->n = b->nchains = 0;
-    while (b->n < BATCH_MAX && wa_running()) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, b->n ? 0 : 100);
+    wa_chains_reset(&b->c);
+    while (b->c.n < BATCH_MAX && wa_running()) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, b->c.n ? 0 : 100);
         if (!m) break;
         if (m->err) {
             wa_warn("kafka consumer: %s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
             continue;
         }
-        int c = chain_of(b, m);
-        if (c >= 0 && b->lens[c] == CHAIN_MAX) {
+        int i = b->c.n;
+        if (!wa_chains_add(&b->c, m->partition, m->key, m->key_len, CHAIN_MAX)) {
             wa_kafka_rewind(p->consumer, &m, 1); /* the next batch starts from it */
             rd_kafka_message_destroy(m);
             break;
         }
-        int i = b->n++;
         b->ms[i] = m;
         b->rs[i] = WA_RETRY;
-        b->next[i] = -1;
-        if (c < 0) {
-            c = b->nchains++;
-            b->heads[c] = i;
-            b->lens[c] = 0;
-        } else {
-            b->next[b->tails[c]] = i;
-        }
-        b->tails[c] = i;
-        b->lens[c]++;
     }
-    /* Longest first: the batch ends with its longest chain, so that one starts first. */
-    for (int c = 1; c < b->nchains; c++)
-        for (int k = c; k > 0 && b->lens[k] > b->lens[k - 1]; k--) {
-            int h = b->heads[k], len = b->lens[k];
-            b->heads[k] = b->heads[k - 1];
-            b->lens[k] = b->lens[k - 1];
-            b->heads[k - 1] = h;
-            b->lens[k - 1] = len;
-        }
+    wa_chains_order(&b->c);
 }
 
 /* Runs the batch on the lanes and waits for its last chain. */
@@ -161,7 +127,7 @@ static void run_batch(struct pool *p)
 {
     pthread_mutex_lock(&p->mu);
     p->taken = p->finished = 0;
-    p->nchains = p->b.nchains;
+    p->nchains = p->b.c.nchains;
     pthread_cond_broadcast(&p->more);
     while (p->finished < p->nchains)
         pthread_cond_wait(&p->ended, &p->mu);
@@ -175,18 +141,19 @@ static void *consume(void *arg)
     int retry = 0;
     while (wa_running()) {
         poll_batch(p);
-        if (!b->n) continue;
+        int n = b->c.n;
+        if (!n) continue;
         int64_t t0 = wa_now_ms();
         run_batch(p);
-        wa_debug("batch commands=%d chains=%d longest=%d ms=%lld", b->n, b->nchains, b->lens[0],
+        wa_debug("batch commands=%d chains=%d longest=%d ms=%lld", n, b->c.nchains, b->c.lens[0],
                  (long long)(wa_now_ms() - t0));
         int done[BATCH_MAX], again = 0;
         rd_kafka_message_t *later[BATCH_MAX];
-        for (int i = 0; i < b->n; i++) {
+        for (int i = 0; i < n; i++) {
             done[i] = b->rs[i] != WA_RETRY;
             if (!done[i]) later[again++] = b->ms[i];
         }
-        wa_kafka_store_done(p->consumer, b->ms, done, (size_t)b->n);
+        wa_kafka_store_done(p->consumer, b->ms, done, (size_t)n);
         if (again && wa_running()) {
             /* Those commands again, from the first of each partition; ones after it that did
              * end are read again too, and their claims find them handled. */
@@ -195,9 +162,9 @@ static void *consume(void *arg)
         } else if (!again) {
             retry = 0;
         }
-        for (int i = 0; i < b->n; i++)
+        for (int i = 0; i < n; i++)
             rd_kafka_message_destroy(b->ms[i]);
-        b->n = 0;
+        wa_chains_reset(&b->c);
     }
     wa_kafka_consumer_close(p->consumer);
     return NULL;
