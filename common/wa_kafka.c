@@ -228,6 +228,29 @@ int wa_kafka_reachable(rd_kafka_t *rk, int timeout_ms)
     return ok;
 }
 
+static atomic_uint revokes;
+
+unsigned wa_kafka_revokes(void)
+{
+    return atomic_load(&revokes);
+}
+
+size_t wa_kafka_keep_assigned(rd_kafka_t *rk, rd_kafka_message_t **ms, size_t n)
+{
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (rd_kafka_assignment(rk, &a)) a = NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (a && rd_kafka_topic_partition_list_find(a, rd_kafka_topic_name(ms[i]->rkt),
+                                                    ms[i]->partition))
+            ms[k++] = ms[i];
+        else
+            rd_kafka_message_destroy(ms[i]);
+    }
+    if (a) rd_kafka_topic_partition_list_destroy(a);
+    return k;
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -243,6 +266,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         break;
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
         wa_info("kafka revoked partitions=%d", parts->cnt);
+        atomic_fetch_add(&revokes, 1);
         /* Hand over what we finished: commit stored offsets before letting go. */
         if (!rd_kafka_assignment_lost(rk)) rd_kafka_commit(rk, NULL, 0);
         if (cooperative)
@@ -252,6 +276,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         break;
     default:
         wa_warn("kafka rebalance error=%s", rd_kafka_err2name(err));
+        atomic_fetch_add(&revokes, 1);
         rd_kafka_assign(rk, NULL);
         break;
     }

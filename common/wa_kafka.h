@@ -63,6 +63,12 @@ int wa_kafka_reachable(rd_kafka_t *rk, int timeout_ms);
 rd_kafka_t *wa_kafka_consumer_new(const char *brokers, const char *group, const char *const *topics,
                                   size_t ntopics, long max_poll_ms, char *err, size_t errsz);
 void wa_kafka_store_offset(rd_kafka_t *rk, const rd_kafka_message_t *m);
+/* How many times partitions were revoked from this process's consumers: a change across a
+ * rd_kafka_consumer_poll() call says records polled before it may belong to another member now. */
+unsigned wa_kafka_revokes(void);
+/* Keeps, in order, the records of ms[0..n) whose partitions rk is assigned now, destroying the
+ * others; returns how many are kept. */
+size_t wa_kafka_keep_assigned(rd_kafka_t *rk, rd_kafka_message_t **ms, size_t n);
 /* Stores, in one call, each partition's progress through ms[0..n): the offset after the run of
  * its records that are done (done[i] non-zero) from its first record on, i.e. up to its first
  * record not done. ms may hold several partitions, each in offset order. */

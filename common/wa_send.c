@@ -74,12 +74,12 @@ static PGresult *run(struct wa_sender *s, const char *stmt, int n, const char *c
 }
 
 /* The two statements every command makes: in the lanes' group transaction when there is one. */
-static PGresult *run_grouped(struct wa_sender *s, const char *stmt, int n, const char *const *p,
-                             enum wa_result *res)
+static PGresult *run_grouped(struct wa_sender *s, struct wa_pg_group *g, const char *stmt, int n,
+                             const char *const *p, enum wa_result *res)
 {
-    if (!s->group) return run(s, stmt, n, p, res);
+    if (!g) return run(s, stmt, n, p, res);
     char err[512];
-    PGresult *q = wa_pg_group_exec(s->group, &s->pg, stmt, n, p, res, err, sizeof err);
+    PGresult *q = wa_pg_group_exec(g, &s->pg, stmt, n, p, res, err, sizeof err);
     if (!q) wa_warn("postgres %s: %s", stmt, err);
     return q;
 }
@@ -88,7 +88,7 @@ enum wa_claim wa_send_claim(struct wa_sender *s, const char *id, int *attempts)
 {
     enum wa_result res;
     const char *p[] = {id, s->provider};
-    PGresult *q = run_grouped(s, "send_claim", 2, p, &res);
+    PGresult *q = run_grouped(s, s->claims, "send_claim", 2, p, &res);
     if (!q) return res == WA_RETRY ? WA_CLAIM_RETRY : WA_CLAIM_MISSING;
     enum wa_claim c;
     if (PQntuples(q) == 0) {
@@ -141,7 +141,7 @@ enum wa_result wa_send_finish(struct wa_sender *s, const char *id, const char *s
     snprintf(lat, sizeof lat, "%lld", (long long)latency_ms);
     const char *p[] = {id,         status,     provider_message_id,
                        error_code, error_text, latency_ms >= 0 ? lat : NULL};
-    PGresult *q = run_grouped(s, "send_finish", 6, p, &res);
+    PGresult *q = run_grouped(s, s->results, "send_finish", 6, p, &res);
     if (!q) return res;
     PQclear(q);
     return WA_OK;

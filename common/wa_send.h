@@ -17,8 +17,10 @@ struct wa_sender {
     rd_kafka_t *producer;
     const char *topic_status, *topic_error;
     const char *stage; /* names the wa.error stage; NULL: "sender-<provider>" */
-    /* Claims and results commit together with other lanes' (group commit); NULL: alone. */
-    struct wa_pg_group *group;
+    /* Claims commit together with other lanes' claims, results with their results (group
+     * commit; apart, so a result waiting on a row the router holds delays no claim); NULL:
+     * each alone. */
+    struct wa_pg_group *claims, *results;
 };
 
 extern const struct wa_pg_stmt wa_send_statements[];

@@ -25,7 +25,9 @@
 #define BATCH_MAX WA_CHAINS_MAX
 /* A contact's commands in one batch. A chain runs its commands one after the other, so this
  * bounds how long a batch can take: max.poll.interval.ms allows that many of the longest
- * command. The command over the limit ends the batch, and its partition is read again from it. */
+ * command. The command over the limit ends the batch and starts the next one (it is kept, not
+ * read again: a seek waits for the fetcher, and one that times out may let older records
+ * through). */
 #define CHAIN_MAX 8
 
 struct batch {
@@ -38,6 +40,7 @@ struct pool {
     const struct wa_sender_setup *u;
     rd_kafka_t *consumer;
     struct batch b;
+    rd_kafka_message_t *carry; /* polled, over its chain's limit: the next batch's first */
     pthread_mutex_t mu;
     pthread_cond_t more, ended; /* a chain to take; the batch's last chain ended */
     int nchains, taken, finished, closing;
@@ -97,28 +100,50 @@ static void *lane_main(void *arg)
     return NULL;
 }
 
-/* Fills the batch: waits up to 100 ms for a first command, then takes what has arrived. */
+/* The batch again from b->ms[0..n) (the chains too), keeping only the records of partitions
+ * still assigned: a revoke served inside a poll hands the others to another member. */
+static void keep_assigned(struct pool *p, int n)
+{
+    struct batch *b = &p->b;
+    n = (int)wa_kafka_keep_assigned(p->consumer, b->ms, (size_t)n);
+    wa_chains_reset(&b->c);
+    for (int i = 0; i < n; i++)
+        wa_chains_add(&b->c, b->ms[i]->partition, b->ms[i]->key, b->ms[i]->key_len, CHAIN_MAX);
+}
+
+/* Fills the batch: the command carried over from the last one, then waits up to 100 ms for a
+ * first command, then takes what has arrived. */
 static void poll_batch(struct pool *p)
 {
     struct batch *b = &p->b;
     wa_chains_reset(&b->c);
+    unsigned revokes = wa_kafka_revokes();
+    rd_kafka_message_t *m = p->carry;
+    p->carry = NULL;
     while (b->c.n < BATCH_MAX && wa_running()) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, b->c.n ? 0 : 100);
+        if (!m) m = rd_kafka_consumer_poll(p->consumer, b->c.n ? 0 : 100);
+        if (revokes != wa_kafka_revokes()) {
+            revokes = wa_kafka_revokes();
+            keep_assigned(p, b->c.n);
+        }
         if (!m) break;
         if (m->err) {
             wa_warn("kafka consumer: %s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
+            m = NULL;
             continue;
         }
         int i = b->c.n;
         if (!wa_chains_add(&b->c, m->partition, m->key, m->key_len, CHAIN_MAX)) {
-            wa_kafka_rewind(p->consumer, &m, 1); /* the next batch starts from it */
-            rd_kafka_message_destroy(m);
+            p->carry = m;
+            m = NULL;
             break;
         }
         b->ms[i] = m;
         b->rs[i] = WA_RETRY;
+        m = NULL;
     }
+    if (m) rd_kafka_message_destroy(m); /* stopping */
     wa_chains_order(&b->c);
 }
 
@@ -158,6 +183,11 @@ static void *consume(void *arg)
             /* Those commands again, from the first of each partition; ones after it that did
              * end are read again too, and their claims find them handled. */
             wa_kafka_rewind(p->consumer, later, (size_t)again);
+            for (int i = 0; p->carry && i < again; i++)
+                if (later[i]->partition == p->carry->partition) {
+                    rd_kafka_message_destroy(p->carry); /* read again after those */
+                    p->carry = NULL;
+                }
             wa_sleep_ms(wa_backoff_ms(++retry, 100, 5000, 0.2, wa_jitter_random()));
         } else if (!again) {
             retry = 0;
@@ -166,6 +196,7 @@ static void *consume(void *arg)
             rd_kafka_message_destroy(b->ms[i]);
         wa_chains_reset(&b->c);
     }
+    if (p->carry) rd_kafka_message_destroy(p->carry);
     wa_kafka_consumer_close(p->consumer);
     return NULL;
 }
@@ -204,14 +235,17 @@ int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
         nwarm++;
     wa_kafka_warm(s->producer, u->produces, nwarm, 5000);
     if (u->started) u->started(s, u->ctx);
-    static struct wa_pg_group group = WA_PG_GROUP_INIT;
+    static struct wa_pg_group claims = WA_PG_GROUP_INIT, results = WA_PG_GROUP_INIT;
     struct lane *ls = wa_xcalloc((size_t)n, sizeof *ls);
     const struct wa_pg_stmt *stmts = u->stmts ? u->stmts : wa_send_statements;
     size_t nstmts = u->stmts ? u->nstmts : wa_send_nstatements;
     for (int i = 0; i < n && wa_running(); i++) {
         struct lane *l = &ls[i];
         l->s = *s;
-        if (!u->stmts) l->s.group = &group; /* the claim protocol's statements */
+        if (!u->stmts) { /* the claim protocol's statements */
+            l->s.claims = &claims;
+            l->s.results = &results;
+        }
         l->p = p;
         l->ctx = u->worker_ctx ? u->worker_ctx(i, u->ctx) : u->ctx;
         /* Postgres may still be starting: wait for it rather than crash-loop. */
