@@ -4,7 +4,8 @@
 //
 // VARIANTS='name=/bin/dir ...' compares builds side by side: each round drains one backlog per
 // variant (the order alternating between rounds), so a machine shared with other work weighs
-// on each alike. Without VARIANTS: this tree's build/bin.
+// on each alike. Without VARIANTS: this tree's build/bin. SQL_<name>: a statement run before
+// each of that variant's backlogs (its own schema, when the builds' migrations differ).
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import {
@@ -135,6 +136,7 @@ console.log(`== ${service}: backlogs of ${N} routed commands, each drained by on
 for (let r = 0; r < ROUNDS; r++) {
   const order = r % 2 ? [...VARIANTS].reverse() : VARIANTS;
   for (const v of order) {
+    if (env[`SQL_${v.name}`]) await q(env[`SQL_${v.name}`]);
     await backlog(phones);
     const x = await drain(v);
     results[v.name].push(x);
