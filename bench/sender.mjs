@@ -61,6 +61,11 @@ function cpuMs(pid) {
 const cpuOf = (ps) => Object.fromEntries(Object.entries(ps).map(([k, pids]) => [k, pids.reduce((a, p) => a + cpuMs(p), 0)]));
 
 async function contacts() {
+  // After a cold start Kafka's coordinator needs a while before the idempotent producers get
+  // their ids: the first contact may take longer than a test's wait.
+  for (let i = 0; ; i++) {
+    try { await (SENDER === 'twilio' ? twilioContact() : baileysContact()); break; } catch (e) { if (i === 7) throw e; }
+  }
   const out = [];
   for (let i = 0; i < CONTACTS; i += 10) {
     const batch = Array.from({ length: Math.min(10, CONTACTS - i) }, () => (SENDER === 'twilio' ? twilioContact() : baileysContact()));
