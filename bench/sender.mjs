@@ -82,7 +82,10 @@ async function backlog(phones) {
   const sender = async () => {
     while (next < N) {
       const i = next++;
-      const r = await send({ to: phones[i % phones.length], type: 'text', text: `capacity ${prefix}${i}`, idempotencyKey: `${prefix}${i}` });
+      // Forced to the sender's provider: with sender-baileys stopped the router would otherwise
+      // see Baileys down and route to Twilio.
+      const r = await send({ to: phones[i % phones.length], type: 'text', text: `capacity ${prefix}${i}`,
+        idempotencyKey: `${prefix}${i}`, provider: SENDER });
       if (r.status !== 202) throw new Error(`send: ${r.status} ${r.text}`);
     }
   };
