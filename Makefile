@@ -124,7 +124,7 @@ format-check:
 	 echo "format-check: ok"
 
 # ---- the stack -----------------------------------------------------------------------
-.PHONY: install run stop status demo demo-baileys test e2e compose-check bench bench-outbound bench-media bench-dashboard bench-kafka-restart clean
+.PHONY: install run stop status demo demo-baileys test e2e compose-check bench bench-outbound bench-sender bench-media bench-dashboard bench-kafka-restart clean
 install:
 	infra/stack.sh install
 
@@ -171,6 +171,9 @@ bench: install build
 
 bench-outbound: install build
 	bench/outbound.sh
+
+bench-sender: install build
+	bench/sender.sh
 
 bench-media: install build
 	bench/media.sh

@@ -3,13 +3,10 @@
 #include "wa_event.h"
 #include "wa_sigv4.h"
 #include "wa_backoff.h"
-#include "wa_http.h"
 #include "wa_kafka.h"
 #include "wa_log.h"
 
 #include <curl/curl.h>
-#include <pthread.h>
-#include <stdatomic.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,11 +73,22 @@ static PGresult *run(struct wa_sender *s, const char *stmt, int n, const char *c
     return q;
 }
 
+/* The two statements every command makes: in the lanes' group transaction when there is one. */
+static PGresult *run_grouped(struct wa_sender *s, struct wa_pg_group *g, const char *stmt, int n,
+                             const char *const *p, enum wa_result *res)
+{
+    if (!g) return run(s, stmt, n, p, res);
+    char err[512];
+    PGresult *q = wa_pg_group_exec(g, &s->pg, stmt, n, p, res, err, sizeof err);
+    if (!q) wa_warn("postgres %s: %s", stmt, err);
+    return q;
+}
+
 enum wa_claim wa_send_claim(struct wa_sender *s, const char *id, int *attempts)
 {
     enum wa_result res;
     const char *p[] = {id, s->provider};
-    PGresult *q = run(s, "send_claim", 2, p, &res);
+    PGresult *q = run_grouped(s, s->claims, "send_claim", 2, p, &res);
     if (!q) return res == WA_RETRY ? WA_CLAIM_RETRY : WA_CLAIM_MISSING;
     enum wa_claim c;
     if (PQntuples(q) == 0) {
@@ -133,7 +141,7 @@ enum wa_result wa_send_finish(struct wa_sender *s, const char *id, const char *s
     snprintf(lat, sizeof lat, "%lld", (long long)latency_ms);
     const char *p[] = {id,         status,     provider_message_id,
                        error_code, error_text, latency_ms >= 0 ? lat : NULL};
-    PGresult *q = run(s, "send_finish", 6, p, &res);
+    PGresult *q = run_grouped(s, s->results, "send_finish", 6, p, &res);
     if (!q) return res;
     PQclear(q);
     return WA_OK;
@@ -512,118 +520,6 @@ char *wa_media_presign(const struct wa_media_store *store, const char *bucket, c
     curl_free(port);
     curl_url_cleanup(u);
     return url;
-}
-
-static atomic_int workers_ready;
-static int workers_total;
-
-static int ready(void)
-{
-    return atomic_load(&workers_ready) == workers_total;
-}
-
-struct worker {
-    struct wa_sender s; /* its own Postgres connection; the producer is shared */
-    const struct wa_sender_setup *u;
-    rd_kafka_t *consumer;
-    void *ctx;
-    pthread_t thread;
-};
-
-static void *work(void *arg)
-{
-    struct worker *w = arg;
-    int retry = 0, ok = 1;
-    while (wa_running()) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, 100);
-        if (!m) continue;
-        if (m->err) {
-            wa_warn("kafka consumer: %s", rd_kafka_message_errstr(m));
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        enum wa_result r = w->u->handle(&w->s, m, w->ctx);
-        if (r == WA_RETRY) {
-            /* The CRM or Kafka is away: the same command again, later. */
-            wa_kafka_rewind(w->consumer, &m, 1);
-            int now_ok = wa_pg_ok(&w->s.pg);
-            if (now_ok != ok) atomic_fetch_add(&workers_ready, now_ok ? 1 : -1);
-            ok = now_ok;
-            wa_sleep_ms(wa_backoff_ms(++retry, 100, 5000, 0.2, wa_jitter_random()));
-        } else {
-            if (!ok) atomic_fetch_add(&workers_ready, 1);
-            ok = 1;
-            retry = 0;
-            wa_kafka_store_offset(w->consumer, m);
-        }
-        rd_kafka_message_destroy(m);
-    }
-    wa_kafka_consumer_close(w->consumer);
-    wa_pg_close(&w->s.pg);
-    return NULL;
-}
-
-int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
-{
-    char err[512];
-    s->producer = wa_kafka_producer_new(u->brokers, u->service, 10000, err, sizeof err);
-    if (!s->producer) {
-        fprintf(stderr, "config: kafka: %s\n", err);
-        return WA_EX_CONFIG;
-    }
-    int n = u->workers > 0 ? u->workers : 1;
-    workers_total = n;
-    struct MHD_Daemon *admin = wa_http_admin_start(u->listen, ready, err, sizeof err);
-    if (!admin) {
-        wa_error("%s", err);
-        return WA_EX_TEMPFAIL;
-    }
-    struct worker *ws = wa_xcalloc((size_t)n, sizeof *ws);
-    const char *topics[] = {u->topic};
-    for (int i = 0; i < n && wa_running(); i++) {
-        struct worker *w = &ws[i];
-        w->s = *s;
-        w->u = u;
-        w->ctx = u->worker_ctx ? u->worker_ctx(i, u->ctx) : u->ctx;
-        long max_poll = u->max_handle_ms > 0 ? u->max_handle_ms + 60000 : 0;
-        w->consumer =
-            wa_kafka_consumer_new(u->brokers, u->group, topics, 1, max_poll, err, sizeof err);
-        if (!w->consumer) {
-            fprintf(stderr, "config: kafka: %s\n", err);
-            return WA_EX_CONFIG;
-        }
-        /* Postgres may still be starting: wait for it rather than crash-loop. */
-        const struct wa_pg_stmt *stmts = u->stmts ? u->stmts : wa_send_statements;
-        size_t nstmts = u->stmts ? u->nstmts : wa_send_nstatements;
-        while (wa_running() &&
-               wa_pg_connect(&w->s.pg, u->database_url, stmts, nstmts, err, sizeof err) < 0) {
-            wa_warn("postgres: %s; retrying", err);
-            wa_sleep_ms(1000);
-        }
-        atomic_fetch_add(&workers_ready, 1);
-    }
-    size_t nwarm = 0;
-    while (u->produces && u->produces[nwarm])
-        nwarm++;
-    wa_kafka_warm(s->producer, u->produces, nwarm, 5000);
-    if (u->started) u->started(s, u->ctx);
-    int started = 0;
-    for (; started < n && wa_running(); started++)
-        pthread_create(&ws[started].thread, NULL, work, &ws[started]);
-    wa_info("consuming %s as group %s with %d workers max_poll_interval_ms=%ld", u->topic, u->group,
-            n, u->max_handle_ms > 0 ? u->max_handle_ms + 60000 : 300000L);
-
-    /* Every delivery report is served here: the workers sleep until theirs is in. */
-    wa_kafka_serve(s->producer);
-
-    wa_info("stopping");
-    if (u->stopping) u->stopping(u->ctx);
-    for (int i = 0; i < started; i++)
-        pthread_join(ws[i].thread, NULL);
-    free(ws);
-    wa_kafka_producer_close(s->producer, 5000);
-    MHD_stop_daemon(admin);
-    return wa_kafka_fatal() ? 1 : 0;
 }
 
 enum wa_result wa_send_refuse_channel(struct wa_sender *s, const rd_kafka_message_t *m,

@@ -17,6 +17,10 @@ struct wa_sender {
     rd_kafka_t *producer;
     const char *topic_status, *topic_error;
     const char *stage; /* names the wa.error stage; NULL: "sender-<provider>" */
+    /* Claims commit together with other lanes' claims, results with their results (group
+     * commit; apart, so a result waiting on a row the router holds delays no claim); NULL:
+     * each alone. */
+    struct wa_pg_group *claims, *results;
 };
 
 extern const struct wa_pg_stmt wa_send_statements[];
@@ -149,9 +153,10 @@ struct wa_sender_setup {
     const char *service; /* client id and log name */
     const char *brokers, *group, *topic, *listen, *database_url;
     const char *const *produces; /* topics to warm up, NULL-terminated */
-    int workers;                 /* threads, each a member of the group with its own partitions */
+    int workers;                 /* lanes: commands of different contacts in flight at once */
     /* The longest one command can take with all its bounded retries: the group's
-     * max.poll.interval.ms is set a minute above it. 0: Kafka's default (5 minutes). */
+     * max.poll.interval.ms covers a batch's longest chain of them, plus a minute. 0: Kafka's
+     * default (5 minutes). */
     long max_handle_ms;
     /* The statements each worker's connection prepares; NULL: the claim protocol's. */
     const struct wa_pg_stmt *stmts;
@@ -167,10 +172,11 @@ struct wa_sender_setup {
 };
 
 /* Connects Kafka, Postgres (waiting for it), serves /healthz /readyz
- * /metrics, and runs `workers` loops until SIGTERM. Each worker is a consumer
- * in the group with its own Postgres connection and handles one command at a
- * time, so one contact's messages (one partition) keep their order while
- * different contacts are sent in parallel. Returns the process exit code. */
+ * /metrics, and consumes until SIGTERM (wa_send_loop.c). One consumer per process polls the
+ * commands in batches; each batch runs as one chain per contact (Kafka key), in topic order, on
+ * `workers` lanes, each with its own Postgres connection and ctx. Different contacts are sent in
+ * parallel, one contact's commands one after the other; offsets are stored once the batch has
+ * ended, up to each partition's first command to be tried again. Returns the exit code. */
 int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *setup);
 
 #endif

@@ -88,7 +88,7 @@ command_of() {
     case $1 in
     bridge) echo "node $WA_ROOT/baileys-bridge/src/main.js" ;;
     twilio-sim) echo "node $WA_ROOT/sim/twilio/server.mjs" ;;
-    *) echo "$WA_ROOT/build/bin/$1" ;;
+    *) echo "${WA_BIN_DIR:-$WA_ROOT/build/bin}/$1" ;; # WA_BIN_DIR: another build (benchmarks)
     esac
 }
 
