@@ -341,20 +341,29 @@ void wa_kafka_store_offset(rd_kafka_t *rk, const rd_kafka_message_t *m)
     if (e) wa_warn("kafka offset store error=%s", rd_kafka_err2name(e));
 }
 
+/* The entry of m's partition in l, added with `offset` when l has none yet. */
+static rd_kafka_topic_partition_t *partition_entry(rd_kafka_topic_partition_list_t *l,
+                                                   const rd_kafka_message_t *m, int64_t offset)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(l, topic, m->partition);
+    if (!p) {
+        p = rd_kafka_topic_partition_list_add(l, topic, m->partition);
+        p->offset = offset;
+        p->opaque = NULL;
+    }
+    return p;
+}
+
 void wa_kafka_store_done(rd_kafka_t *rk, rd_kafka_message_t *const *ms, const int *done, size_t n)
 {
-    /* Per partition: the next offset to read, and whether a record not done stopped it. */
+    /* Per partition: the next offset to read, and whether a record not done stopped it
+     * (opaque is non-NULL once one was met). */
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
     for (size_t i = 0; i < n; i++) {
         const rd_kafka_message_t *m = ms[i];
         if (m->err) continue;
-        const char *topic = rd_kafka_topic_name(m->rkt);
-        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(l, topic, m->partition);
-        if (!p) {
-            p = rd_kafka_topic_partition_list_add(l, topic, m->partition);
-            p->offset = RD_KAFKA_OFFSET_INVALID;
-            p->opaque = NULL; /* non-NULL once a record not done was met */
-        }
+        rd_kafka_topic_partition_t *p = partition_entry(l, m, RD_KAFKA_OFFSET_INVALID);
         if (p->opaque) continue;
         if (done[i])
             p->offset = m->offset + 1;
@@ -382,14 +391,8 @@ void wa_kafka_rewind(rd_kafka_t *rk, rd_kafka_message_t *const *ms, size_t n)
     for (size_t i = 0; i < n; i++) {
         const rd_kafka_message_t *m = ms[i];
         if (m->err) continue;
-        const char *topic = rd_kafka_topic_name(m->rkt);
-        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(l, topic, m->partition);
-        if (!p) {
-            p = rd_kafka_topic_partition_list_add(l, topic, m->partition);
-            p->offset = m->offset;
-        } else if (m->offset < p->offset) {
-            p->offset = m->offset;
-        }
+        rd_kafka_topic_partition_t *p = partition_entry(l, m, m->offset);
+        if (m->offset < p->offset) p->offset = m->offset;
     }
     rd_kafka_error_t *e = l->cnt ? rd_kafka_seek_partitions(rk, l, 2000) : NULL;
     if (e) {
