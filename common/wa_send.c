@@ -14,13 +14,15 @@
 
 const struct wa_pg_stmt wa_send_statements[] = {
     /* $1 id, $2 provider. Returns the attempts when claimed (else NULL), and
-     * the row as it was: status, provider. */
+     * the row as it was: status, provider, attempts, and how long ago (ms, by the CRM's clock)
+     * it last changed: for a row found in sending, how long ago an earlier attempt claimed it. */
     {"send_claim",
      "WITH u AS ("
      "  UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = now() "
      "  WHERE id = $1::uuid AND provider = $2 AND status = 'queued' RETURNING attempts"
      ") "
-     "SELECT (SELECT attempts FROM u), m.status, m.provider, m.attempts "
+     "SELECT (SELECT attempts FROM u), m.status, m.provider, m.attempts, "
+     "  (extract(epoch FROM now() - m.updated_at) * 1000)::bigint "
      "FROM messages m WHERE m.id = $1::uuid",
      2},
     {"send_reclaim",
@@ -84,7 +86,7 @@ static PGresult *run_grouped(struct wa_sender *s, struct wa_pg_group *g, const c
     return q;
 }
 
-enum wa_claim wa_send_claim(struct wa_sender *s, const char *id, int *attempts)
+enum wa_claim wa_send_claim(struct wa_sender *s, const char *id, int *attempts, int64_t *age_ms)
 {
     enum wa_result res;
     const char *p[] = {id, s->provider};
@@ -102,9 +104,10 @@ enum wa_claim wa_send_claim(struct wa_sender *s, const char *id, int *attempts)
         *attempts = atoi(PQgetvalue(q, 0, 3));
         if (strcmp(provider, s->provider) != 0)
             c = strcmp(status, "queued") == 0 ? WA_CLAIM_MOVED : WA_CLAIM_DONE;
-        else if (strcmp(status, "sending") == 0)
+        else if (strcmp(status, "sending") == 0) {
             c = WA_CLAIM_INFLIGHT;
-        else
+            if (age_ms) *age_ms = strtoll(PQgetvalue(q, 0, 4), NULL, 10);
+        } else
             c = WA_CLAIM_DONE;
     }
     PQclear(q);
@@ -280,7 +283,7 @@ enum wa_result wa_send_refuse(struct wa_sender *s, const rd_kafka_message_t *m,
     /* Claimed first, like a send: a redelivered command for a message handled already (sent,
      * say, before the configuration changed) must not turn it into a failure. */
     int attempt = 0;
-    enum wa_claim c = wa_send_claim(s, o->id, &attempt);
+    enum wa_claim c = wa_send_claim(s, o->id, &attempt, NULL);
     if (c == WA_CLAIM_RETRY) return WA_RETRY;
     if (c == WA_CLAIM_MISSING)
         return wa_send_error(s, m, "unknown_message", "no such message in the CRM", 0);
@@ -354,16 +357,25 @@ enum wa_result wa_send_drive(struct wa_sender *s, const rd_kafka_message_t *m,
         .can_hold = o->failover_hold_ms > 0,
     };
     struct wa_outcome oc = {.verdict = WA_VERDICT_NONE};
-    int64_t called_ms = 0;
+    int64_t called_ms = 0, wait_ms = 0;
     char text[sizeof oc.text];
     for (int pauses = 0;;) {
         st.running = wa_running();
         enum wa_send_step step = wa_send_next(&ops->policy, &st);
         int64_t lat = o->requested_ms ? wa_wall_ms() - o->requested_ms : -1;
         switch (step) {
-        case WA_STEP_CLAIM:
-            st.claim = wa_send_claim(s, o->id, &st.attempt);
+        case WA_STEP_CLAIM: {
+            int64_t age = 0;
+            st.claim = wa_send_claim(s, o->id, &st.attempt, &age);
+            if (st.claim == WA_CLAIM_INFLIGHT) {
+                /* The earlier attempt's call began after its claim: its list look-up starts
+                 * there. */
+                called_ms = wa_wall_ms() - age;
+                wait_ms = ops->settle_ms - age;
+                st.inflight_settled = wait_ms <= 0;
+            }
             break;
+        }
         case WA_STEP_RECLAIM:
             if (st.claim == WA_CLAIM_INFLIGHT)
                 wa_info("id=%s found mid-send: asking %s again with the same key", o->id,
@@ -376,6 +388,12 @@ enum wa_result wa_send_drive(struct wa_sender *s, const rd_kafka_message_t *m,
             ops->call(ops->ctx, o, st.attempt, &oc);
             st.verdict = oc.verdict;
             st.earlier_unknown = oc.earlier_unknown;
+            break;
+        case WA_STEP_WAIT:
+            wa_info("id=%s found mid-send, claimed %lld ms ago: waiting %lld ms, until that "
+                    "attempt must have ended, before asking %s",
+                    o->id, (long long)(ops->settle_ms - wait_ms), (long long)wait_ms, s->provider);
+            wa_sleep_ms(wait_ms);
             break;
         case WA_STEP_RECONCILE: {
             /* Asked after a pause, so a message still being made behind a slow answer has
@@ -407,11 +425,15 @@ enum wa_result wa_send_drive(struct wa_sender *s, const rd_kafka_message_t *m,
             wa_metric_add(ops->m->failed, 1);
             return conclude(s, m, o, "failed", &oc, st.attempt, lat, 0);
         case WA_STEP_UNKNOWN:
-            if (st.verdict == WA_VERDICT_NONE) {
+            if (st.claim == WA_CLAIM_INFLIGHT) {
                 wa_warn("id=%s found mid-send after a restart: recorded as unknown", o->id);
                 set_error(&oc, "unknown_outcome",
-                          "an earlier attempt ended after claiming the message: it may have "
-                          "been sent; not repeated");
+                          st.verdict == WA_VERDICT_NONE
+                              ? "an earlier attempt ended after claiming the message: it may "
+                                "have been sent; not repeated"
+                              : "an earlier attempt ended after claiming the message, and the "
+                                "provider's list could not be read: it may have been sent; not "
+                                "repeated");
                 lat = -1;
             } else if (!oc.code[0]) {
                 set_error(&oc, "unknown_outcome", oc.text);

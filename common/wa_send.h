@@ -27,8 +27,9 @@ extern const struct wa_pg_stmt wa_send_statements[];
 extern const size_t wa_send_nstatements;
 
 /* Tries queued -> sending for this sender's provider; *attempts gets the
- * number of provider calls including this one. */
-enum wa_claim wa_send_claim(struct wa_sender *s, const char *id, int *attempts);
+ * number of provider calls including this one. For a row found in sending (INFLIGHT), *age_ms
+ * (when not NULL) gets how long ago the earlier attempt claimed it. */
+enum wa_claim wa_send_claim(struct wa_sender *s, const char *id, int *attempts, int64_t *age_ms);
 
 /* sending -> sending again (for a provider that dedupes on our key). */
 enum wa_result wa_send_reclaim(struct wa_sender *s, const char *id, int *attempts);
@@ -76,6 +77,10 @@ void wa_send_counters_init(struct wa_send_counters *c, const char *provider, int
 struct wa_send_ops {
     struct wa_send_policy policy;
     long max_attempts, base_ms, cap_ms;
+    /* How long after its claim an attempt whose owner lives has surely ended (its call, a
+     * reconciling look-up and their timeouts): a row found in sending is reconciled only after
+     * that (policy.reconciles). */
+    long settle_ms;
     const char *fail_over_to; /* the other provider's name, when policy.fails_over */
     /* One provider call for o (pacing included), its answer classified into oc. */
     void (*call)(void *ctx, const struct wa_outbound *o, int attempt, struct wa_outcome *oc);

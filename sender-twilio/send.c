@@ -137,6 +137,9 @@ enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucke
         .max_attempts = stw_cfg.max_attempts,
         .base_ms = stw_cfg.base_ms,
         .cap_ms = stw_cfg.cap_ms,
+        /* A call, the pause and the list look-up after an unclear answer, each within its
+         * timeouts, and 5 s for pacing and the CRM. */
+        .settle_ms = 2 * (stw_cfg.connect_timeout_ms + stw_cfg.timeout_ms) + stw_cfg.base_ms + 5000,
         .call = call,
         .reconcile = reconcile,
         .m = &stw_m.send,
