@@ -39,6 +39,7 @@ static const struct wa_cfg config[] = {
      &dash_cfg.sse_max},
     {"DASHBOARD_SSE_BUFFER", "4096", WA_CFG_INT, 16, 1000000, NULL,
      "recent events kept for slow connections", NULL, &dash_cfg.sse_buffer},
+    WA_TLS_CFG("DASHBOARD", dash_cfg.tls_cert, dash_cfg.tls_key),
     WA_MEDIA_STORE_CFG(dash_store, s3_internal),
     {"LOG_LEVEL", "info", WA_CFG_ENUM, 0, 0, "debug|info|warn|error", "log verbosity", &log_level,
      NULL},
