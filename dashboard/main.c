@@ -78,7 +78,11 @@ int main(void)
         return WA_EX_CONFIG;
     }
     /* Served over HTTPS itself: the session cookie never goes over plain HTTP. */
-    if (wa_tls_on(&dash_tls)) dash_cfg.cookie_secure = 1;
+    if (wa_tls_on(&dash_tls) && !dash_cfg.cookie_secure) {
+        dash_cfg.cookie_secure = 1;
+        wa_info("DASHBOARD_TLS_CERT is set: the session cookie is Secure (DASHBOARD_COOKIE_SECURE "
+                "taken as 1)");
+    }
     if (!dash_store.endpoint || !dash_store.endpoint[0]) dash_store.endpoint = s3_internal;
     metrics_init();
     if (dash_db_start(err, sizeof err) < 0 || dash_sse_start(err, sizeof err) < 0) {

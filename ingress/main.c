@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct ing_config ing_cfg;
 struct wa_tls ing_tls;
@@ -91,6 +92,10 @@ int main(void)
         fprintf(stderr, "config: %s\n", err);
         return WA_EX_CONFIG;
     }
+    if (wa_tls_on(&ing_tls) && strncmp(ing_cfg.public_base_url, "https://", 8) != 0)
+        wa_warn("ingress serves HTTPS but PUBLIC_BASE_URL=%s is not https://: Twilio signs the URL "
+                "it calls, so its signatures will not match unless it really calls that URL",
+                ing_cfg.public_base_url);
     ing_metrics_init();
     /* The CRM worker (crm.c) gives up on a connect after 2 s. */
     setenv("PGCONNECT_TIMEOUT", "2", 0);
