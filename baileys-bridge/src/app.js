@@ -97,7 +97,8 @@ export async function createBridge(config, opts = {}) {
     const url = `http://${host}:${addr.port}`;
     if (!publicUrl) publicUrl = url;
     cleanups.push(() => new Promise((r) => { server.closeAllConnections?.(); server.close(() => r()); }));
-    logger.info({ listen: url, ingress: config.ingressUrl, loopback: config.loopback, stateDir,
+    logger.info({ listen: url, ingress: config.ingressUrl, ...(config.ingressCaFile ? { ingressCa: config.ingressCaFile } : {}),
+      loopback: config.loopback, stateDir,
       ...(config.loopback ? { loopbackSelf: `+${config.loopbackSelf}` } : {}) }, 'baileys-bridge listening');
 
     await parked.open(); // report what a previous run parked but did not report

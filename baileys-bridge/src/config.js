@@ -123,6 +123,7 @@ export function loadConfig(env = process.env) {
     secret: secret || '',
     ingressUrl,
     ingressCa, // PEM or null: trusted for ingress besides Node's CA list
+    ingressCaFile: ingressCa ? env.BRIDGE_INGRESS_CA_FILE : null,
     publicUrl, // null → derived from the actual listening address
     stateDir: env.BRIDGE_STATE_DIR || './state',
     loopback: parseFlag('BAILEYS_LOOPBACK', env.BAILEYS_LOOPBACK, errors),

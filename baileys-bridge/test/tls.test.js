@@ -82,4 +82,5 @@ test('BRIDGE_INGRESS_CA_FILE must be a readable PEM certificate', async (t) => {
   const { config, errors: none } = loadConfig({ ...env, BRIDGE_INGRESS_CA_FILE: ca.caFile });
   assert.deepEqual(none, []);
   assert.match(config.ingressCa, /-----BEGIN CERTIFICATE-----/);
+  assert.equal(config.ingressCaFile, ca.caFile);
 });
