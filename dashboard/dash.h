@@ -8,14 +8,17 @@
 #include "wa_metrics.h"
 #include "wa_pg.h"
 #include "wa_send.h"
+#include "wa_tls.h"
 
 struct dash_config {
     const char *listen, *token, *database_url, *kafka_brokers, *topic_events, *web_dir;
     long db_pool, sse_max, sse_buffer;
     long session_s;     /* DASHBOARD_SESSION_S: how long a login lasts */
-    long cookie_secure; /* DASHBOARD_COOKIE_SECURE: the cookie only over HTTPS */
+    long cookie_secure; /* DASHBOARD_COOKIE_SECURE: the cookie only over HTTPS (always under TLS) */
+    const char *tls_cert, *tls_key; /* DASHBOARD_TLS_CERT / DASHBOARD_TLS_KEY: both or neither */
 };
 extern struct dash_config dash_cfg;
+extern struct wa_tls dash_tls; /* loaded from them at start; off when unset */
 extern struct wa_media_store dash_store;
 
 /* params.c (pure): query parameters. 0, or -1 with errbuf saying what is wrong.

@@ -298,10 +298,15 @@ struct MHD_Daemon *dash_http_start(char *err, size_t errsz)
     /* A thread per connection: a live-events connection waits for the next
      * event inside its content callback. */
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
-        NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_NOTIFY_COMPLETED,
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+            wa_tls_flags(&dash_tls),
+        0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_NOTIFY_COMPLETED,
         completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)dash_cfg.sse_max + 64,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
-    if (!d) snprintf(err, errsz, "cannot listen on %s", dash_cfg.listen);
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+        /* The certificate and key when DASHBOARD_TLS_CERT is set; nothing otherwise. */
+        MHD_OPTION_ARRAY, wa_tls_options(&dash_tls), MHD_OPTION_END);
+    if (!d)
+        snprintf(err, errsz, "cannot listen on %s%s", dash_cfg.listen,
+                 wa_tls_on(&dash_tls) ? " (or the TLS setup failed: see the log above)" : "");
     return d;
 }

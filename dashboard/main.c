@@ -7,6 +7,7 @@
 #include <string.h>
 
 struct dash_config dash_cfg;
+struct wa_tls dash_tls;
 struct wa_media_store dash_store;
 struct dash_metrics dash_m;
 static const char *log_level, *s3_internal;
@@ -18,8 +19,9 @@ static const struct wa_cfg config[] = {
      "how long a login lasts (the server forgets the session then; logout ends it at once)", NULL,
      &dash_cfg.session_s},
     {"DASHBOARD_COOKIE_SECURE", "0", WA_CFG_INT, 0, 1, NULL,
-     "1: the session cookie is sent over HTTPS only (set it behind TLS)", NULL,
-     &dash_cfg.cookie_secure},
+     "1: the session cookie is sent over HTTPS only (set it behind a TLS proxy; implied by "
+     "DASHBOARD_TLS_CERT)",
+     NULL, &dash_cfg.cookie_secure},
     {"DASHBOARD_TOKEN", NULL, WA_CFG_SECRET, 0, 0, NULL,
      "the operator's token: log in with it, or send Authorization: Bearer", &dash_cfg.token, NULL},
     {"DATABASE_URL", NULL, WA_CFG_STR, 0, 0, NULL,
@@ -37,6 +39,7 @@ static const struct wa_cfg config[] = {
      &dash_cfg.sse_max},
     {"DASHBOARD_SSE_BUFFER", "4096", WA_CFG_INT, 16, 1000000, NULL,
      "recent events kept for slow connections", NULL, &dash_cfg.sse_buffer},
+    WA_TLS_CFG("DASHBOARD", dash_cfg.tls_cert, dash_cfg.tls_key),
     WA_MEDIA_STORE_CFG(dash_store, s3_internal),
     {"LOG_LEVEL", "info", WA_CFG_ENUM, 0, 0, "debug|info|warn|error", "log verbosity", &log_level,
      NULL},
@@ -68,9 +71,20 @@ int main(void)
         fprintf(stderr, "config: DASHBOARD_TOKEN is shorter than 12 characters\n");
         return WA_EX_CONFIG;
     }
+    char err[512];
+    if (wa_tls_load(&dash_tls, "DASHBOARD", dash_cfg.tls_cert, dash_cfg.tls_key, err, sizeof err) <
+        0) {
+        fprintf(stderr, "config: %s\n", err);
+        return WA_EX_CONFIG;
+    }
+    /* Served over HTTPS itself: the session cookie never goes over plain HTTP. */
+    if (wa_tls_on(&dash_tls) && !dash_cfg.cookie_secure) {
+        dash_cfg.cookie_secure = 1;
+        wa_info("DASHBOARD_TLS_CERT is set: the session cookie is Secure (DASHBOARD_COOKIE_SECURE "
+                "taken as 1)");
+    }
     if (!dash_store.endpoint || !dash_store.endpoint[0]) dash_store.endpoint = s3_internal;
     metrics_init();
-    char err[512];
     if (dash_db_start(err, sizeof err) < 0 || dash_sse_start(err, sizeof err) < 0) {
         fprintf(stderr, "config: %s\n", err);
         return WA_EX_CONFIG;
@@ -80,11 +94,13 @@ int main(void)
         wa_error("%s", err);
         return WA_EX_TEMPFAIL;
     }
-    wa_info("dashboard on http://%s (web %s)", dash_cfg.listen, dash_cfg.web_dir);
+    wa_info("dashboard on %s://%s (web %s)", wa_tls_scheme(&dash_tls), dash_cfg.listen,
+            dash_cfg.web_dir);
     while (wa_running())
         wa_sleep_ms(200);
     wa_info("stopping");
     dash_sse_stop(); /* wakes the live connections, which then end */
     MHD_stop_daemon(d);
+    wa_tls_free(&dash_tls);
     return 0;
 }
