@@ -4,6 +4,7 @@
 #include "wa_window.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* channel is one of provider's: its bare name or "<provider>:+E164". */
@@ -241,4 +242,54 @@ int rtr_channels_load(struct rtr_channels *c, const char *twilio_from, const cha
         }
     }
     return 0;
+}
+
+enum rtr_mode rtr_mode_of(const char *s)
+{
+    if (s && strcmp(s, "twilio") == 0) return RTR_MODE_TWILIO;
+    if (s && strcmp(s, "baileys") == 0) return RTR_MODE_BAILEYS;
+    return RTR_MODE_AUTO;
+}
+
+/* "<channel>=<number>,..." into ch and val, or "<channel>,..." when val is NULL. */
+static size_t parse_entries(const char *s, char (*ch)[WA_CHANNEL_MAX], int64_t *val)
+{
+    size_t n = 0;
+    while (s && *s && n < RTR_SEEN_MAX) {
+        size_t len = strcspn(s, ",");
+        const char *end = val ? memchr(s, '=', len) : s + len;
+        size_t clen = end ? (size_t)(end - s) : 0;
+        if (end && clen < WA_CHANNEL_MAX && (val || clen > 0)) {
+            snprintf(ch[n], WA_CHANNEL_MAX, "%.*s", (int)clen, s);
+            if (val) val[n] = strtoll(end + 1, NULL, 10);
+            n++;
+        }
+        s += len + (s[len] == ',');
+    }
+    return n;
+}
+
+void rtr_contact_parse(struct rtr_contact *c, const char *seen, int64_t last_ms,
+                       const char *last_provider, const char *optouts, const char *refused)
+{
+    char ch[RTR_SEEN_MAX][WA_CHANNEL_MAX];
+    int64_t val[RTR_SEEN_MAX];
+    memset(c, 0, sizeof *c);
+    c->n_seen = parse_entries(seen, ch, val);
+    for (size_t i = 0; i < c->n_seen; i++) {
+        memcpy(c->seen[i].channel, ch[i], WA_CHANNEL_MAX);
+        c->seen[i].last_ms = val[i];
+    }
+    if (c->n_seen == 0 && last_ms && last_provider) {
+        /* A contact whose channels were never recorded: its provider's default channel. */
+        snprintf(c->seen[0].channel, sizeof c->seen[0].channel, "%s", last_provider);
+        c->seen[0].last_ms = last_ms;
+        c->n_seen = 1;
+    }
+    c->n_optouts = parse_entries(optouts, ch, val);
+    for (size_t i = 0; i < c->n_optouts; i++) {
+        memcpy(c->optouts[i].channel, ch[i], WA_CHANNEL_MAX);
+        c->optouts[i].id = val[i];
+    }
+    c->n_refused = parse_entries(refused, c->refused, NULL);
 }

@@ -108,4 +108,26 @@ int rtr_same_channel(const struct rtr_channels *cfg, const char *a, const char *
 /* The Twilio channel that takes over from Baileys channel b. */
 const char *rtr_failover_of(const struct rtr_channels *cfg, const char *b);
 
+/* WHATSAPP_PROVIDER ("auto", "twilio", "baileys") as a mode; anything else is auto. */
+enum rtr_mode rtr_mode_of(const char *s);
+
+/* A contact as the CRM's contact queries aggregate it (the router's outbound_contact, the
+ * dashboard's reply preview): the plan's inputs about that contact. */
+#define RTR_SEEN_MAX (2 * WA_CHANNELS_MAX + 2)
+struct rtr_contact {
+    struct rtr_seen seen[RTR_SEEN_MAX];
+    size_t n_seen;
+    struct rtr_optout optouts[RTR_SEEN_MAX];
+    size_t n_optouts;
+    char refused[RTR_SEEN_MAX][WA_CHANNEL_MAX];
+    size_t n_refused;
+};
+
+/* Fills c from the query's columns, each NULL or "": seen "<channel>=<ms>,..." (latest first),
+ * optouts "<channel>=<opt-out id>,...", refused "<channel>,...". A contact whose channels were
+ * never recorded but that wrote (last_ms, last_provider) counts as written to its provider's
+ * default channel. At most RTR_SEEN_MAX entries each; malformed ones are left out. */
+void rtr_contact_parse(struct rtr_contact *c, const char *seen, int64_t last_ms,
+                       const char *last_provider, const char *optouts, const char *refused);
+
 #endif
