@@ -83,12 +83,7 @@ static enum wa_result store(struct rtr *r, const rd_kafka_message_t *km, struct 
     const char *status = !provider ? "failed" : rt->hold ? "held" : "queued";
     /* Each refusal the operator can act on gets its own code: the dashboard shows a notice for
      * it. */
-    const char *code = provider                 ? NULL
-                       : plan->code             ? plan->code
-                       : plan->opted_out        ? "opted_out"
-                       : plan->template_refused ? "marketing_refused"
-                       : rt->outside_window     ? "outside_window"
-                                                : "provider_refused";
+    const char *code = rtr_plan_code(plan);
 
     o->route = provider;
     o->channel = channel;
@@ -270,19 +265,7 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
     };
     struct rtr_plan plan = rtr_plan(&in);
     char not_approved[600];
-    if (tpl[0] && strncmp(tpl, "approved|", 9) != 0) {
-        /* Twilio would take it and WhatsApp refuse it: refused here, before anything is sent.
-         * A template the catalogue does not know is let through (it may be newer than the
-         * last sync); Twilio's own refusal then fails it. */
-        char *name = strchr(tpl, '|'), *why = name ? strchr(name + 1, '|') : NULL;
-        if (name) *name++ = '\0';
-        if (why) *why++ = '\0';
-        snprintf(not_approved, sizeof not_approved,
-                 "template %s (%s) is %s for WhatsApp%s%s: not sent", o.content_sid,
-                 name ? name : "?", tpl, why && why[0] ? ": " : "", why ? why : "");
-        plan = (struct rtr_plan){.route = {.provider = RTR_NONE, .reason = not_approved},
-                                 .code = "template_not_approved"};
-    }
+    rtr_template_check(&plan, tpl, o.content_sid, not_approved, sizeof not_approved);
     const struct rtr_route *rt = &plan.route;
     /* A named channel forces its provider: its command is never moved to the other one. */
     char named_provider[16];

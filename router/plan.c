@@ -293,3 +293,30 @@ void rtr_contact_parse(struct rtr_contact *c, const char *seen, int64_t last_ms,
     }
     c->n_refused = parse_entries(refused, c->refused, NULL);
 }
+
+const char *rtr_plan_code(const struct rtr_plan *p)
+{
+    if (p->route.provider != RTR_NONE) return NULL;
+    return p->code                   ? p->code
+           : p->opted_out            ? "opted_out"
+           : p->template_refused     ? "marketing_refused"
+           : p->route.outside_window ? "outside_window"
+                                     : "provider_refused";
+}
+
+int rtr_template_check(struct rtr_plan *p, const char *catalogue, const char *sid, char *reason,
+                       size_t reasonsz)
+{
+    if (!catalogue || !catalogue[0] || strncmp(catalogue, "approved|", 9) == 0) return 0;
+    /* Twilio would take it and WhatsApp refuse it: refused before anything is sent. */
+    char tpl[512];
+    snprintf(tpl, sizeof tpl, "%s", catalogue);
+    char *name = strchr(tpl, '|'), *why = name ? strchr(name + 1, '|') : NULL;
+    if (name) *name++ = '\0';
+    if (why) *why++ = '\0';
+    snprintf(reason, reasonsz, "template %s (%s) is %s for WhatsApp%s%s: not sent", sid ? sid : "?",
+             name ? name : "?", tpl, why && why[0] ? ": " : "", why ? why : "");
+    *p = (struct rtr_plan){.route = {.provider = RTR_NONE, .reason = reason},
+                           .code = "template_not_approved"};
+    return 1;
+}

@@ -108,6 +108,19 @@ int rtr_same_channel(const struct rtr_channels *cfg, const char *a, const char *
 /* The Twilio channel that takes over from Baileys channel b. */
 const char *rtr_failover_of(const struct rtr_channels *cfg, const char *b);
 
+/* The code of a plan that sends nothing (route NONE): the plan's own code, else opted_out,
+ * marketing_refused, outside_window or provider_refused; NULL when it sends. Each refusal the
+ * operator can act on has its own: the dashboard shows a notice for it. */
+const char *rtr_plan_code(const struct rtr_plan *p);
+
+/* The catalogue's word on a request's template, as the contact query gives it ("<status>|<name>|
+ * <rejection reason>", NULL or "" when the catalogue does not know it): when it is not approved,
+ * p becomes a refusal (code template_not_approved) whose reason, written into reason, says why;
+ * returns 1 then, else 0. A template the catalogue does not know is let through (it may be newer
+ * than the last sync); Twilio's own refusal then fails it. */
+int rtr_template_check(struct rtr_plan *p, const char *catalogue, const char *sid, char *reason,
+                       size_t reasonsz);
+
 /* WHATSAPP_PROVIDER ("auto", "twilio", "baileys") as a mode; anything else is auto. */
 enum rtr_mode rtr_mode_of(const char *s);
 
