@@ -49,7 +49,7 @@ PURE_SRC   := ingress/twilio_normalize.c ingress/baileys_normalize.c ingress/par
               router/rules.c router/plan.c router/health_merge.c router/consent.c \
               sender-twilio/request.c sender-twilio/ratelimit.c sender-twilio/health_rule.c \
               sender-twilio/content.c sender-baileys/bridge.c sender-baileys/channels.c \
-              media-worker/policy.c dashboard/params.c dashboard/throttle.c
+              media-worker/policy.c dashboard/params.c dashboard/throttle.c dashboard/reply.c
 PURE_INC   := -Iingress -Irouter -Isender-twilio -Isender-baileys -Imedia-worker -Idashboard
 SAN_HEADERS := $(wildcard common/*.h ingress/*.h router/*.h sender-*/*.h media-worker/*.h dashboard/*.h)
 # The code under test is compiled once, with the sanitizers, into one archive every test links.

@@ -62,6 +62,9 @@ mkdir -p "$MEDIA_SPOOL_DIR"
 export BAILEYS_WEBHOOK_SECRET=${BAILEYS_WEBHOOK_SECRET:-dev-bridge-secret-not-for-production}
 export BRIDGE_LISTEN=${BRIDGE_LISTEN:-127.0.0.1:3001}
 export INGRESS_URL=${INGRESS_URL:-http://${INGRESS_LISTEN}}
+# The dashboard's replies go to the send API with its token.
+export DASHBOARD_SEND_URL=${DASHBOARD_SEND_URL:-$INGRESS_URL/api/whatsapp/send}
+export DASHBOARD_SEND_TOKEN=${DASHBOARD_SEND_TOKEN-$SEND_API_TOKEN}
 export BAILEYS_OUTBOUND_URL=${BAILEYS_OUTBOUND_URL:-http://${BRIDGE_LISTEN}/send}
 WA_LOG_DIR=$WA_STATE/log
 WA_RUN_DIR=$WA_STATE/run
