@@ -130,7 +130,7 @@ static const struct wa_pg_stmt statements[] = {
     /* Each channel's latest merged health (the routers' provider_health rows). */
     {"health_now",
      "SELECT DISTINCT ON (channel) channel, state FROM provider_health "
-     "ORDER BY channel, since DESC, id DESC",
+     "ORDER BY channel, since DESC",
      0},
     /* One row per minute of the window: outbound sent, failovers, latency per provider. */
     {"stats_minutes",

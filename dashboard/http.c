@@ -259,7 +259,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                              "a change from the page needs its header X-WA-Dashboard: 1 and, when "
                              "the browser names one, this dashboard's own Origin");
     }
-    if (strncmp(url, "/api/leads/", 11) == 0 && ends_with(url, "/reply")) {
+    if (strncmp(url, "/api/leads/", 11) == 0 && strlen(url) > 11 + 6 && ends_with(url, "/reply")) {
         if (strcmp(method, "POST") != 0)
             return wa_http_error(c, 405, "method_not_allowed", "use POST");
         char id[32];

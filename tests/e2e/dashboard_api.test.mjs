@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import {
   sendInbound, uniquePhone, waitFor, messagesFor, env, q, sim, twilioContact, send, key, waitMessage,
-  services, stack, ageContact, simCalls,
+  services, stack, ageContact, simCalls, baileysContact, restartWith,
 } from './lib.mjs';
 
 const base = `http://${env.DASHBOARD_LISTEN}`;
@@ -403,6 +403,45 @@ test('reply preview: the router\'s plan for the lead, inside the window, outside
     assert.match(b.json.message, re);
   }
   assert.equal((await get('/api/leads/999999999/preview')).status, 404);
+});
+
+test('reply preview: a contact of the Baileys session is answered there; with re-engagement on, late free text is held', async () => {
+  const phone = await baileysContact();
+  let p = await preview((await leadOf(phone)).id, { kind: 'text' });
+  assert.deepEqual([p.outcome, p.provider, p.channel, p.failover_channel], ['send', 'baileys', 'baileys', `twilio:${FIRST}`],
+    JSON.stringify(p));
+  // A template is Twilio's only: it goes through the number that takes over from Baileys.
+  p = await preview((await leadOf(phone)).id, { kind: 'template', template: APPOINTMENT, channel: 'baileys' });
+  assert.deepEqual([p.outcome, p.code], ['refused', 'provider_refused'], JSON.stringify(p));
+  assert.match(p.reason, /templates are sent by Twilio only/);
+  // The dashboard plans with the router's settings: with a re-engagement template configured,
+  // free text outside the window is held, not refused (only the dashboard is restarted here).
+  const late = await twilioContact();
+  await ageContact(late, 25);
+  const lead = await leadOf(late);
+  const restore = restartWith('dashboard', { REENGAGE_CONTENT_SID: 'HX00000000000000000000000000000001' });
+  try {
+    p = await waitFor('the restarted dashboard', async () => {
+      try {
+        const r = await get(`/api/leads/${lead.id}/preview?kind=text`);
+        return r.status === 200 ? r.json : false;
+      } catch {
+        return false;
+      }
+    }, { logs: ['dashboard'] });
+    assert.deepEqual([p.outcome, p.provider, p.channel, p.code, p.outside_window], ['hold', 'twilio', `twilio:${FIRST}`, null, true],
+      JSON.stringify(p));
+    assert.match(p.reason, /held until the contact replies/);
+  } finally {
+    restore();
+  }
+  await waitFor('the dashboard back', async () => {
+    try {
+      return (await get('/api/leads?limit=1')).status === 200;
+    } catch {
+      return false;
+    }
+  }, { logs: ['dashboard'] });
 });
 
 test('reply: handed to the send API and routed like any request; a repeated key sends once', async () => {
