@@ -408,8 +408,12 @@ test('reply preview: the router\'s plan for the lead, inside the window, outside
 test('reply preview: a contact of the Baileys session is answered there; with re-engagement on, late free text is held', async () => {
   const phone = await baileysContact();
   let p = await preview((await leadOf(phone)).id, { kind: 'text' });
-  assert.deepEqual([p.outcome, p.provider, p.channel, p.failover_channel], ['send', 'baileys', 'baileys', `twilio:${FIRST}`],
-    JSON.stringify(p));
+  // The session it wrote to, by the number the bridge reports as its own.
+  const [{ channel }] = await q(`select w.channel from contact_channels w join contacts c on c.id = w.contact_id
+    where c.phone = $1`, [phone]);
+  assert.match(channel, /^baileys/);
+  assert.deepEqual([p.outcome, p.provider, p.channel, p.failover_channel, p.reason],
+    ['send', 'baileys', channel, `twilio:${FIRST}`, 'reply via source (Baileys)'], JSON.stringify(p));
   // A template is Twilio's only: it goes through the number that takes over from Baileys.
   p = await preview((await leadOf(phone)).id, { kind: 'template', template: APPOINTMENT, channel: 'baileys' });
   assert.deepEqual([p.outcome, p.code], ['refused', 'provider_refused'], JSON.stringify(p));
