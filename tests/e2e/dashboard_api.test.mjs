@@ -414,8 +414,8 @@ test('reply preview: a contact of the Baileys session is answered there; with re
   assert.match(channel, /^baileys/);
   assert.deepEqual([p.outcome, p.provider, p.channel, p.failover_channel, p.reason],
     ['send', 'baileys', channel, `twilio:${FIRST}`, 'reply via source (Baileys)'], JSON.stringify(p));
-  // A template is Twilio's only: it goes through the number that takes over from Baileys.
-  p = await preview((await leadOf(phone)).id, { kind: 'template', template: APPOINTMENT, channel: 'baileys' });
+  // Templates are Twilio's only: one forced onto the Baileys session cannot go.
+  p = await preview((await leadOf(phone)).id, { kind: 'template', template: APPOINTMENT, channel });
   assert.deepEqual([p.outcome, p.code], ['refused', 'provider_refused'], JSON.stringify(p));
   assert.match(p.reason, /templates are sent by Twilio only/);
   // The dashboard plans with the router's settings: with a re-engagement template configured,
