@@ -669,9 +669,10 @@ static json_t *channel_or_null(const char *c)
     return c && c[0] ? json_string(c) : json_null();
 }
 
-/* The channels this installation has, as a request may name them: Twilio's numbers (or the
- * bare provider when none is configured), then the Baileys sessions (likewise). */
-static json_t *configured_channels(void)
+/* The channels a reply may name: Twilio's numbers (or the bare provider when none is
+ * configured), the Baileys sessions (likewise), then the numbers the contact wrote to that the
+ * router takes too (with one bridge and no BAILEYS_CHANNELS, its number as the contact saw it). */
+static json_t *reply_channels(const struct rtr_contact *ct)
 {
     const struct rtr_channels *cfg = &dash_cfg.channels;
     json_t *a = json_array();
@@ -681,6 +682,13 @@ static json_t *configured_channels(void)
     if (cfg->n_baileys == 0) json_array_append_new(a, json_string(cfg->baileys_default));
     for (int i = 0; i < cfg->n_baileys; i++)
         json_array_append_new(a, json_string(cfg->baileys[i]));
+    for (size_t i = 0; i < ct->n_seen; i++) {
+        const char *c = ct->seen[i].channel;
+        int listed = 0;
+        for (size_t k = 0; k < json_array_size(a); k++)
+            listed |= strcmp(json_string_value(json_array_get(a, k)), c) == 0;
+        if (!listed && rtr_channel_known(cfg, c)) json_array_append_new(a, json_string(c));
+    }
     return a;
 }
 
@@ -754,8 +762,8 @@ json_t *dash_preview(const char *lead, const char *kind, const char *channel, co
         channel_or_null(plan.failover_channel), "window_until_ms",
         plan.window_until_ms ? json_integer(plan.window_until_ms) : json_null(), "code",
         code ? json_string(code) : json_null(), "reason", rt->reason ? rt->reason : "",
-        "outside_window", rt->outside_window || rt->hold, "channels", configured_channels(),
-        "replies", dash_cfg.send_token && dash_cfg.send_token[0]);
+        "outside_window", rt->outside_window || rt->hold, "channels", reply_channels(ct), "replies",
+        dash_cfg.send_token && dash_cfg.send_token[0]);
 #undef COL
     free(ct);
     PQclear(h);

@@ -82,6 +82,13 @@ static int known(const struct rtr_channels *cfg, const char *channel)
            listed(cfg->baileys, cfg->n_baileys, channel);
 }
 
+int rtr_channel_known(const struct rtr_channels *cfg, const char *channel)
+{
+    if (!channel || !channel[0]) return 0;
+    if (!of_provider(channel, "twilio") && !of_provider(channel, "baileys")) return 0;
+    return known(cfg, resolve(cfg, channel));
+}
+
 int rtr_same_channel(const struct rtr_channels *cfg, const char *a, const char *b)
 {
     if (!a || !b) return 0;

@@ -105,6 +105,9 @@ int64_t rtr_window_until(const struct rtr_seen *seen, size_t n, const char *chan
  * BAILEYS_CHANNELS). Consent rows keep the channel the contact wrote to, as it was named. */
 int rtr_same_channel(const struct rtr_channels *cfg, const char *a, const char *b);
 
+/* 1 when a request may name the channel here (a bare provider name stands for its default). */
+int rtr_channel_known(const struct rtr_channels *cfg, const char *channel);
+
 /* The Twilio channel that takes over from Baileys channel b. */
 const char *rtr_failover_of(const struct rtr_channels *cfg, const char *b);
 

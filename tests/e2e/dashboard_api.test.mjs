@@ -414,6 +414,8 @@ test('reply preview: a contact of the Baileys session is answered there; with re
   assert.match(channel, /^baileys/);
   assert.deepEqual([p.outcome, p.provider, p.channel, p.failover_channel, p.reason],
     ['send', 'baileys', channel, `twilio:${FIRST}`, 'reply via source (Baileys)'], JSON.stringify(p));
+  // The reply may name that session as the contact knows it: it is offered with the configured ones.
+  assert.ok(p.channels.includes(channel), JSON.stringify(p.channels));
   // Templates are Twilio's only: one forced onto the Baileys session cannot go.
   p = await preview((await leadOf(phone)).id, { kind: 'template', template: APPOINTMENT, channel });
   assert.deepEqual([p.outcome, p.code], ['refused', 'provider_refused'], JSON.stringify(p));
