@@ -505,15 +505,16 @@ static void test_contact_parse(void **state)
     assert_int_equal(rtr_mode_of("auto"), RTR_MODE_AUTO);
     assert_int_equal(rtr_mode_of(NULL), RTR_MODE_AUTO);
     /* The channels a request may name: one bridge without BAILEYS_CHANNELS takes any number. */
-    struct rtr_channels cfg;
+    struct rtr_channels chans;
     char err[200];
-    assert_int_equal(rtr_channels_load(&cfg, "whatsapp:+14155238886", "", "", err, sizeof err), 0);
-    assert_true(rtr_channel_known(&cfg, "twilio"));
-    assert_true(rtr_channel_known(&cfg, "twilio:+14155238886"));
-    assert_false(rtr_channel_known(&cfg, "twilio:+14155550199"));
-    assert_true(rtr_channel_known(&cfg, "baileys:+972500000001"));
-    assert_false(rtr_channel_known(&cfg, "sms:+972500000001"));
-    assert_false(rtr_channel_known(&cfg, ""));
+    assert_int_equal(rtr_channels_load(&chans, "whatsapp:+14155238886", "", "", err, sizeof err),
+                     0);
+    assert_true(rtr_channel_known(&chans, "twilio"));
+    assert_true(rtr_channel_known(&chans, "twilio:+14155238886"));
+    assert_false(rtr_channel_known(&chans, "twilio:+14155550199"));
+    assert_true(rtr_channel_known(&chans, "baileys:+972500000001"));
+    assert_false(rtr_channel_known(&chans, "sms:+972500000001"));
+    assert_false(rtr_channel_known(&chans, ""));
 }
 
 int main(void)
