@@ -39,8 +39,6 @@ int dash_parse_message_cursor(const char *s, char ts[64], char id[40], char *err
  * text | template:{contentSid, variables}, channel?} as the send API's request to `to` (the key
  * prefixed "dashboard:"): a new object, or NULL with err saying what is wrong. */
 #define DASH_REPLY_KEY_MAX 64
-#define DASH_REPLY_TEXT_MAX 4096
-#define DASH_REPLY_VAR_MAX 1024
 #define DASH_REPLY_BODY_MAX 16384
 json_t *dash_reply_request(const char *body, size_t len, const char *to, char *err, size_t errsz);
 /* The preview's parameters: kind (text, the default, or template), channel and template (each

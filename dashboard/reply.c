@@ -3,8 +3,10 @@
  * sends nothing itself: ingress takes the request and the router routes it like any other. */
 #include "dash.h"
 #include "wa_channel.h"
+#include "wa_outbound.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The page's key: what crypto.randomUUID() makes (or a fallback of the same alphabet). */
@@ -91,60 +93,30 @@ json_t *dash_reply_request(const char *body, size_t len, const char *to, char *e
     if (ch && !json_is_null(ch) && (!channel || (channel[0] && !channel_valid(channel))))
         return fail(in, err, errsz,
                     "channel must be twilio, baileys, or one of their numbers (twilio:+E164)");
+    json_t *text = json_object_get(in, "text"), *tpl = json_object_get(in, "template");
+    if (is_template ? text != NULL : tpl != NULL)
+        return fail(in, err, errsz,
+                    is_template ? "a template reply has no text: its body is the template's"
+                                : "a text reply has no template");
+    const char *t = json_string_value(text);
+    if (!is_template && (!t || strspn(t, " \t\r\n") == strlen(t)))
+        return fail(in, err, errsz, "text is required, and not only spaces");
     char full_key[DASH_REPLY_KEY_MAX + 16];
     snprintf(full_key, sizeof full_key, "dashboard:%s", key);
     json_t *out = json_pack("{s:s, s:s, s:s}", "to", to, "type", type, "idempotencyKey", full_key);
     if (channel && channel[0]) json_object_set_new(out, "channel", json_string(channel));
-    if (!is_template) {
-        const char *text = json_string_value(json_object_get(in, "text"));
-        if (json_object_get(in, "template")) {
-            json_decref(out);
-            return fail(in, err, errsz, "a text reply has no template");
-        }
-        if (!text || !text[0] || strspn(text, " \t\r\n") == strlen(text) ||
-            json_string_length(json_object_get(in, "text")) > DASH_REPLY_TEXT_MAX) {
-            json_decref(out);
-            return fail(in, err, errsz, "text is required: 1 to 4096 bytes, not only spaces");
-        }
-        json_object_set_new(out, "text", json_string(text));
-    } else {
-        json_t *t = json_object_get(in, "template");
-        const char *sid = json_string_value(json_object_get(t, "contentSid"));
-        json_t *vars = json_object_get(t, "variables");
-        if (json_object_get(in, "text")) {
-            json_decref(out);
-            return fail(in, err, errsz, "a template reply has no text: its body is the template's");
-        }
-        if (!json_is_object(t) || !sid || !sid_valid(sid) ||
-            json_object_size(t) != (vars ? 2u : 1u)) {
-            json_decref(out);
-            return fail(in, err, errsz,
-                        "template must be {contentSid: HX and 32 hexadecimal digits, variables}");
-        }
-        if (vars && !json_is_object(vars)) {
-            json_decref(out);
-            return fail(in, err, errsz, "template.variables must be an object");
-        }
-        json_t *vo = json_object();
-        const char *name;
-        json_t *val;
-        json_object_foreach(vars, name, val)
-        {
-            size_t nlen = strlen(name);
-            if (!json_is_string(val) || nlen == 0 || nlen > 3 ||
-                strspn(name, "0123456789") != nlen || json_string_length(val) == 0 ||
-                json_string_length(val) > DASH_REPLY_VAR_MAX) {
-                json_decref(vo);
-                json_decref(out);
-                return fail(in, err, errsz,
-                            "each template variable is named by its number (\"1\") and has a "
-                            "value of 1 to 1024 bytes");
-            }
-            json_object_set(vo, name, val);
-        }
-        json_object_set_new(out, "template",
-                            json_pack("{s:s, s:o}", "contentSid", sid, "variables", vo));
-    }
+    json_object_set(out, is_template ? "template" : "text", is_template ? tpl : text);
     json_decref(in);
+    /* The rest (the text's length, the template's shape) is the send API's to judge, by its own
+     * validator: a reply refused here is one ingress would refuse, with the same words. */
+    char *s = json_dumps(out, JSON_COMPACT);
+    struct wa_outbound o;
+    json_t *ok = s ? wa_outbound_decode(s, strlen(s), WA_OUT_API, &o, err, errsz) : NULL;
+    free(s);
+    if (!ok) {
+        json_decref(out);
+        return NULL;
+    }
+    json_decref(ok);
     return out;
 }

@@ -171,9 +171,22 @@ static void test_reply(void **state)
          "\"HX1\"}}",
          "contentSid"},
         {"{\"idempotencyKey\":\"0f8fad5b\",\"type\":\"template\",\"template\":{\"contentSid\":"
-         "\"HX00000000000000000000000000000002\",\"variables\":{\"name\":\"x\"}}}",
-         "variable"},
+         "\"HX00000000000000000000000000000002\",\"variables\":{\"1\":5}}}",
+         "variables.1: must be a string"},
     };
+    /* Its length is the send API's rule (characters, not bytes): 4096 letters of Hebrew pass. */
+    char *text = malloc(4096 * 2 + 128), *p = text;
+    p += sprintf(p, "{\"idempotencyKey\":\"0f8fad5b\",\"type\":\"text\",\"text\":\"");
+    for (int i = 0; i < 4096; i++)
+        p += sprintf(p, "\u05d0");
+    strcpy(p, "\"}");
+    r = reply(text, err);
+    assert_non_null(r);
+    json_decref(r);
+    strcpy(p, "x\"}"); /* 4097 characters */
+    assert_null(reply(text, err));
+    assert_non_null(strstr(err, "text"));
+    free(text);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
         assert_null(reply(bad[i][0], err));
