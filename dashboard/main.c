@@ -1,5 +1,6 @@
 /* main.c - dashboard: the operator's view over the CRM and wa.events. Config and wiring. */
 #include "dash.h"
+#include "wa_client.h"
 #include "wa_config.h"
 #include "wa_log.h"
 
@@ -40,6 +41,27 @@ static const struct wa_cfg config[] = {
     {"DASHBOARD_SSE_BUFFER", "4096", WA_CFG_INT, 16, 1000000, NULL,
      "recent events kept for slow connections", NULL, &dash_cfg.sse_buffer},
     WA_TLS_CFG("DASHBOARD", dash_cfg.tls_cert, dash_cfg.tls_key),
+    {"DASHBOARD_SEND_URL", "http://127.0.0.1:8080/api/whatsapp/send", WA_CFG_STR, 0, 0, NULL,
+     "the send API the operator's replies go to (ingress's POST /api/whatsapp/send)",
+     &dash_cfg.send_url, NULL},
+    {"DASHBOARD_SEND_TOKEN", "", WA_CFG_SECRET, 0, 0, NULL,
+     "the send API's bearer token (ingress's SEND_API_TOKEN); empty: replies are off",
+     &dash_cfg.send_token, NULL},
+    /* The router's settings: the reply preview plans with the router's code and these. */
+    {"WHATSAPP_PROVIDER", "auto", WA_CFG_ENUM, 0, 0, "auto|twilio|baileys",
+     "as the router has it: the reply preview plans like the router", &dash_cfg.provider_mode,
+     NULL},
+    {"TWILIO_WA_FROM", "", WA_CFG_STR, 0, 0, NULL, "as the router has it (Twilio's numbers)",
+     &dash_cfg.twilio_from, NULL},
+    {"BAILEYS_CHANNELS", "", WA_CFG_STR, 0, 0, NULL,
+     "as the router has it (the Baileys sessions, +E164=<bridge URL>)", &dash_cfg.baileys_channels,
+     NULL},
+    {"BAILEYS_FAILOVER_TO", "", WA_CFG_STR, 0, 0, NULL,
+     "as the router has it (which Twilio number takes over from a Baileys one)",
+     &dash_cfg.baileys_failover_to, NULL},
+    {"REENGAGE_CONTENT_SID", "", WA_CFG_STR, 0, 0, NULL,
+     "as the router has it (set: free text outside the window is held, not refused)",
+     &dash_cfg.reengage_sid, NULL},
     WA_MEDIA_STORE_CFG(dash_store, s3_internal),
     {"LOG_LEVEL", "info", WA_CFG_ENUM, 0, 0, "debug|info|warn|error", "log verbosity", &log_level,
      NULL},
@@ -59,6 +81,8 @@ static void metrics_init(void)
                                       "Events read from wa.events and offered to browsers.");
     dash_m.sse_dropped = wa_metric_new(WA_COUNTER, "wa_dashboard_events_dropped_total", "",
                                        "Events a slow connection skipped.");
+    dash_m.replies = wa_metric_new(WA_COUNTER, "wa_dashboard_replies_total", "",
+                                   "Operator replies handed to the send API and taken (200/202).");
     dash_m.api_seconds =
         wa_metric_new(WA_HISTOGRAM, "wa_dashboard_api_seconds", "", "API answer time.");
 }
@@ -84,6 +108,13 @@ int main(void)
                 "taken as 1)");
     }
     if (!dash_store.endpoint || !dash_store.endpoint[0]) dash_store.endpoint = s3_internal;
+    char why[400];
+    if (rtr_channels_load(&dash_cfg.channels, dash_cfg.twilio_from, dash_cfg.baileys_channels,
+                          dash_cfg.baileys_failover_to, why, sizeof why) < 0) {
+        fprintf(stderr, "config: %s\n", why);
+        return WA_EX_CONFIG;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     metrics_init();
     if (dash_db_start(err, sizeof err) < 0 || dash_sse_start(err, sizeof err) < 0) {
         fprintf(stderr, "config: %s\n", err);
