@@ -36,10 +36,11 @@ int64_t rtr_window_until(const struct rtr_seen *seen, size_t n, const char *chan
                          const struct rtr_channels *cfg, int64_t now_ms)
 {
     if (!channel) return 0;
-    const char *want = resolve(cfg, channel);
     int64_t last = 0;
+    /* The same number however it is named (a bare provider name, one bridge without
+     * BAILEYS_CHANNELS): as for opt-outs and refusals. */
     for (size_t i = 0; i < n; i++)
-        if (strcmp(resolve(cfg, seen[i].channel), want) == 0 && seen[i].last_ms > last)
+        if (rtr_same_channel(cfg, seen[i].channel, channel) && seen[i].last_ms > last)
             last = seen[i].last_ms;
     return wa_window_open(last, now_ms) ? wa_window_closes_ms(last) : 0;
 }

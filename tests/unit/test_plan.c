@@ -311,6 +311,12 @@ static void test_consent(void **state)
     assert_true(rtr_same_channel(&cfg, "twilio:+14155238886", "twilio"));
     assert_false(rtr_same_channel(&cfg, "twilio", "baileys"));
     struct rtr_seen bridge[] = {{"baileys:+972599999999", OPEN}};
+    /* The window too: a request naming the bare session, for a contact who wrote to the bridge
+     * as its number (and the other way round), finds the window open. */
+    assert_int_equal(rtr_window_until(bridge, 1, "baileys", &cfg, NOW), OPEN + WA_WINDOW_MS);
+    struct rtr_seen bare[] = {{"baileys", OPEN}};
+    assert_int_equal(rtr_window_until(bare, 1, "baileys:+972599999999", &cfg, NOW),
+                     OPEN + WA_WINDOW_MS);
     struct rtr_optout out_bridge[] = {{"baileys", 2}};
     p = plan_consent(NULL, 0, 1, bridge, 1, out_bridge, 1, 0, NULL, 0);
     assert_true(p.opted_out);
