@@ -133,7 +133,7 @@ format-check:
 	 echo "format-check: ok"
 
 # ---- the stack -----------------------------------------------------------------------
-.PHONY: install run stop status demo demo-baileys test e2e compose-check bench bench-outbound bench-sender bench-media bench-dashboard bench-kafka-restart clean
+.PHONY: install run stop status demo demo-baileys test e2e compose-check bench bench-outbound bench-sender bench-pacing bench-media bench-dashboard bench-kafka-restart clean
 install:
 	infra/stack.sh install
 
@@ -183,6 +183,9 @@ bench-outbound: install build
 
 bench-sender: install build
 	bench/sender.sh
+
+bench-pacing: install build
+	bench/pacing.sh
 
 bench-media: install build
 	bench/media.sh

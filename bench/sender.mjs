@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import {
   send, sim, twilioContact, baileysContact, services, metric, waitFor, env, q, root,
 } from '../tests/e2e/lib.mjs';
+import { readPid, cpuMs } from './proc.mjs';
 
 const SENDER = env.SENDER ?? 'twilio'; // twilio | baileys
 const N = Number(env.N ?? 5000);
@@ -24,11 +25,6 @@ const service = `sender-${SENDER}`;
 const provider = SENDER === 'twilio' ? 'twilio-sim' : 'bridge';
 const adminUrl = `http://${SENDER === 'twilio' ? env.SENDER_TWILIO_LISTEN : env.SENDER_BAILEYS_LISTEN}`;
 const sentSample = `wa_sender_results_total{provider="${SENDER}",result="sent"}`;
-const HZ = 100; // USER_HZ: /proc's clock ticks
-
-const readPid = (f) => {
-  try { return Number(fs.readFileSync(f, 'utf8').split('\n')[0]); } catch { return 0; }
-};
 
 // The processes that take part, by name: their living pids now.
 function processes() {
@@ -50,14 +46,6 @@ function processes() {
   return ps;
 }
 
-// utime + stime of a process (all its threads), in ms.
-function cpuMs(pid) {
-  try {
-    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / HZ;
-  } catch { return 0; }
-}
 const cpuOf = (ps) => Object.fromEntries(Object.entries(ps).map(([k, pids]) => [k, pids.reduce((a, p) => a + cpuMs(p), 0)]));
 
 async function contacts() {

@@ -45,6 +45,15 @@ const struct wa_pg_stmt wa_send_statements[] = {
      "  updated_at = now() "
      "WHERE id = $1::uuid",
      6},
+    /* $1 channel, $2 the pace's interval (microseconds). Reserves the channel's next slot,
+     * shared by every instance: the slot after the last one reserved, or now when that has
+     * passed. Returns how long until it (microseconds, 0 when now). */
+    {"send_pace",
+     "INSERT INTO send_pacing AS p (channel, next_at) VALUES ($1, clock_timestamp()) "
+     "ON CONFLICT (channel) DO UPDATE SET next_at = GREATEST("
+     "  p.next_at + $2::bigint * interval '1 microsecond', clock_timestamp()) "
+     "RETURNING GREATEST(0, (extract(epoch FROM p.next_at - clock_timestamp()) * 1e6))::bigint",
+     2},
     {"media_locate",
      "SELECT bucket, object_key, mime FROM media WHERE id = $1::bigint AND stored_at IS NOT NULL",
      1},
@@ -112,6 +121,20 @@ enum wa_claim wa_send_claim(struct wa_sender *s, const char *id, int *attempts, 
     }
     PQclear(q);
     return c;
+}
+
+enum wa_result wa_send_pace(struct wa_sender *s, const char *channel, double per_second,
+                            int64_t *wait_us)
+{
+    char interval[24];
+    snprintf(interval, sizeof interval, "%lld", (long long)(1e6 / per_second + 0.5));
+    enum wa_result res;
+    const char *p[] = {channel, interval};
+    PGresult *q = run(s, "send_pace", 2, p, &res);
+    if (!q) return res == WA_RETRY ? WA_RETRY : WA_FAIL;
+    *wait_us = PQntuples(q) == 1 ? strtoll(PQgetvalue(q, 0, 0), NULL, 10) : 0;
+    PQclear(q);
+    return WA_OK;
 }
 
 enum wa_result wa_send_reclaim(struct wa_sender *s, const char *id, int *attempts)

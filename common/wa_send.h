@@ -31,6 +31,12 @@ extern const size_t wa_send_nstatements;
  * (when not NULL) gets how long ago the earlier attempt claimed it. */
 enum wa_claim wa_send_claim(struct wa_sender *s, const char *id, int *attempts, int64_t *age_ms);
 
+/* Reserves channel's next send slot at per_second sends a second, shared by every instance
+ * through Postgres (send_pacing); *wait_us gets how long until that slot. WA_RETRY: Postgres is
+ * away. */
+enum wa_result wa_send_pace(struct wa_sender *s, const char *channel, double per_second,
+                            int64_t *wait_us);
+
 /* sending -> sending again (for a provider that dedupes on our key). */
 enum wa_result wa_send_reclaim(struct wa_sender *s, const char *id, int *attempts);
 
