@@ -87,6 +87,10 @@ int dash_sse_start(char *errbuf, size_t errsz);
 void dash_sse_stop(void);
 enum MHD_Result dash_sse_serve(struct MHD_Connection *c);
 
+/* http.c: an API error with its code by status (400 bad_request, counted; 404 not_found; else
+ * unavailable) and err as its message. */
+enum MHD_Result dash_fail(struct MHD_Connection *c, unsigned status, const char *err);
+
 /* forward.c: the operator's reply for the lead, the page's JSON body, handed to the send API
  * (DASHBOARD_SEND_URL, with Prefer: wait so the router's decision comes back). Its answer is
  * passed on as is (200 with the decision, 202 accepted, 400/409 with the reason); 503 when the

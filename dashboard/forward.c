@@ -23,14 +23,8 @@ enum MHD_Result dash_reply_forward(struct MHD_Connection *c, const char *lead, c
                              "set");
     unsigned status = 500;
     char err[256] = "", phone[64];
-    if (dash_lead_phone(lead, phone, sizeof phone, &status, err, sizeof err) < 0) {
-        if (status == 400) wa_metric_add(dash_m.bad, 1);
-        return wa_http_error(c, status,
-                             status == 400   ? "bad_request"
-                             : status == 404 ? "not_found"
-                                             : "unavailable",
-                             err);
-    }
+    if (dash_lead_phone(lead, phone, sizeof phone, &status, err, sizeof err) < 0)
+        return dash_fail(c, status, err);
     json_t *req = dash_reply_request(body ? body : "", len, phone, err, sizeof err);
     if (!req) {
         wa_metric_add(dash_m.bad, 1);

@@ -99,17 +99,20 @@ static int safe_path(const char *rel)
     return *rel && rel[0] != '/' && !strstr(rel, "..") && !strchr(rel, '\\');
 }
 
+enum MHD_Result dash_fail(struct MHD_Connection *c, unsigned status, const char *err)
+{
+    if (status == 400) wa_metric_add(dash_m.bad, 1);
+    return wa_http_error(c, status,
+                         status == 400   ? "bad_request"
+                         : status == 404 ? "not_found"
+                                         : "unavailable",
+                         err);
+}
+
 static enum MHD_Result json(struct MHD_Connection *c, json_t *o, unsigned status, const char *err)
 {
     wa_metric_add(dash_m.requests, 1);
-    if (!o) {
-        if (status == 400) wa_metric_add(dash_m.bad, 1);
-        return wa_http_error(c, status,
-                             status == 400   ? "bad_request"
-                             : status == 404 ? "not_found"
-                                             : "unavailable",
-                             err);
-    }
+    if (!o) return dash_fail(c, status, err);
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     /* A success is 200, or what the handler said it is (202 for a request taken). */
