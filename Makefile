@@ -13,19 +13,28 @@ SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 B := build
 COMMON_SRC := $(wildcard common/*.c)
 SERVICES   := ingress router sender-twilio sender-baileys media-worker dashboard
+# The router's routing decision (pure): in libwa too, so the dashboard's reply preview asks the
+# same code the router routes with (one home per decision). Its headers stay in router/.
+SHARED_SRC := router/rules.c router/plan.c
+SHARED_INC := -Irouter
 
-# Each service is its folder's .c files plus libwa.
+# Each service is its folder's .c files (but those libwa holds) plus libwa.
 define service_rules
 $(B)/bin/$(1): $$(wildcard $(1)/*.c $(1)/*.h) $(B)/libwa.a
 	@mkdir -p $$(@D)
-	$$(CC) $$(CFLAGS) -I$(1) -o $$@ $$(wildcard $(1)/*.c) $(B)/libwa.a $$(LDLIBS)
+	$$(CC) $$(CFLAGS) -I$(1) $(SHARED_INC) -o $$@ $$(filter-out $(SHARED_SRC),$$(wildcard $(1)/*.c)) \
+	  $(B)/libwa.a $$(LDLIBS)
 endef
 $(foreach s,$(SERVICES),$(eval $(call service_rules,$(s))))
 
 $(B)/obj/%.o: common/%.c $(wildcard common/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
-$(B)/libwa.a: $(patsubst common/%.c,$(B)/obj/%.o,$(COMMON_SRC))
+$(B)/obj/router/%.o: router/%.c router/plan.h router/rules.h $(wildcard common/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SHARED_INC) -c -o $@ $<
+$(B)/libwa.a: $(patsubst common/%.c,$(B)/obj/%.o,$(COMMON_SRC)) \
+              $(patsubst router/%.c,$(B)/obj/router/%.o,$(SHARED_SRC))
 	ar rcs $@ $^
 
 .PHONY: build
@@ -40,7 +49,7 @@ PURE_SRC   := ingress/twilio_normalize.c ingress/baileys_normalize.c ingress/par
               router/rules.c router/plan.c router/health_merge.c router/consent.c \
               sender-twilio/request.c sender-twilio/ratelimit.c sender-twilio/health_rule.c \
               sender-twilio/content.c sender-baileys/bridge.c sender-baileys/channels.c \
-              media-worker/policy.c dashboard/params.c dashboard/throttle.c
+              media-worker/policy.c dashboard/params.c dashboard/throttle.c dashboard/reply.c
 PURE_INC   := -Iingress -Irouter -Isender-twilio -Isender-baileys -Imedia-worker -Idashboard
 SAN_HEADERS := $(wildcard common/*.h ingress/*.h router/*.h sender-*/*.h media-worker/*.h dashboard/*.h)
 # The code under test is compiled once, with the sanitizers, into one archive every test links.
@@ -124,7 +133,7 @@ format-check:
 	 echo "format-check: ok"
 
 # ---- the stack -----------------------------------------------------------------------
-.PHONY: install run stop status demo demo-baileys test e2e compose-check compose-test bench bench-outbound bench-media bench-dashboard bench-kafka-restart clean
+.PHONY: install run stop status demo demo-baileys test e2e compose-check compose-test bench bench-outbound bench-sender bench-pacing bench-media bench-dashboard bench-kafka-restart clean
 install:
 	infra/stack.sh install
 
@@ -179,6 +188,12 @@ bench: install build
 
 bench-outbound: install build
 	bench/outbound.sh
+
+bench-sender: install build
+	bench/sender.sh
+
+bench-pacing: install build
+	bench/pacing.sh
 
 bench-media: install build
 	bench/media.sh

@@ -3,6 +3,7 @@
 #define WA_KAFKA_H
 
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 
@@ -15,6 +16,7 @@ struct wa_delivery {
     rd_kafka_resp_err_t err;
     void (*on_done)(struct wa_delivery *d);
     void *ctx;
+    pthread_cond_t *wake; /* the waiter to wake (wa_kafka_wait on a served producer), or NULL */
 };
 
 /* Idempotent (acks=all), linger.ms=1; a record that is not acknowledged
@@ -33,8 +35,8 @@ rd_kafka_resp_err_t wa_kafka_produce_sync(rd_kafka_t *rk, const char *topic, con
                                           const char *value, size_t len);
 
 /* Waits until every record in ds[0..n) is reported; returns the first error. While a thread
- * runs wa_kafka_serve() on rk, this sleeps until the reports arrive (woken by each one);
- * otherwise it polls rk itself. */
+ * runs wa_kafka_serve() on rk, this sleeps until the reports arrive, woken by its own reports
+ * only; otherwise it polls rk itself. */
 rd_kafka_resp_err_t wa_kafka_wait(rd_kafka_t *rk, struct wa_delivery *ds, size_t n);
 
 /* Serves rk's delivery reports on the calling thread until wa_running() turns false, so that
@@ -61,6 +63,16 @@ int wa_kafka_reachable(rd_kafka_t *rk, int timeout_ms);
 rd_kafka_t *wa_kafka_consumer_new(const char *brokers, const char *group, const char *const *topics,
                                   size_t ntopics, long max_poll_ms, char *err, size_t errsz);
 void wa_kafka_store_offset(rd_kafka_t *rk, const rd_kafka_message_t *m);
+/* How many times partitions were revoked from this process's consumers: a change across a
+ * rd_kafka_consumer_poll() call says records polled before it may belong to another member now. */
+unsigned wa_kafka_revokes(void);
+/* Keeps, in order, the records of ms[0..n) whose partitions rk is assigned now, destroying the
+ * others; returns how many are kept. */
+size_t wa_kafka_keep_assigned(rd_kafka_t *rk, rd_kafka_message_t **ms, size_t n);
+/* Stores, in one call, each partition's progress through ms[0..n): the offset after the run of
+ * its records that are done (done[i] non-zero) from its first record on, i.e. up to its first
+ * record not done. ms may hold several partitions, each in offset order. */
+void wa_kafka_store_done(rd_kafka_t *rk, rd_kafka_message_t *const *ms, const int *done, size_t n);
 /* Seeks every partition in ms[0..n) back to its first record there, so the
  * same records are polled again. */
 void wa_kafka_rewind(rd_kafka_t *rk, rd_kafka_message_t *const *ms, size_t n);

@@ -283,6 +283,92 @@ enum wa_result wa_pg_pipeline_tx(struct wa_pg *pg, struct wa_pg_call *calls, siz
     return tx;
 }
 
+/* At most this many statements in one group transaction. */
+#define GROUP_MAX 64
+
+struct wa_pg_group_req {
+    const char *name;
+    int nparams;
+    const char *const *params;
+    PGresult *result;
+    enum wa_result res;
+    char err[256];
+    int done;
+    struct wa_pg_group_req *next;
+};
+
+/* Runs rs[0..n) in one transaction, again without any statement that fails for good, until
+ * the rest commits or the connection fails. */
+static void group_run(struct wa_pg *pg, struct wa_pg_group_req **rs, size_t n)
+{
+    struct wa_pg_call calls[GROUP_MAX];
+    struct wa_pg_group_req *left[GROUP_MAX];
+    char err[512];
+    while (n > 0) {
+        for (size_t i = 0; i < n; i++)
+            calls[i] = (struct wa_pg_call){
+                .stmt = rs[i]->name, .nparams = rs[i]->nparams, .params = rs[i]->params};
+        enum wa_result tx = wa_pg_pipeline_tx(pg, calls, n, err, sizeof err);
+        int blamed = 0;
+        for (size_t i = 0; i < n; i++)
+            blamed |= calls[i].res == WA_FAIL;
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            struct wa_pg_group_req *r = rs[i];
+            if (tx == WA_OK) {
+                r->res = WA_OK;
+                r->result = calls[i].result;
+            } else if (tx == WA_RETRY || !blamed || calls[i].res == WA_FAIL) {
+                r->res = tx;
+                snprintf(r->err, sizeof r->err, "%.255s", err);
+            } else {
+                left[k++] = r; /* rolled back with the one that failed: again */
+            }
+        }
+        memcpy(rs, left, k * sizeof *left);
+        n = k;
+    }
+}
+
+PGresult *wa_pg_group_exec(struct wa_pg_group *g, struct wa_pg *pg, const char *name, int nparams,
+                           const char *const *params, enum wa_result *res, char *errbuf,
+                           size_t errsz)
+{
+    struct wa_pg_group_req me = {.name = name, .nparams = nparams, .params = params};
+    pthread_mutex_lock(&g->mu);
+    if (g->tail)
+        g->tail->next = &me;
+    else
+        g->head = &me;
+    g->tail = &me;
+    while (!me.done) {
+        if (g->busy) {
+            pthread_cond_wait(&g->cv, &g->mu);
+            continue;
+        }
+        /* No transaction running: this caller runs the next one, for whoever waits. */
+        struct wa_pg_group_req *rs[GROUP_MAX];
+        size_t n = 0;
+        while (g->head && n < GROUP_MAX) {
+            rs[n++] = g->head;
+            g->head = g->head->next;
+        }
+        if (!g->head) g->tail = NULL;
+        g->busy = 1;
+        pthread_mutex_unlock(&g->mu);
+        group_run(pg, rs, n);
+        pthread_mutex_lock(&g->mu);
+        for (size_t i = 0; i < n; i++)
+            rs[i]->done = 1;
+        g->busy = 0;
+        pthread_cond_broadcast(&g->cv);
+    }
+    pthread_mutex_unlock(&g->mu);
+    *res = me.res;
+    if (me.res != WA_OK) snprintf(errbuf, errsz, "%s", me.err);
+    return me.result;
+}
+
 void wa_pg_close(struct wa_pg *pg)
 {
     if (pg->conn) PQfinish(pg->conn);

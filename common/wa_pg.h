@@ -3,6 +3,7 @@
 #define WA_PG_H
 
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stddef.h>
 
 #include "wa_util.h"
@@ -68,6 +69,28 @@ struct wa_pg_call {
  * connection or the server failed (rolled back too). */
 enum wa_result wa_pg_pipeline_tx(struct wa_pg *pg, struct wa_pg_call *calls, size_t n, char *errbuf,
                                  size_t errsz);
+
+/* Group commit for threads that each have their own connection: statements handed in at
+ * about the same time run in one pipelined transaction (wa_pg_pipeline_tx), on the connection
+ * of one of the callers, the others waiting. Each caller still returns only once its own
+ * statement has committed, with its own result. */
+struct wa_pg_group {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct wa_pg_group_req *head, *tail; /* waiting to run */
+    int busy;                            /* a transaction is running */
+};
+#define WA_PG_GROUP_INIT                                                                           \
+    {                                                                                              \
+        PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0                         \
+    }
+
+/* wa_pg_exec through g: pg is the caller's own connection, used if the caller runs the group's
+ * transaction. A statement that fails for good fails alone (the others run again without it);
+ * a lost connection or server fails the whole group with WA_RETRY. */
+PGresult *wa_pg_group_exec(struct wa_pg_group *g, struct wa_pg *pg, const char *name, int nparams,
+                           const char *const *params, enum wa_result *res, char *errbuf,
+                           size_t errsz);
 
 /* 1 when the connection is open (reconnecting once if it was lost). */
 int wa_pg_ok(struct wa_pg *pg);

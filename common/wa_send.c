@@ -3,13 +3,10 @@
 #include "wa_event.h"
 #include "wa_sigv4.h"
 #include "wa_backoff.h"
-#include "wa_http.h"
 #include "wa_kafka.h"
 #include "wa_log.h"
 
 #include <curl/curl.h>
-#include <pthread.h>
-#include <stdatomic.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,13 +14,15 @@
 
 const struct wa_pg_stmt wa_send_statements[] = {
     /* $1 id, $2 provider. Returns the attempts when claimed (else NULL), and
-     * the row as it was: status, provider. */
+     * the row as it was: status, provider, attempts, and how long ago (ms, by the CRM's clock)
+     * it last changed: for a row found in sending, how long ago an earlier attempt claimed it. */
     {"send_claim",
      "WITH u AS ("
      "  UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = now() "
      "  WHERE id = $1::uuid AND provider = $2 AND status = 'queued' RETURNING attempts"
      ") "
-     "SELECT (SELECT attempts FROM u), m.status, m.provider, m.attempts "
+     "SELECT (SELECT attempts FROM u), m.status, m.provider, m.attempts, "
+     "  (extract(epoch FROM now() - m.updated_at) * 1000)::bigint "
      "FROM messages m WHERE m.id = $1::uuid",
      2},
     {"send_reclaim",
@@ -46,6 +45,15 @@ const struct wa_pg_stmt wa_send_statements[] = {
      "  updated_at = now() "
      "WHERE id = $1::uuid",
      6},
+    /* $1 channel, $2 the pace's interval (microseconds). Reserves the channel's next slot,
+     * shared by every instance: the slot after the last one reserved, or now when that has
+     * passed. Returns how long until it (microseconds, 0 when now). */
+    {"send_pace",
+     "INSERT INTO send_pacing AS p (channel, next_at) VALUES ($1, clock_timestamp()) "
+     "ON CONFLICT (channel) DO UPDATE SET next_at = GREATEST("
+     "  p.next_at + $2::bigint * interval '1 microsecond', clock_timestamp()) "
+     "RETURNING GREATEST(0, (extract(epoch FROM p.next_at - clock_timestamp()) * 1e6))::bigint",
+     2},
     {"media_locate",
      "SELECT bucket, object_key, mime FROM media WHERE id = $1::bigint AND stored_at IS NOT NULL",
      1},
@@ -76,11 +84,22 @@ static PGresult *run(struct wa_sender *s, const char *stmt, int n, const char *c
     return q;
 }
 
-enum wa_claim wa_send_claim(struct wa_sender *s, const char *id, int *attempts)
+/* The two statements every command makes: in the lanes' group transaction when there is one. */
+static PGresult *run_grouped(struct wa_sender *s, struct wa_pg_group *g, const char *stmt, int n,
+                             const char *const *p, enum wa_result *res)
+{
+    if (!g) return run(s, stmt, n, p, res);
+    char err[512];
+    PGresult *q = wa_pg_group_exec(g, &s->pg, stmt, n, p, res, err, sizeof err);
+    if (!q) wa_warn("postgres %s: %s", stmt, err);
+    return q;
+}
+
+enum wa_claim wa_send_claim(struct wa_sender *s, const char *id, int *attempts, int64_t *age_ms)
 {
     enum wa_result res;
     const char *p[] = {id, s->provider};
-    PGresult *q = run(s, "send_claim", 2, p, &res);
+    PGresult *q = run_grouped(s, s->claims, "send_claim", 2, p, &res);
     if (!q) return res == WA_RETRY ? WA_CLAIM_RETRY : WA_CLAIM_MISSING;
     enum wa_claim c;
     if (PQntuples(q) == 0) {
@@ -94,13 +113,28 @@ enum wa_claim wa_send_claim(struct wa_sender *s, const char *id, int *attempts)
         *attempts = atoi(PQgetvalue(q, 0, 3));
         if (strcmp(provider, s->provider) != 0)
             c = strcmp(status, "queued") == 0 ? WA_CLAIM_MOVED : WA_CLAIM_DONE;
-        else if (strcmp(status, "sending") == 0)
+        else if (strcmp(status, "sending") == 0) {
             c = WA_CLAIM_INFLIGHT;
-        else
+            if (age_ms) *age_ms = strtoll(PQgetvalue(q, 0, 4), NULL, 10);
+        } else
             c = WA_CLAIM_DONE;
     }
     PQclear(q);
     return c;
+}
+
+enum wa_result wa_send_pace(struct wa_sender *s, const char *channel, double per_second,
+                            int64_t *wait_us)
+{
+    char interval[24];
+    snprintf(interval, sizeof interval, "%lld", (long long)(1e6 / per_second + 0.5));
+    enum wa_result res;
+    const char *p[] = {channel, interval};
+    PGresult *q = run(s, "send_pace", 2, p, &res);
+    if (!q) return res == WA_RETRY ? WA_RETRY : WA_FAIL;
+    *wait_us = PQntuples(q) == 1 ? strtoll(PQgetvalue(q, 0, 0), NULL, 10) : 0;
+    PQclear(q);
+    return WA_OK;
 }
 
 enum wa_result wa_send_reclaim(struct wa_sender *s, const char *id, int *attempts)
@@ -133,7 +167,7 @@ enum wa_result wa_send_finish(struct wa_sender *s, const char *id, const char *s
     snprintf(lat, sizeof lat, "%lld", (long long)latency_ms);
     const char *p[] = {id,         status,     provider_message_id,
                        error_code, error_text, latency_ms >= 0 ? lat : NULL};
-    PGresult *q = run(s, "send_finish", 6, p, &res);
+    PGresult *q = run_grouped(s, s->results, "send_finish", 6, p, &res);
     if (!q) return res;
     PQclear(q);
     return WA_OK;
@@ -272,7 +306,7 @@ enum wa_result wa_send_refuse(struct wa_sender *s, const rd_kafka_message_t *m,
     /* Claimed first, like a send: a redelivered command for a message handled already (sent,
      * say, before the configuration changed) must not turn it into a failure. */
     int attempt = 0;
-    enum wa_claim c = wa_send_claim(s, o->id, &attempt);
+    enum wa_claim c = wa_send_claim(s, o->id, &attempt, NULL);
     if (c == WA_CLAIM_RETRY) return WA_RETRY;
     if (c == WA_CLAIM_MISSING)
         return wa_send_error(s, m, "unknown_message", "no such message in the CRM", 0);
@@ -346,16 +380,25 @@ enum wa_result wa_send_drive(struct wa_sender *s, const rd_kafka_message_t *m,
         .can_hold = o->failover_hold_ms > 0,
     };
     struct wa_outcome oc = {.verdict = WA_VERDICT_NONE};
-    int64_t called_ms = 0;
+    int64_t called_ms = 0, wait_ms = 0;
     char text[sizeof oc.text];
     for (int pauses = 0;;) {
         st.running = wa_running();
         enum wa_send_step step = wa_send_next(&ops->policy, &st);
         int64_t lat = o->requested_ms ? wa_wall_ms() - o->requested_ms : -1;
         switch (step) {
-        case WA_STEP_CLAIM:
-            st.claim = wa_send_claim(s, o->id, &st.attempt);
+        case WA_STEP_CLAIM: {
+            int64_t age = 0;
+            st.claim = wa_send_claim(s, o->id, &st.attempt, &age);
+            if (st.claim == WA_CLAIM_INFLIGHT) {
+                /* The earlier attempt's call began after its claim: its list look-up starts
+                 * there. */
+                called_ms = wa_wall_ms() - age;
+                wait_ms = ops->settle_ms - age;
+                st.inflight_settled = wait_ms <= 0;
+            }
             break;
+        }
         case WA_STEP_RECLAIM:
             if (st.claim == WA_CLAIM_INFLIGHT)
                 wa_info("id=%s found mid-send: asking %s again with the same key", o->id,
@@ -368,6 +411,12 @@ enum wa_result wa_send_drive(struct wa_sender *s, const rd_kafka_message_t *m,
             ops->call(ops->ctx, o, st.attempt, &oc);
             st.verdict = oc.verdict;
             st.earlier_unknown = oc.earlier_unknown;
+            break;
+        case WA_STEP_WAIT:
+            wa_info("id=%s found mid-send, claimed %lld ms ago: waiting %lld ms, until that "
+                    "attempt must have ended, before asking %s",
+                    o->id, (long long)(ops->settle_ms - wait_ms), (long long)wait_ms, s->provider);
+            wa_sleep_ms(wait_ms);
             break;
         case WA_STEP_RECONCILE: {
             /* Asked after a pause, so a message still being made behind a slow answer has
@@ -399,11 +448,15 @@ enum wa_result wa_send_drive(struct wa_sender *s, const rd_kafka_message_t *m,
             wa_metric_add(ops->m->failed, 1);
             return conclude(s, m, o, "failed", &oc, st.attempt, lat, 0);
         case WA_STEP_UNKNOWN:
-            if (st.verdict == WA_VERDICT_NONE) {
+            if (st.claim == WA_CLAIM_INFLIGHT) {
                 wa_warn("id=%s found mid-send after a restart: recorded as unknown", o->id);
                 set_error(&oc, "unknown_outcome",
-                          "an earlier attempt ended after claiming the message: it may have "
-                          "been sent; not repeated");
+                          st.verdict == WA_VERDICT_NONE
+                              ? "an earlier attempt ended after claiming the message: it may "
+                                "have been sent; not repeated"
+                              : "an earlier attempt ended after claiming the message, and the "
+                                "provider's list could not be read: it may have been sent; not "
+                                "repeated");
                 lat = -1;
             } else if (!oc.code[0]) {
                 set_error(&oc, "unknown_outcome", oc.text);
@@ -512,118 +565,6 @@ char *wa_media_presign(const struct wa_media_store *store, const char *bucket, c
     curl_free(port);
     curl_url_cleanup(u);
     return url;
-}
-
-static atomic_int workers_ready;
-static int workers_total;
-
-static int ready(void)
-{
-    return atomic_load(&workers_ready) == workers_total;
-}
-
-struct worker {
-    struct wa_sender s; /* its own Postgres connection; the producer is shared */
-    const struct wa_sender_setup *u;
-    rd_kafka_t *consumer;
-    void *ctx;
-    pthread_t thread;
-};
-
-static void *work(void *arg)
-{
-    struct worker *w = arg;
-    int retry = 0, ok = 1;
-    while (wa_running()) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, 100);
-        if (!m) continue;
-        if (m->err) {
-            wa_warn("kafka consumer: %s", rd_kafka_message_errstr(m));
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        enum wa_result r = w->u->handle(&w->s, m, w->ctx);
-        if (r == WA_RETRY) {
-            /* The CRM or Kafka is away: the same command again, later. */
-            wa_kafka_rewind(w->consumer, &m, 1);
-            int now_ok = wa_pg_ok(&w->s.pg);
-            if (now_ok != ok) atomic_fetch_add(&workers_ready, now_ok ? 1 : -1);
-            ok = now_ok;
-            wa_sleep_ms(wa_backoff_ms(++retry, 100, 5000, 0.2, wa_jitter_random()));
-        } else {
-            if (!ok) atomic_fetch_add(&workers_ready, 1);
-            ok = 1;
-            retry = 0;
-            wa_kafka_store_offset(w->consumer, m);
-        }
-        rd_kafka_message_destroy(m);
-    }
-    wa_kafka_consumer_close(w->consumer);
-    wa_pg_close(&w->s.pg);
-    return NULL;
-}
-
-int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
-{
-    char err[512];
-    s->producer = wa_kafka_producer_new(u->brokers, u->service, 10000, err, sizeof err);
-    if (!s->producer) {
-        fprintf(stderr, "config: kafka: %s\n", err);
-        return WA_EX_CONFIG;
-    }
-    int n = u->workers > 0 ? u->workers : 1;
-    workers_total = n;
-    struct MHD_Daemon *admin = wa_http_admin_start(u->listen, ready, err, sizeof err);
-    if (!admin) {
-        wa_error("%s", err);
-        return WA_EX_TEMPFAIL;
-    }
-    struct worker *ws = wa_xcalloc((size_t)n, sizeof *ws);
-    const char *topics[] = {u->topic};
-    for (int i = 0; i < n && wa_running(); i++) {
-        struct worker *w = &ws[i];
-        w->s = *s;
-        w->u = u;
-        w->ctx = u->worker_ctx ? u->worker_ctx(i, u->ctx) : u->ctx;
-        long max_poll = u->max_handle_ms > 0 ? u->max_handle_ms + 60000 : 0;
-        w->consumer =
-            wa_kafka_consumer_new(u->brokers, u->group, topics, 1, max_poll, err, sizeof err);
-        if (!w->consumer) {
-            fprintf(stderr, "config: kafka: %s\n", err);
-            return WA_EX_CONFIG;
-        }
-        /* Postgres may still be starting: wait for it rather than crash-loop. */
-        const struct wa_pg_stmt *stmts = u->stmts ? u->stmts : wa_send_statements;
-        size_t nstmts = u->stmts ? u->nstmts : wa_send_nstatements;
-        while (wa_running() &&
-               wa_pg_connect(&w->s.pg, u->database_url, stmts, nstmts, err, sizeof err) < 0) {
-            wa_warn("postgres: %s; retrying", err);
-            wa_sleep_ms(1000);
-        }
-        atomic_fetch_add(&workers_ready, 1);
-    }
-    size_t nwarm = 0;
-    while (u->produces && u->produces[nwarm])
-        nwarm++;
-    wa_kafka_warm(s->producer, u->produces, nwarm, 5000);
-    if (u->started) u->started(s, u->ctx);
-    int started = 0;
-    for (; started < n && wa_running(); started++)
-        pthread_create(&ws[started].thread, NULL, work, &ws[started]);
-    wa_info("consuming %s as group %s with %d workers max_poll_interval_ms=%ld", u->topic, u->group,
-            n, u->max_handle_ms > 0 ? u->max_handle_ms + 60000 : 300000L);
-
-    /* Every delivery report is served here: the workers sleep until theirs is in. */
-    wa_kafka_serve(s->producer);
-
-    wa_info("stopping");
-    if (u->stopping) u->stopping(u->ctx);
-    for (int i = 0; i < started; i++)
-        pthread_join(ws[i].thread, NULL);
-    free(ws);
-    wa_kafka_producer_close(s->producer, 5000);
-    MHD_stop_daemon(admin);
-    return wa_kafka_fatal() ? 1 : 0;
 }
 
 enum wa_result wa_send_refuse_channel(struct wa_sender *s, const rd_kafka_message_t *m,

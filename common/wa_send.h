@@ -17,14 +17,25 @@ struct wa_sender {
     rd_kafka_t *producer;
     const char *topic_status, *topic_error;
     const char *stage; /* names the wa.error stage; NULL: "sender-<provider>" */
+    /* Claims commit together with other lanes' claims, results with their results (group
+     * commit; apart, so a result waiting on a row the router holds delays no claim); NULL:
+     * each alone. */
+    struct wa_pg_group *claims, *results;
 };
 
 extern const struct wa_pg_stmt wa_send_statements[];
 extern const size_t wa_send_nstatements;
 
 /* Tries queued -> sending for this sender's provider; *attempts gets the
- * number of provider calls including this one. */
-enum wa_claim wa_send_claim(struct wa_sender *s, const char *id, int *attempts);
+ * number of provider calls including this one. For a row found in sending (INFLIGHT), *age_ms
+ * (when not NULL) gets how long ago the earlier attempt claimed it. */
+enum wa_claim wa_send_claim(struct wa_sender *s, const char *id, int *attempts, int64_t *age_ms);
+
+/* Reserves channel's next send slot at per_second sends a second, shared by every instance
+ * through Postgres (send_pacing); *wait_us gets how long until that slot. WA_RETRY: Postgres is
+ * away. */
+enum wa_result wa_send_pace(struct wa_sender *s, const char *channel, double per_second,
+                            int64_t *wait_us);
 
 /* sending -> sending again (for a provider that dedupes on our key). */
 enum wa_result wa_send_reclaim(struct wa_sender *s, const char *id, int *attempts);
@@ -72,6 +83,10 @@ void wa_send_counters_init(struct wa_send_counters *c, const char *provider, int
 struct wa_send_ops {
     struct wa_send_policy policy;
     long max_attempts, base_ms, cap_ms;
+    /* How long after its claim an attempt whose owner lives has surely ended (its call, a
+     * reconciling look-up and their timeouts): a row found in sending is reconciled only after
+     * that (policy.reconciles). */
+    long settle_ms;
     const char *fail_over_to; /* the other provider's name, when policy.fails_over */
     /* One provider call for o (pacing included), its answer classified into oc. */
     void (*call)(void *ctx, const struct wa_outbound *o, int attempt, struct wa_outcome *oc);
@@ -149,9 +164,10 @@ struct wa_sender_setup {
     const char *service; /* client id and log name */
     const char *brokers, *group, *topic, *listen, *database_url;
     const char *const *produces; /* topics to warm up, NULL-terminated */
-    int workers;                 /* threads, each a member of the group with its own partitions */
+    int workers;                 /* lanes: commands of different contacts in flight at once */
     /* The longest one command can take with all its bounded retries: the group's
-     * max.poll.interval.ms is set a minute above it. 0: Kafka's default (5 minutes). */
+     * max.poll.interval.ms covers a batch's longest chain of them, plus a minute. 0: Kafka's
+     * default (5 minutes). */
     long max_handle_ms;
     /* The statements each worker's connection prepares; NULL: the claim protocol's. */
     const struct wa_pg_stmt *stmts;
@@ -167,10 +183,11 @@ struct wa_sender_setup {
 };
 
 /* Connects Kafka, Postgres (waiting for it), serves /healthz /readyz
- * /metrics, and runs `workers` loops until SIGTERM. Each worker is a consumer
- * in the group with its own Postgres connection and handles one command at a
- * time, so one contact's messages (one partition) keep their order while
- * different contacts are sent in parallel. Returns the process exit code. */
+ * /metrics, and consumes until SIGTERM (wa_send_loop.c). One consumer per process polls the
+ * commands in batches; each batch runs as one chain per contact (Kafka key), in topic order, on
+ * `workers` lanes, each with its own Postgres connection and ctx. Different contacts are sent in
+ * parallel, one contact's commands one after the other; offsets are stored once the batch has
+ * ended, up to each partition's first command to be tried again. Returns the exit code. */
 int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *setup);
 
 #endif

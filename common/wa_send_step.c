@@ -26,9 +26,21 @@ static enum wa_send_step after_claim(const struct wa_send_policy *p, struct wa_s
         return WA_STEP_CALL;
     case WA_CLAIM_INFLIGHT:
         /* An earlier attempt ended between claiming and recording: the provider may have it. */
-        if (!p->dedupes) return WA_STEP_UNKNOWN; /* no key to ask with: never repeated blind */
-        st->unknown = 1;
-        return WA_STEP_RECLAIM;
+        if (p->dedupes) {
+            st->unknown = 1;
+            return WA_STEP_RECLAIM; /* the same key: the provider answers with the first send */
+        }
+        /* No key to ask with: never repeated blind. The provider's list says whether the earlier
+         * attempt made the message, once that attempt must have ended (its owner may still be
+         * in it: a rebalance hands a command over mid-call); until then, wait. */
+        if (!p->reconciles) return WA_STEP_UNKNOWN;
+        if (!st->inflight_settled) {
+            if (!st->running) return WA_STEP_LATER;
+            st->claim = WA_CLAIM_NONE; /* after the wait: claimed again, the row as it is then */
+            return WA_STEP_WAIT;
+        }
+        st->reconciled = 1;
+        return WA_STEP_RECONCILE;
     case WA_CLAIM_MOVED:
         /* Queued for the other provider: a failover whose hand-over may have been lost. */
         return p->fails_over ? WA_STEP_HAND_OVER : WA_STEP_SKIP;
@@ -94,23 +106,15 @@ enum wa_send_step wa_send_next(const struct wa_send_policy *p, struct wa_send_st
 const char *wa_send_step_name(enum wa_send_step s)
 {
     static const char *const names[] = {
-        [WA_STEP_CLAIM] = "claim",
-        [WA_STEP_RECLAIM] = "reclaim",
-        [WA_STEP_CALL] = "call",
-        [WA_STEP_RECONCILE] = "reconcile",
-        [WA_STEP_RELEASE] = "release",
-        [WA_STEP_BACKOFF] = "backoff",
-        [WA_STEP_SENT] = "sent",
-        [WA_STEP_FAILED] = "failed",
-        [WA_STEP_UNKNOWN] = "unknown",
-        [WA_STEP_GIVE_UP] = "give_up",
-        [WA_STEP_FAIL_OVER] = "fail_over",
-        [WA_STEP_HAND_OVER] = "hand_over",
-        [WA_STEP_OUT_OF_WINDOW] = "out_of_window",
-        [WA_STEP_HOLD] = "hold",
-        [WA_STEP_SKIP] = "skip",
-        [WA_STEP_MISSING] = "missing",
-        [WA_STEP_LATER] = "later",
+        [WA_STEP_CLAIM] = "claim",         [WA_STEP_RECLAIM] = "reclaim",
+        [WA_STEP_CALL] = "call",           [WA_STEP_RECONCILE] = "reconcile",
+        [WA_STEP_WAIT] = "wait",           [WA_STEP_RELEASE] = "release",
+        [WA_STEP_BACKOFF] = "backoff",     [WA_STEP_SENT] = "sent",
+        [WA_STEP_FAILED] = "failed",       [WA_STEP_UNKNOWN] = "unknown",
+        [WA_STEP_GIVE_UP] = "give_up",     [WA_STEP_FAIL_OVER] = "fail_over",
+        [WA_STEP_HAND_OVER] = "hand_over", [WA_STEP_OUT_OF_WINDOW] = "out_of_window",
+        [WA_STEP_HOLD] = "hold",           [WA_STEP_SKIP] = "skip",
+        [WA_STEP_MISSING] = "missing",     [WA_STEP_LATER] = "later",
     };
     return (size_t)s < sizeof names / sizeof names[0] && names[s] ? names[s] : "?";
 }

@@ -61,6 +61,9 @@ struct wa_send_state {
     int window_open; /* the contact's window with the failover number is open now */
     int can_hold;    /* re-engagement is on: free text the failover number may not carry is held */
     int running;     /* the process is not stopping */
+    /* With an INFLIGHT claim: the earlier attempt claimed the row so long ago that its owner, had
+     * it lived, would have ended by now (a call, a reconciling look-up, their timeouts). */
+    int inflight_settled;
     /* Set by the steps themselves: */
     int unknown;    /* an attempt may have reached the provider: never fail over, never release */
     int reconciled; /* the unknown verdict was already checked against the provider's list */
@@ -73,6 +76,8 @@ enum wa_send_step {
     WA_STEP_RECLAIM,       /* sending -> sending again (same key), then fill claim OK/RETRY */
     WA_STEP_CALL,          /* pace, call the provider, fill verdict and earlier_unknown */
     WA_STEP_RECONCILE,     /* ask the provider's list; fill verdict SENT, RETRY or UNKNOWN */
+    WA_STEP_WAIT,          /* an earlier attempt may still be under way: wait until it must
+                              have ended, then claim again */
     WA_STEP_RELEASE,       /* sending -> queued: provably not taken (on failure: stop, later) */
     WA_STEP_BACKOFF,       /* pause per the retry schedule, then decide again */
     WA_STEP_SENT,          /* conclude "sent" */

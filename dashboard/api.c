@@ -4,6 +4,7 @@
 #include "wa_channel.h"
 #include "wa_log.h"
 #include "wa_window.h"
+#include "plan.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -103,6 +104,34 @@ static const struct wa_pg_stmt statements[] = {
      "  AND ($3::timestamptz IS NULL OR (m.at, m.id) < ($3::timestamptz, $4::uuid)) "
      "ORDER BY m.at DESC, m.id DESC LIMIT $2::integer",
      4},
+    /* What the reply preview plans with ($1 contact, $2 the template's Content SID or NULL), in
+     * the shapes router/plan.c parses (the router's outbound_contact reads the same): phone, the
+     * contact's latest inbound and its provider, the provider of its message still on its way,
+     * the channels it wrote to, the numbers it opted out of, where this template was refused,
+     * the catalogue's word on the template. */
+    {"reply_contact",
+     "SELECT c.phone, (extract(epoch FROM c.last_inbound_at) * 1000)::bigint, "
+     "  c.last_inbound_provider, "
+     "  (SELECT provider FROM messages WHERE contact_id = c.id AND direction = 'outbound' "
+     "     AND status IN ('queued', 'sending') ORDER BY created_at DESC LIMIT 1), "
+     "  (SELECT string_agg(channel || '=' || "
+     "       (extract(epoch FROM last_inbound_at) * 1000)::bigint, ',' "
+     "       ORDER BY last_inbound_at DESC) "
+     "     FROM contact_channels WHERE contact_id = c.id), "
+     "  (SELECT string_agg(o.channel || '=' || o.id, ',') FROM (SELECT DISTINCT ON (cc.channel) "
+     "       cc.channel, cc.id, cc.opted_out FROM consent_changes cc WHERE cc.contact_id = c.id "
+     "       ORDER BY cc.channel, cc.id DESC) AS o WHERE o.opted_out), "
+     "  (SELECT string_agg(t.channel, ',') FROM template_refusals t "
+     "     WHERE t.contact_id = c.id AND t.content_sid = $2::text), "
+     "  (SELECT status || '|' || name || '|' || coalesce(rejection_reason, '') FROM templates "
+     "     WHERE sid = $2::text AND removed_at IS NULL) "
+     "FROM contacts c WHERE c.id = $1::bigint",
+     2},
+    /* Each channel's latest merged health (the routers' provider_health rows). */
+    {"health_now",
+     "SELECT DISTINCT ON (channel) channel, state FROM provider_health "
+     "ORDER BY channel, since DESC",
+     0},
     /* One row per minute of the window: outbound sent, failovers, latency per provider. */
     {"stats_minutes",
      "WITH b AS (SELECT generate_series(date_trunc('minute', now()) - ($1::integer - 1) * "
@@ -594,4 +623,151 @@ int dash_session(const char *stmt, const char *id_sha256, const char *ttl_s, con
     int rows = strcmp(stmt, "session_valid") == 0 ? PQntuples(q) : 1;
     PQclear(q);
     return rows > 0;
+}
+
+int dash_lead_phone(const char *lead, char *phone, size_t phonesz, unsigned *status, char *err,
+                    size_t errsz)
+{
+    char id[24];
+    if (dash_parse_id(lead, id, err, errsz) < 0) {
+        *status = 400;
+        return -1;
+    }
+    const char *p[] = {id};
+    PGresult *q = query("lead", 1, p, status, err, errsz);
+    if (!q) return -1;
+    int found = PQntuples(q) == 1;
+    if (found) snprintf(phone, phonesz, "%s", PQgetvalue(q, 0, 1));
+    PQclear(q);
+    if (!found) {
+        *status = 404;
+        snprintf(err, errsz, "no such lead");
+        return -1;
+    }
+    return 0;
+}
+
+/* A channel's merged health is UP, from the health_now rows in ctx. A channel no row names is
+ * judged by its provider's (a bare "baileys"), as the router judges it (router/health.c). */
+static int health_up(const char *channel, void *ctx)
+{
+    PGresult *h = ctx;
+    if (!h) return 0;
+    char provider[16];
+    size_t n = strcspn(channel, ":");
+    snprintf(provider, sizeof provider, "%.*s", (int)n, channel);
+    const char *want[] = {channel, provider};
+    for (int w = 0; w < 2; w++)
+        for (int i = 0; i < PQntuples(h); i++)
+            if (strcmp(PQgetvalue(h, i, 0), want[w]) == 0)
+                return strcmp(PQgetvalue(h, i, 1), "UP") == 0;
+    return 0;
+}
+
+static json_t *channel_or_null(const char *c)
+{
+    return c && c[0] ? json_string(c) : json_null();
+}
+
+/* The channels a reply may name: Twilio's numbers (or the bare provider when none is
+ * configured), the Baileys sessions (likewise), then the numbers the contact wrote to that the
+ * router takes too (with one bridge and no BAILEYS_CHANNELS, its number as the contact saw it). */
+static json_t *reply_channels(const struct rtr_contact *ct)
+{
+    const struct rtr_channels *cfg = &dash_cfg.channels;
+    json_t *a = json_array();
+    if (cfg->n_twilio == 0) json_array_append_new(a, json_string(cfg->twilio_default));
+    for (int i = 0; i < cfg->n_twilio; i++)
+        json_array_append_new(a, json_string(cfg->twilio[i]));
+    if (cfg->n_baileys == 0) json_array_append_new(a, json_string(cfg->baileys_default));
+    for (int i = 0; i < cfg->n_baileys; i++)
+        json_array_append_new(a, json_string(cfg->baileys[i]));
+    for (size_t i = 0; i < ct->n_seen; i++) {
+        const char *c = ct->seen[i].channel;
+        int listed = 0;
+        for (size_t k = 0; k < json_array_size(a); k++)
+            listed |= strcmp(json_string_value(json_array_get(a, k)), c) == 0;
+        if (!listed && rtr_channel_known(cfg, c)) json_array_append_new(a, json_string(c));
+    }
+    return a;
+}
+
+json_t *dash_preview(const char *lead, const char *kind, const char *channel, const char *tpl,
+                     unsigned *status, char *err, size_t errsz)
+{
+    char id[24];
+    int is_template;
+    if (dash_parse_id(lead, id, err, errsz) < 0 ||
+        dash_reply_kind(kind, &is_template, err, errsz) < 0 ||
+        dash_reply_channel(channel, err, errsz) < 0 || dash_reply_template(tpl, err, errsz) < 0) {
+        *status = 400;
+        return NULL;
+    }
+    if (channel && !channel[0]) channel = NULL;
+    if (tpl && !tpl[0]) tpl = NULL;
+    if (!is_template) tpl = NULL;
+    const char *p[] = {id, tpl};
+    PGresult *c = query("reply_contact", 2, p, status, err, errsz);
+    if (!c) return NULL;
+    if (PQntuples(c) != 1) {
+        PQclear(c);
+        *status = 404;
+        snprintf(err, errsz, "no such lead");
+        return NULL;
+    }
+    PGresult *h = query("health_now", 0, NULL, status, err, errsz);
+    if (!h) {
+        PQclear(c);
+        return NULL;
+    }
+#define COL(i) (PQgetisnull(c, 0, i) ? NULL : PQgetvalue(c, 0, i))
+    struct rtr_contact *ct = wa_xcalloc(1, sizeof *ct);
+    int64_t last_ms = PQgetisnull(c, 0, 1) ? 0 : strtoll(PQgetvalue(c, 0, 1), NULL, 10);
+    rtr_contact_parse(ct, COL(4), last_ms, COL(2), COL(5), COL(6));
+    const char *pending = COL(3);
+    struct rtr_plan_in in = {
+        .mode = rtr_mode_of(dash_cfg.provider_mode),
+        .channel = channel,
+        /* A template reply names one; the preview of a template not chosen yet plans as one. */
+        .has_template = is_template,
+        .reengage = dash_cfg.reengage_sid && dash_cfg.reengage_sid[0],
+        .pending = !pending                          ? RTR_NONE
+                   : strcmp(pending, "twilio") == 0  ? RTR_TWILIO
+                   : strcmp(pending, "baileys") == 0 ? RTR_BAILEYS
+                                                     : RTR_NONE,
+        .seen = ct->seen,
+        .n_seen = ct->n_seen,
+        .now_ms = wa_wall_ms(),
+        .up = health_up,
+        .ctx = h,
+        .cfg = &dash_cfg.channels,
+        .optouts = ct->optouts,
+        .n_optouts = ct->n_optouts,
+        .confirms = 0, /* an operator's reply is never an opt-out's confirmation */
+        .refused = ct->refused,
+        .n_refused = ct->n_refused,
+    };
+    struct rtr_plan plan = rtr_plan(&in);
+    char reason[600];
+    rtr_template_check(&plan, COL(7), tpl, reason, sizeof reason);
+    const struct rtr_route *rt = &plan.route;
+    const char *code = rtr_plan_code(&plan);
+    const char *outcome = code ? "refused" : rt->hold ? "hold" : "send";
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:o, s:o, s:b, s:o, s:o, s:o, s:s, s:b, s:o, s:b}", "to",
+        PQgetvalue(c, 0, 0), "kind", is_template ? "template" : "text", "outcome", outcome,
+        "provider",
+        rt->provider == RTR_NONE ? json_null() : json_string(rtr_provider_name(rt->provider)),
+        "channel", channel_or_null(plan.channel), "failover", rt->failover, "failover_channel",
+        channel_or_null(plan.failover_channel), "window_until_ms",
+        plan.window_until_ms ? json_integer(plan.window_until_ms) : json_null(), "code",
+        code ? json_string(code) : json_null(), "reason", rt->reason ? rt->reason : "",
+        "outside_window", rt->outside_window || rt->hold, "channels", reply_channels(ct), "replies",
+        dash_cfg.send_token && dash_cfg.send_token[0]);
+#undef COL
+    free(ct);
+    PQclear(h);
+    PQclear(c);
+    *status = 200;
+    return o;
 }

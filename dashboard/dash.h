@@ -5,17 +5,29 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "plan.h"
 #include "wa_metrics.h"
 #include "wa_pg.h"
 #include "wa_send.h"
+#include "wa_tls.h"
 
 struct dash_config {
     const char *listen, *token, *database_url, *kafka_brokers, *topic_events, *web_dir;
     long db_pool, sse_max, sse_buffer;
     long session_s;     /* DASHBOARD_SESSION_S: how long a login lasts */
-    long cookie_secure; /* DASHBOARD_COOKIE_SECURE: the cookie only over HTTPS */
+    long cookie_secure; /* DASHBOARD_COOKIE_SECURE: the cookie only over HTTPS (always under TLS) */
+    const char *tls_cert, *tls_key; /* DASHBOARD_TLS_CERT / DASHBOARD_TLS_KEY: both or neither */
+    /* Replies (POST /api/leads/{id}/reply): the send API they go to and its token (empty:
+     * replies are off). */
+    const char *send_url, *send_token;
+    /* The router's settings the reply preview plans with (router/plan.h): WHATSAPP_PROVIDER,
+     * TWILIO_WA_FROM, BAILEYS_CHANNELS, BAILEYS_FAILOVER_TO, REENGAGE_CONTENT_SID. */
+    const char *provider_mode, *twilio_from, *baileys_channels, *baileys_failover_to;
+    const char *reengage_sid;
+    struct rtr_channels channels;
 };
 extern struct dash_config dash_cfg;
+extern struct wa_tls dash_tls; /* loaded from them at start; off when unset */
 extern struct wa_media_store dash_store;
 
 /* params.c (pure): query parameters. 0, or -1 with errbuf saying what is wrong.
@@ -25,6 +37,18 @@ int dash_parse_id(const char *s, char id[24], char *errbuf, size_t errsz);
 int dash_parse_minutes(const char *s, int *out, char *errbuf, size_t errsz);
 int dash_parse_lead_cursor(const char *s, char at[24], char id[24], char *errbuf, size_t errsz);
 int dash_parse_message_cursor(const char *s, char ts[64], char id[40], char *errbuf, size_t errsz);
+
+/* reply.c (pure): the operator's reply. The page's body {idempotencyKey, type: text|template,
+ * text | template:{contentSid, variables}, channel?} as the send API's request to `to` (the key
+ * prefixed "dashboard:"): a new object, or NULL with err saying what is wrong. */
+#define DASH_REPLY_KEY_MAX 64
+#define DASH_REPLY_BODY_MAX 16384
+json_t *dash_reply_request(const char *body, size_t len, const char *to, char *err, size_t errsz);
+/* The preview's parameters: kind (text, the default, or template), channel and template (each
+ * absent or empty: none). 0, or -1 with err. */
+int dash_reply_kind(const char *s, int *is_template, char *err, size_t errsz);
+int dash_reply_channel(const char *s, char *err, size_t errsz);
+int dash_reply_template(const char *s, char *err, size_t errsz);
 
 /* throttle.c: wrong login tokens per client address. After DASH_LOGIN_FAILURES within
  * DASH_LOGIN_WINDOW_MS, the address waits until that long after its last failure. */
@@ -45,6 +69,13 @@ json_t *dash_stats(const char *minutes, unsigned *status, char *errbuf, size_t e
 /* The template catalogue with its sync's state; and a sync asked for now (202). */
 json_t *dash_templates(unsigned *status, char *errbuf, size_t errsz);
 json_t *dash_templates_sync(unsigned *status, char *errbuf, size_t errsz);
+/* What the router would do with a reply to the lead now (GET /api/leads/{id}/preview): the
+ * router's own plan (router/plan.c) over the lead's windows, opt-outs and health in the CRM. */
+json_t *dash_preview(const char *lead, const char *kind, const char *channel, const char *tpl,
+                     unsigned *status, char *errbuf, size_t errsz);
+/* The lead's phone into phone (0), or -1 with *status (400, 404, 503) and errbuf. */
+int dash_lead_phone(const char *lead, char *phone, size_t phonesz, unsigned *status, char *errbuf,
+                    size_t errsz);
 int dash_db_start(char *errbuf, size_t errsz);
 /* Sessions (sql/0012): stmt "session_create" (ttl_s, client used), "session_valid" or
  * "session_revoke", for the cookie's SHA-256. 1 done (valid), 0 not valid, -1 the CRM is away. */
@@ -56,12 +87,23 @@ int dash_sse_start(char *errbuf, size_t errsz);
 void dash_sse_stop(void);
 enum MHD_Result dash_sse_serve(struct MHD_Connection *c);
 
+/* http.c: an API error with its code by status (400 bad_request, counted; 404 not_found; else
+ * unavailable) and err as its message. */
+enum MHD_Result dash_fail(struct MHD_Connection *c, unsigned status, const char *err);
+
+/* forward.c: the operator's reply for the lead, the page's JSON body, handed to the send API
+ * (DASHBOARD_SEND_URL, with Prefer: wait so the router's decision comes back). Its answer is
+ * passed on as is (200 with the decision, 202 accepted, 400/409 with the reason); 503 when the
+ * API cannot be reached or replies are off, 502 when it refuses the dashboard's token. */
+enum MHD_Result dash_reply_forward(struct MHD_Connection *c, const char *lead, const char *body,
+                                   size_t len);
+
 /* http.c */
 struct MHD_Daemon *dash_http_start(char *errbuf, size_t errsz);
 
 struct dash_metrics {
     struct wa_metric *requests, *refused, *bad, *sse_clients, *sse_events, *sse_dropped;
-    struct wa_metric *api_seconds;
+    struct wa_metric *api_seconds, *replies;
 };
 extern struct dash_metrics dash_m;
 

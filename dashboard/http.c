@@ -99,17 +99,20 @@ static int safe_path(const char *rel)
     return *rel && rel[0] != '/' && !strstr(rel, "..") && !strchr(rel, '\\');
 }
 
+enum MHD_Result dash_fail(struct MHD_Connection *c, unsigned status, const char *err)
+{
+    if (status == 400) wa_metric_add(dash_m.bad, 1);
+    return wa_http_error(c, status,
+                         status == 400   ? "bad_request"
+                         : status == 404 ? "not_found"
+                                         : "unavailable",
+                         err);
+}
+
 static enum MHD_Result json(struct MHD_Connection *c, json_t *o, unsigned status, const char *err)
 {
     wa_metric_add(dash_m.requests, 1);
-    if (!o) {
-        if (status == 400) wa_metric_add(dash_m.bad, 1);
-        return wa_http_error(c, status,
-                             status == 400   ? "bad_request"
-                             : status == 404 ? "not_found"
-                                             : "unavailable",
-                             err);
-    }
+    if (!o) return dash_fail(c, status, err);
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     /* A success is 200, or what the handler said it is (202 for a request taken). */
@@ -123,6 +126,40 @@ struct req {
     struct wa_buf body;
     int too_large; /* the body passed the limit: the rest is dropped, the answer is 413 */
 };
+
+static int ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), t = strlen(tail);
+    return n >= t && strcmp(s + n - t, tail) == 0;
+}
+
+/* The operator's reply is the one body besides the login form; anything else gets 4096 bytes. */
+static size_t body_limit(const char *url)
+{
+    return strncmp(url, "/api/leads/", 11) == 0 && ends_with(url, "/reply") ? DASH_REPLY_BODY_MAX
+                                                                            : 4096;
+}
+
+/* A change (a POST) comes from the page, not from another site riding on the cookie: the
+ * cookie is SameSite=Strict already, and the page adds a header no cross-site form can send
+ * (and a cross-site script cannot without a CORS preflight this server never allows); an
+ * Origin, when the browser sends one, must be this dashboard's. A Bearer token is no ambient
+ * credential: such a request needs neither. */
+static int same_site_request(struct MHD_Connection *c)
+{
+    const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (a && strncasecmp(a, "Bearer ", 7) == 0) return 1;
+    const char *x = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-WA-Dashboard");
+    if (!x || strcmp(x, "1") != 0) return 0;
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    if (!origin) return 1;
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    if (!host) return 0;
+    const char *rest = strncmp(origin, "http://", 7) == 0    ? origin + 7
+                       : strncmp(origin, "https://", 8) == 0 ? origin + 8
+                                                             : NULL;
+    return rest && strcmp(rest, host) == 0;
+}
 
 static int ready(void)
 {
@@ -140,9 +177,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return MHD_YES;
     }
     struct req *rq = *con_cls;
+    size_t max_body = body_limit(url);
     if (*upload_size) {
-        /* The only body is the login form. */
-        if (rq->too_large || rq->body.len + *upload_size > 4096)
+        /* The bodies: the login form, and the operator's reply. */
+        if (rq->too_large || rq->body.len + *upload_size > max_body)
             rq->too_large = 1;
         else
             wa_buf_append(&rq->body, upload, *upload_size);
@@ -151,8 +189,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     if (rq->too_large) {
         wa_metric_add(dash_m.bad, 1);
-        return wa_http_error(c, 413, "too_large",
-                             "a body over 4096 bytes (only the login form has one)");
+        char msg[128];
+        snprintf(msg, sizeof msg, "a body over %zu bytes, the most this path takes", max_body);
+        return wa_http_error(c, 413, "too_large", msg);
     }
     enum MHD_Result ret;
     if (wa_http_admin(c, method, url, ready, &ret)) return ret;
@@ -216,6 +255,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             return wa_http_error(c, 401, "unauthorized", "log in, or send Authorization: Bearer");
         return redirect(c, "/login", NULL);
     }
+    if (strcmp(method, "POST") == 0 && !same_site_request(c)) {
+        wa_metric_add(dash_m.refused, 1);
+        wa_warn("dashboard refused a cross-site %s %s", method, url);
+        return wa_http_error(c, 403, "cross_site_refused",
+                             "a change from the page needs its header X-WA-Dashboard: 1 and, when "
+                             "the browser names one, this dashboard's own Origin");
+    }
+    if (strncmp(url, "/api/leads/", 11) == 0 && strlen(url) > 11 + 6 && ends_with(url, "/reply")) {
+        if (strcmp(method, "POST") != 0)
+            return wa_http_error(c, 405, "method_not_allowed", "use POST");
+        char id[32];
+        snprintf(id, sizeof id, "%.*s", (int)(strlen(url) - 11 - strlen("/reply")), url + 11);
+        return dash_reply_forward(c, id, rq->body.data, rq->body.len);
+    }
     if (strcmp(url, "/api/templates/sync") == 0) {
         /* The one action besides logging in: asks for a template sync (a POST, so a link or an
          * image cannot trigger it; the session cookie is SameSite=Strict). */
@@ -261,11 +314,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     } else if (strncmp(url, "/api/leads/", 11) == 0) {
         const char *rest = url + 11;
         const char *slash = strchr(rest, '/');
-        if (!slash || strcmp(slash, "/messages") != 0)
+        if (!slash || (strcmp(slash, "/messages") != 0 && strcmp(slash, "/preview") != 0))
             return wa_http_error(c, 404, "not_found", "no such endpoint");
         char id[32];
         snprintf(id, sizeof id, "%.*s", (int)(slash - rest), rest);
-        o = dash_messages(id, limit, cursor, &status, err, sizeof err);
+        if (strcmp(slash, "/preview") == 0)
+            o = dash_preview(id, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "kind"),
+                             MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "channel"),
+                             MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "template"),
+                             &status, err, sizeof err);
+        else
+            o = dash_messages(id, limit, cursor, &status, err, sizeof err);
     } else if (strcmp(url, "/api/templates") == 0) {
         o = dash_templates(&status, err, sizeof err);
     } else if (strcmp(url, "/api/stats") == 0) {
@@ -298,10 +357,15 @@ struct MHD_Daemon *dash_http_start(char *err, size_t errsz)
     /* A thread per connection: a live-events connection waits for the next
      * event inside its content callback. */
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
-        NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_NOTIFY_COMPLETED,
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+            wa_tls_flags(&dash_tls),
+        0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_NOTIFY_COMPLETED,
         completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)dash_cfg.sse_max + 64,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
-    if (!d) snprintf(err, errsz, "cannot listen on %s", dash_cfg.listen);
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+        /* The certificate and key when DASHBOARD_TLS_CERT is set; nothing otherwise. */
+        MHD_OPTION_ARRAY, wa_tls_options(&dash_tls), MHD_OPTION_END);
+    if (!d)
+        snprintf(err, errsz, "cannot listen on %s%s", dash_cfg.listen,
+                 wa_tls_on(&dash_tls) ? " (or the TLS setup failed: see the log above)" : "");
     return d;
 }

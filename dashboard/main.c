@@ -1,5 +1,6 @@
 /* main.c - dashboard: the operator's view over the CRM and wa.events. Config and wiring. */
 #include "dash.h"
+#include "wa_client.h"
 #include "wa_config.h"
 #include "wa_log.h"
 
@@ -7,6 +8,7 @@
 #include <string.h>
 
 struct dash_config dash_cfg;
+struct wa_tls dash_tls;
 struct wa_media_store dash_store;
 struct dash_metrics dash_m;
 static const char *log_level, *s3_internal;
@@ -18,8 +20,9 @@ static const struct wa_cfg config[] = {
      "how long a login lasts (the server forgets the session then; logout ends it at once)", NULL,
      &dash_cfg.session_s},
     {"DASHBOARD_COOKIE_SECURE", "0", WA_CFG_INT, 0, 1, NULL,
-     "1: the session cookie is sent over HTTPS only (set it behind TLS)", NULL,
-     &dash_cfg.cookie_secure},
+     "1: the session cookie is sent over HTTPS only (set it behind a TLS proxy; implied by "
+     "DASHBOARD_TLS_CERT)",
+     NULL, &dash_cfg.cookie_secure},
     {"DASHBOARD_TOKEN", NULL, WA_CFG_SECRET, 0, 0, NULL,
      "the operator's token: log in with it, or send Authorization: Bearer", &dash_cfg.token, NULL},
     {"DATABASE_URL", NULL, WA_CFG_STR, 0, 0, NULL,
@@ -37,6 +40,28 @@ static const struct wa_cfg config[] = {
      &dash_cfg.sse_max},
     {"DASHBOARD_SSE_BUFFER", "4096", WA_CFG_INT, 16, 1000000, NULL,
      "recent events kept for slow connections", NULL, &dash_cfg.sse_buffer},
+    WA_TLS_CFG("DASHBOARD", dash_cfg.tls_cert, dash_cfg.tls_key),
+    {"DASHBOARD_SEND_URL", "http://127.0.0.1:8080/api/whatsapp/send", WA_CFG_STR, 0, 0, NULL,
+     "the send API the operator's replies go to (ingress's POST /api/whatsapp/send)",
+     &dash_cfg.send_url, NULL},
+    {"DASHBOARD_SEND_TOKEN", "", WA_CFG_SECRET, 0, 0, NULL,
+     "the send API's bearer token (ingress's SEND_API_TOKEN); empty: replies are off",
+     &dash_cfg.send_token, NULL},
+    /* The router's settings: the reply preview plans with the router's code and these. */
+    {"WHATSAPP_PROVIDER", "auto", WA_CFG_ENUM, 0, 0, "auto|twilio|baileys",
+     "as the router has it: the reply preview plans like the router", &dash_cfg.provider_mode,
+     NULL},
+    {"TWILIO_WA_FROM", "", WA_CFG_STR, 0, 0, NULL, "as the router has it (Twilio's numbers)",
+     &dash_cfg.twilio_from, NULL},
+    {"BAILEYS_CHANNELS", "", WA_CFG_STR, 0, 0, NULL,
+     "as the router has it (the Baileys sessions, +E164=<bridge URL>)", &dash_cfg.baileys_channels,
+     NULL},
+    {"BAILEYS_FAILOVER_TO", "", WA_CFG_STR, 0, 0, NULL,
+     "as the router has it (which Twilio number takes over from a Baileys one)",
+     &dash_cfg.baileys_failover_to, NULL},
+    {"REENGAGE_CONTENT_SID", "", WA_CFG_STR, 0, 0, NULL,
+     "as the router has it (set: free text outside the window is held, not refused)",
+     &dash_cfg.reengage_sid, NULL},
     WA_MEDIA_STORE_CFG(dash_store, s3_internal),
     {"LOG_LEVEL", "info", WA_CFG_ENUM, 0, 0, "debug|info|warn|error", "log verbosity", &log_level,
      NULL},
@@ -56,6 +81,8 @@ static void metrics_init(void)
                                       "Events read from wa.events and offered to browsers.");
     dash_m.sse_dropped = wa_metric_new(WA_COUNTER, "wa_dashboard_events_dropped_total", "",
                                        "Events a slow connection skipped.");
+    dash_m.replies = wa_metric_new(WA_COUNTER, "wa_dashboard_replies_total", "",
+                                   "Operator replies handed to the send API and taken (200/202).");
     dash_m.api_seconds =
         wa_metric_new(WA_HISTOGRAM, "wa_dashboard_api_seconds", "", "API answer time.");
 }
@@ -68,9 +95,27 @@ int main(void)
         fprintf(stderr, "config: DASHBOARD_TOKEN is shorter than 12 characters\n");
         return WA_EX_CONFIG;
     }
-    if (!dash_store.endpoint || !dash_store.endpoint[0]) dash_store.endpoint = s3_internal;
-    metrics_init();
     char err[512];
+    if (wa_tls_load(&dash_tls, "DASHBOARD", dash_cfg.tls_cert, dash_cfg.tls_key, err, sizeof err) <
+        0) {
+        fprintf(stderr, "config: %s\n", err);
+        return WA_EX_CONFIG;
+    }
+    /* Served over HTTPS itself: the session cookie never goes over plain HTTP. */
+    if (wa_tls_on(&dash_tls) && !dash_cfg.cookie_secure) {
+        dash_cfg.cookie_secure = 1;
+        wa_info("DASHBOARD_TLS_CERT is set: the session cookie is Secure (DASHBOARD_COOKIE_SECURE "
+                "taken as 1)");
+    }
+    if (!dash_store.endpoint || !dash_store.endpoint[0]) dash_store.endpoint = s3_internal;
+    char why[400];
+    if (rtr_channels_load(&dash_cfg.channels, dash_cfg.twilio_from, dash_cfg.baileys_channels,
+                          dash_cfg.baileys_failover_to, why, sizeof why) < 0) {
+        fprintf(stderr, "config: %s\n", why);
+        return WA_EX_CONFIG;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    metrics_init();
     if (dash_db_start(err, sizeof err) < 0 || dash_sse_start(err, sizeof err) < 0) {
         fprintf(stderr, "config: %s\n", err);
         return WA_EX_CONFIG;
@@ -80,11 +125,13 @@ int main(void)
         wa_error("%s", err);
         return WA_EX_TEMPFAIL;
     }
-    wa_info("dashboard on http://%s (web %s)", dash_cfg.listen, dash_cfg.web_dir);
+    wa_info("dashboard on %s://%s (web %s)", wa_tls_scheme(&dash_tls), dash_cfg.listen,
+            dash_cfg.web_dir);
     while (wa_running())
         wa_sleep_ms(200);
     wa_info("stopping");
     dash_sse_stop(); /* wakes the live connections, which then end */
     MHD_stop_daemon(d);
+    wa_tls_free(&dash_tls);
     return 0;
 }

@@ -59,7 +59,7 @@ KAFKA_TOPICS=(
 APT_PACKAGES=(build-essential pkg-config librdkafka-dev libmicrohttpd-dev
     libpq-dev libjansson-dev libcurl4-openssl-dev libssl-dev libcmocka-dev
     postgresql kcat clang libclang-rt-14-dev clang-format wrk docker-compose curl jq iproute2 bc
-    sysstat
+    sysstat openssl
     openjdk-17-jre-headless maven nodejs npm chromium
     docker.io debootstrap)
 

@@ -212,7 +212,7 @@ struct MHD_Daemon *ing_http_start(char *err, size_t errsz)
     struct sockaddr_in sin;
     if (wa_http_sockaddr(ing_cfg.listen, &sin, err, errsz) < 0) return NULL;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
+                     MHD_USE_ERROR_LOG | wa_tls_flags(&ing_tls);
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_URI_LOG_CALLBACK,
         on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_EXTERNAL_LOGGER,
@@ -222,7 +222,11 @@ struct MHD_Daemon *ing_http_start(char *err, size_t errsz)
         /* Headers larger than this memory pool get "431"/"413" from MHD itself. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ing_cfg.max_header, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)ing_cfg.max_connections, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)ing_cfg.threads,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
-    if (!d) snprintf(err, errsz, "cannot listen on %s (in use, or not allowed)", ing_cfg.listen);
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+        /* The certificate and key when INGRESS_TLS_CERT is set; nothing otherwise. */
+        MHD_OPTION_ARRAY, wa_tls_options(&ing_tls), MHD_OPTION_END);
+    if (!d)
+        snprintf(err, errsz, "cannot listen on %s (in use, or not allowed%s)", ing_cfg.listen,
+                 wa_tls_on(&ing_tls) ? ", or the TLS setup failed: see the log above" : "");
     return d;
 }

@@ -10,6 +10,7 @@
 #include "wa_kafka.h"
 #include "wa_metrics.h"
 #include "wa_outbound.h"
+#include "wa_tls.h"
 #include "wa_util.h"
 
 struct ing_config {
@@ -31,8 +32,10 @@ struct ing_config {
     const char *topic_error;
     const char *send_token;
     const char *database_url;
+    const char *tls_cert, *tls_key; /* INGRESS_TLS_CERT / INGRESS_TLS_KEY: both or neither */
 };
 extern struct ing_config ing_cfg;
+extern struct wa_tls ing_tls; /* loaded from them at start; off when unset */
 extern rd_kafka_t *ing_producer;
 
 /* Outcomes of webhook requests, by provider and result. */

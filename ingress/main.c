@@ -7,8 +7,10 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct ing_config ing_cfg;
+struct wa_tls ing_tls;
 rd_kafka_t *ing_producer;
 static const char *log_level;
 static atomic_int kafka_ready_flag;
@@ -55,6 +57,7 @@ static const struct wa_cfg config[] = {
     {"INGRESS_MAX_CONNECTIONS", "4096", WA_CFG_INT, 16, 100000, NULL, "open connections at most",
      NULL, &ing_cfg.max_connections},
     {"INGRESS_THREADS", "2", WA_CFG_INT, 1, 64, NULL, "HTTP threads", NULL, &ing_cfg.threads},
+    WA_TLS_CFG("INGRESS", ing_cfg.tls_cert, ing_cfg.tls_key),
     {"LOG_LEVEL", "info", WA_CFG_ENUM, 0, 0, "debug|info|warn|error", "log verbosity", &log_level,
      NULL},
 };
@@ -84,11 +87,19 @@ int main(void)
         fprintf(stderr, "config: BAILEYS_ALLOWED_IPS: %s\n", why);
         return WA_EX_CONFIG;
     }
+    char err[512];
+    if (wa_tls_load(&ing_tls, "INGRESS", ing_cfg.tls_cert, ing_cfg.tls_key, err, sizeof err) < 0) {
+        fprintf(stderr, "config: %s\n", err);
+        return WA_EX_CONFIG;
+    }
+    if (wa_tls_on(&ing_tls) && strncmp(ing_cfg.public_base_url, "https://", 8) != 0)
+        wa_warn("ingress serves HTTPS but PUBLIC_BASE_URL=%s is not https://: Twilio signs the URL "
+                "it calls, so its signatures will not match unless it really calls that URL",
+                ing_cfg.public_base_url);
     ing_metrics_init();
     /* The CRM worker (crm.c) gives up on a connect after 2 s. */
     setenv("PGCONNECT_TIMEOUT", "2", 0);
 
-    char err[512];
     ing_producer = wa_kafka_producer_new(ing_cfg.kafka_brokers, "ingress",
                                          (int)ing_cfg.kafka_deadline_ms, err, sizeof err);
     if (!ing_producer) {
@@ -102,12 +113,13 @@ int main(void)
     if (!d) {
         wa_error("%s", err);
         rd_kafka_destroy(ing_producer);
+        wa_tls_free(&ing_tls);
         return WA_EX_TEMPFAIL;
     }
     pthread_t ready_thread;
     pthread_create(&ready_thread, NULL, readiness_loop, NULL);
     ing_crm_start();
-    wa_info("listening on %s", ing_cfg.listen);
+    wa_info("listening on %s://%s", wa_tls_scheme(&ing_tls), ing_cfg.listen);
 
     /* Delivery reports run here, and each one resumes its HTTP connection. */
     while (wa_running())
@@ -119,6 +131,7 @@ int main(void)
         rd_kafka_poll(ing_producer, 100);
     ing_crm_stop(); /* every suspended lookup is resumed before the daemon stops */
     MHD_stop_daemon(d);
+    wa_tls_free(&ing_tls);
     pthread_join(ready_thread, NULL);
     wa_kafka_producer_close(ing_producer, 5000);
     int fatal = wa_kafka_fatal();

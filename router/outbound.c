@@ -17,39 +17,10 @@ static enum rtr_provider provider_of(const char *s)
     return RTR_NONE;
 }
 
-/* A list store.c aggregates: "<channel>=<number>,..." into ch and val, or "<channel>,..." when
- * val is NULL. At most RTR_SEEN_MAX entries (the oldest beyond are left out, as is anything
- * malformed). The channels a contact wrote to with when (latest first), the numbers it opted
- * out of with the opt-out's id, the numbers where a template was refused. */
-#define RTR_SEEN_MAX (2 * WA_CHANNELS_MAX + 2)
-static size_t parse_entries(const char *s, char (*ch)[WA_CHANNEL_MAX], int64_t *val)
-{
-    size_t n = 0;
-    while (*s && n < RTR_SEEN_MAX) {
-        size_t len = strcspn(s, ",");
-        const char *end = val ? memchr(s, '=', len) : s + len;
-        size_t clen = end ? (size_t)(end - s) : 0;
-        if (end && clen < WA_CHANNEL_MAX && (val || clen > 0)) {
-            snprintf(ch[n], WA_CHANNEL_MAX, "%.*s", (int)clen, s);
-            if (val) val[n] = strtoll(end + 1, NULL, 10);
-            n++;
-        }
-        s += len + (s[len] == ',');
-    }
-    return n;
-}
-
 static int channel_up(const char *channel, void *ctx)
 {
     (void)ctx;
     return rtr_channel_up(channel);
-}
-
-static enum rtr_mode mode_of(const char *s)
-{
-    if (strcmp(s, "twilio") == 0) return RTR_MODE_TWILIO;
-    if (strcmp(s, "baileys") == 0) return RTR_MODE_BAILEYS;
-    return RTR_MODE_AUTO;
 }
 
 static char *dump(json_t *o)
@@ -112,12 +83,7 @@ static enum wa_result store(struct rtr *r, const rd_kafka_message_t *km, struct 
     const char *status = !provider ? "failed" : rt->hold ? "held" : "queued";
     /* Each refusal the operator can act on gets its own code: the dashboard shows a notice for
      * it. */
-    const char *code = provider                 ? NULL
-                       : plan->code             ? plan->code
-                       : plan->opted_out        ? "opted_out"
-                       : plan->template_refused ? "marketing_refused"
-                       : rt->outside_window     ? "outside_window"
-                                                : "provider_refused";
+    const char *code = rtr_plan_code(plan);
 
     o->route = provider;
     o->channel = channel;
@@ -257,32 +223,16 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
     const char *last_provider = PQgetisnull(c, 0, 2) ? NULL : PQgetvalue(c, 0, 2);
     int repeat = !PQgetisnull(c, 0, 3);
     enum rtr_provider pending = provider_of(PQgetisnull(c, 0, 4) ? NULL : PQgetvalue(c, 0, 4));
-    char ch[RTR_SEEN_MAX][WA_CHANNEL_MAX];
-    int64_t val[RTR_SEEN_MAX];
-    struct rtr_seen seen[RTR_SEEN_MAX];
-    size_t n_seen = parse_entries(PQgetisnull(c, 0, 5) ? "" : PQgetvalue(c, 0, 5), ch, val);
-    for (size_t i = 0; i < n_seen; i++) {
-        memcpy(seen[i].channel, ch[i], WA_CHANNEL_MAX);
-        seen[i].last_ms = val[i];
-    }
-    if (n_seen == 0 && last_ms && last_provider) {
-        /* A contact whose channels were never recorded: its provider's default channel. */
-        snprintf(seen[0].channel, sizeof seen[0].channel, "%s", last_provider);
-        seen[0].last_ms = last_ms;
-        n_seen = 1;
-    }
+    /* The contact's channels with when it last wrote to each, the numbers it opted out of,
+     * the numbers where this template was refused. */
+    struct rtr_contact contact_state;
+    struct rtr_contact *ct = &contact_state;
+    rtr_contact_parse(ct, PQgetisnull(c, 0, 5) ? NULL : PQgetvalue(c, 0, 5), last_ms, last_provider,
+                      PQgetisnull(c, 0, 7) ? NULL : PQgetvalue(c, 0, 7),
+                      PQgetisnull(c, 0, 8) ? NULL : PQgetvalue(c, 0, 8));
     char profile_name[128] = "";
     if (!PQgetisnull(c, 0, 6))
         snprintf(profile_name, sizeof profile_name, "%s", PQgetvalue(c, 0, 6));
-    struct rtr_optout optouts[RTR_SEEN_MAX];
-    size_t n_optouts = parse_entries(PQgetisnull(c, 0, 7) ? "" : PQgetvalue(c, 0, 7), ch, val);
-    for (size_t i = 0; i < n_optouts; i++) {
-        memcpy(optouts[i].channel, ch[i], WA_CHANNEL_MAX);
-        optouts[i].id = val[i];
-    }
-    char refused[RTR_SEEN_MAX][WA_CHANNEL_MAX];
-    size_t n_refused =
-        parse_entries(PQgetisnull(c, 0, 8) ? "" : PQgetvalue(c, 0, 8), refused, NULL);
     /* The catalogue's word on the template: "<status>|<name>|<rejection reason>". */
     char tpl[512] = "";
     if (!PQgetisnull(c, 0, 9)) snprintf(tpl, sizeof tpl, "%s", PQgetvalue(c, 0, 9));
@@ -296,38 +246,26 @@ static enum wa_result one(struct rtr *r, const rd_kafka_message_t *km, int64_t n
     }
 
     struct rtr_plan_in in = {
-        .mode = mode_of(rtr_cfg.provider_mode),
+        .mode = rtr_mode_of(rtr_cfg.provider_mode),
         .provider = o.provider,
         .channel = o.channel,
         .has_template = o.content_sid != NULL,
         .reengage = rtr_cfg.reengage_sid != NULL,
         .pending = pending,
-        .seen = seen,
-        .n_seen = n_seen,
+        .seen = ct->seen,
+        .n_seen = ct->n_seen,
         .now_ms = now,
         .up = channel_up,
         .cfg = &rtr_cfg.channels,
-        .optouts = optouts,
-        .n_optouts = n_optouts,
+        .optouts = ct->optouts,
+        .n_optouts = ct->n_optouts,
         .confirms = rtr_confirmation_of(o.idempotency_key),
-        .refused = refused,
-        .n_refused = n_refused,
+        .refused = ct->refused,
+        .n_refused = ct->n_refused,
     };
     struct rtr_plan plan = rtr_plan(&in);
     char not_approved[600];
-    if (tpl[0] && strncmp(tpl, "approved|", 9) != 0) {
-        /* Twilio would take it and WhatsApp refuse it: refused here, before anything is sent.
-         * A template the catalogue does not know is let through (it may be newer than the
-         * last sync); Twilio's own refusal then fails it. */
-        char *name = strchr(tpl, '|'), *why = name ? strchr(name + 1, '|') : NULL;
-        if (name) *name++ = '\0';
-        if (why) *why++ = '\0';
-        snprintf(not_approved, sizeof not_approved,
-                 "template %s (%s) is %s for WhatsApp%s%s: not sent", o.content_sid,
-                 name ? name : "?", tpl, why && why[0] ? ": " : "", why ? why : "");
-        plan = (struct rtr_plan){.route = {.provider = RTR_NONE, .reason = not_approved},
-                                 .code = "template_not_approved"};
-    }
+    rtr_template_check(&plan, tpl, o.content_sid, not_approved, sizeof not_approved);
     const struct rtr_route *rt = &plan.route;
     /* A named channel forces its provider: its command is never moved to the other one. */
     char named_provider[16];

@@ -4,6 +4,7 @@
 #include "wa_window.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* channel is one of provider's: its bare name or "<provider>:+E164". */
@@ -35,10 +36,11 @@ int64_t rtr_window_until(const struct rtr_seen *seen, size_t n, const char *chan
                          const struct rtr_channels *cfg, int64_t now_ms)
 {
     if (!channel) return 0;
-    const char *want = resolve(cfg, channel);
     int64_t last = 0;
+    /* The same number however it is named (a bare provider name, one bridge without
+     * BAILEYS_CHANNELS): as for opt-outs and refusals. */
     for (size_t i = 0; i < n; i++)
-        if (strcmp(resolve(cfg, seen[i].channel), want) == 0 && seen[i].last_ms > last)
+        if (rtr_same_channel(cfg, seen[i].channel, channel) && seen[i].last_ms > last)
             last = seen[i].last_ms;
     return wa_window_open(last, now_ms) ? wa_window_closes_ms(last) : 0;
 }
@@ -79,6 +81,13 @@ static int known(const struct rtr_channels *cfg, const char *channel)
                listed(cfg->twilio, cfg->n_twilio, channel);
     return cfg->n_baileys == 0 || strcmp(channel, cfg->baileys_default) == 0 ||
            listed(cfg->baileys, cfg->n_baileys, channel);
+}
+
+int rtr_channel_known(const struct rtr_channels *cfg, const char *channel)
+{
+    if (!channel || !channel[0]) return 0;
+    if (!of_provider(channel, "twilio") && !of_provider(channel, "baileys")) return 0;
+    return known(cfg, resolve(cfg, channel));
 }
 
 int rtr_same_channel(const struct rtr_channels *cfg, const char *a, const char *b)
@@ -241,4 +250,81 @@ int rtr_channels_load(struct rtr_channels *c, const char *twilio_from, const cha
         }
     }
     return 0;
+}
+
+enum rtr_mode rtr_mode_of(const char *s)
+{
+    if (s && strcmp(s, "twilio") == 0) return RTR_MODE_TWILIO;
+    if (s && strcmp(s, "baileys") == 0) return RTR_MODE_BAILEYS;
+    return RTR_MODE_AUTO;
+}
+
+/* "<channel>=<number>,..." into ch and val, or "<channel>,..." when val is NULL. */
+static size_t parse_entries(const char *s, char (*ch)[WA_CHANNEL_MAX], int64_t *val)
+{
+    size_t n = 0;
+    while (s && *s && n < RTR_SEEN_MAX) {
+        size_t len = strcspn(s, ",");
+        const char *end = val ? memchr(s, '=', len) : s + len;
+        size_t clen = end ? (size_t)(end - s) : 0;
+        if (end && clen < WA_CHANNEL_MAX && (val || clen > 0)) {
+            snprintf(ch[n], WA_CHANNEL_MAX, "%.*s", (int)clen, s);
+            if (val) val[n] = strtoll(end + 1, NULL, 10);
+            n++;
+        }
+        s += len + (s[len] == ',');
+    }
+    return n;
+}
+
+void rtr_contact_parse(struct rtr_contact *c, const char *seen, int64_t last_ms,
+                       const char *last_provider, const char *optouts, const char *refused)
+{
+    char ch[RTR_SEEN_MAX][WA_CHANNEL_MAX];
+    int64_t val[RTR_SEEN_MAX];
+    memset(c, 0, sizeof *c);
+    c->n_seen = parse_entries(seen, ch, val);
+    for (size_t i = 0; i < c->n_seen; i++) {
+        memcpy(c->seen[i].channel, ch[i], WA_CHANNEL_MAX);
+        c->seen[i].last_ms = val[i];
+    }
+    if (c->n_seen == 0 && last_ms && last_provider) {
+        /* A contact whose channels were never recorded: its provider's default channel. */
+        snprintf(c->seen[0].channel, sizeof c->seen[0].channel, "%s", last_provider);
+        c->seen[0].last_ms = last_ms;
+        c->n_seen = 1;
+    }
+    c->n_optouts = parse_entries(optouts, ch, val);
+    for (size_t i = 0; i < c->n_optouts; i++) {
+        memcpy(c->optouts[i].channel, ch[i], WA_CHANNEL_MAX);
+        c->optouts[i].id = val[i];
+    }
+    c->n_refused = parse_entries(refused, c->refused, NULL);
+}
+
+const char *rtr_plan_code(const struct rtr_plan *p)
+{
+    if (p->route.provider != RTR_NONE) return NULL;
+    return p->code                   ? p->code
+           : p->opted_out            ? "opted_out"
+           : p->template_refused     ? "marketing_refused"
+           : p->route.outside_window ? "outside_window"
+                                     : "provider_refused";
+}
+
+int rtr_template_check(struct rtr_plan *p, const char *catalogue, const char *sid, char *reason,
+                       size_t reasonsz)
+{
+    if (!catalogue || !catalogue[0] || strncmp(catalogue, "approved|", 9) == 0) return 0;
+    /* Twilio would take it and WhatsApp refuse it: refused before anything is sent. */
+    char tpl[512];
+    snprintf(tpl, sizeof tpl, "%s", catalogue);
+    char *name = strchr(tpl, '|'), *why = name ? strchr(name + 1, '|') : NULL;
+    if (name) *name++ = '\0';
+    if (why) *why++ = '\0';
+    snprintf(reason, reasonsz, "template %s (%s) is %s for WhatsApp%s%s: not sent", sid ? sid : "?",
+             name ? name : "?", tpl, why && why[0] ? ": " : "", why ? why : "");
+    *p = (struct rtr_plan){.route = {.provider = RTR_NONE, .reason = reason},
+                           .code = "template_not_approved"};
+    return 1;
 }

@@ -105,7 +105,45 @@ int64_t rtr_window_until(const struct rtr_seen *seen, size_t n, const char *chan
  * BAILEYS_CHANNELS). Consent rows keep the channel the contact wrote to, as it was named. */
 int rtr_same_channel(const struct rtr_channels *cfg, const char *a, const char *b);
 
+/* 1 when a request may name the channel here (a bare provider name stands for its default). */
+int rtr_channel_known(const struct rtr_channels *cfg, const char *channel);
+
 /* The Twilio channel that takes over from Baileys channel b. */
 const char *rtr_failover_of(const struct rtr_channels *cfg, const char *b);
+
+/* The code of a plan that sends nothing (route NONE): the plan's own code, else opted_out,
+ * marketing_refused, outside_window or provider_refused; NULL when it sends. Each refusal the
+ * operator can act on has its own: the dashboard shows a notice for it. */
+const char *rtr_plan_code(const struct rtr_plan *p);
+
+/* The catalogue's word on a request's template, as the contact query gives it ("<status>|<name>|
+ * <rejection reason>", NULL or "" when the catalogue does not know it): when it is not approved,
+ * p becomes a refusal (code template_not_approved) whose reason, written into reason, says why;
+ * returns 1 then, else 0. A template the catalogue does not know is let through (it may be newer
+ * than the last sync); Twilio's own refusal then fails it. */
+int rtr_template_check(struct rtr_plan *p, const char *catalogue, const char *sid, char *reason,
+                       size_t reasonsz);
+
+/* WHATSAPP_PROVIDER ("auto", "twilio", "baileys") as a mode; anything else is auto. */
+enum rtr_mode rtr_mode_of(const char *s);
+
+/* A contact as the CRM's contact queries aggregate it (the router's outbound_contact, the
+ * dashboard's reply preview): the plan's inputs about that contact. */
+#define RTR_SEEN_MAX (2 * WA_CHANNELS_MAX + 2)
+struct rtr_contact {
+    struct rtr_seen seen[RTR_SEEN_MAX];
+    size_t n_seen;
+    struct rtr_optout optouts[RTR_SEEN_MAX];
+    size_t n_optouts;
+    char refused[RTR_SEEN_MAX][WA_CHANNEL_MAX];
+    size_t n_refused;
+};
+
+/* Fills c from the query's columns, each NULL or "": seen "<channel>=<ms>,..." (latest first),
+ * optouts "<channel>=<opt-out id>,...", refused "<channel>,...". A contact whose channels were
+ * never recorded but that wrote (last_ms, last_provider) counts as written to its provider's
+ * default channel. At most RTR_SEEN_MAX entries each; malformed ones are left out. */
+void rtr_contact_parse(struct rtr_contact *c, const char *seen, int64_t last_ms,
+                       const char *last_provider, const char *optouts, const char *refused);
 
 #endif

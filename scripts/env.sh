@@ -11,7 +11,32 @@ export KAFKA_BROKERS=${KAFKA_BROKERS:-127.0.0.1:9092}
 export DATABASE_URL=${DATABASE_URL:-postgresql://wa:wa@127.0.0.1:55432/wa}
 export INGRESS_LISTEN=${INGRESS_LISTEN:-127.0.0.1:8080}
 export ROUTER_LISTEN=${ROUTER_LISTEN:-127.0.0.1:9101}
-export PUBLIC_BASE_URL=${PUBLIC_BASE_URL:-http://${INGRESS_LISTEN}}
+# WA_TLS=1: ingress and the dashboard serve HTTPS themselves, with the certificate of a local CA
+# (scripts/tls.sh, made once under $WA_STATE/tls). The bridge, the Twilio simulator and the demo
+# trust that CA, and only it besides the usual ones: nothing is told to skip verification.
+WA_SCHEME=http
+if [ "${WA_TLS:-0}" = 1 ]; then
+    wa_tls_dir=$("$WA_ROOT/scripts/tls.sh" "$WA_STATE/tls")
+    export INGRESS_TLS_CERT=${INGRESS_TLS_CERT:-$wa_tls_dir/server.pem}
+    export INGRESS_TLS_KEY=${INGRESS_TLS_KEY:-$wa_tls_dir/server.key}
+    export DASHBOARD_TLS_CERT=${DASHBOARD_TLS_CERT:-$wa_tls_dir/server.pem}
+    export DASHBOARD_TLS_KEY=${DASHBOARD_TLS_KEY:-$wa_tls_dir/server.key}
+    export WA_TLS_CA=$wa_tls_dir/ca.pem
+    export BRIDGE_INGRESS_CA_FILE=${BRIDGE_INGRESS_CA_FILE:-$WA_TLS_CA}
+    # Node's https and fetch (the simulator posting webhooks, sim/twilio/cli.mjs, the e2e tests).
+    # Node reads one such file: one already set gets the local CA added, in a copy.
+    case ${NODE_EXTRA_CA_CERTS:-} in
+    "" | "$WA_TLS_CA") export NODE_EXTRA_CA_CERTS=$WA_TLS_CA ;;
+    "$wa_tls_dir/node-extra-ca.pem") ;;
+    *)
+        cat "$NODE_EXTRA_CA_CERTS" "$WA_TLS_CA" >"$wa_tls_dir/node-extra-ca.pem.tmp"
+        mv -f "$wa_tls_dir/node-extra-ca.pem.tmp" "$wa_tls_dir/node-extra-ca.pem"
+        export NODE_EXTRA_CA_CERTS=$wa_tls_dir/node-extra-ca.pem
+        ;;
+    esac
+    WA_SCHEME=https
+fi
+export PUBLIC_BASE_URL=${PUBLIC_BASE_URL:-$WA_SCHEME://${INGRESS_LISTEN}}
 export WHATSAPP_PROVIDER=${WHATSAPP_PROVIDER:-auto}
 # Without real Twilio credentials the stack runs against the simulator, which
 # signs its webhooks with this development token.
@@ -61,7 +86,10 @@ mkdir -p "$MEDIA_SPOOL_DIR"
 # The bridge and ingress share this secret; a development value unless one is given.
 export BAILEYS_WEBHOOK_SECRET=${BAILEYS_WEBHOOK_SECRET:-dev-bridge-secret-not-for-production}
 export BRIDGE_LISTEN=${BRIDGE_LISTEN:-127.0.0.1:3001}
-export INGRESS_URL=${INGRESS_URL:-http://${INGRESS_LISTEN}}
+export INGRESS_URL=${INGRESS_URL:-$WA_SCHEME://${INGRESS_LISTEN}}
+# The dashboard's replies go to the send API with its token.
+export DASHBOARD_SEND_URL=${DASHBOARD_SEND_URL:-$INGRESS_URL/api/whatsapp/send}
+export DASHBOARD_SEND_TOKEN=${DASHBOARD_SEND_TOKEN-$SEND_API_TOKEN}
 export BAILEYS_OUTBOUND_URL=${BAILEYS_OUTBOUND_URL:-http://${BRIDGE_LISTEN}/send}
 WA_LOG_DIR=$WA_STATE/log
 WA_RUN_DIR=$WA_STATE/run

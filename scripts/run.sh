@@ -25,7 +25,7 @@ wa-broker is running on loopback.
   router     http://$ROUTER_LISTEN/metrics
   senders    http://$SENDER_TWILIO_LISTEN/metrics (Twilio)   http://$SENDER_BAILEYS_LISTEN/metrics (Baileys)
   media      http://$MEDIA_WORKER_LISTEN/metrics   (media-worker)
-  dashboard  http://$DASHBOARD_LISTEN   (log in with the token $( [ "$DASHBOARD_TOKEN" = dev-dashboard-token-not-for-production ] && echo "dev-dashboard-token-not-for-production" || echo "in DASHBOARD_TOKEN"))
+  dashboard  $WA_SCHEME://$DASHBOARD_LISTEN   (log in with the token $( [ "$DASHBOARD_TOKEN" = dev-dashboard-token-not-for-production ] && echo "dev-dashboard-token-not-for-production" || echo "in DASHBOARD_TOKEN"))
   bridge     http://$BRIDGE_LISTEN/health   (Baileys, WhatsApp Web$( [ "${BAILEYS_LOOPBACK:-1}" = 1 ] && [ ! -f "$WA_STATE/bridge/auth/creds.json" ] && echo ": LOOPBACK, simulated"))
   Postgres   $DATABASE_URL
   Kafka      $KAFKA_BROKERS   (topics wa.inbound, wa.events, wa.error, ...)
@@ -33,6 +33,10 @@ wa-broker is running on loopback.
   logs       $WA_LOG_DIR/
 
 MSG
+if [ "$WA_SCHEME" = https ]; then
+    echo "  WA_TLS=1: ingress and the dashboard serve HTTPS with a local CA's certificate; trust $WA_TLS_CA"
+    echo "  (curl --cacert $WA_TLS_CA; import it into the browser, or accept its warning, for the dashboard)."
+fi
 if [ -n "${WA_TWILIO_SIMULATED:-}" ]; then
     echo "  No TWILIO_AUTH_TOKEN was given: Twilio is simulated at $TWILIO_API_BASE (token $TWILIO_AUTH_TOKEN)."
 fi

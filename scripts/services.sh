@@ -45,14 +45,14 @@ health_url() {
         return
     fi
     case $1 in
-    ingress) echo "http://$INGRESS_LISTEN/healthz" ;;
+    ingress) echo "$WA_SCHEME://$INGRESS_LISTEN/healthz" ;;
     router) echo "http://$ROUTER_LISTEN/healthz" ;;
     bridge) echo "http://$BRIDGE_LISTEN/health" ;;
     twilio-sim) echo "http://$TWILIO_SIM_LISTEN/sim/faults" ;;
     sender-twilio) echo "http://$SENDER_TWILIO_LISTEN/healthz" ;;
     sender-baileys) echo "http://$SENDER_BAILEYS_LISTEN/healthz" ;;
     media-worker) echo "http://$MEDIA_WORKER_LISTEN/healthz" ;;
-    dashboard) echo "http://$DASHBOARD_LISTEN/healthz" ;;
+    dashboard) echo "$WA_SCHEME://$DASHBOARD_LISTEN/healthz" ;;
     esac
 }
 
@@ -88,13 +88,21 @@ command_of() {
     case $1 in
     bridge) echo "node $WA_ROOT/baileys-bridge/src/main.js" ;;
     twilio-sim) echo "node $WA_ROOT/sim/twilio/server.mjs" ;;
-    *) echo "$WA_ROOT/build/bin/$1" ;;
+    *) echo "${WA_BIN_DIR:-$WA_ROOT/build/bin}/$1" ;; # WA_BIN_DIR: another build (benchmarks)
     esac
 }
 
 pid_of() {
     local f=$WA_RUN_DIR/$1.pid
     [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && cat "$f"
+}
+
+# The HTTP status of url ("000" or "" when nothing answers); an https one is checked against the
+# local CA (WA_TLS=1, scripts/env.sh).
+status_of() {
+    local ca=()
+    [ "${1#https:}" = "$1" ] || [ -z "${WA_TLS_CA:-}" ] || ca=(--cacert "$WA_TLS_CA")
+    curl -s "${ca[@]}" -o /dev/null -w '%{http_code}' "$1" 2>/dev/null || true
 }
 
 start_one() {
@@ -110,7 +118,7 @@ start_one() {
     cmd=$(command_of "$base")
     local url code; url=$(health_url "$name")
     # Something else answering on our port would pass for us: refuse to start instead.
-    code=$(curl -s -o /dev/null -w '%{http_code}' "$url" 2>/dev/null || true)
+    code=$(status_of "$url")
     if [ -n "$code" ] && [ "$code" != 000 ]; then
         echo "$name: $url already answers, but not from a process this script started; stop it first" >&2
         exit 1
@@ -122,7 +130,7 @@ start_one() {
     echo $! >"$WA_RUN_DIR/$name.pid"
     for _ in $(seq 100); do
         # Any HTTP answer means it listens: the bridge says 503 until WhatsApp is connected.
-        code=$(curl -s -o /dev/null -w '%{http_code}' "$url" 2>/dev/null || true)
+        code=$(status_of "$url")
         if [ "$code" != 000 ] && [ -n "$code" ]; then echo "$name: up (pid $!, log $WA_LOG_DIR/$name.log)"; return; fi
         if ! kill -0 "$(cat "$WA_RUN_DIR/$name.pid")" 2>/dev/null; then
             echo "$name: exited at start; last log lines:" >&2

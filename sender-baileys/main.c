@@ -69,9 +69,9 @@ static const struct wa_cfg config[] = {
     {"BAILEYS_CONNECT_TIMEOUT_MS", "1000", WA_CFG_INT, 50, 60000, NULL, "connect to the bridge",
      NULL, &sbl_cfg.connect_timeout_ms},
     WA_MEDIA_STORE_CFG(sbl_store, s3_internal),
-    {"SENDER_WORKERS", "4", WA_CFG_INT, 1, 64, NULL,
-     "parallel sends: each worker owns some of the topic's partitions (more than the "
-     "partitions idle)",
+    {"SENDER_WORKERS", "16", WA_CFG_INT, 1, 64, NULL,
+     "parallel sends: different contacts' messages at once, one contact's in order "
+     "(each has its own Postgres connection)",
      NULL, &sbl_cfg.workers},
     {"LOG_LEVEL", "info", WA_CFG_ENUM, 0, 0, "debug|info|warn|error", "log verbosity", &log_level,
      NULL},

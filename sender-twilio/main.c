@@ -56,7 +56,10 @@ static const struct wa_cfg config[] = {
      "ingress as Twilio reaches it: StatusCallback = this + /api/whatsapp/twilio/status",
      &stw_cfg.public_base_url, NULL},
     {"TWILIO_RATE_PER_SECOND", "80", WA_CFG_INT, 1, 10000, NULL,
-     "messages per second per sender number, for this instance", NULL, &stw_cfg.rate},
+     "messages per second per sender number, shared by every instance", NULL, &stw_cfg.rate},
+    {"TWILIO_NUMBER_RATES", "", WA_CFG_STR, 0, 0, NULL,
+     "messages per second of some numbers: +E164=rate,... (the rest: TWILIO_RATE_PER_SECOND)",
+     &stw_cfg.number_rates, NULL},
     {"SENDER_MAX_ATTEMPTS", "8", WA_CFG_INT, 1, 100, NULL,
      "provider calls per message before giving up on 429/5xx", NULL, &stw_cfg.max_attempts},
     {"SENDER_BACKOFF_BASE_MS", "1000", WA_CFG_INT, 1, 60000, NULL, "first retry pause", NULL,
@@ -75,9 +78,9 @@ static const struct wa_cfg config[] = {
      "under the routers' BAILEYS_HEALTH_STALE_S",
      NULL, &stw_cfg.health_heartbeat_s},
     WA_MEDIA_STORE_CFG(stw_store, s3_internal),
-    {"SENDER_WORKERS", "4", WA_CFG_INT, 1, 64, NULL,
-     "parallel sends: each worker owns some of the topic's partitions (more than the "
-     "partitions idle)",
+    {"SENDER_WORKERS", "16", WA_CFG_INT, 1, 64, NULL,
+     "parallel sends: different contacts' messages at once, one contact's in order "
+     "(each has its own Postgres connection)",
      NULL, &stw_cfg.workers},
     {"LOG_LEVEL", "info", WA_CFG_ENUM, 0, 0, "debug|info|warn|error", "log verbosity", &log_level,
      NULL},
@@ -98,11 +101,7 @@ static void metrics_init(void)
     }
 }
 
-enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucket,
-                          const rd_kafka_message_t *m);
-
-/* One sender number, one bucket, whichever worker sends. */
-static struct stw_bucket bucket;
+enum wa_result stw_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t *m);
 
 static void *worker_ctx(int worker, void *ctx)
 {
@@ -113,7 +112,7 @@ static void *worker_ctx(int worker, void *ctx)
 
 static enum wa_result handle(struct wa_sender *s, const rd_kafka_message_t *m, void *curl)
 {
-    return stw_handle(s, curl, &bucket, m);
+    return stw_handle(s, curl, m);
 }
 
 static void started(struct wa_sender *s, void *ctx)
@@ -158,12 +157,17 @@ int main(void)
         return WA_EX_CONFIG;
     }
     stw_cfg.instance = instance;
+    char rerr[300];
+    if (stw_rates_parse(stw_cfg.number_rates, (double)stw_cfg.rate, stw_channels, stw_nchannels,
+                        stw_rates, rerr, sizeof rerr) < 0) {
+        fprintf(stderr, "config: %s\n", rerr);
+        return WA_EX_CONFIG;
+    }
     snprintf(from, sizeof from, "whatsapp:%s", wa_channel_number(stw_channels[0]));
     stw_cfg.from = from; /* the default number */
     if (!stw_store.endpoint || !stw_store.endpoint[0]) stw_store.endpoint = s3_internal;
     metrics_init();
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    stw_bucket_init(&bucket, (double)stw_cfg.rate, (double)stw_cfg.rate, wa_now_ms());
     struct wa_sender s = {.provider = "twilio",
                           .topic_status = stw_cfg.topic_status,
                           .topic_error = stw_cfg.topic_error};

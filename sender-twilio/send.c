@@ -3,7 +3,6 @@
 #include "sender_twilio.h"
 #include "wa_log.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,29 +12,35 @@ struct stw_metrics stw_m;
 /* One command's provider side. */
 struct call {
     CURL *h;
-    struct stw_bucket *bucket;
+    struct wa_sender *s; /* its lane's Postgres connection: the number's pace */
     char userpwd[256];
     const char *from; /* the channel's number, whatsapp:+E164 */
     int channel;      /* its index in stw_channels, for its health */
 };
 
-/* The workers share the bucket of the one sender number. */
-static int64_t take(struct stw_bucket *b)
-{
-    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-    pthread_mutex_lock(&mu);
-    int64_t wait = stw_bucket_take(b, wa_now_ms());
-    pthread_mutex_unlock(&mu);
-    return wait;
-}
+double stw_rates[WA_CHANNELS_MAX];
 
 static void call(void *ctx, const struct wa_outbound *o, int attempt, struct wa_outcome *oc)
 {
     struct call *c = ctx;
-    int64_t wait;
-    while ((wait = take(c->bucket)) > 0 && wa_running()) {
-        wa_metric_add(stw_m.throttled_ms, wait);
-        wa_sleep_ms(wait);
+    /* The number's next slot, shared by every instance (docs/architecture.md §4). */
+    int64_t wait_us = 0;
+    if (wa_send_pace(c->s, stw_channels[c->channel], stw_rates[c->channel], &wait_us) != WA_OK) {
+        memset(oc, 0, sizeof *oc);
+        oc->verdict = WA_VERDICT_RETRY; /* nothing left: provably not sent */
+        snprintf(oc->code, sizeof oc->code, "pacing");
+        snprintf(oc->text, sizeof oc->text, "the number's pace could not be read from Postgres");
+        return;
+    }
+    if (wait_us > 0) {
+        wa_metric_add(stw_m.throttled_ms, (wait_us + 999) / 1000);
+        wa_sleep_ms((wait_us + 999) / 1000);
+    }
+    if (!wa_running()) {
+        memset(oc, 0, sizeof *oc);
+        oc->verdict = WA_VERDICT_RETRY;
+        snprintf(oc->text, sizeof oc->text, "stopping");
+        return;
     }
     char url[1024];
     snprintf(url, sizeof url, "%s/2010-04-01/Accounts/%s/Messages.json", stw_cfg.api_base,
@@ -88,8 +93,7 @@ static int reconcile(void *ctx, const struct wa_outbound *o, int64_t since_ms,
     return found;
 }
 
-enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucket,
-                          const rd_kafka_message_t *m)
+enum wa_result stw_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t *m)
 {
     char err[512];
     struct wa_outbound o;
@@ -103,10 +107,8 @@ enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucke
     }
     enum wa_result result;
     char from[40];
-    struct call c = {.h = h,
-                     .bucket = bucket,
-                     .from = stw_from(&o, from, sizeof from),
-                     .channel = stw_channel_of(&o)};
+    struct call c = {
+        .h = h, .s = s, .from = stw_from(&o, from, sizeof from), .channel = stw_channel_of(&o)};
     if (!c.from) {
         enum wa_result r = wa_send_refuse_channel(s, m, &o, &stw_m.send, "TWILIO_WA_FROM");
         json_decref(root);
@@ -137,6 +139,9 @@ enum wa_result stw_handle(struct wa_sender *s, CURL *h, struct stw_bucket *bucke
         .max_attempts = stw_cfg.max_attempts,
         .base_ms = stw_cfg.base_ms,
         .cap_ms = stw_cfg.cap_ms,
+        /* A call, the pause and the list look-up after an unclear answer, each within its
+         * timeouts, and 5 s for pacing and the CRM. */
+        .settle_ms = 2 * (stw_cfg.connect_timeout_ms + stw_cfg.timeout_ms) + stw_cfg.base_ms + 5000,
         .call = call,
         .reconcile = reconcile,
         .m = &stw_m.send,

@@ -15,7 +15,8 @@ struct stw_config {
     const char *kafka_brokers, *database_url, *listen, *group;
     const char *topic_send, *topic_status, *topic_error, *topic_provider;
     const char *account_sid, *auth_token, *from, *api_base, *public_base_url;
-    const char *instance; /* this process's name on wa.provider (SENDER_INSTANCE) */
+    const char *instance;     /* this process's name on wa.provider (SENDER_INSTANCE) */
+    const char *number_rates; /* TWILIO_NUMBER_RATES */
     long rate, max_attempts, base_ms, cap_ms, timeout_ms, connect_timeout_ms, workers;
     long health_failures, health_heartbeat_s;
     const char *content_base; /* TWILIO_CONTENT_URL */
@@ -73,14 +74,14 @@ void stw_template_free(struct stw_template *t);
 int stw_templates_start(char *err, size_t errsz);
 void stw_templates_stop(void);
 
-/* ratelimit.c (pure): a token bucket per sender number. */
-struct stw_bucket {
-    double tokens, rate, burst;
-    int64_t last_ms;
-};
-void stw_bucket_init(struct stw_bucket *b, double rate, double burst, int64_t now_ms);
-/* Takes a token and returns 0, or returns how long to wait for one (ms). */
-int64_t stw_bucket_take(struct stw_bucket *b, int64_t now_ms);
+/* ratelimit.c (pure): each of the n channels' messages per second into rates: per_number
+ * (TWILIO_RATE_PER_SECOND), or what spec (TWILIO_NUMBER_RATES, "+E164=rate,...") gives its
+ * number. Returns -1 with err for an entry that is malformed, not one of the channels, or out of
+ * range (0.01-10000). */
+int stw_rates_parse(const char *spec, double per_number, char channels[][WA_CHANNEL_MAX], int n,
+                    double *rates, char *err, size_t errsz);
+/* Each channel's rate (index as stw_channels). */
+extern double stw_rates[WA_CHANNELS_MAX];
 
 /* health_rule.c (pure): what a send's result says of its channel's health. */
 enum stw_signal {

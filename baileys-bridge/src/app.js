@@ -4,7 +4,7 @@ import pino from 'pino';
 import { bridgeMetrics } from './metrics.js';
 import { acquireLock } from './fsutil.js';
 import { Outbox } from './outbox.js';
-import { ParkedReporter } from './parked.js';
+import { ParkedReporter, ingressDispatcher } from './parked.js';
 import { MediaCache } from './media.js';
 import { createInbound } from './handlers.js';
 import { createSender } from './sender.js';
@@ -63,14 +63,17 @@ export async function createBridge(config, opts = {}) {
 
     let inbound;
     const outboxDir = path.join(stateDir, 'outbox');
+    // An https INGRESS_URL is verified; BRIDGE_INGRESS_CA_FILE adds a CA to trust for it.
+    const dispatcher = ingressDispatcher(config.ingressCa);
+    if (dispatcher) cleanups.push(() => dispatcher.close());
     const parked = new ParkedReporter({
-      dir: outboxDir, url: `${config.ingressUrl}/api/whatsapp/baileys/parked`, secret: config.secret,
+      dir: outboxDir, url: `${config.ingressUrl}/api/whatsapp/baileys/parked`, secret: config.secret, dispatcher,
       logger: logger.child({ module: 'parked' }), metrics,
       baseBackoffMs: config.outboxBaseBackoffMs, maxBackoffMs: config.outboxMaxBackoffMs,
     });
     cleanups.push(() => parked.close());
     const outbox = new Outbox({
-      dir: outboxDir, url: `${config.ingressUrl}/api/whatsapp/baileys`, secret: config.secret,
+      dir: outboxDir, url: `${config.ingressUrl}/api/whatsapp/baileys`, secret: config.secret, dispatcher,
       logger: logger.child({ module: 'outbox' }), metrics, prepare: (e, a) => inbound.prepare(e, a),
       onParked: (name) => parked.add(name),
       baseBackoffMs: config.outboxBaseBackoffMs, maxBackoffMs: config.outboxMaxBackoffMs,
@@ -94,7 +97,8 @@ export async function createBridge(config, opts = {}) {
     const url = `http://${host}:${addr.port}`;
     if (!publicUrl) publicUrl = url;
     cleanups.push(() => new Promise((r) => { server.closeAllConnections?.(); server.close(() => r()); }));
-    logger.info({ listen: url, ingress: config.ingressUrl, loopback: config.loopback, stateDir,
+    logger.info({ listen: url, ingress: config.ingressUrl, ...(config.ingressCaFile ? { ingressCa: config.ingressCaFile } : {}),
+      loopback: config.loopback, stateDir,
       ...(config.loopback ? { loopbackSelf: `+${config.loopbackSelf}` } : {}) }, 'baileys-bridge listening');
 
     await parked.open(); // report what a previous run parked but did not report

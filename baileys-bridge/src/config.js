@@ -1,4 +1,6 @@
 // Configuration from the environment, validated once at start.
+import fs from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 // loadConfig() never throws: it returns { config, errors } so main.js can print
 // one clear line per problem and exit 78 (EX_CONFIG).
 
@@ -58,6 +60,29 @@ function parseLoopbackSelf(value, errors) {
   return digits;
 }
 
+/**
+ * BRIDGE_INGRESS_CA_FILE: PEM certificates to trust for an https INGRESS_URL besides Node's own
+ * CA list (a private CA, or the local one of scripts/tls.sh). Returns the PEM text, or null.
+ */
+function parseCaFile(value, errors) {
+  if (value === undefined || value === '') return null;
+  let pem;
+  try {
+    pem = fs.readFileSync(value, 'utf8');
+  } catch (err) {
+    errors.push(`BRIDGE_INGRESS_CA_FILE: cannot read "${value}": ${err.code || err.message}`);
+    return null;
+  }
+  try {
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no certificate');
+    new X509Certificate(pem); // the first one must parse
+  } catch {
+    errors.push(`BRIDGE_INGRESS_CA_FILE: "${value}" holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+    return null;
+  }
+  return pem;
+}
+
 export function loadConfig(env = process.env) {
   const errors = [];
   const listenRaw = env.BRIDGE_LISTEN || '127.0.0.1:3001';
@@ -68,6 +93,7 @@ export function loadConfig(env = process.env) {
   else if (secret.length < 8) errors.push('BAILEYS_WEBHOOK_SECRET: too short (at least 8 characters)');
 
   const ingressUrl = parseUrl('INGRESS_URL', env.INGRESS_URL || 'http://127.0.0.1:8080', errors);
+  const ingressCa = parseCaFile(env.BRIDGE_INGRESS_CA_FILE, errors);
   const publicUrl = env.BRIDGE_PUBLIC_URL ? parseUrl('BRIDGE_PUBLIC_URL', env.BRIDGE_PUBLIC_URL, errors) : null;
 
   let waVersion = null;
@@ -96,6 +122,8 @@ export function loadConfig(env = process.env) {
     listen,
     secret: secret || '',
     ingressUrl,
+    ingressCa, // PEM or null: trusted for ingress besides Node's CA list
+    ingressCaFile: ingressCa ? env.BRIDGE_INGRESS_CA_FILE : null,
     publicUrl, // null → derived from the actual listening address
     stateDir: env.BRIDGE_STATE_DIR || './state',
     loopback: parseFlag('BAILEYS_LOOPBACK', env.BAILEYS_LOOPBACK, errors),

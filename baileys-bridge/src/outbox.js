@@ -29,12 +29,13 @@ export class Outbox {
    * @param {string} o.dir       outbox directory (rejected/ lives inside)
    * @param {string} o.url       full ingress URL to POST to
    * @param {string} o.secret    X-BAILEYS-SECRET value
+   * @param {object} [o.dispatcher] undici dispatcher for an https ingress with its own CA
    * @param {(entry, attempt) => Promise<object>} [o.prepare] finishes entries that have `pending`
    *        (media download); returns the final entry (without `pending`)
    * @param {(name) => void} [o.onParked] called once rejected/<name> and its marker are durable
    */
-  constructor({ dir, url, secret, logger, metrics, prepare, onParked, baseBackoffMs = 500, maxBackoffMs = 30000, timeoutMs = 10000 }) {
-    Object.assign(this, { dir, url, secret, logger, metrics, prepare, onParked, baseBackoffMs, maxBackoffMs, timeoutMs });
+  constructor({ dir, url, secret, dispatcher, logger, metrics, prepare, onParked, baseBackoffMs = 500, maxBackoffMs = 30000, timeoutMs = 10000 }) {
+    Object.assign(this, { dir, url, secret, dispatcher, logger, metrics, prepare, onParked, baseBackoffMs, maxBackoffMs, timeoutMs });
     this.rejectedDir = path.join(dir, 'rejected');
     this.toReportDir = path.join(dir, TO_REPORT);
     this.chats = new Map(); // chat -> { queue: [{name, entry}], busy, timer, attempt, abort }
@@ -154,7 +155,7 @@ export class Outbox {
     c.abort = new AbortController();
     try {
       res = await postToIngress({ url: this.url, secret: this.secret, body: JSON.stringify(item.entry.payload),
-        timeoutMs: this.timeoutMs, abort: c.abort });
+        timeoutMs: this.timeoutMs, abort: c.abort, dispatcher: this.dispatcher });
     } catch (err) {
       return this.#retryLater(chat, c, err.reason);
     } finally {

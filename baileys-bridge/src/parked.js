@@ -11,12 +11,25 @@ import fsSync from 'node:fs';
 import path from 'node:path';
 import { unlinkDurable } from './fsutil.js';
 import { backoffDelay } from './backoff.js';
+import tls from 'node:tls';
+import { Agent } from 'undici';
 
 export const TO_REPORT = 'to-report';
 
+/**
+ * The HTTP client for ingress when BRIDGE_INGRESS_CA_FILE is set: an https INGRESS_URL is
+ * verified against Node's CA list plus those certificates (ca replaces the list, so both are
+ * given). The name is always checked. Without a file: undefined, fetch's default (Node's list).
+ */
+export function ingressDispatcher(caPem) {
+  if (!caPem) return undefined;
+  return new Agent({ connect: { ca: [...tls.rootCertificates, caPem] } });
+}
+
 /** POSTs a JSON body to ingress with the shared secret, ended by `abort` (shutdown) or after
- * timeoutMs. Returns { status, text }; throws with a short `reason` when no answer came. */
-export async function postToIngress({ url, secret, body, timeoutMs, abort }) {
+ * timeoutMs. Returns { status, text }; throws with a short `reason` when no answer came (a
+ * certificate ingress's does not verify against is such a case: err.cause.code says which). */
+export async function postToIngress({ url, secret, body, timeoutMs, abort, dispatcher }) {
   const timer = setTimeout(() => abort.abort(), timeoutMs);
   try {
     const res = await fetch(url, {
@@ -24,6 +37,7 @@ export async function postToIngress({ url, secret, body, timeoutMs, abort }) {
       headers: { 'content-type': 'application/json', 'x-baileys-secret': secret },
       body,
       signal: abort.signal,
+      dispatcher,
     });
     return { status: res.status, text: await res.text().catch(() => '') };
   } catch (err) {
@@ -109,8 +123,8 @@ export class ParkedReporter {
    * @param {string} o.url          ingress's POST /api/whatsapp/baileys/parked
    * @param {string} o.secret       X-BAILEYS-SECRET value
    */
-  constructor({ dir, url, secret, logger, metrics, baseBackoffMs = 500, maxBackoffMs = 30000, timeoutMs = 10000, maxBytes = REPORT_MAX_BYTES }) {
-    Object.assign(this, { dir, url, secret, logger, metrics, baseBackoffMs, maxBackoffMs, timeoutMs, maxBytes });
+  constructor({ dir, url, secret, dispatcher, logger, metrics, baseBackoffMs = 500, maxBackoffMs = 30000, timeoutMs = 10000, maxBytes = REPORT_MAX_BYTES }) {
+    Object.assign(this, { dir, url, secret, dispatcher, logger, metrics, baseBackoffMs, maxBackoffMs, timeoutMs, maxBytes });
     this.rejectedDir = path.join(dir, 'rejected');
     this.markerDir = path.join(dir, TO_REPORT);
     this.queue = [];
@@ -217,7 +231,8 @@ export class ParkedReporter {
     let res;
     this.abort = new AbortController();
     try {
-      res = await postToIngress({ url: this.url, secret: this.secret, body, timeoutMs: this.timeoutMs, abort: this.abort });
+      res = await postToIngress({ url: this.url, secret: this.secret, body, timeoutMs: this.timeoutMs, abort: this.abort,
+        dispatcher: this.dispatcher });
     } catch (err) {
       return this.#retryLater(err.reason);
     } finally {

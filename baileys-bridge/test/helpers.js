@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
+import https from 'node:https';
 import pino from 'pino';
 import { loadConfig } from '../src/config.js';
 import { createBridge } from '../src/app.js';
@@ -19,10 +20,11 @@ export async function tmpDir(t) {
 /**
  * In-process fake ingress on an ephemeral port. respond(req, body) → a status (default 204;
  * a 400 answers {"error":"bad"}) or {status, body} to choose the answer's body.
+ * tls: { cert, key } (PEM) serves HTTPS on 127.0.0.1 instead.
  */
-export async function fakeIngress(t, respond = () => 204) {
+export async function fakeIngress(t, respond = () => 204, { tls } = {}) {
   const received = [];
-  const server = http.createServer((req, res) => {
+  const handler = (req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
@@ -33,9 +35,10 @@ export async function fakeIngress(t, respond = () => 204) {
       if (status >= 200 && status < 300) received.push({ headers: req.headers, body, path: req.url });
       res.writeHead(status, { 'content-type': 'application/json' }).end(answer);
     });
-  });
+  };
+  const server = tls ? https.createServer(tls, handler) : http.createServer(handler);
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const ingress = { url: `http://127.0.0.1:${server.address().port}`, received, server, async close() {
+  const ingress = { url: `${tls ? 'https' : 'http'}://127.0.0.1:${server.address().port}`, received, server, async close() {
     server.closeAllConnections();
     await new Promise((r) => server.close(() => r()));
   } };

@@ -48,6 +48,28 @@ export async function getJSON(path, params = {}, { signal } = {}) {
   return res.json();
 }
 
+/**
+ * POST `body` as JSON to `path`. A change from the page carries X-WA-Dashboard: 1, the header the
+ * server asks of every POST made with the session cookie (a form or a script on another site
+ * cannot send it). Resolves to {status, body} for any answer but 401 (the caller tells the
+ * operator what the API said); rejects with Unauthorized after a 401 and with a TypeError when
+ * the request did not get an answer.
+ */
+export async function postJSON(path, body) {
+  const res = await fetch(new URL(path, window.location.origin), {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json', 'X-WA-Dashboard': '1' },
+    cache: 'no-store',
+    body: JSON.stringify(body),
+  });
+  if (res.status === 401) {
+    goToLogin();
+    throw new Unauthorized();
+  }
+  return { status: res.status, body: await res.json().catch(() => null) };
+}
+
 /** True for errors a caller should not report: aborted requests and the login redirect. */
 export function isQuiet(err) {
   return err instanceof Unauthorized || err?.name === 'AbortError';
@@ -58,4 +80,8 @@ export const api = {
   messages: (leadId, cursor, limit = 50, opts) =>
     getJSON(`/api/leads/${encodeURIComponent(leadId)}/messages`, { limit, cursor }, opts),
   stats: (minutes = 60, opts) => getJSON('/api/stats', { minutes }, opts),
+  templates: (opts) => getJSON('/api/templates', {}, opts),
+  preview: (leadId, { kind, channel, template }, opts) =>
+    getJSON(`/api/leads/${encodeURIComponent(leadId)}/preview`, { kind, channel, template }, opts),
+  reply: (leadId, body) => postJSON(`/api/leads/${encodeURIComponent(leadId)}/reply`, body),
 };

@@ -6,6 +6,7 @@ import { getJSON } from './api.js';
 import { LeadList } from './leads.js';
 import { Timeline } from './timeline.js';
 import { Charts } from './charts.js';
+import { ReplyBox } from './reply.js';
 import { debounce, refreshWindows } from './dom.js';
 
 const $ = (selector) => document.querySelector(selector);
@@ -38,6 +39,25 @@ const timeline = new Timeline(
     statusEl: $('#timeline-status'),
   },
   { onError: showError },
+);
+
+// The reply box under the timeline; a reply taken refreshes the timeline at once (its event
+// follows and confirms it).
+const reply = new ReplyBox(
+  {
+    formEl: $('#reply'),
+    channelEl: $('#reply-channel'),
+    kindEls: [...document.querySelectorAll('input[name=reply-kind]')],
+    templateBoxEl: $('#reply-template-box'),
+    templateEl: $('#reply-template'),
+    varsEl: $('#reply-vars'),
+    templateBodyEl: $('#reply-template-body'),
+    textEl: $('#reply-text'),
+    previewEl: $('#reply-preview'),
+    resultEl: $('#reply-result'),
+    sendBtn: $('#reply-send'),
+  },
+  { onSent: () => timeline.refreshSoon(), onError: showError },
 );
 
 const charts = new Charts(
@@ -76,12 +96,14 @@ function openFromHash() {
   if (id === null) {
     leads.select(null);
     timeline.close();
+    reply.close();
     document.body.dataset.view = 'list';
     return;
   }
   if (timeline.leadId === id) return;
   leads.select(id);
   timeline.open(id, leads.get(id));
+  reply.open(id);
   document.body.dataset.view = 'timeline';
 }
 
@@ -111,6 +133,7 @@ function dispatch(type, event) {
   if (!event || typeof event !== 'object') return;
   if (type === 'provider.health') {
     charts.noteHealth(event);
+    reply.noteEvent(); // a channel's health decides where a reply goes
     return;
   }
   if (type === 'failover') charts.refreshSoon();
@@ -118,6 +141,7 @@ function dispatch(type, event) {
   const contactId = event.contact?.id;
   if (contactId !== undefined && contactId !== null && String(contactId) === timeline.leadId) {
     timeline.onEvent(type, event);
+    reply.noteEvent();
   }
 }
 
@@ -128,6 +152,7 @@ function setLive(state) {
 }
 
 function resyncAll() {
+  reply.noteEvent();
   leads.resync();
   timeline.refreshSoon();
   charts.refreshSoon();

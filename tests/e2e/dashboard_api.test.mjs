@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import {
   sendInbound, uniquePhone, waitFor, messagesFor, env, q, sim, twilioContact, send, key, waitMessage,
-  services, stack,
+  services, stack, ageContact, simCalls, baileysContact, restartWith,
 } from './lib.mjs';
 
 const base = `http://${env.DASHBOARD_LISTEN}`;
@@ -340,4 +340,173 @@ test('live: a new message reaches a connected browser as a server-sent event', a
   assert.equal(data.provider, 'twilio');
   assert.equal(data.contact.phone, phone);
   assert.equal(data.message.text, 'live one');
+});
+
+// ---- replies from the timeline (issue #15) ---------------------------------------------------
+
+const APPOINTMENT = 'HX0123456789abcdef0123456789abcdef'; // approved in the simulator's catalogue
+
+async function preview(leadId, params = {}) {
+  const r = await get(`/api/leads/${leadId}/preview?${new URLSearchParams(params)}`);
+  assert.equal(r.status, 200, r.text);
+  return r.json;
+}
+
+async function reply(leadId, body, headers = auth) {
+  const res = await fetch(`${base}/api/leads/${leadId}/reply`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, json, text };
+}
+
+test('reply preview: the router\'s plan for the lead, inside the window, outside it, and opted out', async () => {
+  const phone = await twilioContact();
+  const lead = await leadOf(phone);
+  // Inside the window: a text goes where the contact wrote, the number named.
+  let p = await preview(lead.id, { kind: 'text' });
+  assert.deepEqual([p.outcome, p.provider, p.channel, p.code, p.to, p.replies],
+    ['send', 'twilio', `twilio:${FIRST}`, null, phone, true], JSON.stringify(p));
+  assert.match(p.reason, /reply via source/);
+  assert.ok(p.window_until_ms > Date.now() + 23 * 3600e3);
+  assert.deepEqual(p.channels.slice(0, 2), [`twilio:${FIRST}`, `twilio:${SECOND}`]);
+  // A channel named: that number, where the contact never wrote, is outside its window.
+  p = await preview(lead.id, { kind: 'text', channel: `twilio:${SECOND}` });
+  assert.deepEqual([p.outcome, p.code, p.channel], ['refused', 'outside_window', null], JSON.stringify(p));
+  // Outside the window: a text is refused (re-engagement is off in the tests); a template goes.
+  await ageContact(phone, 25);
+  p = await preview(lead.id, { kind: 'text' });
+  assert.deepEqual([p.outcome, p.code, p.outside_window], ['refused', 'outside_window', true], JSON.stringify(p));
+  assert.match(p.reason, /template required/);
+  p = await preview(lead.id, { kind: 'template', template: APPOINTMENT });
+  assert.deepEqual([p.outcome, p.provider, p.code], ['send', 'twilio', null], JSON.stringify(p));
+  // A template the catalogue has but WhatsApp rejected: refused, as the router refuses it.
+  p = await preview(lead.id, { kind: 'template', template: 'HX00000000000000000000000000000003' });
+  assert.deepEqual([p.outcome, p.code], ['refused', 'template_not_approved'], JSON.stringify(p));
+  // Opted out of the number it wrote to: nothing can be sent there.
+  const stopper = uniquePhone();
+  const r = await sim('/sim/inbound', { from: stopper, to: FIRST, body: 'STOP' });
+  assert.equal(r.status, 204, JSON.stringify(r));
+  const out = await waitFor('the opt-out on the lead', async () => {
+    const l = await leadOf(stopper);
+    return l?.optouts?.length === 1 ? l : false;
+  });
+  p = await preview(out.id, { kind: 'text' });
+  assert.deepEqual([p.outcome, p.code, p.channel], ['refused', 'opted_out', `twilio:${FIRST}`], JSON.stringify(p));
+  // Bad parameters: 400 with the reason; an unknown lead 404.
+  for (const [params, re] of [[{ kind: 'media' }, /kind/], [{ channel: 'sms:+1' }, /channel/],
+    [{ kind: 'template', template: "HX'--" }, /template/]]) {
+    const b = await get(`/api/leads/${lead.id}/preview?${new URLSearchParams(params)}`);
+    assert.equal(b.status, 400, b.text);
+    assert.match(b.json.message, re);
+  }
+  assert.equal((await get('/api/leads/999999999/preview')).status, 404);
+});
+
+test('reply preview: a contact of the Baileys session is answered there; with re-engagement on, late free text is held', async () => {
+  const phone = await baileysContact();
+  let p = await preview((await leadOf(phone)).id, { kind: 'text' });
+  // The session it wrote to, by the number the bridge reports as its own.
+  const [{ channel }] = await q(`select w.channel from contact_channels w join contacts c on c.id = w.contact_id
+    where c.phone = $1`, [phone]);
+  assert.match(channel, /^baileys/);
+  assert.deepEqual([p.outcome, p.provider, p.channel, p.failover_channel, p.reason],
+    ['send', 'baileys', channel, `twilio:${FIRST}`, 'reply via source (Baileys)'], JSON.stringify(p));
+  // The reply may name that session as the contact knows it: it is offered with the configured ones.
+  assert.ok(p.channels.includes(channel), JSON.stringify(p.channels));
+  // Templates are Twilio's only: one forced onto the Baileys session cannot go.
+  p = await preview((await leadOf(phone)).id, { kind: 'template', template: APPOINTMENT, channel });
+  assert.deepEqual([p.outcome, p.code], ['refused', 'provider_refused'], JSON.stringify(p));
+  assert.match(p.reason, /templates are sent by Twilio only/);
+  // The dashboard plans with the router's settings: with a re-engagement template configured,
+  // free text outside the window is held, not refused (only the dashboard is restarted here).
+  const late = await twilioContact();
+  await ageContact(late, 25);
+  const lead = await leadOf(late);
+  const restore = restartWith('dashboard', { REENGAGE_CONTENT_SID: 'HX00000000000000000000000000000001' });
+  try {
+    p = await waitFor('the restarted dashboard', async () => {
+      try {
+        const r = await get(`/api/leads/${lead.id}/preview?kind=text`);
+        return r.status === 200 ? r.json : false;
+      } catch {
+        return false;
+      }
+    }, { logs: ['dashboard'] });
+    assert.deepEqual([p.outcome, p.provider, p.channel, p.code, p.outside_window], ['hold', 'twilio', `twilio:${FIRST}`, null, true],
+      JSON.stringify(p));
+    assert.match(p.reason, /held until the contact replies/);
+  } finally {
+    restore();
+  }
+  await waitFor('the dashboard back', async () => {
+    try {
+      return (await get('/api/leads?limit=1')).status === 200;
+    } catch {
+      return false;
+    }
+  }, { logs: ['dashboard'] });
+});
+
+test('reply: handed to the send API and routed like any request; a repeated key sends once', async () => {
+  const phone = await twilioContact();
+  const lead = await leadOf(phone);
+  const k = crypto.randomUUID();
+  const first = await reply(lead.id, { idempotencyKey: k, type: 'text', text: 'reply from the dashboard' });
+  assert.equal(first.status, 200, first.text);
+  assert.equal(first.json.decided, true, first.text);
+  assert.deepEqual([first.json.to, first.json.provider, first.json.channel, first.json.idempotencyKey],
+    [phone, 'twilio', `twilio:${FIRST}`, `dashboard:${k}`]);
+  const again = await reply(lead.id, { idempotencyKey: k, type: 'text', text: 'reply from the dashboard' });
+  assert.equal(again.status, 200, again.text);
+  assert.equal(again.json.duplicate, true);
+  assert.equal(again.json.id, first.json.id);
+  await waitMessage(first.json.id, 'sent', (m) => ['sent', 'delivered', 'read'].includes(m.status));
+  const out = (await messagesFor(phone)).filter((m) => m.direction === 'outbound');
+  assert.deepEqual(out.map((m) => [m.body, m.idempotency_key]), [['reply from the dashboard', `dashboard:${k}`]]);
+  // The simulator got it once.
+  assert.equal((await simCalls(phone)).length, 1);
+  // A template, with its values, through the number named.
+  const t = await reply(lead.id, { idempotencyKey: crypto.randomUUID(), type: 'template', channel: `twilio:${FIRST}`,
+    template: { contentSid: APPOINTMENT, variables: { 1: 'Dana', 2: '3/12' } } });
+  assert.equal(t.status, 200, t.text);
+  assert.deepEqual([t.json.type, t.json.provider, t.json.channel], ['template', 'twilio', `twilio:${FIRST}`]);
+  // A refusal comes back as the router's decision.
+  await ageContact(phone, 25);
+  const late = await reply(lead.id, { idempotencyKey: crypto.randomUUID(), type: 'text', text: 'too late' });
+  assert.equal(late.status, 200, late.text);
+  assert.deepEqual([late.json.status, late.json.errorCode], ['failed', 'outside_window'], late.text);
+  // A body the send API would refuse is refused here, with the reason, and nothing is sent.
+  for (const [body, re] of [[{ type: 'text', text: 'x' }, /idempotencyKey/],
+    [{ idempotencyKey: crypto.randomUUID(), type: 'text', text: '   ' }, /text is required/],
+    [{ idempotencyKey: crypto.randomUUID(), type: 'text', text: 'x', to: '+15550000000' }, /unknown field to/]]) {
+    const b = await reply(lead.id, body);
+    assert.equal(b.status, 400, b.text);
+    assert.match(b.json.message, re);
+  }
+  assert.equal((await reply(999999999, { idempotencyKey: crypto.randomUUID(), type: 'text', text: 'x' })).status, 404);
+  assert.equal((await messagesFor(phone)).filter((m) => m.direction === 'outbound').length, 3);
+});
+
+test('reply: a POST riding on the session cookie needs the page\'s header and its own origin', async () => {
+  const phone = await twilioContact();
+  const lead = await leadOf(phone);
+  const cookie = (await login(token)).headers.get('set-cookie').split(';')[0];
+  const body = { idempotencyKey: crypto.randomUUID(), type: 'text', text: 'forged?' };
+  // What a form or a script on another site can send: refused, nothing sent.
+  let r = await reply(lead.id, body, { Cookie: cookie });
+  assert.equal(r.status, 403, r.text);
+  assert.equal(r.json.error, 'cross_site_refused');
+  r = await reply(lead.id, body, { Cookie: cookie, 'X-WA-Dashboard': '1', Origin: 'https://evil.example' });
+  assert.equal(r.status, 403, r.text);
+  // The template sync, the other change, is guarded the same way.
+  const sync = await fetch(`${base}/api/templates/sync`, { method: 'POST', headers: { Cookie: cookie } });
+  assert.equal(sync.status, 403);
+  assert.equal((await messagesFor(phone)).filter((m) => m.direction === 'outbound').length, 0);
+  // The page's own request.
+  r = await reply(lead.id, body, { Cookie: cookie, 'X-WA-Dashboard': '1', Origin: base });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.status === 'failed', false, r.text);
 });

@@ -257,3 +257,129 @@ test('health per channel: a chip per number, live, and why one is DOWN', async (
   await page.waitForFunction((s) => document.querySelector(s)?.dataset.state === 'UP', chip, { timeout: 40000 });
   await page.close();
 });
+
+// ---- the reply box (issue #15) ---------------------------------------------------------------
+
+const APPOINTMENT = 'HX0123456789abcdef0123456789abcdef'; // approved in the simulator's catalogue
+const outboundOf = async (phone) => (await messagesFor(phone)).filter((m) => m.direction === 'outbound');
+
+/** A lead who just wrote to the first number, open in a fresh page. */
+async function openContact({ hoursAgo } = {}) {
+  const phone = uniquePhone();
+  await sim('/sim/inbound', { from: phone, to: FIRST, body: 'can I visit tomorrow?' });
+  await waitFor('the lead', async () => (await messagesFor(phone)).length === 1);
+  if (hoursAgo) await ageContact(phone, hoursAgo);
+  const page = await loggedIn();
+  await openLead(page, phone);
+  await page.locator('#timeline .msg', { hasText: 'can I visit tomorrow?' }).waitFor({ timeout: 15000 });
+  return { page, phone };
+}
+
+async function previewSays(page, re) {
+  await page.waitForFunction((src) => new RegExp(src).test(document.querySelector('#reply-preview')?.textContent ?? ''),
+    re.source, { timeout: 15000 });
+  return page.locator('#reply-preview').innerText();
+}
+
+test('reply by text: the box says where it goes, the reply appears on the timeline live with its status', async () => {
+  const { page, phone } = await openContact();
+  assert.equal(await page.locator('#reply').isVisible(), true);
+  const said = await previewSays(page, /^Goes via/);
+  assert.match(said, /^Goes via Twilio \+1 415 523 8886: reply via source \(Twilio\) · window open, 2[34]h \d+m left\.$/);
+  assert.equal(await page.locator('#reply-send').isDisabled(), true, 'nothing to send yet');
+  await page.fill('#reply-text', 'yes, come at 10');
+  await page.click('#reply-send');
+  const result = page.locator('#reply-result');
+  await page.waitForFunction(() => /^Sent to the router/.test(document.querySelector('#reply-result').textContent), null,
+    { timeout: 15000 });
+  assert.match(await result.innerText(), /^Sent to the router: (queued|sending|sent|delivered) via Twilio \+1 415 523 8886\.$/);
+  assert.equal(await page.inputValue('#reply-text'), '', 'the box is emptied for the next message');
+  const bubble = page.locator('#timeline .msg[data-direction="outbound"]', { hasText: 'yes, come at 10' });
+  await bubble.waitFor({ timeout: 15000 });
+  assert.equal(await bubble.getAttribute('data-provider'), 'twilio');
+  await page.waitForFunction(() => ['sent', 'delivered', 'read'].includes(
+    document.querySelector('#timeline .msg[data-direction="outbound"]')?.dataset.status), null, { timeout: 15000 });
+  const [m] = await outboundOf(phone);
+  assert.equal(m.body, 'yes, come at 10');
+  assert.match(m.idempotency_key, /^dashboard:[0-9a-f-]{36}$/);
+  await shot(page, 'reply-text');
+  await page.close();
+});
+
+test('reply by template: an approved one, its values filled, shows what the contact reads and is sent', async () => {
+  const { page, phone } = await openContact();
+  await page.check('input[name=reply-kind][value=template]');
+  assert.equal(await page.locator('#reply-text').isVisible(), false);
+  // Only approved templates are offered.
+  const offered = await page.locator('#reply-template option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
+  assert.ok(offered.includes(APPOINTMENT), JSON.stringify(offered));
+  assert.ok(!offered.includes('HX00000000000000000000000000000003'), 'the rejected template is not offered');
+  await page.selectOption('#reply-template', APPOINTMENT);
+  await page.fill('#reply-vars input[data-var="1"]', 'Dana');
+  assert.equal(await page.locator('#reply-send').isDisabled(), true, 'a value is missing');
+  await page.fill('#reply-vars input[data-var="2"]', 'Tuesday');
+  assert.equal(await page.locator('#reply-template-body').innerText(), 'Hello Dana, your appointment is on Tuesday.');
+  await previewSays(page, /^Goes via Twilio \+1 415 523 8886: template via Twilio/);
+  await page.click('#reply-send');
+  await page.waitForFunction(() => /^Sent to the router/.test(document.querySelector('#reply-result').textContent), null,
+    { timeout: 15000 });
+  const [m] = await waitFor('the template in the CRM', async () => {
+    const out = await outboundOf(phone);
+    return out.length === 1 ? out : false;
+  });
+  assert.equal(m.type, 'template');
+  assert.deepEqual(m.payload.template, { contentSid: APPOINTMENT, variables: { 1: 'Dana', 2: 'Tuesday' } });
+  await page.locator(`#timeline .msg[data-message-id="${m.id}"]`).waitFor({ timeout: 15000 });
+  await shot(page, 'reply-template');
+  await page.close();
+});
+
+test('reply: a double click sends once, and the button is disabled while the reply is on its way', async () => {
+  const { page, phone } = await openContact();
+  await previewSays(page, /^Goes via/);
+  // The dashboard's answer is held back a second, so the click lands while the first is on its way.
+  let posts = 0;
+  await page.route('**/api/leads/*/reply', async (route) => {
+    posts += 1;
+    await new Promise((r) => setTimeout(r, 1000));
+    await route.continue();
+  });
+  await page.fill('#reply-text', 'only once, please');
+  await page.dblclick('#reply-send');
+  assert.equal(await page.locator('#reply-send').isDisabled(), true);
+  assert.equal(await page.locator('#reply-send').innerText(), 'Sending…');
+  await page.press('#reply-text', 'Enter'); // Enter sends too: not while one is on its way
+  await page.waitForFunction(() => /^Sent to the router/.test(document.querySelector('#reply-result').textContent), null,
+    { timeout: 15000 });
+  await page.locator('#timeline .msg[data-direction="outbound"]', { hasText: 'only once, please' }).waitFor({ timeout: 15000 });
+  await new Promise((r) => setTimeout(r, 1000)); // a second request, had there been one, would be stored by now
+  assert.equal(posts, 1);
+  assert.deepEqual((await outboundOf(phone)).map((m) => m.body), ['only once, please']);
+  assert.equal(await page.locator('#timeline .msg[data-direction="outbound"]').count(), 1);
+  await page.close();
+});
+
+test('reply outside the 24-hour window: the box asks for a template, and a template goes', async () => {
+  const { page, phone } = await openContact({ hoursAgo: 25 });
+  const said = await previewSays(page, /24-hour/);
+  assert.equal(said, 'Outside the 24-hour window: pick a template.');
+  assert.equal(await page.locator('#reply-preview').getAttribute('data-outcome'), 'refused');
+  await page.fill('#reply-text', 'hello again?');
+  assert.equal(await page.locator('#reply-send').isDisabled(), true, 'free text cannot go');
+  await shot(page, 'reply-outside-window');
+  await page.check('input[name=reply-kind][value=template]');
+  await page.selectOption('#reply-template', APPOINTMENT);
+  await page.fill('#reply-vars input[data-var="1"]', 'Noa');
+  await page.fill('#reply-vars input[data-var="2"]', 'Friday');
+  await previewSays(page, /^Goes via Twilio/);
+  assert.equal(await page.locator('#reply-send').isDisabled(), false);
+  await page.click('#reply-send');
+  await page.waitForFunction(() => /^Sent to the router/.test(document.querySelector('#reply-result').textContent), null,
+    { timeout: 15000 });
+  const out = await waitFor('the template', async () => {
+    const o = await outboundOf(phone);
+    return o.length === 1 ? o : false;
+  });
+  assert.deepEqual(out.map((m) => [m.type, m.status === 'failed']), [['template', false]]);
+  await page.close();
+});

@@ -328,3 +328,74 @@ export async function produce(topic, k, value) {
     p.stdin.end(value);
   });
 }
+
+// Pacing (pacing.test.mjs, bench/pacing.mjs).
+// Contacts who wrote to `to` (the window that lets free text go out from it).
+export async function contactsOf(to, n) {
+  const phones = Array.from({ length: n }, () => uniquePhone());
+  for (const phone of phones) {
+    const r = await sim('/sim/inbound', { from: phone, to, body: 'hello' });
+    if (r.status !== 204) throw new Error(`inbound through the simulator: ${JSON.stringify(r)}`);
+  }
+  await waitFor('the contacts in the CRM', async () =>
+    (await Promise.all(phones.map(messagesFor))).every((m) => m.length === 1));
+  return phones;
+}
+
+// The Messages API calls the simulator took for phones, sorted by when, with their From.
+export async function callsTo(phones, n, { timeoutMs = 60000 } = {}) {
+  let calls = [];
+  await waitFor(`${n} calls at the simulator`, async () => {
+    calls = (await Promise.all(phones.map(simCalls))).flat().filter((c) => c.responseStatus === 201);
+    return calls.length >= n;
+  }, { timeoutMs, everyMs: 1000 });
+  return calls.sort((a, b) => a.receivedAtMs - b.receivedAtMs);
+}
+
+// Sends a second over the whole burst, and the most in any one second.
+export function pace(calls) {
+  const t = calls.map((c) => c.receivedAtMs);
+  let most = 0;
+  for (let i = 0, j = 0; i < t.length; i++) {
+    while (t[i] - t[j] >= 1000) j++;
+    most = Math.max(most, i - j + 1);
+  }
+  return { rate: (t.length - 1) / ((t.at(-1) - t[0]) / 1000), most };
+}
+
+
+// Starts the instances of a worker and waits until each has partitions of its own and no
+// rebalance is pending (one while a burst drains would move commands between them).
+export async function startWithPartitions(names) {
+  const logOf = (name) => {
+    try {
+      return readFileSync(path.join(env.WA_STATE, 'log', `${name}.log`), 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const from = names.map((n) => logOf(n).length);
+  services('start', ...names);
+  await waitFor(`${names.join(' and ')} with partitions of their own`, async () => names.every((n, i) => {
+    const since = logOf(n).slice(from[i]);
+    const counts = [...since.matchAll(/kafka assigned partitions=(\d+)/g)].map((m) => Number(m[1]));
+    return counts.length > 0 && counts.at(-1) > 0 &&
+      !/kafka revoked/.test(since.split(/kafka assigned partitions=[1-9]/).at(-1));
+  }), { timeoutMs: 60000 });
+}
+
+// Posts every body to the send API, `width` requests at a time, as a busy app would; the ids in
+// order. Throws on any answer but 202.
+export async function sendAll(bodies, width = 16) {
+  const ids = new Array(bodies.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < bodies.length) {
+      const i = next++;
+      const r = await send(bodies[i]);
+      if (r.status !== 202) throw new Error(`send: ${r.status} ${r.text}`);
+      ids[i] = r.json.id;
+    }
+  }));
+  return ids;
+}

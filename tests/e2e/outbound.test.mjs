@@ -7,7 +7,7 @@ import path from 'node:path';
 import {
   api, send, message, waitMessage, sim, simCalls, bridge, bridgeSent, twilioContact, bothContact,
   baileysContact, key, produce, q, waitFor, sleep, services, topicRecords, uniquePhone, metric,
-  env, postBridge, counterFrom, senderTwilioUrl, metricSum, baileysUp, ageContact,
+  env, postBridge, counterFrom, senderTwilioUrl, metricSum, baileysUp, ageContact, restartWith,
 } from './lib.mjs';
 
 const TEMPLATE = 'HX0123456789abcdef0123456789abcdef';
@@ -187,7 +187,7 @@ test('no duplicates: a Kafka redelivery of the request and of the command sends 
   assert.equal((await q(`select count(*)::int n from messages where idempotency_key = $1`, [k]))[0].n, 1);
 });
 
-test('no duplicates: kill -9 of sender-twilio mid-send, then a restart, makes no second call', async () => {
+test('no duplicates: kill -9 of sender-twilio mid-send (Twilio made it), then a restart: Twilio\'s list settles it, no second call', async () => {
   const phone = await twilioContact();
   // Twilio takes it, slowly, and sends no callbacks of its own until the test asks.
   await sim('/sim/faults', { to: phone, latencyMs: 3000, count: 1 });
@@ -197,23 +197,43 @@ test('no duplicates: kill -9 of sender-twilio mid-send, then a restart, makes no
     (await q('select status from messages where id = $1', [id]))[0]?.status === 'sending');
   await waitFor('the call to reach the simulator', async () => (await simCalls(phone)).length === 1);
   services('kill9', 'sender-twilio');
-  services('start', 'sender-twilio');
-  // Twilio has no idempotency key: the restarted sender does not risk a duplicate; it records
-  // the doubt. Twilio's callbacks (which name our id) then tell what really happened.
-  await waitFor('the unknown outcome in the history', async () =>
-    (await q(`select count(*)::int n from message_statuses where message_id = $1 and status = 'unknown'`,
-      [id]))[0].n === 1, { timeoutMs: 30000 });
-  const errors = (await topicRecords('wa.error')).map((r) => JSON.parse(r.value))
-    .filter((e) => e.code === 'unknown_outcome' && e.payload?.includes(id));
-  assert.equal(errors.length, 1);
-  assert.equal((await message(id)).json.status, 'unknown');
-  await sleep(3500); // past the simulator's delayed answer
-  const calls = await simCalls(phone);
-  assert.equal(calls.length, 1);
-  // A callback from Twilio (it names our id in its URL) settles the doubt.
-  await sim('/sim/callback', { sid: calls[0].sid, status: 'delivered' });
-  const m = await waitMessage(id, 'delivered', (x) => x.status === 'delivered');
-  assert.equal(m.attempts, 1);
+  // Twilio has no idempotency key: the restarted sender finds the row mid-send and waits until
+  // an attempt begun at that claim must have ended (shorter timeouts make that 15 s here), then
+  // asks Twilio's list, which has the message: recorded as sent with Twilio's sid, not resent.
+  const restore = restartWith('sender-twilio', { TWILIO_TIMEOUT_MS: '4000', TWILIO_CONNECT_TIMEOUT_MS: '500' });
+  try {
+    const m = await waitMessage(id, 'sent, from Twilio\'s list', (x) => x.status === 'sent' && x.providerMessageId,
+      { timeoutMs: 40000 });
+    const calls = await simCalls(phone);
+    assert.equal(calls.length, 1);
+    assert.equal(m.providerMessageId, calls[0].sid);
+    assert.equal((await q(`select count(*)::int n from message_statuses where message_id = $1 and status = 'unknown'`,
+      [id]))[0].n, 0);
+  } finally {
+    restore();
+  }
+});
+
+test('no loss: sender-twilio killed after its claim, before its call: the restarted sender sends it, once', async () => {
+  const phone = await twilioContact();
+  services('stop', 'sender-twilio');
+  try {
+    const id = await sendOk({ to: phone, type: 'text', text: 'claimed, never called', idempotencyKey: key() });
+    await waitFor('the router to queue it for Twilio', async () =>
+      (await q('select status from messages where id = $1', [id]))[0]?.status === 'queued');
+    // What a sender killed between its claim and its call leaves behind, a minute ago.
+    await q(`update messages set status = 'sending', attempts = 1, updated_at = now() - interval '1 minute'
+             where id = $1`, [id]);
+    services('start', 'sender-twilio');
+    const m = await waitMessage(id, 'sent', (x) => ['sent', 'delivered', 'read'].includes(x.status), { timeoutMs: 30000 });
+    const calls = await simCalls(phone);
+    assert.equal(calls.length, 1, 'sent once');
+    assert.equal(m.providerMessageId, calls[0].sid);
+    assert.equal((await q(`select count(*)::int n from message_statuses where message_id = $1 and status = 'unknown'`,
+      [id]))[0].n, 0);
+  } finally {
+    services('start', 'sender-twilio');
+  }
 });
 
 test('backoff: 429 three times, then 201; the attempts follow 1 s, 2 s, 4 s within jitter', async () => {

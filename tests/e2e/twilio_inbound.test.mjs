@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
 import {
   sendInbound, uniquePhone, waitFor, messagesFor, topicRecords, metric, q, ingressUrl, counterFrom, routerUrl,
   inboundParams, newMessageSid, db,
@@ -127,7 +128,8 @@ test('bad input gets a clear 4xx and is counted', async () => {
   // Oversized body: 413 as soon as the announced length is seen, before the signature is looked
   // at or the body read (so the client may not even get to send it: a raw request, not fetch).
   const big = await new Promise((resolve, reject) => {
-    const req = http.request(base + '/api/whatsapp/twilio', { method: 'POST', headers: {
+    // ingress may serve HTTPS (WA_TLS=1): node trusts its CA through NODE_EXTRA_CA_CERTS.
+    const req = (base.startsWith('https:') ? https : http).request(base + '/api/whatsapp/twilio', { method: 'POST', headers: {
       'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': 'x',
       'Content-Length': String(600_000) } }, (res) => {
       resolve(res.statusCode);

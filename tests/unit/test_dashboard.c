@@ -128,12 +128,88 @@ static void test_login_throttle(void **state)
     assert_true(dash_login_wait_ms("10.9.9.9", t0 + 3010) > 0);
 }
 
+static json_t *reply(const char *body, char *err)
+{
+    return dash_reply_request(body, strlen(body), "+972501234567", err, 256);
+}
+
+/* The operator's reply becomes the send API's request, or a refusal that says why. */
+static void test_reply(void **state)
+{
+    (void)state;
+    char err[256];
+    json_t *r = reply("{\"idempotencyKey\":\"0f8fad5b-d9cb\",\"type\":\"text\",\"text\":\"hi\","
+                      "\"channel\":\"twilio:+14155238886\"}",
+                      err);
+    assert_non_null(r);
+    char *s = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(s, "{\"channel\":\"twilio:+14155238886\",\"idempotencyKey\":"
+                           "\"dashboard:0f8fad5b-d9cb\",\"text\":\"hi\",\"to\":\"+972501234567\","
+                           "\"type\":\"text\"}");
+    free(s);
+    json_decref(r);
+    r = reply(
+        "{\"idempotencyKey\":\"0f8fad5b-d9cb\",\"type\":\"template\",\"template\":"
+        "{\"contentSid\":\"HX00000000000000000000000000000002\",\"variables\":{\"1\":\"Dana\"}}}",
+        err);
+    assert_non_null(r);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(r, "template"), "variables"), "1")),
+                        "Dana");
+    json_decref(r);
+    static const char *const bad[][2] = {
+        {"[]", "JSON object"},
+        {"{\"type\":\"text\",\"text\":\"hi\"}", "idempotencyKey"},
+        {"{\"idempotencyKey\":\"not hex!\",\"type\":\"text\",\"text\":\"hi\"}", "idempotencyKey"},
+        {"{\"idempotencyKey\":\"0f8fad5b\",\"type\":\"media\",\"text\":\"hi\"}", "type"},
+        {"{\"idempotencyKey\":\"0f8fad5b\",\"type\":\"text\",\"text\":\"  \"}", "text is required"},
+        {"{\"idempotencyKey\":\"0f8fad5b\",\"type\":\"text\",\"text\":\"hi\",\"to\":\"+1\"}",
+         "unknown field to"},
+        {"{\"idempotencyKey\":\"0f8fad5b\",\"type\":\"text\",\"text\":\"hi\",\"channel\":\"sms\"}",
+         "channel"},
+        {"{\"idempotencyKey\":\"0f8fad5b\",\"type\":\"template\",\"template\":{\"contentSid\":"
+         "\"HX1\"}}",
+         "contentSid"},
+        {"{\"idempotencyKey\":\"0f8fad5b\",\"type\":\"template\",\"template\":{\"contentSid\":"
+         "\"HX00000000000000000000000000000002\",\"variables\":{\"1\":5}}}",
+         "variables.1: must be a string"},
+    };
+    /* Its length is the send API's rule (characters, not bytes): 4096 letters of Hebrew pass. */
+    char *text = malloc(4096 * 2 + 128), *p = text;
+    p += sprintf(p, "{\"idempotencyKey\":\"0f8fad5b\",\"type\":\"text\",\"text\":\"");
+    for (int i = 0; i < 4096; i++)
+        p += sprintf(p, "\u05d0");
+    strcpy(p, "\"}");
+    r = reply(text, err);
+    assert_non_null(r);
+    json_decref(r);
+    strcpy(p, "x\"}"); /* 4097 characters */
+    assert_null(reply(text, err));
+    assert_non_null(strstr(err, "text"));
+    free(text);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        assert_null(reply(bad[i][0], err));
+        assert_non_null(strstr(err, bad[i][1]));
+    }
+    int t;
+    assert_int_equal(dash_reply_kind("template", &t, err, sizeof err), 0);
+    assert_int_equal(t, 1);
+    assert_int_equal(dash_reply_kind("media", &t, err, sizeof err), -1);
+    assert_int_equal(dash_reply_channel("baileys", err, sizeof err), 0);
+    assert_int_equal(dash_reply_channel("twilio:+14155238886", err, sizeof err), 0);
+    assert_int_equal(dash_reply_channel("sms:+1", err, sizeof err), -1);
+    assert_int_equal(dash_reply_template("HX00000000000000000000000000000002", err, sizeof err), 0);
+    assert_int_equal(dash_reply_template("HX'; --", err, sizeof err), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_cursors),
         cmocka_unit_test(test_login_throttle),
+        cmocka_unit_test(test_reply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

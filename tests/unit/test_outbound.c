@@ -207,22 +207,39 @@ static void test_backoff(void **state)
     }
 }
 
-static void test_token_bucket(void **state)
+static void test_number_rates(void **state)
 {
     (void)state;
-    struct stw_bucket b;
-    stw_bucket_init(&b, 80, 80, 0);
-    for (int i = 0; i < 80; i++)
-        assert_int_equal(stw_bucket_take(&b, 0), 0);
-    int64_t wait = stw_bucket_take(&b, 0);
-    assert_in_range(wait, 12, 14); /* 1/80 s */
-    assert_int_equal(stw_bucket_take(&b, 13), 0);
-    assert_true(stw_bucket_take(&b, 13) > 0);
-    /* A second of idling refills to the burst, no more. */
-    int n = 0;
-    while (stw_bucket_take(&b, 5000) == 0)
-        n++;
-    assert_int_equal(n, 80);
+    char ch[WA_CHANNELS_MAX][WA_CHANNEL_MAX] = {"twilio:+14155238886", "twilio:+14155550199",
+                                                "twilio:+442071838750"};
+    double r[WA_CHANNELS_MAX];
+    char err[300];
+    /* Every number at TWILIO_RATE_PER_SECOND ... */
+    assert_int_equal(stw_rates_parse("", 80, ch, 3, r, err, sizeof err), 0);
+    for (int i = 0; i < 3; i++)
+        assert_true(r[i] == 80);
+    /* ... but those TWILIO_NUMBER_RATES names, in any form of the number. */
+    assert_int_equal(stw_rates_parse("+14155550199=40, whatsapp:+442071838750=0.5", 80, ch, 3, r,
+                                     err, sizeof err),
+                     0);
+    assert_true(r[0] == 80 && r[1] == 40 && r[2] == 0.5);
+    static const struct {
+        const char *spec, *why;
+    } bad[] = {
+        {"+15005550006=10", "+15005550006 is not a number of TWILIO_WA_FROM"},
+        {"+14155550199=0", "the rate must be a number of messages per second from 0.01 to 10000"},
+        {"+14155550199=fast", "the rate must be"},
+        {"+14155550199=20000", "the rate must be"},
+        {"+14155550199=nan", "the rate must be"},
+        {"+14155550199", "needs a value"},
+        {"12=4", "TWILIO_NUMBER_RATES"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        assert_int_equal(stw_rates_parse(bad[i].spec, 80, ch, 3, r, err, sizeof err), -1);
+        if (!strstr(err, bad[i].why))
+            fail_msg("%s: \"%s\" lacks \"%s\"", bad[i].spec, err, bad[i].why);
+    }
 }
 
 static struct wa_client_result answer(long status, int sent, int refused, const char *body)
@@ -500,7 +517,7 @@ int main(void)
         cmocka_unit_test(test_text_limit_counts_characters),
         cmocka_unit_test(test_ids_and_commands),
         cmocka_unit_test(test_backoff),
-        cmocka_unit_test(test_token_bucket),
+        cmocka_unit_test(test_number_rates),
         cmocka_unit_test(test_twilio_verdicts),
         cmocka_unit_test(test_twilio_form),
         cmocka_unit_test(test_twilio_find_created),

@@ -311,6 +311,12 @@ static void test_consent(void **state)
     assert_true(rtr_same_channel(&cfg, "twilio:+14155238886", "twilio"));
     assert_false(rtr_same_channel(&cfg, "twilio", "baileys"));
     struct rtr_seen bridge[] = {{"baileys:+972599999999", OPEN}};
+    /* The window too: a request naming the bare session, for a contact who wrote to the bridge
+     * as its number (and the other way round), finds the window open. */
+    assert_int_equal(rtr_window_until(bridge, 1, "baileys", &cfg, NOW), OPEN + WA_WINDOW_MS);
+    struct rtr_seen bare[] = {{"baileys", OPEN}};
+    assert_int_equal(rtr_window_until(bare, 1, "baileys:+972599999999", &cfg, NOW),
+                     OPEN + WA_WINDOW_MS);
     struct rtr_optout out_bridge[] = {{"baileys", 2}};
     p = plan_consent(NULL, 0, 1, bridge, 1, out_bridge, 1, 0, NULL, 0);
     assert_true(p.opted_out);
@@ -473,13 +479,56 @@ static void test_every_combination(void **state)
     assert_true(n > 100000);
 }
 
+/* The contact query's lists, as the router and the dashboard's preview read them. */
+static void test_contact_parse(void **state)
+{
+    (void)state;
+    struct rtr_contact c;
+    rtr_contact_parse(&c, "twilio:+14155550199=2000,baileys=1000,=5,garbage", 0, NULL,
+                      "twilio:+14155238886=7", "twilio:+14155238886,,baileys");
+    assert_int_equal(c.n_seen, 3);
+    assert_string_equal(c.seen[0].channel, "twilio:+14155550199");
+    assert_int_equal(c.seen[0].last_ms, 2000);
+    assert_string_equal(c.seen[1].channel, "baileys");
+    assert_int_equal(c.seen[1].last_ms, 1000);
+    assert_string_equal(c.seen[2].channel, ""); /* "=5": no channel, kept as the router did */
+    assert_int_equal(c.n_optouts, 1);
+    assert_string_equal(c.optouts[0].channel, "twilio:+14155238886");
+    assert_int_equal(c.optouts[0].id, 7);
+    assert_int_equal(c.n_refused, 2);
+    assert_string_equal(c.refused[1], "baileys");
+    /* No channels recorded, but the contact wrote: its provider's default channel. */
+    rtr_contact_parse(&c, NULL, 1234, "twilio", NULL, "");
+    assert_int_equal(c.n_seen, 1);
+    assert_string_equal(c.seen[0].channel, "twilio");
+    assert_int_equal(c.seen[0].last_ms, 1234);
+    assert_int_equal(c.n_optouts + c.n_refused, 0);
+    /* Never wrote. */
+    rtr_contact_parse(&c, "", 0, NULL, "", NULL);
+    assert_int_equal(c.n_seen, 0);
+    assert_int_equal(rtr_mode_of("twilio"), RTR_MODE_TWILIO);
+    assert_int_equal(rtr_mode_of("baileys"), RTR_MODE_BAILEYS);
+    assert_int_equal(rtr_mode_of("auto"), RTR_MODE_AUTO);
+    assert_int_equal(rtr_mode_of(NULL), RTR_MODE_AUTO);
+    /* The channels a request may name: one bridge without BAILEYS_CHANNELS takes any number. */
+    struct rtr_channels chans;
+    char err[200];
+    assert_int_equal(rtr_channels_load(&chans, "whatsapp:+14155238886", "", "", err, sizeof err),
+                     0);
+    assert_true(rtr_channel_known(&chans, "twilio"));
+    assert_true(rtr_channel_known(&chans, "twilio:+14155238886"));
+    assert_false(rtr_channel_known(&chans, "twilio:+14155550199"));
+    assert_true(rtr_channel_known(&chans, "baileys:+972500000001"));
+    assert_false(rtr_channel_known(&chans, "sms:+972500000001"));
+    assert_false(rtr_channel_known(&chans, ""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_config),
-        cmocka_unit_test(test_stories),
-        cmocka_unit_test(test_consent),
-        cmocka_unit_test(test_every_combination),
+        cmocka_unit_test(test_config),        cmocka_unit_test(test_stories),
+        cmocka_unit_test(test_consent),       cmocka_unit_test(test_every_combination),
+        cmocka_unit_test(test_contact_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

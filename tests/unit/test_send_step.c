@@ -19,7 +19,8 @@ struct row {
     int forced, window_open, max_attempts;
     int stop_after_call; /* the process is told to stop right after this call (0: never) */
     int stop_in_pause;   /* ... or during this backoff pause (0: never) */
-    /* Consumed in order by the steps that ask: claims (ok inflight moved done missing away) for
+    /* Consumed in order by the steps that ask: claims (ok inflight moved done missing away;
+     * inflight~ is one claimed too recently for its attempt to have surely ended) for
      * claim and reclaim; verdicts (sent retry down down! unknown failed) for call and
      * reconcile; "down!" is down with the bridge's doubt about an earlier attempt. */
     const char *answers;
@@ -48,7 +49,20 @@ static const struct row rows[] = {
     {"twilio 502 each round, reconciled each time", &TWILIO, 1, 1, 3, 0, 0,
      "ok unknown retry ok unknown sent",
      "claim call reconcile release backoff claim call reconcile sent", 0},
-    {"twilio found mid-send", &TWILIO, 1, 1, 3, 0, 0, "inflight", "claim unknown", 0},
+    /* Found mid-send (its owner was killed, or is still in it: a rebalance moved the command):
+     * once that attempt must have ended, Twilio's list says whether it made the message. */
+    {"twilio found mid-send, its list has it", &TWILIO, 1, 1, 3, 0, 0, "inflight sent",
+     "claim reconcile sent", 0},
+    {"twilio found mid-send, its list has not: sent now", &TWILIO, 1, 1, 3, 0, 0,
+     "inflight retry ok sent", "claim reconcile release backoff claim call sent", 0},
+    {"twilio found mid-send, its list unreadable", &TWILIO, 1, 1, 3, 0, 0, "inflight unknown",
+     "claim reconcile unknown", 0},
+    {"twilio found mid-send just now: wait, its owner concluded", &TWILIO, 1, 1, 3, 0, 0,
+     "inflight~ done", "claim wait claim skip", 0},
+    {"twilio found mid-send just now: wait, its owner released it", &TWILIO, 1, 1, 3, 0, 0,
+     "inflight~ ok sent", "claim wait claim call sent", 0},
+    {"twilio found mid-send just now, still so after the wait", &TWILIO, 1, 1, 3, 0, 0,
+     "inflight~ inflight sent", "claim wait claim reconcile sent", 0},
     {"twilio row is baileys'", &TWILIO, 1, 1, 3, 0, 0, "moved", "claim skip", 0},
     {"twilio already done", &TWILIO, 1, 1, 3, 0, 0, "done", "claim skip", 0},
     {"twilio no such message", &TWILIO, 1, 1, 3, 0, 0, "missing", "claim missing", 0},
@@ -92,8 +106,13 @@ static enum wa_claim claim_of(const char *t)
     static const struct {
         const char *word;
         enum wa_claim c;
-    } m[] = {{"ok", WA_CLAIM_OK},     {"inflight", WA_CLAIM_INFLIGHT}, {"moved", WA_CLAIM_MOVED},
-             {"done", WA_CLAIM_DONE}, {"missing", WA_CLAIM_MISSING},   {"away", WA_CLAIM_RETRY}};
+    } m[] = {{"ok", WA_CLAIM_OK},
+             {"inflight", WA_CLAIM_INFLIGHT},
+             {"inflight~", WA_CLAIM_INFLIGHT},
+             {"moved", WA_CLAIM_MOVED},
+             {"done", WA_CLAIM_DONE},
+             {"missing", WA_CLAIM_MISSING},
+             {"away", WA_CLAIM_RETRY}};
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
         if (strcmp(t, m[i].word) == 0) return m[i].c;
     fail_msg("not a claim answer: %s", t);
@@ -142,6 +161,7 @@ static void play(const struct row *r, int can_hold)
         case WA_STEP_RECLAIM:
             if (!next) fail_msg("%s: out of answers at %s", r->name, got);
             st.claim = claim_of(next);
+            st.inflight_settled = strcmp(next, "inflight~") != 0;
             next = strtok_r(NULL, " ", &save);
             if (st.claim == WA_CLAIM_INFLIGHT) crm_attempts = 1;
             if (st.claim == WA_CLAIM_OK) st.attempt = ++crm_attempts;
@@ -210,7 +230,7 @@ static void test_invariants(void **state)
      * number's window open or not, re-engagement on or not. */
     for (int pi = 0; pi < 2; pi++)
         for (int seq = 0; seq < 3 * 5 * 5 * 5 * 5 * 5 * 5; seq++)
-            for (int flags = 0; flags < 16; flags++) {
+            for (int flags = 0; flags < 32; flags++) {
                 const struct wa_send_policy *p = ps[pi];
                 struct wa_send_state st = {.max_attempts = 3,
                                            .window_open = !(flags & 4),
@@ -218,13 +238,21 @@ static void test_invariants(void **state)
                                            .running = 1,
                                            .forced = flags & 2};
                 int x = seq, first = 1, doubt = 0, steps = 0, calls = 0;
-                enum wa_send_step s;
+                enum wa_send_step s, prev = WA_STEP_LATER;
                 while (!final(s = wa_send_next(p, &st))) {
                     assert_true(++steps < 40);
+                    /* Twilio waits out an attempt found in flight before anything else. */
+                    if (prev == WA_STEP_CLAIM && st.claim == WA_CLAIM_INFLIGHT && !p->dedupes)
+                        assert_true(st.inflight_settled ? s == WA_STEP_RECONCILE
+                                                        : s == WA_STEP_WAIT);
                     if (s == WA_STEP_CALL) assert_false(doubt && !p->dedupes);
                     if (s == WA_STEP_RELEASE) assert_false(doubt);
                     if (s == WA_STEP_CLAIM || s == WA_STEP_RECLAIM) {
+                        /* After a wait, the owner of the attempt in flight has released the
+                         * row (queued again: it provably did not send). */
+                        if (prev == WA_STEP_WAIT) doubt = 0;
                         st.claim = first ? claims[x % 3] : WA_CLAIM_OK;
+                        st.inflight_settled = !!(flags & 16);
                         if (first) x /= 3;
                         first = 0;
                         if (st.claim == WA_CLAIM_INFLIGHT) doubt = 1;
@@ -238,8 +266,11 @@ static void test_invariants(void **state)
                         if (st.verdict == WA_VERDICT_UNKNOWN &&
                             (p->dedupes || s == WA_STEP_RECONCILE))
                             doubt = 1;
+                        /* ... and a definite answer from the list settles it. */
+                        if (s == WA_STEP_RECONCILE && st.verdict != WA_VERDICT_UNKNOWN) doubt = 0;
                         if (s == WA_STEP_CALL) calls++;
                     }
+                    prev = s;
                 }
                 stories++;
                 if (s == WA_STEP_FAIL_OVER || s == WA_STEP_OUT_OF_WINDOW || s == WA_STEP_HOLD) {

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# sender.sh - `make bench-sender`: one sender process's capacity with pacing lifted, and the CPU
+# each process spends per message (bench/sender.mjs); then the send request -> provider latency
+# at RATE/s for SECS s (bench/outbound.mjs). BEFORE=<commit> builds that commit too and runs
+# both measurements for each build, side by side in one run. Writes bench/REPORT-sender-<date>.txt.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+# The bridge's own send pacing (5/s by default) would otherwise be what is measured; a killed
+# bridge is trusted again after 1 s.
+export BRIDGE_SEND_RATE=${BRIDGE_SEND_RATE:-100000} BAILEYS_DOWN_HOLD_S=1 BAILEYS_HEALTH_DOWN_INTERVAL_S=1
+command -v pidstat >/dev/null || { echo "pidstat missing: run 'make install' (sysstat)" >&2; exit 1; }
+RATE=${RATE:-200} SECS=${SECS:-20}
+variants="this=$root/build/bin"
+if [ -n "${BEFORE:-}" ]; then
+    dir=$WA_STATE/build-$BEFORE
+    if [ ! -x "$dir/build/bin/sender-twilio" ]; then
+        rm -rf "$dir" && mkdir -p "$dir"
+        git -C "$root" archive "$BEFORE" | tar -x -C "$dir"
+        make -C "$dir" build >/dev/null
+    fi
+    variants="before=$dir/build/bin after=$root/build/bin"
+    # Each build on its own schema: sql/0013 drops an index the claim used to scan (the one
+    # schema difference since the builds this was written against; set SQL_before/SQL_after
+    # for others).
+    export SQL_before=${SQL_before-"CREATE INDEX IF NOT EXISTS messages_sending ON messages (updated_at) WHERE status IN ('queued', 'sending')"}
+    export SQL_after=${SQL_after-"DROP INDEX IF EXISTS messages_sending"}
+fi
+export VARIANTS=${VARIANTS:-$variants}
+bench_up
+report=$(bench_report sender)
+{
+    bench_header "sender capacity benchmark" \
+        "make bench-sender  (BEFORE=${BEFORE:-} N=${N:-5000} ROUNDS=${ROUNDS:-1} CONTACTS=${CONTACTS:-300} RATE=$RATE SECS=$SECS${SENDER_WORKERS:+ SENDER_WORKERS=$SENDER_WORKERS})"
+    echo "$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet || echo ' (with uncommitted changes)'); variants: $VARIANTS"
+    [ -z "${SQL_before:-}${SQL_after:-}" ] || echo "before each build's runs: before: ${SQL_before:-}; after: ${SQL_after:-}"
+    echo "everything (the simulators, ingress, router, senders, bridge, Kafka, Postgres with fsync on) shares this machine"
+    echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo
+    node "$root/bench/sender.mjs"
+    echo
+    # Twilio's per-number pacing (80/s by default) is lifted: one number would cap the Twilio half.
+    for v in $VARIANTS; do
+        sql_var=SQL_${v%%=*}
+        [ -z "${!sql_var:-}" ] || psql -q "$DATABASE_URL" -c "${!sql_var}"
+        echo "---- ${v%%=*}: send request -> provider call at ${RATE}/s for ${SECS} s, both senders of this build, pacing lifted"
+        WA_BIN_DIR=${v#*=} TWILIO_RATE_PER_SECOND=10000 "$root/scripts/services.sh" stop sender-twilio sender-baileys >/dev/null
+        WA_BIN_DIR=${v#*=} TWILIO_RATE_PER_SECOND=10000 "$root/scripts/services.sh" start sender-twilio sender-baileys >/dev/null
+        RATES=$RATE SECS=$SECS RUNS=0 node "$root/bench/outbound.mjs"
+    done
+    echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+} 2>&1 | tee "$report"
+echo "report: $report"

@@ -1,0 +1,122 @@
+/* reply.c - the operator's reply from the page, checked and turned into the send API's request
+ * (ingress/README.md, "POST /api/whatsapp/send"); pure, unit-tested and fuzzed. The dashboard
+ * sends nothing itself: ingress takes the request and the router routes it like any other. */
+#include "dash.h"
+#include "wa_channel.h"
+#include "wa_outbound.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The page's key: what crypto.randomUUID() makes (or a fallback of the same alphabet). */
+static int key_valid(const char *k)
+{
+    size_t n = strlen(k);
+    return n >= 8 && n <= DASH_REPLY_KEY_MAX && strspn(k, "0123456789abcdefABCDEF-") == n;
+}
+
+static int sid_valid(const char *s)
+{
+    return strlen(s) == 34 && strncmp(s, "HX", 2) == 0 && strspn(s + 2, "0123456789abcdef") == 32;
+}
+
+/* A channel the send API takes: a bare provider, or "<provider>:+E164". */
+static int channel_valid(const char *c)
+{
+    char provider[16];
+    if (strlen(c) >= WA_CHANNEL_MAX || wa_channel_parse(c, provider, sizeof provider) < 0) return 0;
+    return strcmp(provider, "twilio") == 0 || strcmp(provider, "baileys") == 0;
+}
+
+static json_t *fail(json_t *root, char *err, size_t errsz, const char *what)
+{
+    snprintf(err, errsz, "%s", what);
+    json_decref(root);
+    return NULL;
+}
+
+int dash_reply_kind(const char *s, int *is_template, char *err, size_t errsz)
+{
+    if (!s || strcmp(s, "text") == 0) {
+        *is_template = 0;
+        return 0;
+    }
+    if (strcmp(s, "template") == 0) {
+        *is_template = 1;
+        return 0;
+    }
+    snprintf(err, errsz, "kind must be text or template");
+    return -1;
+}
+
+int dash_reply_channel(const char *s, char *err, size_t errsz)
+{
+    if (!s || !*s || channel_valid(s)) return 0;
+    snprintf(err, errsz, "channel must be twilio, baileys, or one of their numbers (twilio:+E164)");
+    return -1;
+}
+
+int dash_reply_template(const char *s, char *err, size_t errsz)
+{
+    if (!s || !*s || sid_valid(s)) return 0;
+    snprintf(err, errsz, "template must be a Content SID (HX and 32 hexadecimal digits)");
+    return -1;
+}
+
+json_t *dash_reply_request(const char *body, size_t len, const char *to, char *err, size_t errsz)
+{
+    json_error_t je;
+    json_t *in = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(in)) return fail(in, err, errsz, "the body must be a JSON object");
+    const char *k;
+    json_t *v;
+    json_object_foreach(in, k, v)
+    {
+        if (strcmp(k, "idempotencyKey") != 0 && strcmp(k, "type") != 0 && strcmp(k, "text") != 0 &&
+            strcmp(k, "template") != 0 && strcmp(k, "channel") != 0) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "unknown field %.80s", k);
+            return fail(in, err, errsz, msg);
+        }
+    }
+    const char *key = json_string_value(json_object_get(in, "idempotencyKey"));
+    if (!key || !key_valid(key))
+        return fail(in, err, errsz,
+                    "idempotencyKey is required: the page's random id (8 to 64 of 0-9, a-f, -)");
+    const char *type = json_string_value(json_object_get(in, "type"));
+    int is_template;
+    if (!type || dash_reply_kind(type, &is_template, err, errsz) < 0)
+        return fail(in, err, errsz, "type must be text or template");
+    json_t *ch = json_object_get(in, "channel");
+    const char *channel = json_string_value(ch);
+    if (ch && !json_is_null(ch) && (!channel || (channel[0] && !channel_valid(channel))))
+        return fail(in, err, errsz,
+                    "channel must be twilio, baileys, or one of their numbers (twilio:+E164)");
+    json_t *text = json_object_get(in, "text"), *tpl = json_object_get(in, "template");
+    if (is_template ? text != NULL : tpl != NULL)
+        return fail(in, err, errsz,
+                    is_template ? "a template reply has no text: its body is the template's"
+                                : "a text reply has no template");
+    const char *t = json_string_value(text);
+    if (!is_template && (!t || strspn(t, " \t\r\n") == strlen(t)))
+        return fail(in, err, errsz, "text is required, and not only spaces");
+    char full_key[DASH_REPLY_KEY_MAX + 16];
+    snprintf(full_key, sizeof full_key, "dashboard:%s", key);
+    json_t *out = json_pack("{s:s, s:s, s:s}", "to", to, "type", type, "idempotencyKey", full_key);
+    if (channel && channel[0]) json_object_set_new(out, "channel", json_string(channel));
+    json_object_set(out, is_template ? "template" : "text", is_template ? tpl : text);
+    json_decref(in);
+    /* The rest (the text's length, the template's shape) is the send API's to judge, by its own
+     * validator: a reply refused here is one ingress would refuse, with the same words. */
+    char *s = json_dumps(out, JSON_COMPACT);
+    struct wa_outbound o;
+    json_t *ok = s ? wa_outbound_decode(s, strlen(s), WA_OUT_API, &o, err, errsz) : NULL;
+    free(s);
+    if (!ok) {
+        json_decref(out);
+        return NULL;
+    }
+    json_decref(ok);
+    return out;
+}
