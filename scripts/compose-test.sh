@@ -15,7 +15,10 @@
 # WA_COMPOSE_NETWORK=bridge runs the shipped file as it is instead (its own network, published
 # ports through docker-proxy; works with dockerd --bridge=none too: compose creates the network).
 #
-# Environment: WA_COMPOSE_PORT_BASE (61000), WA_COMPOSE_NETWORK (host), WA_COMPOSE_KEEP=1 (leave the deployment up),
+# WA_COMPOSE_KAFKA_NODES=3 (bridge network only) adds the profile kafka-cluster: three brokers,
+# replication 3, min.insync.replicas 2, as deploy/kafka-cluster.env sets them.
+#
+# Environment: WA_COMPOSE_PORT_BASE (61000), WA_COMPOSE_NETWORK (host), WA_COMPOSE_KAFKA_NODES (1), WA_COMPOSE_KEEP=1 (leave the deployment up),
 # WA_COMPOSE_TIMEOUT (300 s for the deployment to become healthy), WA_BASE_CACHE (the base
 # image's rootfs tarball, /var/tmp/wa-compose/debian-bookworm-minbase.tar).
 set -euo pipefail
@@ -35,6 +38,12 @@ log() { printf '[compose-test +%ss] %s\n' "$SECONDS" "$*" >&2; }
 die() { printf '[compose-test] ERROR: %s\n' "$*" >&2; exit 1; }
 
 case $NETWORK in host|bridge) ;; *) die "WA_COMPOSE_NETWORK: host or bridge, not '$NETWORK'" ;; esac
+KAFKA_NODES=${WA_COMPOSE_KAFKA_NODES:-1}
+case $NETWORK/$KAFKA_NODES in
+    */1|bridge/3) ;;
+    host/3) die "WA_COMPOSE_KAFKA_NODES=3 needs WA_COMPOSE_NETWORK=bridge (three brokers on one host network would share ports)" ;;
+    *) die "WA_COMPOSE_KAFKA_NODES: 1 or 3, not '$KAFKA_NODES'" ;;
+esac
 
 [ "$(id -u)" -eq 0 ] || die "run as root (dockerd, debootstrap and the containers' volumes need it)"
 for c in docker docker-compose dockerd debootstrap node ss curl python3; do
@@ -71,6 +80,12 @@ export BAILEYS_LOOPBACK=1
 export BAILEYS_WEBHOOK_SECRET=sim-bridge-secret-not-for-production
 export SEND_API_TOKEN=sim-send-token-not-for-production
 export DASHBOARD_TOKEN=sim-dashboard-token-not-for-production
+if [ "$KAFKA_NODES" = 3 ]; then
+    export COMPOSE_PROFILES=sim,kafka-cluster
+    export KAFKA_QUORUM_VOTERS=1@kafka:$KAFKA_CONTROLLER_PORT,2@kafka-2:$KAFKA_CONTROLLER_PORT,3@kafka-3:$KAFKA_CONTROLLER_PORT
+    export KAFKA_BROKERS=kafka:$KAFKA_PORT,kafka-2:$KAFKA_PORT,kafka-3:$KAFKA_PORT
+    export KAFKA_REPLICATION_FACTOR=3 KAFKA_MIN_INSYNC_REPLICAS=2
+fi
 # A small broker: the machine is shared.
 export KAFKA_HEAP_OPTS="-Xms256m -Xmx256m"
 
