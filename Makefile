@@ -182,6 +182,7 @@ test: install
 	$(MAKE) fuzz-replay
 	$(MAKE) compose-check
 	$(MAKE) e2e
+	$(MAKE) compose-test
 
 bench: install build
 	bench/run.sh
