@@ -29,6 +29,12 @@
  * read again: a seek waits for the fetcher, and one that times out may let older records
  * through). */
 #define CHAIN_MAX 8
+/* The lanes are split among up to this many pools, each with its own consumer (its own
+ * partitions), its own batches and its own lanes. A batch waits for its longest chain, and a
+ * chain can be long: a command backing off after 429s or 5xx pauses up to SENDER_BACKOFF_CAP_MS
+ * between its attempts. That stalls its pool's partitions only: the other pools' contacts go on.
+ * (With one pool, one contact's storm held every other contact of the instance for minutes.) */
+#define POOLS_MAX 4
 
 struct batch {
     rd_kafka_message_t *ms[BATCH_MAX];
@@ -44,6 +50,7 @@ struct pool {
     pthread_mutex_t mu;
     pthread_cond_t more, ended; /* a chain to take; the batch's last chain ended */
     int nchains, taken, finished, closing;
+    pthread_t thread; /* its consumer's */
 };
 
 struct lane {
@@ -201,6 +208,19 @@ static void *consume(void *arg)
     return NULL;
 }
 
+/* Stops a pool's consumer thread (when it was started) and then its lanes. */
+static void pool_stop(struct pool *p, int consuming)
+{
+    if (consuming)
+        pthread_join(p->thread, NULL);
+    else
+        wa_kafka_consumer_close(p->consumer);
+    pthread_mutex_lock(&p->mu);
+    p->closing = 1;
+    pthread_cond_broadcast(&p->more);
+    pthread_mutex_unlock(&p->mu);
+}
+
 int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
 {
     char err[512];
@@ -216,17 +236,22 @@ int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
         wa_error("%s", err);
         return WA_EX_TEMPFAIL;
     }
-    struct pool *p = wa_xcalloc(1, sizeof *p);
-    p->u = u;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->more, NULL);
-    pthread_cond_init(&p->ended, NULL);
+    int npools = n < POOLS_MAX ? n : POOLS_MAX;
+    struct pool *pools = wa_xcalloc((size_t)npools, sizeof *pools);
     const char *topics[] = {u->topic};
     long max_poll = u->max_handle_ms > 0 ? u->max_handle_ms * CHAIN_MAX + 60000 : 0;
-    p->consumer = wa_kafka_consumer_new(u->brokers, u->group, topics, 1, max_poll, err, sizeof err);
-    if (!p->consumer) {
-        fprintf(stderr, "config: kafka: %s\n", err);
-        return WA_EX_CONFIG;
+    for (int k = 0; k < npools; k++) {
+        struct pool *p = &pools[k];
+        p->u = u;
+        pthread_mutex_init(&p->mu, NULL);
+        pthread_cond_init(&p->more, NULL);
+        pthread_cond_init(&p->ended, NULL);
+        p->consumer =
+            wa_kafka_consumer_new(u->brokers, u->group, topics, 1, max_poll, err, sizeof err);
+        if (!p->consumer) {
+            fprintf(stderr, "config: kafka: %s\n", err);
+            return WA_EX_CONFIG;
+        }
     }
     /* Health first (sender-baileys probes its bridges): the routers learn it is up while the
      * lanes connect to Postgres, not a second later. */
@@ -246,7 +271,7 @@ int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
             l->s.claims = &claims;
             l->s.results = &results;
         }
-        l->p = p;
+        l->p = &pools[i % npools];
         l->ctx = u->worker_ctx ? u->worker_ctx(i, u->ctx) : u->ctx;
         /* Postgres may still be starting: wait for it rather than crash-loop. */
         while (wa_running() &&
@@ -258,33 +283,27 @@ int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
         atomic_fetch_add(&lanes_ready, 1);
     }
     int started = 0, consuming = 0;
-    pthread_t consumer;
     for (; started < n && wa_running(); started++)
         pthread_create(&ls[started].thread, NULL, lane_main, &ls[started]);
-    if (wa_running()) consuming = pthread_create(&consumer, NULL, consume, p) == 0;
-    wa_info("consuming %s as group %s with %d lanes, batches of up to %d commands "
+    for (; consuming < npools && wa_running(); consuming++)
+        if (pthread_create(&pools[consuming].thread, NULL, consume, &pools[consuming]) != 0) break;
+    wa_info("consuming %s as group %s with %d lanes in %d pools, batches of up to %d commands "
             "max_poll_interval_ms=%ld",
-            u->topic, u->group, n, BATCH_MAX, max_poll > 0 ? max_poll : 300000L);
+            u->topic, u->group, n, npools, BATCH_MAX, max_poll > 0 ? max_poll : 300000L);
 
     /* Every delivery report is served here: the lanes sleep until theirs is in. */
     wa_kafka_serve(s->producer);
 
     wa_info("stopping");
     if (u->stopping) u->stopping(u->ctx);
-    if (consuming)
-        pthread_join(consumer, NULL);
-    else
-        wa_kafka_consumer_close(p->consumer);
-    pthread_mutex_lock(&p->mu);
-    p->closing = 1;
-    pthread_cond_broadcast(&p->more);
-    pthread_mutex_unlock(&p->mu);
+    for (int k = 0; k < npools; k++)
+        pool_stop(&pools[k], k < consuming);
     for (int i = 0; i < started; i++)
         pthread_join(ls[i].thread, NULL);
     for (int i = started; i < n; i++)
         wa_pg_close(&ls[i].s.pg);
     free(ls);
-    free(p);
+    free(pools);
     wa_kafka_producer_close(s->producer, 5000);
     MHD_stop_daemon(admin);
     return wa_kafka_fatal() ? 1 : 0;

@@ -364,8 +364,9 @@ export function pace(calls) {
 }
 
 
-// Starts the instances of a worker and waits until each has partitions of its own and no
-// rebalance is pending (one while a burst drains would move commands between them).
+// Starts the instances of a worker and waits until each has partitions of its own and the group
+// has been quiet for 3 s (no assignment or revoke logged: a rebalance while a burst drains would
+// move commands between them). Each instance runs several consumers, each logging its own.
 export async function startWithPartitions(names) {
   const logOf = (name) => {
     try {
@@ -376,12 +377,15 @@ export async function startWithPartitions(names) {
   };
   const from = names.map((n) => logOf(n).length);
   services('start', ...names);
-  await waitFor(`${names.join(' and ')} with partitions of their own`, async () => names.every((n, i) => {
-    const since = logOf(n).slice(from[i]);
-    const counts = [...since.matchAll(/kafka assigned partitions=(\d+)/g)].map((m) => Number(m[1]));
-    return counts.length > 0 && counts.at(-1) > 0 &&
-      !/kafka revoked/.test(since.split(/kafka assigned partitions=[1-9]/).at(-1));
-  }), { timeoutMs: 60000 });
+  await waitFor(`${names.join(' and ')} with partitions of their own`, async () => {
+    let last = 0;
+    for (const [i, n] of names.entries()) {
+      const events = [...logOf(n).slice(from[i]).matchAll(/^(\S+) .*kafka (assigned|revoked) partitions=(\d+)/gm)];
+      if (!events.some((m) => m[2] === 'assigned' && Number(m[3]) > 0)) return false;
+      last = Math.max(last, ...events.map((m) => Date.parse(m[1])));
+    }
+    return Date.now() - last >= 3000;
+  }, { timeoutMs: 60000, everyMs: 500 });
 }
 
 // Posts every body to the send API, `width` requests at a time, as a busy app would; the ids in
