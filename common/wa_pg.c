@@ -112,6 +112,15 @@ PGresult *wa_pg_exec(struct wa_pg *pg, const char *name, int nparams, const char
     }
     PGresult *r = PQexecPrepared(pg->conn, name, nparams, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
+    /* A connection Postgres closed while it sat idle (a restart: "terminating connection due to
+     * administrator command", read as the answer) ran nothing: once more on a new one. */
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    if (st == PGRES_FATAL_ERROR && state && strcmp(state, "57P01") == 0 &&
+        PQstatus(pg->conn) != CONNECTION_OK && wa_pg_ok(pg)) {
+        PQclear(r);
+        r = PQexecPrepared(pg->conn, name, nparams, params, NULL, NULL, 0);
+        st = PQresultStatus(r);
+    }
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
         *res = WA_OK;
         return r;
@@ -210,9 +219,12 @@ static PGresult *next_result(PGconn *c)
     return r;
 }
 
-enum wa_result wa_pg_pipeline_tx(struct wa_pg *pg, struct wa_pg_call *calls, size_t n, char *errbuf,
-                                 size_t errsz)
+/* One try of wa_pg_pipeline_tx; *stale: it failed at BEGIN and the connection is gone, so
+ * nothing ran (the server had closed it while it sat idle). */
+static enum wa_result pipeline_once(struct wa_pg *pg, struct wa_pg_call *calls, size_t n,
+                                    char *errbuf, size_t errsz, int *stale)
 {
+    *stale = 0;
     for (size_t i = 0; i < n; i++) {
         calls[i].result = NULL;
         calls[i].res = WA_OK;
@@ -247,6 +259,7 @@ enum wa_result wa_pg_pipeline_tx(struct wa_pg *pg, struct wa_pg_call *calls, siz
                                   : calls[k - 1].stmt,
                      r ? PQresultErrorMessage(r) : PQerrorMessage(c));
             if (k >= 1 && k <= n) calls[k - 1].res = tx;
+            if (k == 0 && PQstatus(c) != CONNECTION_OK) *stale = 1;
         }
         if (ok && k >= 1 && k <= n) {
             calls[k - 1].result = r;
@@ -280,6 +293,18 @@ enum wa_result wa_pg_pipeline_tx(struct wa_pg *pg, struct wa_pg_call *calls, siz
         while (l && errbuf[l - 1] == '\n')
             errbuf[--l] = '\0';
     }
+    return tx;
+}
+
+enum wa_result wa_pg_pipeline_tx(struct wa_pg *pg, struct wa_pg_call *calls, size_t n, char *errbuf,
+                                 size_t errsz)
+{
+    int stale;
+    enum wa_result tx = pipeline_once(pg, calls, n, errbuf, errsz, &stale);
+    /* A connection Postgres closed while it sat idle (a restart) fails its first use before
+     * anything runs: once more on a new one, rather than a retry pause for the caller. */
+    if (tx == WA_RETRY && stale && wa_pg_ok(pg))
+        tx = pipeline_once(pg, calls, n, errbuf, errsz, &stale);
     return tx;
 }
 

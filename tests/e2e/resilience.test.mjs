@@ -5,8 +5,10 @@ import {
   sendInbound, uniquePhone, waitFor, messagesFor, q, services, stack, inboundParams, ingressUrl, db,
   twilioContact, send, simCalls, waitMessage, key, sleep, inboundBarrier, counterFrom, senderTwilioUrl,
   topicRecords, sim, baileysUp, baileysContact, bothContact, restartWith, bridge, bridgeSent, bridgeUrl, message,
-  senderBaileysUrl,
+  senderBaileysUrl, env,
 } from './lib.mjs';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 
 // The contact's rows other than the barrier's.
 async function rowsBefore(phone, barrierSid) {
@@ -223,4 +225,30 @@ test('a stalled database never stalls webhooks: the send API waits for the CRM, 
   // After a stall the CRM is asked again a few seconds later.
   await waitFor('the send API to read the CRM again', async () => (await message(sent.json.id)).status === 200,
     { timeoutMs: 15000 });
+});
+
+test('after a Postgres restart, the senders replace their idle connections at once: no send waits on a dead one', async () => {
+  const contacts = [];
+  for (let i = 0; i < 8; i++) contacts.push(await twilioContact());
+  // Every lane of sender-twilio has been connected; a restart closes all those connections.
+  const log = path.join(env.WA_STATE, 'log', 'sender-twilio.log');
+  stack('pg-stop');
+  stack('pg-start');
+  const from = readFileSync(log, 'utf8').length;
+  const ids = [];
+  for (const [i, to] of contacts.entries()) {
+    const r = await send({ to, type: 'text', text: `after the restart ${i}`, idempotencyKey: key() });
+    assert.equal(r.status, 202, r.text);
+    ids.push(r.json.id);
+  }
+  for (const id of ids) {
+    await waitMessage(id, 'sent after the restart', (m) => ['sent', 'delivered', 'read'].includes(m.status),
+      { timeoutMs: 30000 });
+  }
+  // A statement on a connection Postgres had closed is tried again on a new one, not failed:
+  // before, each lane's first statement failed ("terminating connection due to administrator
+  // command") and its command waited for the loop's retry pause.
+  const since = readFileSync(log, 'utf8').slice(from);
+  assert.doesNotMatch(since, /terminating connection due to administrator command/, since.split('\n')
+    .filter((l) => /FATAL/.test(l)).slice(0, 3).join('\n'));
 });
