@@ -45,8 +45,22 @@ int wa_pg_connect(struct wa_pg *pg, const char *url, const struct wa_pg_stmt *st
     return open_conn(pg, errbuf, errsz);
 }
 
+/* Between statements the server has nothing to say to us (no LISTEN here): an idle connection
+ * with something to read is one it has closed (a restart sends "terminating connection due to
+ * administrator command", then the end of the stream). */
+static int closed_while_idle(PGconn *c)
+{
+    struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+    return pfd.fd >= 0 && PQtransactionStatus(c) == PQTRANS_IDLE && poll(&pfd, 1, 0) > 0;
+}
+
 int wa_pg_ok(struct wa_pg *pg)
 {
+    /* Replaced before a statement is run on it and fails. */
+    if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK && closed_while_idle(pg->conn)) {
+        PQfinish(pg->conn);
+        pg->conn = NULL;
+    }
     if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK) return 1;
     char err[512];
     if (open_conn(pg, err, sizeof err) < 0) {
@@ -112,15 +126,6 @@ PGresult *wa_pg_exec(struct wa_pg *pg, const char *name, int nparams, const char
     }
     PGresult *r = PQexecPrepared(pg->conn, name, nparams, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
-    /* A connection Postgres closed while it sat idle (a restart: "terminating connection due to
-     * administrator command", read as the answer) ran nothing: once more on a new one. */
-    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-    if (st == PGRES_FATAL_ERROR && state && strcmp(state, "57P01") == 0 &&
-        PQstatus(pg->conn) != CONNECTION_OK && wa_pg_ok(pg)) {
-        PQclear(r);
-        r = PQexecPrepared(pg->conn, name, nparams, params, NULL, NULL, 0);
-        st = PQresultStatus(r);
-    }
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
         *res = WA_OK;
         return r;
@@ -219,12 +224,9 @@ static PGresult *next_result(PGconn *c)
     return r;
 }
 
-/* One try of wa_pg_pipeline_tx; *stale: it failed at BEGIN and the connection is gone, so
- * nothing ran (the server had closed it while it sat idle). */
-static enum wa_result pipeline_once(struct wa_pg *pg, struct wa_pg_call *calls, size_t n,
-                                    char *errbuf, size_t errsz, int *stale)
+enum wa_result wa_pg_pipeline_tx(struct wa_pg *pg, struct wa_pg_call *calls, size_t n, char *errbuf,
+                                 size_t errsz)
 {
-    *stale = 0;
     for (size_t i = 0; i < n; i++) {
         calls[i].result = NULL;
         calls[i].res = WA_OK;
@@ -259,7 +261,6 @@ static enum wa_result pipeline_once(struct wa_pg *pg, struct wa_pg_call *calls, 
                                   : calls[k - 1].stmt,
                      r ? PQresultErrorMessage(r) : PQerrorMessage(c));
             if (k >= 1 && k <= n) calls[k - 1].res = tx;
-            if (k == 0 && PQstatus(c) != CONNECTION_OK) *stale = 1;
         }
         if (ok && k >= 1 && k <= n) {
             calls[k - 1].result = r;
@@ -293,18 +294,6 @@ static enum wa_result pipeline_once(struct wa_pg *pg, struct wa_pg_call *calls, 
         while (l && errbuf[l - 1] == '\n')
             errbuf[--l] = '\0';
     }
-    return tx;
-}
-
-enum wa_result wa_pg_pipeline_tx(struct wa_pg *pg, struct wa_pg_call *calls, size_t n, char *errbuf,
-                                 size_t errsz)
-{
-    int stale;
-    enum wa_result tx = pipeline_once(pg, calls, n, errbuf, errsz, &stale);
-    /* A connection Postgres closed while it sat idle (a restart) fails its first use before
-     * anything runs: once more on a new one, rather than a retry pause for the caller. */
-    if (tx == WA_RETRY && stale && wa_pg_ok(pg))
-        tx = pipeline_once(pg, calls, n, errbuf, errsz, &stale);
     return tx;
 }
 

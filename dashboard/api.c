@@ -236,8 +236,9 @@ static PGresult *query(const char *stmt, int n, const char *const *p, unsigned *
     struct wa_pg *pg = take();
     enum wa_result res = WA_RETRY;
     PGresult *q = pg->conn ? wa_pg_exec(pg, stmt, n, p, &res, err, errsz) : NULL;
-    /* A pooled connection a Postgres restart broke fails its first query; wa_pg_exec reconnects
-     * on the next call. Once more, so the operator never sees that as an error. */
+    /* A connection the server closed while it sat idle is replaced before use (wa_pg_ok). One
+     * lost while the query ran fails it: the dashboard only reads, so it asks once more, on a new
+     * connection, and the operator never sees that as an error. */
     if (!q && pg->conn && res == WA_RETRY && PQstatus(pg->conn) != CONNECTION_OK)
         q = wa_pg_exec(pg, stmt, n, p, &res, err, errsz);
     give(pg);
