@@ -130,6 +130,29 @@ enum rtr_mode rtr_mode_of(const char *s);
 /* A contact as the CRM's contact queries aggregate it (the router's outbound_contact, the
  * dashboard's reply preview): the plan's inputs about that contact. */
 #define RTR_SEEN_MAX (2 * WA_CHANNELS_MAX + 2)
+
+/* The settings the plan is made with, as entries of a service's configuration table
+ * (wa_config.h): the router's, and the dashboard's reply preview, which must plan alike. Each
+ * argument is the const char * that receives the value. */
+// clang-format off
+#define RTR_PLAN_CFG(mode, twilio_from, baileys_channels, failover_to, reengage_sid)             \
+    {"WHATSAPP_PROVIDER", "auto", WA_CFG_ENUM, 0, 0, "auto|twilio|baileys",                    \
+     "provider choice for outbound messages", &(mode), NULL},                                   \
+    {"TWILIO_WA_FROM", "", WA_CFG_STR, 0, 0, NULL,                                              \
+     "Twilio's WhatsApp numbers, comma-separated; the first takes over from Baileys",           \
+     &(twilio_from), NULL},                                                                     \
+    {"BAILEYS_CHANNELS", "", WA_CFG_STR, 0, 0, NULL,                                            \
+     "the Baileys sessions, +E164=<bridge /send URL> comma-separated, the first the default; "  \
+     "empty: one bridge (BAILEYS_OUTBOUND_URL), whatever its number",                           \
+     &(baileys_channels), NULL},                                                                \
+    {"BAILEYS_FAILOVER_TO", "", WA_CFG_STR, 0, 0, NULL,                                         \
+     "which Twilio number takes over from a Baileys one, <Baileys +E164>=<Twilio +E164> "       \
+     "comma-separated; others fail over to the first of TWILIO_WA_FROM",                        \
+     &(failover_to), NULL},                                                                     \
+    {"REENGAGE_CONTENT_SID", "", WA_CFG_STR, 0, 0, NULL,                                        \
+     "approved template (HX...) sent to re-open a closed window; free text is held meanwhile",  \
+     &(reengage_sid), NULL}
+// clang-format on
 struct rtr_contact {
     struct rtr_seen seen[RTR_SEEN_MAX];
     size_t n_seen;
