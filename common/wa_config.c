@@ -1,5 +1,6 @@
 /* wa_config.c - table-driven environment configuration. */
 #include "wa_config.h"
+#include "wa_metrics.h"
 #include "wa_log.h"
 #include "wa_util.h"
 
@@ -150,10 +151,18 @@ void wa_config_log(const struct wa_cfg *table, size_t n)
 int wa_service_start(const char *service, const struct wa_cfg *table, size_t n,
                      const char *const *log_level)
 {
+    /* Settings every service has. */
+    static const struct wa_cfg every[] = {
+        {"METRICS_TOKEN", "", WA_CFG_SECRET, 0, 0, NULL,
+         "bearer token GET /metrics needs; empty: /metrics answers loopback clients only",
+         &wa_metrics_token, NULL},
+    };
     wa_log_init(service);
-    if (wa_config_load(table, n) > 0) return WA_EX_CONFIG;
+    int bad = wa_config_load(table, n) + wa_config_load(every, WA_CFG_COUNT(every));
+    if (bad > 0) return WA_EX_CONFIG;
     if (log_level && *log_level) wa_log_set_level(*log_level);
     wa_config_log(table, n);
+    wa_config_log(every, WA_CFG_COUNT(every));
     wa_signals_install();
     return 0;
 }

@@ -1,6 +1,7 @@
 /* wa_http.c - shared HTTP replies and the admin endpoints. */
 #include "wa_http.h"
 #include "wa_config.h"
+#include "wa_edge.h"
 #include "wa_metrics.h"
 #include "wa_util.h"
 
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum MHD_Result wa_http_reply(struct MHD_Connection *c, unsigned status, const char *ctype,
                               const char *body, size_t len)
@@ -40,6 +42,39 @@ enum MHD_Result wa_http_empty(struct MHD_Connection *c, unsigned status)
     return wa_http_reply(c, status, NULL, "", 0);
 }
 
+static int loopback(const char *ip)
+{
+    return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 ||
+           strncmp(ip, "::ffff:127.", 11) == 0;
+}
+
+/* The metrics tell traffic, numbers and failures: with METRICS_TOKEN set they need it as a
+ * bearer token; without, only a client on this machine gets them (a request a trusted proxy
+ * forwards counts as its client's, so the proxy does not make the internet local). */
+static int metrics_allowed(struct MHD_Connection *c, enum MHD_Result *ret)
+{
+    if (wa_metrics_token && *wa_metrics_token) {
+        const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+        if (!a || strncasecmp(a, "Bearer ", 7) != 0) {
+            *ret = wa_http_error(c, 401, "missing_token",
+                                 "GET /metrics needs Authorization: Bearer METRICS_TOKEN");
+            return 0;
+        }
+        if (!wa_ct_equal(a + 7, strlen(a + 7), wa_metrics_token, strlen(wa_metrics_token))) {
+            *ret = wa_http_error(c, 403, "bad_token", "the metrics token does not match");
+            return 0;
+        }
+        return 1;
+    }
+    char ip[INET6_ADDRSTRLEN];
+    wa_edge_client_ip(c, ip, sizeof ip);
+    if (loopback(ip)) return 1;
+    *ret = wa_http_error(c, 403, "metrics_local_only",
+                         "GET /metrics answers clients on this machine only, unless METRICS_TOKEN "
+                         "is set and sent as a bearer token");
+    return 0;
+}
+
 int wa_http_admin(struct MHD_Connection *c, const char *method, const char *url, int (*ready)(void),
                   enum MHD_Result *ret)
 {
@@ -61,6 +96,7 @@ int wa_http_admin(struct MHD_Connection *c, const char *method, const char *url,
             *ret = wa_http_error(c, 405, "method_not_allowed", "use GET");
             return 1;
         }
+        if (!metrics_allowed(c, ret)) return 1;
         struct wa_buf b = {0};
         wa_metrics_render(&b);
         *ret = wa_http_reply(c, 200, "text/plain; version=0.0.4", b.data ? b.data : "", b.len);
@@ -125,18 +161,4 @@ struct MHD_Daemon *wa_http_admin_start(const char *listen, int (*ready)(void), c
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
     if (!d) snprintf(err, errsz, "cannot listen on %s", listen);
     return d;
-}
-
-void wa_http_client_ip(struct MHD_Connection *c, char *out, size_t sz)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    out[0] = '\0';
-    if (!ci || !ci->client_addr) return;
-    if (ci->client_addr->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, out,
-                  (socklen_t)sz);
-    else if (ci->client_addr->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, out,
-                  (socklen_t)sz);
 }

@@ -14,10 +14,8 @@ enum MHD_Result wa_http_error(struct MHD_Connection *c, unsigned status, const c
 /* Queues an empty response (204 and the like). */
 enum MHD_Result wa_http_empty(struct MHD_Connection *c, unsigned status);
 
-/* The client's address as text (IPv4 or IPv6; "" when unknown). sz: INET6_ADDRSTRLEN. */
-void wa_http_client_ip(struct MHD_Connection *c, char *out, size_t sz);
-
-/* Answers GET /healthz (alive), /readyz (ready() says so) and /metrics. Returns 1
+/* Answers GET /healthz (alive), /readyz (ready() says so) and /metrics (with METRICS_TOKEN as a
+ * bearer token when that is set, else to loopback clients only). Returns 1
  * and sets *ret when url is one of them. */
 int wa_http_admin(struct MHD_Connection *c, const char *method, const char *url, int (*ready)(void),
                   enum MHD_Result *ret);

@@ -18,6 +18,8 @@ struct wa_metric {
     struct wa_metric *next;
 };
 
+const char *wa_metrics_token = "";
+
 static struct wa_metric *head, *tail;
 
 struct wa_metric *wa_metric_new(enum wa_metric_type type, const char *name, const char *labels,

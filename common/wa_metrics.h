@@ -24,6 +24,10 @@ void wa_metric_set(struct wa_metric *m, int64_t v);
 void wa_metric_observe(struct wa_metric *m, double seconds);
 int64_t wa_metric_value(const struct wa_metric *m);
 
+/* METRICS_TOKEN, every service's setting (wa_service_start): the bearer token GET /metrics needs;
+ * "" when unset, and then only loopback clients get the metrics. */
+extern const char *wa_metrics_token;
+
 /* Renders every metric, families grouped with their HELP and TYPE lines. */
 void wa_metrics_render(struct wa_buf *out);
 

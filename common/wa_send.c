@@ -524,14 +524,17 @@ char *wa_send_media_url(struct wa_sender *s, const struct wa_media_store *store,
         return NULL;
     }
     snprintf(mime, mimesz, "%s", PQgetisnull(q, 0, 2) ? "" : PQgetvalue(q, 0, 2));
-    char *url = wa_media_presign(store, PQgetvalue(q, 0, 0), PQgetvalue(q, 0, 1), errbuf, errsz);
+    /* Storage serves what a browser must not show as an attachment of no type (media-worker's
+     * mw_inline); the provider is told the real one. */
+    char *url =
+        wa_media_presign(store, PQgetvalue(q, 0, 0), PQgetvalue(q, 0, 1), mime, errbuf, errsz);
     PQclear(q);
     *res = url ? WA_OK : WA_FAIL;
     return url;
 }
 
 char *wa_media_presign(const struct wa_media_store *store, const char *bucket, const char *key,
-                       char *errbuf, size_t errsz)
+                       const char *content_type, char *errbuf, size_t errsz)
 {
     char path[1200];
     snprintf(path, sizeof path, "/%s/%s", bucket, key);
@@ -555,6 +558,7 @@ char *wa_media_presign(const struct wa_media_store *store, const char *bucket, c
             .secret_key = store->secret_key,
             .now_s = wa_wall_ms() / 1000,
             .expires_s = (int)store->ttl_s,
+            .content_type = content_type,
         };
         url = wa_sigv4_presign_url(&ps, errbuf, errsz);
     } else {

@@ -155,9 +155,10 @@ char *wa_send_media_url(struct wa_sender *s, const struct wa_media_store *store,
                         const char *media_id, char *mime, size_t mimesz, enum wa_result *res,
                         char *errbuf, size_t errsz);
 
-/* A presigned GET URL for bucket/key, or NULL with errbuf. */
+/* A presigned GET URL for bucket/key, answered with content_type when that is set and not ""
+ * (else with the stored type), or NULL with errbuf. */
 char *wa_media_presign(const struct wa_media_store *store, const char *bucket, const char *key,
-                       char *errbuf, size_t errsz);
+                       const char *content_type, char *errbuf, size_t errsz);
 
 /* What a sender's main() hands to wa_sender_run(). */
 struct wa_sender_setup {

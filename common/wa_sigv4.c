@@ -338,11 +338,12 @@ char *wa_sigv4_presign_url(const struct wa_sigv4_presign *p, char *errbuf, size_
     const struct wa_sigv4_pair params[] = {
         {"X-Amz-Algorithm", ALGORITHM},  {"X-Amz-Credential", credential.data},
         {"X-Amz-Date", amz_date},        {"X-Amz-Expires", expires},
-        {"X-Amz-SignedHeaders", "host"},
+        {"X-Amz-SignedHeaders", "host"}, {"response-content-type", p->content_type},
     };
     const struct wa_sigv4_pair host = {"host", p->host};
 
-    char *query = wa_sigv4_canonical_query(params, sizeof params / sizeof params[0]);
+    size_t nparams = sizeof params / sizeof params[0] - (empty(p->content_type) ? 1 : 0);
+    char *query = wa_sigv4_canonical_query(params, nparams);
     char *creq =
         wa_sigv4_canonical_request(p->method, p->path, query, &host, 1, "UNSIGNED-PAYLOAD");
     char *sts = wa_sigv4_string_to_sign(amz_date, p->region, p->service, creq);

@@ -70,6 +70,9 @@ struct wa_sigv4_presign {
     const char *access_key, *secret_key;
     int64_t now_s; /* signing time, Unix seconds */
     int expires_s; /* 1..604800 */
+    /* Optional: the Content-Type the GET is answered with (response-content-type, signed), in
+     * place of the one the object was stored with. NULL: the stored one. */
+    const char *content_type;
 };
 
 /* The presigned URL (new string), or NULL with errbuf filled (bad expires, missing field). The

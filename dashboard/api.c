@@ -38,10 +38,13 @@ static const struct wa_pg_stmt statements[] = {
      "INSERT INTO dashboard_sessions (id_sha256, expires_at, client) "
      "VALUES ($1, now() + make_interval(secs => $2::integer), $3)",
      3},
+    /* A session in use ($1 its SHA-256, $2 the idle limit in seconds): not revoked, not past
+     * its absolute expiry, used within the idle limit; and this use moves its idle clock. */
     {"session_valid",
-     "SELECT 1 FROM dashboard_sessions WHERE id_sha256 = $1 AND revoked_at IS NULL "
-     "AND expires_at > now()",
-     1},
+     "UPDATE dashboard_sessions SET last_seen_at = now() WHERE id_sha256 = $1 "
+     "AND revoked_at IS NULL AND expires_at > now() "
+     "AND last_seen_at > now() - make_interval(secs => $2::integer) RETURNING 1",
+     2},
     {"session_revoke",
      "UPDATE dashboard_sessions SET revoked_at = now() WHERE id_sha256 = $1 AND revoked_at IS NULL",
      1},
@@ -467,11 +470,12 @@ json_t *dash_messages(const char *lead, const char *limit, const char *cursor, u
             char why[256];
             const char *unavailable = json_string_value(json_object_get(d, "unavailable"));
             /* Short-lived, so a leaked page does not leak the files for long. */
-            char *url = unavailable
-                            ? NULL
-                            : wa_media_presign(
-                                  &dash_store, json_string_value(json_object_get(d, "bucket")),
-                                  json_string_value(json_object_get(d, "key")), why, sizeof why);
+            char *url =
+                unavailable
+                    ? NULL
+                    : wa_media_presign(&dash_store, json_string_value(json_object_get(d, "bucket")),
+                                       json_string_value(json_object_get(d, "key")), NULL, why,
+                                       sizeof why);
             json_array_append_new(media, json_pack("{s:O, s:O, s:O, s:s?, s:s*}", "idx",
                                                    json_object_get(d, "idx"), "mime",
                                                    json_object_get(d, "mime"), "size",
@@ -618,7 +622,7 @@ int dash_session(const char *stmt, const char *id_sha256, const char *ttl_s, con
     unsigned status = 500;
     char err[256];
     const char *p[] = {id_sha256, ttl_s, client};
-    int n = strcmp(stmt, "session_create") == 0 ? 3 : 1;
+    int n = strcmp(stmt, "session_create") == 0 ? 3 : strcmp(stmt, "session_valid") == 0 ? 2 : 1;
     PGresult *q = query(stmt, n, p, &status, err, sizeof err);
     if (!q) return -1;
     int rows = strcmp(stmt, "session_valid") == 0 ? PQntuples(q) : 1;

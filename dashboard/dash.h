@@ -9,12 +9,15 @@
 #include "wa_metrics.h"
 #include "wa_pg.h"
 #include "wa_send.h"
+#include "wa_edge.h"
 #include "wa_tls.h"
 
 struct dash_config {
     const char *listen, *token, *database_url, *kafka_brokers, *topic_events, *web_dir;
     long db_pool, sse_max, sse_buffer;
-    long session_s;     /* DASHBOARD_SESSION_S: how long a login lasts */
+    long threads;        /* DASHBOARD_THREADS: HTTP threads, each serving many connections */
+    long session_s;      /* DASHBOARD_SESSION_S: how long a login lasts at most */
+    long session_idle_s; /* DASHBOARD_SESSION_IDLE_S: ... and without a request */
     long cookie_secure; /* DASHBOARD_COOKIE_SECURE: the cookie only over HTTPS (always under TLS) */
     const char *tls_cert, *tls_key; /* DASHBOARD_TLS_CERT / DASHBOARD_TLS_KEY: both or neither */
     /* Replies (POST /api/leads/{id}/reply): the send API they go to and its token (empty:
@@ -27,7 +30,8 @@ struct dash_config {
     struct rtr_channels channels;
 };
 extern struct dash_config dash_cfg;
-extern struct wa_tls dash_tls; /* loaded from them at start; off when unset */
+extern struct wa_tls dash_tls;   /* loaded from them at start; off when unset */
+extern struct wa_edge dash_edge; /* trusted proxies, the per-address cap, the request deadline */
 extern struct wa_media_store dash_store;
 
 /* params.c (pure): query parameters. 0, or -1 with errbuf saying what is wrong.
@@ -77,7 +81,8 @@ json_t *dash_preview(const char *lead, const char *kind, const char *channel, co
 int dash_lead_phone(const char *lead, char *phone, size_t phonesz, unsigned *status, char *errbuf,
                     size_t errsz);
 int dash_db_start(char *errbuf, size_t errsz);
-/* Sessions (sql/0012): stmt "session_create" (ttl_s, client used), "session_valid" or
+/* Sessions (sql/0012, 0015): stmt "session_create" (ttl_s: seconds it lasts, client used),
+ * "session_valid" (ttl_s: the idle limit) or
  * "session_revoke", for the cookie's SHA-256. 1 done (valid), 0 not valid, -1 the CRM is away. */
 int dash_session(const char *stmt, const char *id_sha256, const char *ttl_s, const char *client);
 int dash_db_ready(void);

@@ -42,7 +42,9 @@ static enum auth authorized(struct MHD_Connection *c)
     if (!v || strlen(v) != 64) return AUTH_NO;
     char id[65];
     sha256_hex(v, id);
-    int valid = dash_session("session_valid", id, NULL, NULL);
+    char idle[24];
+    snprintf(idle, sizeof idle, "%ld", dash_cfg.session_idle_s);
+    int valid = dash_session("session_valid", id, idle, NULL);
     return valid < 0 ? AUTH_UNAVAILABLE : valid ? AUTH_OK : AUTH_NO;
 }
 
@@ -187,6 +189,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         *upload_size = 0;
         return MHD_YES;
     }
+    wa_edge_received(c); /* the request is in: no deadline while it is answered */
     if (rq->too_large) {
         wa_metric_add(dash_m.bad, 1);
         char msg[128];
@@ -201,7 +204,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (get) return file(c, dash_cfg.web_dir, "login.html");
         if (strcmp(method, "POST") != 0) return wa_http_error(c, 405, "method_not_allowed", "");
         char ip[INET6_ADDRSTRLEN];
-        wa_http_client_ip(c, ip, sizeof ip);
+        wa_edge_client_ip(c, ip, sizeof ip);
         int64_t wait = dash_login_wait_ms(ip, wa_now_ms());
         if (wait > 0) {
             wa_metric_add(dash_m.refused, 1);
@@ -341,8 +344,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
-    (void)c;
     (void)toe;
+    wa_edge_answered(c);
     struct req *rq = *con_cls;
     if (!rq) return;
     wa_buf_free(&rq->body);
@@ -354,16 +357,20 @@ struct MHD_Daemon *dash_http_start(char *err, size_t errsz)
 {
     struct sockaddr_in sin;
     if (wa_http_sockaddr(dash_cfg.listen, &sin, err, errsz) < 0) return NULL;
-    /* A thread per connection: a live-events connection waits for the next
-     * event inside its content callback. */
+    /* A few threads, each polling many connections: an idle or slow connection costs no thread,
+     * and a live-events connection with nothing to send is suspended until the next event
+     * (sse.c). */
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-            wa_tls_flags(&dash_tls),
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
+            MHD_USE_ERROR_LOG | wa_tls_flags(&dash_tls),
         0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_NOTIFY_COMPLETED,
         completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)dash_cfg.sse_max + 64,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)dash_cfg.threads,
         /* The certificate and key when DASHBOARD_TLS_CERT is set; nothing otherwise. */
-        MHD_OPTION_ARRAY, wa_tls_options(&dash_tls), MHD_OPTION_END);
+        MHD_OPTION_ARRAY, wa_tls_options(&dash_tls),
+        /* The cap per address, and the watch on requests that arrive too slowly. */
+        MHD_OPTION_ARRAY, wa_edge_options(&dash_edge), MHD_OPTION_END);
     if (!d)
         snprintf(err, errsz, "cannot listen on %s%s", dash_cfg.listen,
                  wa_tls_on(&dash_tls) ? " (or the TLS setup failed: see the log above)" : "");

@@ -9,6 +9,7 @@
 
 struct dash_config dash_cfg;
 struct wa_tls dash_tls;
+struct wa_edge dash_edge;
 struct wa_media_store dash_store;
 struct dash_metrics dash_m;
 static const char *log_level, *s3_internal;
@@ -19,6 +20,8 @@ static const struct wa_cfg config[] = {
     {"DASHBOARD_SESSION_S", "43200", WA_CFG_INT, 300, 2592000, NULL,
      "how long a login lasts (the server forgets the session then; logout ends it at once)", NULL,
      &dash_cfg.session_s},
+    {"DASHBOARD_SESSION_IDLE_S", "7200", WA_CFG_INT, 60, 2592000, NULL,
+     "a login also ends after this long without a request", NULL, &dash_cfg.session_idle_s},
     {"DASHBOARD_COOKIE_SECURE", "0", WA_CFG_INT, 0, 1, NULL,
      "1: the session cookie is sent over HTTPS only (set it behind a TLS proxy; implied by "
      "DASHBOARD_TLS_CERT)",
@@ -41,6 +44,10 @@ static const struct wa_cfg config[] = {
     {"DASHBOARD_SSE_BUFFER", "4096", WA_CFG_INT, 16, 1000000, NULL,
      "recent events kept for slow connections", NULL, &dash_cfg.sse_buffer},
     WA_TLS_CFG("DASHBOARD", dash_cfg.tls_cert, dash_cfg.tls_key),
+    WA_EDGE_CFG("DASHBOARD", dash_edge, "32", "60"),
+    {"DASHBOARD_THREADS", "4", WA_CFG_INT, 1, 64, NULL,
+     "HTTP threads; each serves many connections, and live ones wait without holding one", NULL,
+     &dash_cfg.threads},
     {"DASHBOARD_SEND_URL", "http://127.0.0.1:8080/api/whatsapp/send", WA_CFG_STR, 0, 0, NULL,
      "the send API the operator's replies go to (ingress's POST /api/whatsapp/send)",
      &dash_cfg.send_url, NULL},
@@ -84,6 +91,10 @@ int main(void)
         return WA_EX_CONFIG;
     }
     char err[512];
+    if (wa_edge_start(&dash_edge, err, sizeof err) < 0) {
+        fprintf(stderr, "config: %s\n", err);
+        return WA_EX_CONFIG;
+    }
     if (wa_tls_load(&dash_tls, "DASHBOARD", dash_cfg.tls_cert, dash_cfg.tls_key, err, sizeof err) <
         0) {
         fprintf(stderr, "config: %s\n", err);

@@ -1,6 +1,8 @@
 /* sse.c - wa.events to every connected browser as server-sent events. One consumer per process
  * reads the whole topic from its end (no shared group: each dashboard sees every event); a ring
- * of recent events lets each connection move at its own pace, and a slow one skips ahead. */
+ * of recent events lets each connection move at its own pace, and a slow one skips ahead.
+ * A connection with nothing to send is suspended (it holds no thread) and resumed by the next
+ * event, or by the keep-alive tick. */
 #include "dash.h"
 #include "wa_kafka.h"
 #include "wa_log.h"
@@ -14,14 +16,40 @@
 #include <time.h>
 #include <unistd.h>
 
+/* One connected browser. */
+struct client {
+    struct client *prev, *next; /* in ring.waiting while suspended */
+    struct MHD_Connection *conn;
+    uint64_t seq;  /* the next event it has not had */
+    uint64_t tick; /* the keep-alive tick it last answered */
+    int waiting;   /* suspended, in ring.waiting */
+    struct wa_buf pending;
+    size_t sent;
+};
+
+#define KEEPALIVE_MS 15000
+
 static struct {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
     char **items; /* formatted "event: …\ndata: …\n\n" */
     size_t *lens;
     uint64_t next; /* sequence number of the next event */
     size_t cap;
-} ring = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0};
+    uint64_t tick;          /* one per KEEPALIVE_MS */
+    struct client *waiting; /* suspended, until the next event or tick */
+} ring = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, 0, 0, 0, NULL};
+
+/* Resumes every suspended connection. Under ring.mu. */
+static void wake_all(void)
+{
+    for (struct client *c = ring.waiting, *n; c; c = n) {
+        n = c->next;
+        c->prev = c->next = NULL;
+        c->waiting = 0;
+        MHD_resume_connection(c->conn);
+    }
+    ring.waiting = NULL;
+}
 
 static rd_kafka_t *consumer;
 static pthread_t thread;
@@ -48,7 +76,7 @@ static void publish(const char *json, size_t len)
     ring.items[slot] = b.data;
     ring.lens[slot] = b.len;
     ring.next++;
-    pthread_cond_broadcast(&ring.cv);
+    wake_all();
     pthread_mutex_unlock(&ring.mu);
     wa_metric_add(dash_m.sse_events, 1);
 }
@@ -56,14 +84,23 @@ static void publish(const char *json, size_t len)
 static void *consume(void *arg)
 {
     (void)arg;
+    int64_t tick_at = wa_now_ms() + KEEPALIVE_MS;
     while (wa_running()) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, 200);
-        if (!m) continue;
-        if (!m->err) publish(m->payload, m->len);
-        rd_kafka_message_destroy(m);
+        if (m) {
+            if (!m->err) publish(m->payload, m->len);
+            rd_kafka_message_destroy(m);
+        }
+        if (wa_now_ms() >= tick_at) {
+            tick_at += KEEPALIVE_MS;
+            pthread_mutex_lock(&ring.mu);
+            ring.tick++;
+            wake_all(); /* each says it is still there */
+            pthread_mutex_unlock(&ring.mu);
+        }
     }
     pthread_mutex_lock(&ring.mu);
-    pthread_cond_broadcast(&ring.cv); /* wake the connections so they end */
+    wake_all(); /* so they end */
     pthread_mutex_unlock(&ring.mu);
     return NULL;
 }
@@ -106,14 +143,9 @@ void dash_sse_stop(void)
     rd_kafka_destroy(consumer);
 }
 
-/* One connected browser. */
-struct client {
-    uint64_t seq; /* the next event it has not had */
-    struct wa_buf pending;
-    size_t sent;
-};
-
-/* Thread per connection: this may wait for the next event. */
+/* Never waits: with nothing to send, the connection is suspended and 0 returned, and the next
+ * event or tick resumes it (the check and the suspension are under the lock publish() takes,
+ * so no event slips between them). */
 static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
@@ -121,12 +153,17 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     if (c->sent == c->pending.len) {
         c->pending.len = c->sent = 0;
         pthread_mutex_lock(&ring.mu);
-        if (c->seq == ring.next && wa_running()) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += 15;
-            pthread_cond_timedwait(&ring.cv, &ring.mu, &ts);
+        if (c->seq == ring.next && c->tick == ring.tick && wa_running()) {
+            MHD_suspend_connection(c->conn);
+            c->prev = NULL;
+            c->next = ring.waiting;
+            if (ring.waiting) ring.waiting->prev = c;
+            ring.waiting = c;
+            c->waiting = 1;
+            pthread_mutex_unlock(&ring.mu);
+            return 0;
         }
+        c->tick = ring.tick;
         if (!wa_running()) {
             pthread_mutex_unlock(&ring.mu);
             return MHD_CONTENT_READER_END_OF_STREAM;
@@ -154,6 +191,15 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
 static void done(void *cls)
 {
     struct client *c = cls;
+    pthread_mutex_lock(&ring.mu);
+    if (c->waiting) { /* closed while suspended (the daemon stopping): out of the list */
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            ring.waiting = c->next;
+        if (c->next) c->next->prev = c->prev;
+    }
+    pthread_mutex_unlock(&ring.mu);
     wa_buf_free(&c->pending);
     free(c);
     atomic_fetch_sub(&clients, 1);
@@ -172,8 +218,10 @@ enum MHD_Result dash_sse_serve(struct MHD_Connection *conn)
         return ret;
     }
     struct client *c = wa_xcalloc(1, sizeof *c);
+    c->conn = conn;
     pthread_mutex_lock(&ring.mu);
     c->seq = ring.next; /* from now on: the page loads the past from the API */
+    c->tick = ring.tick;
     pthread_mutex_unlock(&ring.mu);
     wa_buf_append(&c->pending, "retry: 2000\n\n", 13);
     atomic_fetch_add(&clients, 1);

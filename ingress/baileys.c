@@ -3,6 +3,7 @@
 #include "ingress.h"
 #include "wa_http.h"
 #include "wa_log.h"
+#include "wa_net.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,8 +16,10 @@ static int bridge_refused(struct ing_request *r, enum MHD_Result *ret)
 {
     struct MHD_Connection *c = r->conn;
     char ip[INET6_ADDRSTRLEN];
-    wa_http_client_ip(c, ip, sizeof ip);
-    if (!ing_ip_allowed(ing_cfg.baileys_allowed_ips, ip)) {
+    wa_edge_client_ip(c, ip, sizeof ip);
+    /* An empty allowlist allows any address; the secret is checked either way. */
+    const char *allowed = ing_cfg.baileys_allowed_ips;
+    if (allowed && allowed[0] && !wa_netlist_match(allowed, ip)) {
         ing_count(r->provider, ING_IP_REFUSED);
         wa_warn("bridge request from a refused address ip=%s path=%s", ip, r->url);
         *ret = wa_http_error(c, 403, "ip_not_allowed", "this address may not post bridge events");

@@ -26,8 +26,8 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
                     enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
-    (void)c;
     (void)toe;
+    wa_edge_answered(c);
     struct ing_request *r = *con_cls;
     if (!r) return;
     wa_buf_free(&r->body);
@@ -186,6 +186,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return MHD_YES;
     }
     if (!r->body.data) wa_buf_append(&r->body, "", 0); /* an empty body is still a string */
+    wa_edge_received(c);
     return rt->handler(r);
 }
 
@@ -217,14 +218,17 @@ struct MHD_Daemon *ing_http_start(char *err, size_t errsz)
         flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_URI_LOG_CALLBACK,
         on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_EXTERNAL_LOGGER,
         log_mhd, NULL,
-        /* Slow clients: idle connections are dropped after this many seconds. */
+        /* Slow clients: idle connections are dropped after this many seconds (and, whatever
+         * they send, a request must arrive within INGRESS_REQUEST_DEADLINE_S: wa_edge). */
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ing_cfg.client_timeout_s,
         /* Headers larger than this memory pool get "431"/"413" from MHD itself. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ing_cfg.max_header, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)ing_cfg.max_connections, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)ing_cfg.threads,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
         /* The certificate and key when INGRESS_TLS_CERT is set; nothing otherwise. */
-        MHD_OPTION_ARRAY, wa_tls_options(&ing_tls), MHD_OPTION_END);
+        MHD_OPTION_ARRAY, wa_tls_options(&ing_tls),
+        /* The cap per address, and the watch on requests that arrive too slowly. */
+        MHD_OPTION_ARRAY, wa_edge_options(&ing_edge), MHD_OPTION_END);
     if (!d)
         snprintf(err, errsz, "cannot listen on %s (in use, or not allowed%s)", ing_cfg.listen,
                  wa_tls_on(&ing_tls) ? ", or the TLS setup failed: see the log above" : "");

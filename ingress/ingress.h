@@ -10,6 +10,7 @@
 #include "wa_kafka.h"
 #include "wa_metrics.h"
 #include "wa_outbound.h"
+#include "wa_edge.h"
 #include "wa_tls.h"
 #include "wa_util.h"
 
@@ -35,7 +36,8 @@ struct ing_config {
     const char *tls_cert, *tls_key; /* INGRESS_TLS_CERT / INGRESS_TLS_KEY: both or neither */
 };
 extern struct ing_config ing_cfg;
-extern struct wa_tls ing_tls; /* loaded from them at start; off when unset */
+extern struct wa_tls ing_tls;   /* loaded from them at start; off when unset */
+extern struct wa_edge ing_edge; /* trusted proxies, the per-address cap, the request deadline */
 extern rd_kafka_t *ing_producer;
 
 /* Outcomes of webhook requests, by provider and result. */
@@ -143,14 +145,6 @@ int ing_phone_from_jid(const char *jid, char *out);
  * errbuf saying what is wrong. */
 int ing_parked_normalize(const char *body, size_t len, char **record, char *key, char *errbuf,
                          size_t errsz);
-
-/* 1 when ip (IPv4 or IPv6 text) is in the comma-separated allowlist; an empty or NULL list
- * allows everyone. Entries are addresses or networks (a.b.c.d/n, ipv6/n); a malformed entry
- * matches nothing. */
-int ing_ip_allowed(const char *allowlist, const char *ip);
-/* Checks every entry of an allowlist (BAILEYS_ALLOWED_IPS); -1 with errbuf naming the first bad
- * one. Entries are IPv4 or IPv6 addresses, or networks with an explicit prefix length. */
-int ing_allowlist_check(const char *allowlist, char *errbuf, size_t errsz);
 
 /* Pure: a Twilio inbound form to the normalized event. Returns 0, or -1 with
  * errbuf saying what is missing or malformed. Strings in *out borrow from form

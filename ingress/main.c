@@ -2,6 +2,7 @@
 #include "ingress.h"
 #include "wa_config.h"
 #include "wa_log.h"
+#include "wa_net.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -11,6 +12,7 @@
 
 struct ing_config ing_cfg;
 struct wa_tls ing_tls;
+struct wa_edge ing_edge;
 rd_kafka_t *ing_producer;
 static const char *log_level;
 static atomic_int kafka_ready_flag;
@@ -58,6 +60,7 @@ static const struct wa_cfg config[] = {
      NULL, &ing_cfg.max_connections},
     {"INGRESS_THREADS", "2", WA_CFG_INT, 1, 64, NULL, "HTTP threads", NULL, &ing_cfg.threads},
     WA_TLS_CFG("INGRESS", ing_cfg.tls_cert, ing_cfg.tls_key),
+    WA_EDGE_CFG("INGRESS", ing_edge, "64", "30"),
     {"LOG_LEVEL", "info", WA_CFG_ENUM, 0, 0, "debug|info|warn|error", "log verbosity", &log_level,
      NULL},
 };
@@ -82,12 +85,16 @@ int main(void)
 {
     if (wa_service_start("ingress", config, WA_CFG_COUNT(config), &log_level)) return WA_EX_CONFIG;
     char why[300];
-    if (ing_allowlist_check(ing_cfg.baileys_allowed_ips, why, sizeof why) < 0) {
+    if (wa_netlist_check(ing_cfg.baileys_allowed_ips, why, sizeof why) < 0) {
         /* A typo must not open the bridge endpoints to everyone, nor close them silently. */
         fprintf(stderr, "config: BAILEYS_ALLOWED_IPS: %s\n", why);
         return WA_EX_CONFIG;
     }
     char err[512];
+    if (wa_edge_start(&ing_edge, err, sizeof err) < 0) {
+        fprintf(stderr, "config: %s\n", err);
+        return WA_EX_CONFIG;
+    }
     if (wa_tls_load(&ing_tls, "INGRESS", ing_cfg.tls_cert, ing_cfg.tls_key, err, sizeof err) < 0) {
         fprintf(stderr, "config: %s\n", err);
         return WA_EX_CONFIG;

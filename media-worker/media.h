@@ -38,10 +38,14 @@ const char *mw_sniff(const unsigned char *b, size_t n);
 /* 1 when a declared type and a sniffed one agree (same type, or same family
  * where WhatsApp's own labels are looser, e.g. audio/ogg vs audio/ogg; codecs=opus). */
 int mw_mime_agrees(const char *declared, const char *sniffed);
-/* The type media is stored (and served) with: what the bytes say (sniffed), else the declared
- * type when it is one a browser cannot run (no text/html, image/svg+xml, xml, scripts), else
- * application/octet-stream. */
+/* The media's type, as recorded in the CRM and told to providers: what the bytes say (sniffed),
+ * else the declared type when it is one a browser cannot run (no text/html, image/svg+xml, xml,
+ * scripts), else application/octet-stream. */
 const char *mw_stored_mime(const char *declared, const char *sniffed);
+/* 1 when storage may serve a type inline: images (JPEG, PNG, GIF, WebP), audio, video and PDF.
+ * Anything else is stored as application/octet-stream with Content-Disposition: attachment, so a
+ * browser that opens the link downloads it and never shows it. */
+int mw_inline(const char *mime);
 /* 1 when a transfer may go on: the announced length (-1 when unknown) and the
  * bytes so far plus the next chunk both fit in max. */
 int mw_size_ok(int64_t announced, uint64_t so_far, uint64_t chunk, uint64_t max);

@@ -122,6 +122,20 @@ int mw_mime_agrees(const char *declared, const char *sniffed)
     return 0;
 }
 
+int mw_inline(const char *mime)
+{
+    static const char *const exact[] = {"image/jpeg", "image/png",       "image/gif",
+                                        "image/webp", "application/pdf", NULL};
+    if (!mime) return 0;
+    size_t n = type_len(mime);
+    if ((strncasecmp(mime, "audio/", 6) == 0 || strncasecmp(mime, "video/", 6) == 0) && n > 6 &&
+        !memchr(mime, '+', n)) /* no "+xml" kinds of either */
+        return 1;
+    for (const char *const *e = exact; *e; e++)
+        if (n == strlen(*e) && strncasecmp(mime, *e, n) == 0) return 1;
+    return 0;
+}
+
 void mw_object_key(char *out, size_t n, const char *message_id, int idx, const char *mime)
 {
     static const char *const ext[][2] = {

@@ -23,9 +23,13 @@ enum mw_verdict mw_put(CURL *h, struct mw_file *f, const char *key, const char *
     snprintf(sigv4, sizeof sigv4, "aws:amz:%s:s3", mw_cfg.s3_region);
     snprintf(userpwd, sizeof userpwd, "%s:%s", mw_cfg.s3_access_key, mw_cfg.s3_secret_key);
     snprintf(sha, sizeof sha, "x-amz-content-sha256: %s", f->sha256);
-    snprintf(ctype, sizeof ctype, "Content-Type: %s", mime ? mime : "application/octet-stream");
+    /* Served from the storage origin as stored: only what a browser shows without running it
+     * keeps its type; the rest downloads (providers get the real type: wa_send_media_url). */
+    int show = mw_inline(mime);
+    snprintf(ctype, sizeof ctype, "Content-Type: %s", show ? mime : "application/octet-stream");
     struct curl_slist *hl = curl_slist_append(NULL, sha);
     hl = curl_slist_append(hl, ctype);
+    if (!show) hl = curl_slist_append(hl, "Content-Disposition: attachment");
     hl = curl_slist_append(hl, "Expect:");
     rewind(f->spool);
     curl_easy_reset(h);

@@ -121,6 +121,9 @@ export function loadConfig(env = process.env) {
   const config = {
     listen,
     secret: secret || '',
+    // METRICS_TOKEN, as for the C services: a bearer token that opens GET /metrics (so does the
+    // secret); without either, /metrics answers clients on this machine only.
+    metricsToken: env.METRICS_TOKEN || '',
     ingressUrl,
     ingressCa, // PEM or null: trusted for ingress besides Node's CA list
     ingressCaFile: ingressCa ? env.BRIDGE_INGRESS_CA_FILE : null,

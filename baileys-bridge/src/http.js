@@ -87,6 +87,26 @@ export function checkSecret(req, secret) {
   return null;
 }
 
+function isLoopback(addr) {
+  return typeof addr === 'string' && (addr.startsWith('127.') || addr === '::1' || addr.startsWith('::ffff:127.'));
+}
+
+/**
+ * The metrics tell traffic and failures: they need the secret, or METRICS_TOKEN as a bearer token
+ * when that is set; a client on this machine gets them without either. null when allowed.
+ */
+export function metricsRefused(req, config) {
+  if (req.headers['x-baileys-secret'] !== undefined) return checkSecret(req, config.secret);
+  const auth = req.headers.authorization;
+  if (config.metricsToken && typeof auth === 'string' && auth.startsWith('Bearer ')) {
+    const a = crypto.createHash('sha256').update(auth.slice(7)).digest();
+    const b = crypto.createHash('sha256').update(config.metricsToken).digest();
+    return crypto.timingSafeEqual(a, b) ? null : { status: 403, body: { ok: false, error: 'bad_token' } };
+  }
+  if (isLoopback(req.socket.remoteAddress)) return null;
+  return { status: 403, body: { ok: false, error: 'metrics_local_only', reason: 'GET /metrics needs X-BAILEYS-SECRET or Authorization: Bearer METRICS_TOKEN from another machine' } };
+}
+
 export function createHttpServer({ config, logger, metrics, link, sender, media, loopback, handled = async () => {} }) {
   const routes = [];
   const route = (method, pattern, { auth = true, handler }) => routes.push({ method, pattern, auth, handler });
@@ -108,6 +128,8 @@ export function createHttpServer({ config, logger, metrics, link, sender, media,
   route('GET', /^\/metrics$/, {
     auth: false,
     handler: (req, res) => {
+      const refused = metricsRefused(req, config);
+      if (refused) return json(res, refused.status, refused.body);
       const b = metrics.render();
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
       res.end(b);

@@ -86,6 +86,22 @@ test('sessions are the server\'s: each login its own random cookie, and logout e
   assert.ok(row.n >= 1);
 });
 
+test('a session also ends after DASHBOARD_SESSION_IDLE_S without a request; each request moves that clock', async () => {
+  const c = (await login(token)).headers.get('set-cookie').split(';')[0];
+  const id = crypto.createHash('sha256').update(c.split('=')[1]).digest('hex');
+  const idle = Number(env.DASHBOARD_SESSION_IDLE_S || 7200);
+  // Last used a minute inside the limit: still in, and this use starts the clock again.
+  await q(`update dashboard_sessions set last_seen_at = now() - make_interval(secs => $2) where id_sha256 = $1`, [id, idle - 60]);
+  assert.equal((await get('/api/leads?limit=1', { Cookie: c })).status, 200);
+  const [fresh] = await q(`select extract(epoch from now() - last_seen_at)::int s from dashboard_sessions where id_sha256 = $1`, [id]);
+  assert.ok(fresh.s < 30, `last_seen_at ${fresh.s} s ago`);
+  // Unused past the limit, though far from its absolute expiry: out.
+  await q(`update dashboard_sessions set last_seen_at = now() - make_interval(secs => $2) where id_sha256 = $1`, [id, idle + 1]);
+  assert.equal((await get('/api/leads?limit=1', { Cookie: c })).status, 401);
+  const [row] = await q(`select expires_at > now() live from dashboard_sessions where id_sha256 = $1`, [id]);
+  assert.equal(row.live, true);
+});
+
 test('wrong tokens from one address are throttled: the sixth try waits, even with the right token', async () => {
   try {
     for (let i = 0; i < 5; i++) {

@@ -1,7 +1,8 @@
 // lib.mjs - what the end-to-end tests share: the stack's addresses, the CRM, Kafka, the services.
-import { execFile as execFileCb, spawnSync } from 'node:child_process';
+import { execFile as execFileCb, spawn, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readFileSync } from 'node:fs';
+import fs, { readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -402,4 +403,45 @@ export async function sendAll(bodies, width = 16) {
     }
   }));
   return ids;
+}
+
+/** A port nothing listens on now (bound, then closed). */
+export async function freePort() {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+const extraChildren = [];
+/**
+ * Starts a second build/bin/NAME beside the stack's, with the stack's environment plus extra; its
+ * log goes to $WA_STATE/log/NAME-TAG.log. Resolves the child once ready() says so; stopExtra()
+ * stops every one started.
+ */
+export async function startExtra(name, tag, extra, ready) {
+  const log = path.join(env.WA_STATE, 'log', `${name}-${tag}.log`);
+  const out = fs.openSync(log, 'a');
+  const child = spawn(path.join(root, 'build/bin', name), [], { env: { ...env, ...extra }, stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+  extraChildren.push(child);
+  await waitFor(`${name} (${tag}) ready`, async () => {
+    if (child.exitCode !== null) throw new Error(`${name} exited ${child.exitCode}: ${fs.readFileSync(log, 'utf8').slice(-2000)}`);
+    try {
+      return await ready();
+    } catch {
+      return false;
+    }
+  }, { timeoutMs: 30000 });
+  return child;
+}
+
+export async function stopExtra() {
+  for (const c of extraChildren.splice(0)) {
+    if (c.exitCode !== null || c.signalCode !== null) continue;
+    const gone = new Promise((r) => c.once('exit', r));
+    c.kill('SIGTERM');
+    await gone;
+  }
 }

@@ -27,6 +27,18 @@ async function s3Keys(prefix) {
     `${env.S3_ENDPOINT}/${env.S3_BUCKET}?prefix=${encodeURIComponent(prefix)}`], { timeout: 30000 });
   return [...stdout.matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]);
 }
+// The headers storage serves the object with (a GET, as a browser following a link would).
+async function s3Headers(key) {
+  const { stdout } = await execFile('curl', ['-sf', '-D', '-', '-o', '/dev/null', '--aws-sigv4', `aws:amz:${env.S3_REGION}:s3`,
+    '-u', `${env.S3_ACCESS_KEY}:${env.S3_SECRET_KEY}`, '-H', 'x-amz-content-sha256: UNSIGNED-PAYLOAD',
+    `${env.S3_ENDPOINT}/${env.S3_BUCKET}/${key}`], { timeout: 30000 });
+  const h = {};
+  for (const line of stdout.split('\r\n').slice(1)) {
+    const i = line.indexOf(':');
+    if (i > 0) h[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim();
+  }
+  return h;
+}
 const sha = (b) => crypto.createHash('sha256').update(b).digest('hex');
 
 async function mediaRows(phone) {
@@ -297,4 +309,38 @@ test('a contact\'s HTML (or SVG) is stored as application/octet-stream: storage 
   assert.equal(row.mime, 'application/octet-stream');
   assert.ok(!row.object_key.endsWith('.html'), row.object_key);
   assert.deepEqual(await s3Get(row.object_key), html);
+  const headers = await s3Headers(row.object_key);
+  assert.equal(headers['content-type'], 'application/octet-stream');
+  assert.match(headers['content-disposition'] ?? '', /^attachment/);
+});
+
+test('storage shows only images, audio, video and PDF; a contact\'s text or document downloads, and a provider still gets its type', async () => {
+  const stored = async (opts) => {
+    const phone = uniquePhone();
+    await twilioMedia(phone, opts);
+    const [row] = await waitFor('the media row', async () => {
+      const rows = await mediaRows(phone);
+      return rows.length && rows[0].stored_at ? rows : false;
+    }, { logs: ['media-worker'] });
+    return { phone, row, headers: await s3Headers(row.object_key) };
+  };
+  const text = await stored({ base64: Buffer.from('call me at 5, <b>not</b> later').toString('base64'), contentType: 'text/plain' });
+  assert.equal(text.row.mime, 'text/plain'); // what it is, in the CRM
+  assert.equal(text.headers['content-type'], 'application/octet-stream');
+  assert.match(text.headers['content-disposition'] ?? '', /^attachment/);
+
+  const png = await stored({ kind: 'png', size: 20000, contentType: 'image/png' });
+  assert.equal(png.headers['content-type'], 'image/png');
+  assert.equal(png.headers['content-disposition'], undefined);
+
+  // Sent on by its id: Twilio fetches it as text/plain, not as the download storage serves.
+  const r = await send({ to: text.phone, type: 'media', media: { mediaId: String(text.row.id) }, idempotencyKey: key() });
+  assert.equal(r.status, 202, r.text);
+  const [call] = await waitFor('the Twilio call', async () => {
+    const c = await simCalls(text.phone);
+    return c.length ? c : false;
+  });
+  assert.equal(call.media[0].status, 200);
+  assert.match(call.media[0].contentType, /^text\/plain/);
+  assert.equal(call.media[0].sha256, text.row.sha256);
 });

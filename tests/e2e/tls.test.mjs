@@ -4,14 +4,13 @@
 // the end: the rest of the stack (Kafka, the router, the CRM) is the one every test uses.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import tls from 'node:tls';
-import net from 'node:net';
 import path from 'node:path';
 import { formBody, inboundParams, sign } from '../../sim/twilio/webhook.mjs';
-import { root, env, token, TWILIO_PATH, uniquePhone, waitFor, messagesFor, db } from './lib.mjs';
+import { root, env, token, TWILIO_PATH, uniquePhone, waitFor, messagesFor, db, freePort, startExtra, stopExtra } from './lib.mjs';
 
 const tlsDir = execFileSync(path.join(root, 'scripts/tls.sh'), [path.join(env.WA_STATE, 'tls')],
   { encoding: 'utf8' }).trim();
@@ -19,25 +18,10 @@ const ca = fs.readFileSync(path.join(tlsDir, 'ca.pem'));
 const cert = path.join(tlsDir, 'server.pem');
 const key = path.join(tlsDir, 'server.key');
 
-const children = [];
 test.after(async () => {
-  for (const c of children) {
-    if (c.exitCode !== null || c.signalCode !== null) continue;
-    const gone = new Promise((r) => c.once('exit', r));
-    c.kill('SIGTERM');
-    await gone;
-  }
+  await stopExtra();
   await db.end();
 });
-
-/** A port nothing listens on now (bound, then closed). */
-async function freePort() {
-  const s = net.createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** One HTTPS request on a new connection (no kept-alive one made with another trust), trusting
  * only the local CA unless trust says which. Resolves { status, headers, body }. */
@@ -54,23 +38,10 @@ function request(url, { method = 'GET', headers = {}, body, trust = ca } = {}) {
   });
 }
 
-/** Starts build/bin/NAME with the stack's environment plus extra; its log goes to
- * $WA_STATE/log/NAME-tls.log. Resolves once https://listen/healthz answers 200. */
-async function startTls(name, extra, listen) {
-  const log = path.join(env.WA_STATE, 'log', `${name}-tls.log`);
-  const out = fs.openSync(log, 'a');
-  const child = spawn(path.join(root, 'build/bin', name), [], { env: { ...env, ...extra }, stdio: ['ignore', out, out] });
-  fs.closeSync(out);
-  children.push(child);
-  await waitFor(`${name} on https://${listen}`, async () => {
-    if (child.exitCode !== null) throw new Error(`${name} exited ${child.exitCode}: ${fs.readFileSync(log, 'utf8').slice(-2000)}`);
-    try {
-      return (await request(`https://${listen}/healthz`)).status === 200;
-    } catch {
-      return false;
-    }
-  }, { timeoutMs: 30000 });
-  return child;
+/** Starts a second build/bin/NAME serving TLS on listen; resolves once https://listen/healthz
+ * answers 200. */
+function startTls(name, extra, listen) {
+  return startExtra(name, 'tls', extra, async () => (await request(`https://${listen}/healthz`)).status === 200);
 }
 
 test('a webhook Twilio signed for the https:// URL reaches the CRM through ingress serving TLS', async () => {

@@ -159,6 +159,41 @@ static void test_stored_mime(void **state)
     }
 }
 
+/* What storage may show in a browser; the rest is downloaded (issue: a contact's text or document
+ * opened from the dashboard's link was served with its own type). */
+static void test_inline(void **state)
+{
+    (void)state;
+    static const char *const shown[] = {
+        "image/jpeg", "image/png",  "image/gif",      "image/webp",
+        "IMAGE/PNG",  "audio/ogg",  "audio/mpeg",     "audio/ogg; codecs=opus",
+        "video/mp4",  "video/3gpp", "application/pdf"};
+    static const char *const downloaded[] = {
+        "text/plain",
+        "text/csv",
+        "text/vcard",
+        "text/html",
+        "image/svg+xml",
+        "application/zip",
+        "application/msword",
+        "application/octet-stream",
+        "audio/",
+        "video/x+xml",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/pdfx",
+        "image/jpegx",
+        ""};
+    for (size_t i = 0; i < sizeof shown / sizeof shown[0]; i++) {
+        print_message("inline: %s\n", shown[i]);
+        assert_true(mw_inline(shown[i]));
+    }
+    for (size_t i = 0; i < sizeof downloaded / sizeof downloaded[0]; i++) {
+        print_message("attachment: %s\n", downloaded[i]);
+        assert_false(mw_inline(downloaded[i]));
+    }
+    assert_false(mw_inline(NULL));
+}
+
 static void test_size_limit(void **state)
 {
     (void)state;
@@ -178,7 +213,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hosts),          cmocka_unit_test(test_private_addresses),
         cmocka_unit_test(test_sniff_and_keys), cmocka_unit_test(test_size_limit),
-        cmocka_unit_test(test_stored_mime),
+        cmocka_unit_test(test_stored_mime),    cmocka_unit_test(test_inline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
