@@ -18,7 +18,9 @@ test('a key whose send was in flight when the bridge stopped: 503 says the earli
   const first = createSender({ stateDir, rate: 1e9, logger: silent, metrics: null, isConnected: () => true,
     getSock: () => sock((jid, content, opts) => { handed = opts.messageId; return new Promise(() => {}); }) });
   first.send(body);
-  await new Promise((r) => setTimeout(r, 50));
+  // It records the attempt durably before handing it over: on a busy machine that takes a while
+  // (a fixed 50 ms wait here failed under load), so wait for the hand-over itself.
+  for (const end = Date.now() + 5000; !handed && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
   assert.ok(handed, 'the first attempt reached Baileys');
 
   // The next process starts while WhatsApp is reconnecting.
