@@ -81,7 +81,7 @@ json_t *dash_preview(const char *lead, const char *kind, const char *channel, co
 int dash_lead_phone(const char *lead, char *phone, size_t phonesz, unsigned *status, char *errbuf,
                     size_t errsz);
 int dash_db_start(char *errbuf, size_t errsz);
-/* Sessions (sql/0012, 0015): stmt "session_create" (ttl_s: seconds it lasts, client used),
+/* Sessions (sql/0012, 0016): stmt "session_create" (ttl_s: seconds it lasts, client used),
  * "session_valid" (ttl_s: the idle limit) or
  * "session_revoke", for the cookie's SHA-256. 1 done (valid), 0 not valid, -1 the CRM is away. */
 int dash_session(const char *stmt, const char *id_sha256, const char *ttl_s, const char *client);
