@@ -157,7 +157,7 @@ demo-baileys:
 compose-check:
 	@if command -v docker-compose >/dev/null; then \
 	  export TWILIO_ACCOUNT_SID=x TWILIO_AUTH_TOKEN=x TWILIO_WA_FROM=x BAILEYS_WEBHOOK_SECRET=x DASHBOARD_TOKEN=x \
-	    PUBLIC_BASE_URL=https://wa.example.com; \
+	    PUBLIC_BASE_URL=https://wa.example.com PROXY_TLS_DIR=/etc/letsencrypt; \
 	  docker-compose -f docker-compose.yml config -q && \
 	  docker-compose -f docker-compose.yml --env-file deploy/kafka-cluster.env config -q && \
 	  docker-compose -f docker-compose.yml -f deploy/compose.host.yml --env-file deploy/sim.env config -q && \
