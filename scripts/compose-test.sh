@@ -78,6 +78,13 @@ export TWILIO_CONTENT_URL=http://twilio-sim:$TWILIO_SIM_PORT
 export PUBLIC_BASE_URL=https://127.0.0.1:$PROXY_PORT
 PROXY_TLS_DIR=$(scripts/tls.sh "$STATE/tls") || die "scripts/tls.sh failed"
 export PROXY_TLS_DIR PROXY_TLS_CERT=server.pem PROXY_TLS_KEY=server.key
+# The simulator's status callbacks go through the proxy (it shares the host's loopback), but
+# on the bridge network, where 127.0.0.1 is the simulator itself: there, to ingress directly.
+if [ "$NETWORK" = bridge ]; then
+    export TWILIO_SIM_CALLBACK_VIA=http://ingress:$INGRESS_PORT
+else
+    export TWILIO_SIM_CALLBACK_VIA=
+fi
 # deploy/sim.env's values, said again: the shell's environment wins over an env file, and real
 # credentials exported there must not reach this test.
 export COMPOSE_PROFILES=sim
