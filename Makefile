@@ -168,8 +168,9 @@ e2e: build
 	scripts/e2e.sh
 
 # docker-compose.yml for real: builds every image (from debian:bookworm-slim), runs the whole
-# deployment with the Twilio simulator on ports of its own (61000+), checks it end to end and
-# removes it. Needs root; starts dockerd if none runs. Not part of `make test` (yet).
+# deployment with the Twilio simulator behind the TLS proxy on ports of its own (61000+), two
+# routers and two Twilio senders, checks it end to end and removes it. Needs root; starts
+# dockerd if none runs. The last step of `make test`.
 compose-test: install
 	scripts/compose-test.sh
 
