@@ -16,6 +16,6 @@ RUN apt-get update \
 COPY deploy/proxy.conf.template /etc/wa-proxy/nginx.conf.template
 COPY deploy/proxy-entrypoint.sh /usr/local/bin/proxy-entrypoint
 # The master process stays root (port 443, the key readable by root only); the workers that
-# handle requests run as www-data (the package's user).
+# handle requests run as www-data (the package's user; `user` in deploy/proxy.conf.template).
 STOPSIGNAL SIGQUIT
 ENTRYPOINT ["/usr/local/bin/proxy-entrypoint"]
