@@ -152,24 +152,26 @@ demo:
 demo-baileys:
 	scripts/demo.sh baileys
 
-# The variants: one Kafka broker, the three-broker profile with its env file, and the simulated
-# deployment on the host network that compose-test runs.
+# The variants: one Kafka broker, the three-broker profile with its env file, the simulated
+# deployment (the trial), and the same on the host network that compose-test runs.
 compose-check:
 	@if command -v docker-compose >/dev/null; then \
 	  export TWILIO_ACCOUNT_SID=x TWILIO_AUTH_TOKEN=x TWILIO_WA_FROM=x BAILEYS_WEBHOOK_SECRET=x DASHBOARD_TOKEN=x \
-	    PUBLIC_BASE_URL=https://wa.example.com; \
+	    PUBLIC_BASE_URL=https://wa.example.com PROXY_TLS_DIR=/etc/letsencrypt; \
 	  docker-compose -f docker-compose.yml config -q && \
 	  docker-compose -f docker-compose.yml --env-file deploy/kafka-cluster.env config -q && \
+	  docker-compose -f docker-compose.yml --env-file deploy/sim.env config -q && \
 	  docker-compose -f docker-compose.yml -f deploy/compose.host.yml --env-file deploy/sim.env config -q && \
-	  echo "compose-check: ok (one broker; kafka-cluster profile; sim on the host network)"; \
+	  echo "compose-check: ok (one broker; kafka-cluster profile; sim; sim on the host network)"; \
 	else echo "compose-check: docker-compose missing (run make install)"; exit 1; fi
 
 e2e: build
 	scripts/e2e.sh
 
 # docker-compose.yml for real: builds every image (from debian:bookworm-slim), runs the whole
-# deployment with the Twilio simulator on ports of its own (61000+), checks it end to end and
-# removes it. Needs root; starts dockerd if none runs. Not part of `make test` (yet).
+# deployment with the Twilio simulator behind the TLS proxy on ports of its own (61000+), two
+# routers and two Twilio senders, checks it end to end and removes it. Needs root; starts
+# dockerd if none runs. The last step of `make test`.
 compose-test: install
 	scripts/compose-test.sh
 

@@ -24,7 +24,7 @@ int wa_config_split_listen(const char *s, char *host, size_t hostsz, unsigned *p
     char *end;
     errno = 0;
     long p = strtol(colon + 1, &end, 10);
-    if (errno || *end || end == colon + 1 || p < 1 || p > 65535) return -1;
+    if (errno || *end || end == colon + 1 || p < 0 || p > 65535) return -1;
     memcpy(host, s, hl);
     host[hl] = '\0';
     *port = (unsigned)p;

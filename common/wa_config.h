@@ -35,7 +35,8 @@ void wa_config_log(const struct wa_cfg *table, size_t n);
  * (a URL with user:password@, libpq's "password=" in key=value form or a URL's query) replaced. */
 const char *wa_config_shown(const char *value, enum wa_cfg_type type);
 
-/* Splits "host:port"; returns -1 when it is not one. host gets at most hostsz-1 bytes. */
+/* Splits "host:port"; returns -1 when it is not one. host gets at most hostsz-1 bytes. Port 0
+ * is one: any free port, for instances that share a network (the admin listener logs its port). */
 int wa_config_split_listen(const char *s, char *host, size_t hostsz, unsigned *port);
 
 /* A service's start: logging named service, the table loaded and logged, the

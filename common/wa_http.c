@@ -2,6 +2,7 @@
 #include "wa_http.h"
 #include "wa_config.h"
 #include "wa_edge.h"
+#include "wa_log.h"
 #include "wa_metrics.h"
 #include "wa_util.h"
 
@@ -159,6 +160,12 @@ struct MHD_Daemon *wa_http_admin_start(const char *listen, int (*ready)(void), c
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, admin_handler, &a,
         MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
-    if (!d) snprintf(err, errsz, "cannot listen on %s", listen);
+    if (!d) {
+        snprintf(err, errsz, "cannot listen on %s", listen);
+        return NULL;
+    }
+    /* With port 0 the kernel picked one: say which, for whoever probes /healthz. */
+    const union MHD_DaemonInfo *bound = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    wa_info("admin listener on %s (port %u)", listen, bound ? (unsigned)bound->port : 0u);
     return d;
 }

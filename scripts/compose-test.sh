@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # compose-test.sh - proves docker-compose.yml runs: builds every image from debian:bookworm-slim,
 # starts the whole deployment with the Twilio simulator and the loopback bridge (deploy/sim.env),
-# checks it end to end through its published ports (tests/compose/smoke.mjs), then removes it
-# with its volumes (docker-compose down -v).
+# two routers and two Twilio senders (--scale), behind the TLS proxy with a certificate from a
+# local CA (scripts/tls.sh), checks it end to end through its published ports
+# (tests/compose/smoke.mjs), then removes it with its volumes (docker-compose down -v).
 #
 # For machines like the CI ones here: no image registry (the base image is made with debootstrap
 # and `docker import`), no bridge networking (deploy/compose.host.yml: every container on the host
@@ -56,20 +57,34 @@ export S3_PORT=$((B + 0)) BRIDGE_PORT=$((B + 1)) TWILIO_SIM_PORT=$((B + 2)) TWIL
 export INGRESS_PORT=$((B + 80)) DASHBOARD_PORT=$((B + 90))
 export KAFKA_PORT=$((B + 92)) KAFKA_CONTROLLER_PORT=$((B + 93))
 export ROUTER_PORT=$((B + 101)) SENDER_TWILIO_PORT=$((B + 102)) SENDER_BAILEYS_PORT=$((B + 103))
-export MEDIA_WORKER_PORT=$((B + 104)) POSTGRES_PORT=$((B + 432))
+export MEDIA_WORKER_PORT=$((B + 104)) POSTGRES_PORT=$((B + 432)) PROXY_PORT=$((B + 443))
 PORTS=(S3_PORT BRIDGE_PORT TWILIO_SIM_PORT TWILIO_SIM_CDN_PORT INGRESS_PORT DASHBOARD_PORT KAFKA_PORT
        KAFKA_CONTROLLER_PORT ROUTER_PORT SENDER_TWILIO_PORT SENDER_BAILEYS_PORT MEDIA_WORKER_PORT
-       POSTGRES_PORT)
+       POSTGRES_PORT PROXY_PORT)
+# Instances of these run at once (on the host network their admin listeners take any free port:
+# deploy/compose.host.yml).
+SCALE=(--scale router=2 --scale sender-twilio=2)
 # The values that name a port inside them (the compose file cannot nest defaults).
 export KAFKA_BROKERS=kafka:$KAFKA_PORT
 export KAFKA_QUORUM_VOTERS=1@kafka:$KAFKA_CONTROLLER_PORT
 export BAILEYS_OUTBOUND_URL=http://baileys-bridge:$BRIDGE_PORT/send
-export MEDIA_ALLOWED_HOSTS=api.twilio.com,.twiliocdn.com,baileys-bridge:$BRIDGE_PORT
-export MEDIA_PRIVATE_HOSTS=baileys-bridge:$BRIDGE_PORT
+wa_sim_media=twilio-sim:$TWILIO_SIM_PORT,twilio-sim:$TWILIO_SIM_CDN_PORT
+export MEDIA_ALLOWED_HOSTS=api.twilio.com,.twiliocdn.com,baileys-bridge:$BRIDGE_PORT,$wa_sim_media
+export MEDIA_PRIVATE_HOSTS=baileys-bridge:$BRIDGE_PORT,$wa_sim_media
 export TWILIO_API_BASE=http://twilio-sim:$TWILIO_SIM_PORT
 export TWILIO_CONTENT_URL=http://twilio-sim:$TWILIO_SIM_PORT
-export PUBLIC_BASE_URL=http://ingress:$INGRESS_PORT
-export S3_PUBLIC_ENDPOINT=http://127.0.0.1:$S3_PORT
+# The proxy's origin: Twilio's URL (every signature is checked against it) and the media links'.
+# Its certificate (127.0.0.1, localhost) from a local CA the smoke trusts.
+export PUBLIC_BASE_URL=https://127.0.0.1:$PROXY_PORT
+PROXY_TLS_DIR=$(scripts/tls.sh "$STATE/tls") || die "scripts/tls.sh failed"
+export PROXY_TLS_DIR PROXY_TLS_CERT=server.pem PROXY_TLS_KEY=server.key
+# The simulator's status callbacks go through the proxy (it shares the host's loopback), but
+# on the bridge network, where 127.0.0.1 is the simulator itself: there, to ingress directly.
+if [ "$NETWORK" = bridge ]; then
+    export TWILIO_SIM_CALLBACK_VIA=http://ingress:$INGRESS_PORT
+else
+    export TWILIO_SIM_CALLBACK_VIA=
+fi
 # deploy/sim.env's values, said again: the shell's environment wins over an env file, and real
 # credentials exported there must not reach this test.
 export COMPOSE_PROFILES=sim
@@ -91,7 +106,7 @@ export KAFKA_HEAP_OPTS="-Xms256m -Xmx256m"
 
 # The deployment runs from one resolved file: docker-compose.yml with deploy/compose.host.yml and
 # deploy/sim.env, without `ports:` (docker-compose 1.29 refuses published ports on the host
-# network, and an override cannot remove them).
+# network, and an override cannot remove them) and without the unused network.
 RESOLVED=$STATE/compose.resolved.yml
 compose=(docker-compose -p "$PROJECT" -f "$RESOLVED")
 resolve_compose() {
@@ -107,6 +122,7 @@ import sys, yaml
 doc = yaml.safe_load(open(sys.argv[1]))
 for service in doc.get('services', {}).values():
     service.pop('ports', None)
+doc.pop('networks', None)
 with open(sys.argv[2], 'w') as out:
     yaml.safe_dump(doc, out, sort_keys=False)
 PY
@@ -215,14 +231,15 @@ build wa-broker-s3proxy:local deploy/s3proxy.Dockerfile
 build wa-broker:local deploy/Dockerfile
 build wa-broker-bridge:local baileys-bridge/Dockerfile
 build wa-broker-twilio-sim:local deploy/twilio-sim.Dockerfile
+build wa-broker-proxy:local deploy/proxy.Dockerfile
 
 # ---- up -----------------------------------------------------------------------------------
 scripts/node-deps.sh
 resolve_compose
-log "docker-compose up (project $PROJECT, $NETWORK network, ports $B..$((B + 432)))"
+log "docker-compose up ${SCALE[*]} (project $PROJECT, $NETWORK network, ports $B..$((B + 443)))"
 COMPOSE_UP=1
 t0=$SECONDS
-"${compose[@]}" up -d --no-build > "$STATE/up.log" 2>&1 \
+"${compose[@]}" up -d --no-build "${SCALE[@]}" > "$STATE/up.log" 2>&1 \
     || { tail -n 30 "$STATE/up.log" >&2; die "docker-compose up failed; see $STATE/up.log"; }
 # Every long-running service healthy, every one-shot exited 0.
 deadline=$((SECONDS + TIMEOUT))
@@ -243,8 +260,14 @@ while :; do
     [ "$SECONDS" -lt "$deadline" ] || die "not healthy after ${TIMEOUT}s: ${waiting[*]}"
     sleep 2
 done
-log "deployment healthy in $((SECONDS - t0))s"
+for s in router sender-twilio; do
+    n=$("${compose[@]}" ps -q "$s" | wc -l)
+    [ "$n" = 2 ] || die "$s: $n instances running, 2 expected"
+done
+log "deployment healthy in $((SECONDS - t0))s (2 routers, 2 Twilio senders)"
 
 # ---- the check ----------------------------------------------------------------------------
-INGRESS_URL=http://127.0.0.1:$INGRESS_PORT DASHBOARD_URL=http://127.0.0.1:$DASHBOARD_PORT \
-TWILIO_SIM_URL=http://127.0.0.1:$TWILIO_SIM_PORT node tests/compose/smoke.mjs
+NODE_EXTRA_CA_CERTS=$PROXY_TLS_DIR/ca.pem DASHBOARD_URL=http://127.0.0.1:$DASHBOARD_PORT \
+BRIDGE_URL=http://127.0.0.1:$BRIDGE_PORT TWILIO_SIM_URL=http://127.0.0.1:$TWILIO_SIM_PORT \
+TWILIO_SIM_MEDIA_BASE=http://twilio-sim:$TWILIO_SIM_PORT TWILIO_SIM_CDN_BASE=http://twilio-sim:$TWILIO_SIM_CDN_PORT \
+node tests/compose/smoke.mjs

@@ -41,6 +41,7 @@ const CONFIG_KEYS = {
   mediaTimeoutMs: (v) => Number.isFinite(v) && v > 0,
   ingressUrl: (v) => typeof v === 'string' && /^https?:\/\//.test(v),
   publicBaseUrl: (v) => v === null || (typeof v === 'string' && /^https?:\/\//.test(v)),
+  callbackVia: (v) => v === null || (typeof v === 'string' && /^https?:\/\//.test(v)),
   serviceSender: (v) => typeof v === 'string',
 };
 
@@ -420,6 +421,7 @@ export function optionsFromEnv(env = process.env) {
   if (env.TWILIO_SIM_CALLBACK_DELAY_MS) config.callbackDelayMs = Number(env.TWILIO_SIM_CALLBACK_DELAY_MS);
   if (env.INGRESS_URL) config.ingressUrl = env.INGRESS_URL;
   config.publicBaseUrl = env.PUBLIC_BASE_URL || null;
+  config.callbackVia = env.TWILIO_SIM_CALLBACK_VIA || null;
   return {
     host, port, config, cdnHost: cdnListen.host, cdnPort: cdnListen.port,
     accountSid: env.TWILIO_ACCOUNT_SID || DEFAULT_ACCOUNT_SID,

@@ -103,6 +103,11 @@ static void test_split_listen(void **state)
     assert_int_equal(wa_config_split_listen("127.0.0.1:80", host, sizeof host, &port), 0);
     assert_string_equal(host, "127.0.0.1");
     assert_int_equal(port, 80);
+    /* Port 0: any free port (instances of one service on one host network). */
+    assert_int_equal(wa_config_split_listen("127.0.0.1:0", host, sizeof host, &port), 0);
+    assert_int_equal(port, 0);
+    assert_int_equal(wa_config_split_listen("127.0.0.1:65536", host, sizeof host, &port), -1);
+    assert_int_equal(wa_config_split_listen("127.0.0.1:-1", host, sizeof host, &port), -1);
     assert_int_equal(wa_config_split_listen(":80", host, sizeof host, &port), -1);
     assert_int_equal(
         wa_config_split_listen("averyveryverylonghostname:80", host, sizeof host, &port), -1);

@@ -32,10 +32,13 @@ function shouldRetry(rp, attempt) {
   return rp.has(attempt.kind); // 'ct' (could not connect) or 'rt' (no answer in time)
 }
 
-// POSTs `params` to `rawUrl`; calls onAttempt(record) after each try; returns the last record.
-export async function deliverCallback({ rawUrl, authToken, params, signal, onAttempt = () => {} }) {
+// POSTs `params` to `rawUrl` (to via(url) when given: the same request, signed for url, sent
+// elsewhere); calls onAttempt(record) after each try; returns the last record.
+export async function deliverCallback({ rawUrl, authToken, params, signal, via = (u) => u,
+  onAttempt = () => {} }) {
   const o = parseOverrides(rawUrl);
   const signature = sign(authToken, o.url, params);
+  const postTo = via(o.url);
   // Same token on every retry: that is what lets a receiver deduplicate them.
   const idempotencyToken = crypto.randomUUID();
   const started = Date.now();
@@ -44,10 +47,11 @@ export async function deliverCallback({ rawUrl, authToken, params, signal, onAtt
     const t0 = performance.now();
     const rec = { attempt: n, sentAtMs: performance.timeOrigin + t0, url: o.url, signature,
       idempotencyToken, httpStatus: null, error: null };
+    if (postTo !== o.url) rec.postedTo = postTo;
     try {
       const signals = [AbortSignal.timeout(o.rt)];
       if (signal) signals.push(signal);
-      const res = await fetch(o.url, {
+      const res = await fetch(postTo, {
         method: 'POST',
         redirect: 'manual', // Twilio re-issues redirects as GET without params; we just report them
         headers: {

@@ -28,6 +28,10 @@ export function defaultConfig() {
     mediaTimeoutMs: 10000,
     ingressUrl: 'http://127.0.0.1:8080',
     publicBaseUrl: null, // null = same as ingressUrl
+    // null: each status callback goes to its own URL, as Twilio's do. A base URL: a callback
+    // under publicBaseUrl is posted under this one instead (still signed for its own URL), for a
+    // simulator that cannot reach the public URL (inside docker-compose's network).
+    callbackVia: null,
     // From used in callbacks when a message named only a MessagingServiceSid (Twilio would pick a
     // sender from the service's pool); the WhatsApp sandbox number.
     serviceSender: 'whatsapp:+14155238886',
@@ -122,6 +126,13 @@ export class TwilioSim {
   }
 
   // Posts a signed inbound webhook to ingress, exactly like cli.mjs, and opens the window:
+  // Where a callback for `url` is posted: `url` itself unless config.callbackVia says otherwise.
+  callbackVia(url) {
+    const via = this.config.callbackVia?.replace(/\/+$/, '');
+    const base = this.config.publicBaseUrl?.replace(/\/+$/, '');
+    return via && base && url.startsWith(base + '/') ? via + url.slice(base.length) : url;
+  }
+
   // Twilio has the user's message whether or not our webhook accepted it.
   async inbound({ from, to = '+14155238886', body = '', profileName, media, messageSid, extra }) {
     const user = scopeKey(from);
@@ -252,6 +263,7 @@ export class TwilioSim {
     const params = this.callbackParams(msg, step);
     return deliverCallback({
       rawUrl: target, authToken: this.authToken, params, signal: this.abort.signal,
+      via: (u) => this.callbackVia(u),
       onAttempt: (rec) => {
         this.callbackSeq += 1;
         this.callbackRecords.push({ seq: this.callbackSeq, sid: msg.sid, status: step.status,

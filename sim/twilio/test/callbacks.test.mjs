@@ -210,6 +210,27 @@ describe('24-hour window', () => {
       await simJson(sim, 'POST', '/sim/config', { publicBaseUrl: null });
     }
   });
+
+  test('callbackVia: a callback under publicBaseUrl is posted there instead, signed for its own URL', async () => {
+    await simJson(sim, 'POST', '/sim/config', { publicBaseUrl: 'https://wa.example.com', callbackVia: rx.base });
+    try {
+      const to = newUser();
+      await openWindow(sim, to);
+      const cbUrl = 'https://wa.example.com/api/whatsapp/twilio/status?id=7';
+      const r = await send(sim, textMessage(to, { StatusCallback: cbUrl }));
+      assert.equal(r.status, 201);
+      assert.deepEqual(await waitStatuses(r.body.sid, 3), ['sent', 'delivered', 'read']);
+      for (const cb of forSid(r.body.sid)) {
+        assert.equal(cb.url, '/api/whatsapp/twilio/status?id=7');
+        assert.ok(validate(TOKEN, cb.headers['x-twilio-signature'], cbUrl, cb.params), 'signed for the public URL');
+      }
+      const recorded = await simJson(sim, 'GET', `/sim/callbacks?sid=${r.body.sid}`);
+      assert.ok(recorded.body.callbacks.every((c) => c.url === cbUrl
+        && c.postedTo === `${rx.base}/api/whatsapp/twilio/status?id=7`), JSON.stringify(recorded.body.callbacks));
+    } finally {
+      await simJson(sim, 'POST', '/sim/config', { publicBaseUrl: null, callbackVia: null });
+    }
+  });
 });
 
 describe('media', () => {
