@@ -162,7 +162,12 @@ compose-check:
 	  docker-compose -f docker-compose.yml --env-file deploy/kafka-cluster.env config -q && \
 	  docker-compose -f docker-compose.yml --env-file deploy/sim.env config -q && \
 	  docker-compose -f docker-compose.yml -f deploy/compose.host.yml --env-file deploy/sim.env config -q && \
-	  echo "compose-check: ok (one broker; kafka-cluster profile; sim; sim on the host network)"; \
+	  if out=$$(env -u PUBLIC_BASE_URL docker-compose -f docker-compose.yml config -q 2>&1); then \
+	    echo "compose-check: the compose file takes no PUBLIC_BASE_URL (Twilio's signatures would all fail)"; exit 1; \
+	  elif ! echo "$$out" | grep -q "PUBLIC_BASE_URL is required"; then \
+	    echo "compose-check: without PUBLIC_BASE_URL, no clear error: $$out"; exit 1; \
+	  fi && \
+	  echo "compose-check: ok (one broker; kafka-cluster profile; sim; sim on the host network; refused without PUBLIC_BASE_URL)"; \
 	else echo "compose-check: docker-compose missing (run make install)"; exit 1; fi
 
 e2e: build
