@@ -51,6 +51,14 @@ static const struct wa_cfg config[] = {
     RTR_PLAN_CFG(dash_cfg.provider_mode, dash_cfg.twilio_from, dash_cfg.baileys_channels,
                  dash_cfg.baileys_failover_to, dash_cfg.reengage_sid),
     WA_MEDIA_STORE_CFG(dash_store, s3_internal),
+    {"S3_BUCKET", "wa-media", WA_CFG_STR, 0, 0, NULL, "the bucket the operator's uploads go to",
+     &dash_cfg.s3_bucket, NULL},
+    /* 16 MB: what Twilio takes for one WhatsApp media message (images 5 MB). */
+    {"DASHBOARD_MEDIA_MAX_BYTES", "16000000", WA_CFG_INT, 1024, 104857600, NULL,
+     "the largest file the operator may upload to send (larger: 413)", NULL, &dash_cfg.media_max},
+    {"DASHBOARD_SPOOL_DIR", "/tmp", WA_CFG_STR, 0, 0, NULL,
+     "where an upload waits while it is read and stored (unlinked; never in memory)",
+     &dash_cfg.spool_dir, NULL},
     {"LOG_LEVEL", "info", WA_CFG_ENUM, 0, 0, "debug|info|warn|error", "log verbosity", &log_level,
      NULL},
 };
@@ -96,6 +104,7 @@ int main(void)
                 "taken as 1)");
     }
     if (!dash_store.endpoint || !dash_store.endpoint[0]) dash_store.endpoint = s3_internal;
+    dash_cfg.s3_endpoint = s3_internal && s3_internal[0] ? s3_internal : dash_store.endpoint;
     char why[400];
     if (rtr_channels_load(&dash_cfg.channels, dash_cfg.twilio_from, dash_cfg.baileys_channels,
                           dash_cfg.baileys_failover_to, why, sizeof why) < 0) {
