@@ -130,9 +130,8 @@ const char *wa_media_sendable(const char *declared, const unsigned char *head, s
     if (!known) {
         snprintf(err, errsz,
                  "the file is not an image (JPEG, PNG, WebP), audio (OGG, MP3, AMR), video (MP4), "
-                 "PDF or Office document: its bytes %s",
-                 sniffed ? "are " : "say no type we send");
-        if (sniffed) snprintf(err + strlen(err), errsz - strlen(err), "%s", sniffed);
+                 "PDF or Office document: its bytes are %s",
+                 sniffed ? sniffed : "none of these");
         return NULL;
     }
     /* An Office document is a zip that says so (wa_media_mime_agrees keeps the label). */

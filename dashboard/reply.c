@@ -132,6 +132,10 @@ int dash_upload_request(const char *key, const char *ctype, const char *length, 
             *status = 413;
             dash_size_words((uint64_t)out->length, has, sizeof has);
             dash_size_words(max, most, sizeof most);
+            if (strcmp(has, most) == 0) { /* just over: the words would say the same */
+                snprintf(has, sizeof has, "%lld bytes", (long long)out->length);
+                snprintf(most, sizeof most, "%llu bytes", (unsigned long long)max);
+            }
             snprintf(err, errsz, "the file is too large to send: %s, the most is %s", has, most);
             return -1;
         }
