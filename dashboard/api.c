@@ -80,11 +80,12 @@ static const struct wa_pg_stmt statements[] = {
      "  (extract(epoch FROM a.at) * 1000)::bigint, "
      "  lm.direction, lm.provider, lm.type, lm.body, lm.status, "
      "  (extract(epoch FROM lm.at) * 1000)::bigint, " WINDOWS_SQL ", " OPTOUTS_SQL ", "
-     "  lm.error_code "
+     "  lm.error_code, lm.template_name "
      "FROM contacts c "
      "CROSS JOIN LATERAL (SELECT COALESCE(c.last_message_at, c.created_at) AS at) a "
      "LEFT JOIN LATERAL (SELECT m.direction, m.provider, m.type, m.body, m.status, m.at, "
-     "  m.error_code "
+     "  m.error_code, CASE WHEN m.type = 'template' THEN (SELECT t.name FROM templates t "
+     "    WHERE t.sid = m.payload #>> '{template,contentSid}') END AS template_name "
      "  FROM messages m WHERE m.contact_id = c.id ORDER BY m.at DESC, m.id DESC LIMIT 1) "
      "lm "
      "  ON true "
@@ -413,6 +414,7 @@ json_t *dash_leads(const char *q, const char *limit, const char *cursor, unsigne
             json_object_set_new(lm, "text", STR(r, i, 9));
             json_object_set_new(lm, "status", STR(r, i, 10));
             json_object_set_new(lm, "error_code", STR(r, i, 14));
+            json_object_set_new(lm, "template_name", STR(r, i, 15));
             json_object_set_new(lm, "at_ms", INT(r, i, 11));
             json_object_set_new(o, "last_message", lm);
         } else {
