@@ -23,6 +23,7 @@ struct dash_upload {
     EVP_MD_CTX *md;
     uint64_t size;
     int too_large, write_failed;
+    char refusal[256]; /* announced over the limit: read to its end, then refused with this */
     unsigned char head[64];
     size_t head_len;
 };
@@ -61,8 +62,19 @@ struct dash_upload *dash_upload_begin(struct MHD_Connection *c, const char *lead
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key"),
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH),
-            (uint64_t)dash_cfg.media_max, &req, status, err, errsz) < 0)
-        return NULL;
+            (uint64_t)dash_cfg.media_max, &req, status, err, errsz) < 0) {
+        /* Announced too large: refused when the body has been read (and dropped), not at once.
+         * A client that sends its whole body before it reads the answer, as browsers and most
+         * HTTP libraries do, would get a broken connection instead of the 413 and its words.
+         * Past four times the limit the answer comes at once and the connection is closed. */
+        if (*status != 413 || req.length > 4 * (int64_t)dash_cfg.media_max) return NULL;
+        struct dash_upload *u = wa_xcalloc(1, sizeof *u);
+        snprintf(u->lead, sizeof u->lead, "%s", lead);
+        snprintf(u->refusal, sizeof u->refusal, "%s", err);
+        u->req = req;
+        u->too_large = 1;
+        return u;
+    }
     char path[1024];
     snprintf(path, sizeof path, "%s/wa-upload-XXXXXX", dash_cfg.spool_dir);
     int fd = mkstemp(path);
@@ -73,10 +85,17 @@ struct dash_upload *dash_upload_begin(struct MHD_Connection *c, const char *lead
         return NULL;
     }
     unlink(path);
+    FILE *spool = fdopen(fd, "w+");
+    if (!spool) {
+        close(fd);
+        *status = 503;
+        snprintf(err, errsz, "the dashboard cannot take files now; retry");
+        return NULL;
+    }
     struct dash_upload *u = wa_xcalloc(1, sizeof *u);
     snprintf(u->lead, sizeof u->lead, "%s", lead);
     u->req = req;
-    u->spool = fdopen(fd, "w+");
+    u->spool = spool;
     u->md = EVP_MD_CTX_new();
     EVP_DigestInit_ex(u->md, EVP_sha256(), NULL);
     return u;
@@ -105,7 +124,7 @@ void dash_upload_free(struct dash_upload *u)
 {
     if (!u) return;
     if (u->spool) fclose(u->spool);
-    EVP_MD_CTX_free(u->md);
+    if (u->md) EVP_MD_CTX_free(u->md);
     free(u);
 }
 
@@ -136,6 +155,10 @@ enum MHD_Result dash_upload_finish(struct MHD_Connection *c, struct dash_upload 
     wa_metric_add(dash_m.requests, 1);
     char err[512] = "";
     unsigned status = 500;
+    if (u->refusal[0]) {
+        wa_metric_add(dash_m.bad, 1);
+        return wa_http_error(c, 413, "too_large", u->refusal);
+    }
     if (u->too_large) {
         wa_metric_add(dash_m.bad, 1);
         char most[32];

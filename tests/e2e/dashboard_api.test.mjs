@@ -566,11 +566,12 @@ test('media reply: the file is stored under the reply\'s key and goes out as its
   assert.equal(sha256(Buffer.from(await served.arrayBuffer())), sha256(file));
 });
 
-test('media reply: a file over the limit is refused with 413 and says so, before and while it is read; nothing is stored', async () => {
+test('media reply: a file over the limit is refused with 413 and says so, announced or not; nothing is stored', async () => {
   const lead = await leadOf(await twilioContact());
   const big = pngBytes(LIMIT + 1);
   const k = crypto.randomUUID();
-  // Announced: refused before a byte is read.
+  // Announced: nothing is stored, the body is read to its end and dropped, and the answer says
+  // why (refused at once instead, a client still sending would see a broken connection).
   let r = await upload(lead.id, big, { k });
   assert.equal(r.status, 413, r.text);
   assert.equal(r.json.error, 'too_large');
