@@ -140,7 +140,7 @@ struct MHD_Daemon *dash_http_start(char *errbuf, size_t errsz);
 
 struct dash_metrics {
     struct wa_metric *requests, *refused, *bad, *sse_clients, *sse_events, *sse_dropped;
-    struct wa_metric *api_seconds, *replies;
+    struct wa_metric *api_seconds, *replies, *uploads;
 };
 extern struct dash_metrics dash_m;
 

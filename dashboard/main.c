@@ -79,6 +79,8 @@ static void metrics_init(void)
                                        "Events a slow connection skipped.");
     dash_m.replies = wa_metric_new(WA_COUNTER, "wa_dashboard_replies_total", "",
                                    "Operator replies handed to the send API and taken (200/202).");
+    dash_m.uploads = wa_metric_new(WA_COUNTER, "wa_dashboard_uploads_total", "",
+                                   "Files the operator uploaded for a media reply, stored.");
     dash_m.api_seconds =
         wa_metric_new(WA_HISTOGRAM, "wa_dashboard_api_seconds", "", "API answer time.");
 }

@@ -232,6 +232,7 @@ enum MHD_Result dash_upload_finish(struct MHD_Connection *c, struct dash_upload 
     if (found <= 0) return dash_fail(c, found < 0 ? status : 503, found < 0 ? err : "not recorded");
     /* Two uploads of one key at once: the first row recorded is the one. */
     if (strcmp(had_sha, sha) != 0) return other_file(c, u);
+    wa_metric_add(dash_m.uploads, 1);
     wa_info("upload lead=%s media_id=%s key=%s mime=%s size=%s sha256=%s put_ms=%lld", u->lead, id,
             key, mime, size, sha, (long long)(wa_now_ms() - t0));
     return stored(c, id, sha, had_mime, had_size, 0);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import {
   sendInbound, uniquePhone, waitFor, messagesFor, env, q, sim, twilioContact, send, key, waitMessage,
-  services, stack, ageContact, simCalls, baileysContact, restartWith,
+  services, stack, ageContact, simCalls, baileysContact, restartWith, metric,
 } from './lib.mjs';
 
 const base = `http://${env.DASHBOARD_LISTEN}`;
@@ -539,8 +539,10 @@ test('media reply: the file is stored under the reply\'s key and goes out as its
   const lead = await leadOf(phone);
   const k = crypto.randomUUID();
   const file = pngBytes(300000);
+  const stored = await metric(base, 'wa_dashboard_uploads_total');
   const up = await upload(lead.id, file, { k });
   assert.equal(up.status, 200, up.text);
+  assert.equal(await metric(base, 'wa_dashboard_uploads_total'), stored + 1);
   assert.deepEqual([up.json.mime, up.json.size, up.json.sha256, up.json.duplicate], ['image/png', file.length, sha256(file), false]);
   const [row] = await uploadsOf(k);
   assert.deepEqual([String(row.id), row.message_id, String(row.contact_id), row.source, row.sha256],
