@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import {
   sendInbound, uniquePhone, waitFor, messagesFor, env, q, sim, twilioContact, send, key, waitMessage,
-  services, stack, ageContact, simCalls, baileysContact, restartWith, metric,
+  services, stack, ageContact, simCalls, baileysContact, restartWith, metric, bridgeSent,
 } from './lib.mjs';
 
 const base = `http://${env.DASHBOARD_LISTEN}`;
@@ -566,6 +566,25 @@ test('media reply: the file is stored under the reply\'s key and goes out as its
   assert.deepEqual([m.type, m.text, m.media.length, m.media[0].mime, m.media[0].size], ['media', 'the flat, from the balcony', 1, 'image/png', file.length]);
   const served = await fetch(m.media[0].url);
   assert.equal(sha256(Buffer.from(await served.arrayBuffer())), sha256(file));
+});
+
+test('media reply: to a contact of the Baileys session, a PDF goes through the bridge as a document with its caption', async () => {
+  const phone = await baileysContact();
+  const lead = await leadOf(phone);
+  const k = crypto.randomUUID();
+  const pdf = Buffer.from('%PDF-1.7\n1 0 obj\n<<>>\nendobj\n');
+  const up = await upload(lead.id, pdf, { k, type: 'application/pdf' });
+  assert.equal(up.status, 200, up.text);
+  const r = await reply(lead.id, { idempotencyKey: k, type: 'media', media: { mediaId: up.json.mediaId, caption: 'the contract' } });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.provider, 'baileys', r.text);
+  const [sent] = await waitFor('the bridge sent it', async () => {
+    const s = await bridgeSent(phone);
+    return s.length === 1 ? s : false;
+  });
+  assert.equal(sent.content.mimetype, 'application/pdf');
+  assert.equal(sent.content.caption, 'the contract');
+  assert.match(sent.content.document.url, new RegExp(`/media/${r.json.id}/0\\.pdf\\?X-Amz-Algorithm=`));
 });
 
 test('media reply: a file over the limit is refused with 413 and says so, announced or not; nothing is stored', async () => {
