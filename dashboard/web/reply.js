@@ -10,7 +10,7 @@
 
 import { api, isQuiet, Unauthorized } from './api.js';
 import {
-  channelLabel, providerLabel, formatRemaining, formatSize, fillTemplate, coalesce, serialized, h, setChildren,
+  channelLabel, providerLabel, formatRemaining, fillTemplate, coalesce, serialized, h, setChildren,
 } from './dom.js';
 
 /**
@@ -24,6 +24,16 @@ export function newKey() {
   b[8] = (b[8] & 0x3f) | 0x80;
   const hex = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * A file's size in the words the server's refusals use (dashboard/reply.c, dash_size_words):
+ * "812 bytes", "20.5 kB", "3.0 MB", so "huge.png · 3.0 MB" and "the most is 2.0 MB" compare.
+ */
+export function sizeWords(n) {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`;
+  return `${n} bytes`;
 }
 
 /** The preview's answer in the operator's words: [text, css state]. */
@@ -236,7 +246,7 @@ export class ReplyBox {
     const f = this.file;
     this.fileNameEl.hidden = !f;
     this.fileClearBtn.hidden = !f;
-    this.fileNameEl.textContent = f ? `${f.name} · ${formatSize(f.size)}` : '';
+    this.fileNameEl.textContent = f ? `${f.name} · ${sizeWords(f.size)}` : '';
     this.fileNameEl.title = f ? f.name : '';
     this.textEl.placeholder = f
       ? 'A caption for the file (optional)…'
