@@ -48,15 +48,16 @@ static const struct wa_pg_stmt statements[] = {
     /* The operator's uploads (upload.c, sql/0015): one row per reply's key. A second upload of
      * the same reply returns the first row, whose sha256 tells whether it was the same file. $1
      * the declared type (''), $2 the stored type, $3 size, $4 sha256, $5 bucket, $6 object key,
-     * $7 the reply's key, $8 the lead. */
+     * $7 the reply's key, $8 the lead, $9 the file's name (''). */
     {"upload_find", "SELECT id, sha256, mime, size FROM media WHERE upload_key = $1", 1},
     {"upload_store",
      "INSERT INTO media (idx, source, mime_declared, mime, size, sha256, bucket, object_key, "
-     "  stored_at, upload_key, contact_id) "
-     "VALUES (0, 'dashboard', NULLIF($1, ''), $2, $3::bigint, $4, $5, $6, now(), $7, $8::bigint) "
+     "  stored_at, upload_key, contact_id, filename) "
+     "VALUES (0, 'dashboard', NULLIF($1, ''), $2, $3::bigint, $4, $5, $6, now(), $7, $8::bigint, "
+     "  NULLIF($9, '')) "
      "ON CONFLICT (upload_key) DO UPDATE SET upload_key = EXCLUDED.upload_key "
      "RETURNING id, sha256, mime, size",
-     8},
+     9},
     /* The approved-template catalogue (sql/0011) as last synced, and the sync's state. */
     {"templates",
      "SELECT sid, name, language, category, status, rejection_reason, body, variables::text, "

@@ -58,9 +58,16 @@ struct dash_upload_req {
     char key[DASH_REPLY_KEY_MAX + 16];
     char mime[128];
     int64_t length;
+    char filename[201]; /* from X-File-Name: see dash_upload_filename ("" none) */
 };
-int dash_upload_request(const char *key, const char *ctype, const char *length, uint64_t max,
-                        struct dash_upload_req *out, unsigned *status, char *err, size_t errsz);
+int dash_upload_request(const char *key, const char *ctype, const char *length, const char *name,
+                        uint64_t max, struct dash_upload_req *out, unsigned *status, char *err,
+                        size_t errsz);
+/* The header X-File-Name (the page sends the file's name percent-encoded, as
+ * encodeURIComponent makes it) as the name a document keeps: decoded, its last path segment,
+ * valid UTF-8 without control characters, trimmed, cut at a character to fit outsz. "" when
+ * absent or unusable: a name is a nicety, never a reason to refuse the file. */
+void dash_upload_filename(const char *hdr, char *out, size_t outsz);
 /* A size as the operator reads it: "812 bytes", "20.5 kB", "16.0 MB". */
 void dash_size_words(uint64_t n, char *out, size_t outsz);
 /* The preview's parameters: kind (text, the default, or template), channel and template (each

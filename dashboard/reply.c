@@ -4,6 +4,7 @@
  * sends nothing itself: ingress takes the request and the router routes it like any other. */
 #include "dash.h"
 #include "wa_channel.h"
+#include "wa_form.h"
 #include "wa_outbound.h"
 
 #include <stdio.h>
@@ -106,10 +107,56 @@ void dash_size_words(uint64_t n, char *out, size_t outsz)
         snprintf(out, outsz, "%llu bytes", (unsigned long long)n);
 }
 
-int dash_upload_request(const char *key, const char *ctype, const char *length, uint64_t max,
-                        struct dash_upload_req *out, unsigned *status, char *err, size_t errsz)
+static int hex(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+void dash_upload_filename(const char *hdr, char *out, size_t outsz)
+{
+    char buf[1024] = "";
+    size_t n = 0;
+    out[0] = '\0';
+    if (!hdr || strlen(hdr) >= sizeof buf) return;
+    for (const char *p = hdr; *p; p++) {
+        if (*p == '%') {
+            int hi = hex(p[1]), lo = hi < 0 ? -1 : hex(p[2]);
+            if (lo < 0) return;
+            buf[n++] = (char)(hi * 16 + lo);
+            p += 2;
+        } else {
+            buf[n++] = *p;
+        }
+    }
+    if (!wa_text_clean(buf, n)) return; /* not UTF-8, or a NUL inside */
+    buf[n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) return;
+    /* Its last path segment (a browser sends the name alone; another client may not). */
+    const char *base = buf;
+    for (const char *p = buf; *p; p++)
+        if (*p == '/' || *p == '\\') base = p + 1;
+    while (*base == ' ')
+        base++;
+    size_t len = strlen(base);
+    while (len && base[len - 1] == ' ')
+        len--;
+    char trimmed[1024];
+    memcpy(trimmed, base, len);
+    trimmed[len] = '\0';
+    if (strcmp(trimmed, ".") == 0 || strcmp(trimmed, "..") == 0) return;
+    wa_utf8_copy(out, outsz, trimmed);
+}
+
+int dash_upload_request(const char *key, const char *ctype, const char *length, const char *name,
+                        uint64_t max, struct dash_upload_req *out, unsigned *status, char *err,
+                        size_t errsz)
 {
     memset(out, 0, sizeof *out);
+    dash_upload_filename(name, out->filename, sizeof out->filename);
     out->length = -1;
     *status = 400;
     if (!key || !key_valid(key)) {

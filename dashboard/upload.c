@@ -62,6 +62,7 @@ struct dash_upload *dash_upload_begin(struct MHD_Connection *c, const char *lead
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key"),
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH),
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-File-Name"),
             (uint64_t)dash_cfg.media_max, &req, status, err, errsz) < 0) {
         /* Announced too large: refused when the body has been read (and dropped), not at once.
          * A client that sends its whole body before it reads the answer, as browsers and most
@@ -226,8 +227,9 @@ enum MHD_Result dash_upload_finish(struct MHD_Connection *c, struct dash_upload 
         return wa_http_error(c, 503, "storage_unavailable",
                              "the file could not be stored now; send again (it is sent once)");
     }
-    const char *sp[] = {u->req.mime, mime, size, sha, dash_cfg.s3_bucket, key, u->req.key, u->lead};
-    found = dash_upload_row("upload_store", 8, sp, id, had_sha, had_mime, had_size, &status, err,
+    const char *sp[] = {u->req.mime, mime,    size,           sha, dash_cfg.s3_bucket, key,
+                        u->req.key,  u->lead, u->req.filename};
+    found = dash_upload_row("upload_store", 9, sp, id, had_sha, had_mime, had_size, &status, err,
                             sizeof err);
     if (found <= 0) return dash_fail(c, found < 0 ? status : 503, found < 0 ? err : "not recorded");
     /* Two uploads of one key at once: the first row recorded is the one. */

@@ -83,6 +83,7 @@ export async function postFile(path, file, key) {
       Accept: 'application/json',
       'Content-Type': file.type || 'application/octet-stream',
       'Idempotency-Key': key,
+      'X-File-Name': encodeURIComponent(file.name ?? ''), // a document keeps its name
       'X-WA-Dashboard': '1',
     },
     cache: 'no-store',

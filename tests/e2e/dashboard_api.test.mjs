@@ -517,10 +517,11 @@ const LIMIT = Number(env.DASHBOARD_MEDIA_MAX_BYTES); // scripts/e2e.sh: 2 MB
 const pngBytes = (n) => Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), crypto.randomBytes(n - 8)]);
 const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
 
-async function upload(leadId, bytes, { k, type = 'image/png', headers = auth, chunked = false } = {}) {
+async function upload(leadId, bytes, { k, type = 'image/png', headers = auth, chunked = false, name } = {}) {
   const res = await fetch(`${base}/api/leads/${leadId}/media`, {
     method: 'POST',
-    headers: { 'Content-Type': type, ...(k ? { 'Idempotency-Key': k } : {}), ...headers },
+    headers: { 'Content-Type': type, ...(k ? { 'Idempotency-Key': k } : {}),
+      ...(name ? { 'X-File-Name': encodeURIComponent(name) } : {}), ...headers },
     // A stream has no length: sent chunked, so the limit is met while the body is read.
     body: chunked ? new Blob([bytes]).stream() : bytes,
     ...(chunked ? { duplex: 'half' } : {}),
@@ -568,12 +569,12 @@ test('media reply: the file is stored under the reply\'s key and goes out as its
   assert.equal(sha256(Buffer.from(await served.arrayBuffer())), sha256(file));
 });
 
-test('media reply: to a contact of the Baileys session, a PDF goes through the bridge as a document with its caption', async () => {
+test('media reply: to a contact of the Baileys session, a PDF goes through the bridge as a document with its name and caption', async () => {
   const phone = await baileysContact();
   const lead = await leadOf(phone);
   const k = crypto.randomUUID();
   const pdf = Buffer.from('%PDF-1.7\n1 0 obj\n<<>>\nendobj\n');
-  const up = await upload(lead.id, pdf, { k, type: 'application/pdf' });
+  const up = await upload(lead.id, pdf, { k, type: 'application/pdf', name: 'חוזה שכירות (v2).pdf' });
   assert.equal(up.status, 200, up.text);
   const r = await reply(lead.id, { idempotencyKey: k, type: 'media', media: { mediaId: up.json.mediaId, caption: 'the contract' } });
   assert.equal(r.status, 200, r.text);
@@ -584,6 +585,8 @@ test('media reply: to a contact of the Baileys session, a PDF goes through the b
   });
   assert.equal(sent.content.mimetype, 'application/pdf');
   assert.equal(sent.content.caption, 'the contract');
+  // The contact's phone shows the document by the name the operator's file had.
+  assert.equal(sent.content.fileName, 'חוזה שכירות (v2).pdf');
   assert.match(sent.content.document.url, new RegExp(`/media/${r.json.id}/0\\.pdf\\?X-Amz-Algorithm=`));
 });
 

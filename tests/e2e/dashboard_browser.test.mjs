@@ -429,7 +429,7 @@ function pngImage(w, h) {
     chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }
 
-const uploadsOf = (k) => q('select id, source, sha256, mime from media where upload_key = $1', [k]);
+const uploadsOf = (k) => q('select id, source, sha256, mime, filename from media where upload_key = $1', [k]);
 
 async function resultSays(page, re) {
   await page.waitForFunction((src) => new RegExp(src).test(document.querySelector('#reply-result')?.textContent ?? ''),
@@ -454,8 +454,8 @@ test('reply with a file: the image is uploaded, goes out with its caption to Twi
   });
   assert.equal(m.type, 'media');
   const rows = await uploadsOf(m.idempotency_key);
-  assert.deepEqual(rows.map((r) => [String(r.id), r.source, r.sha256, r.mime]),
-    [[m.payload.media.mediaId, 'dashboard', sha256(image), 'image/png']]);
+  assert.deepEqual(rows.map((r) => [String(r.id), r.source, r.sha256, r.mime, r.filename]),
+    [[m.payload.media.mediaId, 'dashboard', sha256(image), 'image/png', 'balcony.png']]);
   // Twilio (the simulator) fetched the file from storage: the very bytes.
   const [call] = await waitFor('Twilio called with the media', async () => {
     const calls = await simCalls(phone);

@@ -1,5 +1,5 @@
 /* fuzz_upload.c - libFuzzer harness: any bytes as the headers of an operator's upload (POST
- * /api/leads/{id}/media: Idempotency-Key, Content-Type, Content-Length) through
+ * /api/leads/{id}/media: Idempotency-Key, Content-Type, Content-Length, X-File-Name) through
  * dash_upload_request, and as the first bytes of the file through wa_media_sendable. What passes
  * is a key the send API takes, a bare type/subtype, a length within the limit; a refusal says why
  * with the status the page shows; a file taken has a type WhatsApp carries. */
@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dash.h"
+#include "wa_form.h"
 #include "wa_media.h"
 
 struct dash_config dash_cfg;
@@ -33,10 +34,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *key = piece(&p, end, kb, sizeof kb);
     const char *ctype = piece(&p, end, cb, sizeof cb);
     const char *length = piece(&p, end, lb, sizeof lb);
+    char nb[1100];
+    const char *name = piece(&p, end, nb, sizeof nb);
     struct dash_upload_req u;
     unsigned status = 1;
     char err[256] = "";
-    int rc = dash_upload_request(key, ctype, length, MAX, &u, &status, err, sizeof err);
+    int rc = dash_upload_request(key, ctype, length, name, MAX, &u, &status, err, sizeof err);
+    /* The name a document keeps: valid UTF-8, no control character, no path, within its room. */
+    size_t fl = strlen(u.filename);
+    if (fl >= sizeof u.filename || !wa_text_clean(u.filename, fl) || strchr(u.filename, '/') ||
+        strchr(u.filename, '\\'))
+        abort();
+    for (size_t i = 0; i < fl; i++)
+        if ((unsigned char)u.filename[i] < 0x20 || u.filename[i] == 0x7f) abort();
     if (rc != 0) {
         if (rc != -1 || !err[0]) abort();
         if (status != 400 && status != 413 && status != 415) abort();

@@ -267,19 +267,20 @@ static void test_upload_request(void **state)
     struct dash_upload_req u;
     unsigned status;
     char err[256];
-    assert_int_equal(dash_upload_request("0f8fad5b-d9cb", "Image/JPEG; name=x", "2048", 4096, &u,
-                                         &status, err, sizeof err),
+    assert_int_equal(dash_upload_request("0f8fad5b-d9cb", "Image/JPEG; name=x", "2048",
+                                         "plan%20A.jpg", 4096, &u, &status, err, sizeof err),
                      0);
     assert_string_equal(u.key, "dashboard:0f8fad5b-d9cb");
     assert_string_equal(u.mime, "image/jpeg");
     assert_int_equal(u.length, 2048);
-    assert_int_equal(dash_upload_request("0f8fad5b", "application/octet-stream", NULL, 4096, &u,
-                                         &status, err, sizeof err),
+    assert_string_equal(u.filename, "plan A.jpg");
+    assert_int_equal(dash_upload_request("0f8fad5b", "application/octet-stream", NULL, NULL, 4096,
+                                         &u, &status, err, sizeof err),
                      0);
     assert_string_equal(u.mime, ""); /* the browser does not know: the bytes decide */
     assert_int_equal(u.length, -1);
     assert_int_equal(
-        dash_upload_request("0f8fad5b", NULL, "4096", 4096, &u, &status, err, sizeof err), 0);
+        dash_upload_request("0f8fad5b", NULL, "4096", NULL, 4096, &u, &status, err, sizeof err), 0);
     static const struct {
         const char *key, *ctype, *length;
         unsigned status;
@@ -299,8 +300,8 @@ static void test_upload_request(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
-        assert_int_equal(dash_upload_request(bad[i].key, bad[i].ctype, bad[i].length, 4096, &u,
-                                             &status, err, sizeof err),
+        assert_int_equal(dash_upload_request(bad[i].key, bad[i].ctype, bad[i].length, NULL, 4096,
+                                             &u, &status, err, sizeof err),
                          -1);
         print_message("%zu: %u %s\n", i, status, err);
         assert_int_equal(status, bad[i].status);
@@ -308,12 +309,47 @@ static void test_upload_request(void **state)
     }
 }
 
+/* The name a document keeps: what the page encoded, made safe; never a refusal. */
+static void test_upload_filename(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"floor-plan.pdf", "floor-plan.pdf"},
+        {"%D7%97%D7%95%D7%96%D7%94%20%D7%A9%D7%9B%D7%99%D7%A8%D7%95%D7%AA.pdf",
+         "\xD7\x97\xD7\x95\xD7\x96\xD7\x94 \xD7\xA9\xD7\x9B\xD7\x99\xD7\xA8\xD7\x95\xD7\xAA.pdf"},
+        {"C%3A%5Cfakepath%5Cplan.pdf", "plan.pdf"}, /* a path: its last segment */
+        {"..%2F..%2Fetc%2Fpasswd", "passwd"},
+        {"%20%20contract%20.pdf%20", "contract .pdf"},
+        {"a%0Ab.pdf", ""},  /* a control character */
+        {"a%00b.pdf", ""},  /* a NUL */
+        {"%FF%FE.pdf", ""}, /* not UTF-8 */
+        {"bad%zz.pdf", ""}, /* not percent-encoding */
+        {"%2E%2E", ""},
+        {"", ""},
+    };
+    char out[201];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        dash_upload_filename(cases[i][0], out, sizeof out);
+        print_message("%zu: %s -> %s\n", i, cases[i][0], out);
+        assert_string_equal(out, cases[i][1]);
+    }
+    dash_upload_filename(NULL, out, sizeof out);
+    assert_string_equal(out, "");
+    /* A long name is cut at a character, never inside one. */
+    char lng[700] = "";
+    for (int i = 0; i < 100; i++)
+        strcat(lng, "%D7%90");
+    dash_upload_filename(lng, out, 11);
+    assert_string_equal(out, "\xD7\x90\xD7\x90\xD7\x90\xD7\x90\xD7\x90");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_numbers),        cmocka_unit_test(test_cursors),
-        cmocka_unit_test(test_login_throttle), cmocka_unit_test(test_reply),
-        cmocka_unit_test(test_media_reply),    cmocka_unit_test(test_upload_request),
+        cmocka_unit_test(test_numbers),         cmocka_unit_test(test_cursors),
+        cmocka_unit_test(test_login_throttle),  cmocka_unit_test(test_reply),
+        cmocka_unit_test(test_media_reply),     cmocka_unit_test(test_upload_request),
+        cmocka_unit_test(test_upload_filename),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
