@@ -55,7 +55,8 @@ const struct wa_pg_stmt wa_send_statements[] = {
      "RETURNING GREATEST(0, (extract(epoch FROM p.next_at - clock_timestamp()) * 1e6))::bigint",
      2},
     {"media_locate",
-     "SELECT bucket, object_key, mime FROM media WHERE id = $1::bigint AND stored_at IS NOT NULL",
+     "SELECT bucket, object_key, mime, filename FROM media WHERE id = $1::bigint "
+     "AND stored_at IS NOT NULL",
      1},
     /* The attempts start again: SENDER_MAX_ATTEMPTS is each provider's own budget, and the
      * other provider's calls say nothing about this one. */
@@ -497,9 +498,10 @@ enum wa_result wa_send_drive(struct wa_sender *s, const rd_kafka_message_t *m,
 }
 
 char *wa_send_media_url(struct wa_sender *s, const struct wa_media_store *store,
-                        const char *media_id, char *mime, size_t mimesz, enum wa_result *res,
-                        char *errbuf, size_t errsz)
+                        const char *media_id, char *mime, size_t mimesz, char *filename,
+                        size_t filenamesz, enum wa_result *res, char *errbuf, size_t errsz)
 {
+    if (filenamesz) filename[0] = '\0';
     if (!store->endpoint || !store->endpoint[0] || !store->access_key || !store->secret_key) {
         *res = WA_FAIL;
         snprintf(errbuf, errsz, "stored media cannot be sent: S3_ENDPOINT and keys are not set");
@@ -524,8 +526,9 @@ char *wa_send_media_url(struct wa_sender *s, const struct wa_media_store *store,
         return NULL;
     }
     snprintf(mime, mimesz, "%s", PQgetisnull(q, 0, 2) ? "" : PQgetvalue(q, 0, 2));
-    /* Storage serves what a browser must not show as an attachment of no type (media-worker's
-     * mw_inline); the provider is told the real one. */
+    if (filenamesz) snprintf(filename, filenamesz, "%s", PQgetvalue(q, 0, 3)); /* NULL reads "" */
+    /* Storage serves what a browser must not show as an attachment of no type (wa_media_inline);
+     * the provider is told the real one. */
     char *url =
         wa_media_presign(store, PQgetvalue(q, 0, 0), PQgetvalue(q, 0, 1), mime, errbuf, errsz);
     PQclear(q);

@@ -149,11 +149,12 @@ struct wa_media_store {
     }
 
 /* A short-lived presigned URL for stored media media_id (the media row's id),
- * and its type into mime. NULL with *res: WA_FAIL (no such stored media:
- * errbuf says so), WA_RETRY (the CRM is away). */
+ * its type into mime and the name its file had into filename ("" when none: an operator's upload
+ * has one, sql/0015). NULL with *res: WA_FAIL (no such stored media: errbuf says so), WA_RETRY (the
+ * CRM is away). */
 char *wa_send_media_url(struct wa_sender *s, const struct wa_media_store *store,
-                        const char *media_id, char *mime, size_t mimesz, enum wa_result *res,
-                        char *errbuf, size_t errsz);
+                        const char *media_id, char *mime, size_t mimesz, char *filename,
+                        size_t filenamesz, enum wa_result *res, char *errbuf, size_t errsz);
 
 /* A presigned GET URL for bucket/key, answered with content_type when that is set and not ""
  * (else with the stored type), or NULL with errbuf. */

@@ -48,6 +48,19 @@ static const struct wa_pg_stmt statements[] = {
     {"session_revoke",
      "UPDATE dashboard_sessions SET revoked_at = now() WHERE id_sha256 = $1 AND revoked_at IS NULL",
      1},
+    /* The operator's uploads (upload.c, sql/0015): one row per reply's key. A second upload of
+     * the same reply returns the first row, whose sha256 tells whether it was the same file. $1
+     * the declared type (''), $2 the stored type, $3 size, $4 sha256, $5 bucket, $6 object key,
+     * $7 the reply's key, $8 the lead, $9 the file's name (''). */
+    {"upload_find", "SELECT id, sha256, mime, size FROM media WHERE upload_key = $1", 1},
+    {"upload_store",
+     "INSERT INTO media (idx, source, mime_declared, mime, size, sha256, bucket, object_key, "
+     "  stored_at, upload_key, contact_id, filename) "
+     "VALUES (0, 'dashboard', NULLIF($1, ''), $2, $3::bigint, $4, $5, $6, now(), $7, $8::bigint, "
+     "  NULLIF($9, '')) "
+     "ON CONFLICT (upload_key) DO UPDATE SET upload_key = EXCLUDED.upload_key "
+     "RETURNING id, sha256, mime, size",
+     9},
     /* The approved-template catalogue (sql/0011) as last synced, and the sync's state. */
     {"templates",
      "SELECT sid, name, language, category, status, rejection_reason, body, variables::text, "
@@ -71,11 +84,12 @@ static const struct wa_pg_stmt statements[] = {
      "  (extract(epoch FROM a.at) * 1000)::bigint, "
      "  lm.direction, lm.provider, lm.type, lm.body, lm.status, "
      "  (extract(epoch FROM lm.at) * 1000)::bigint, " WINDOWS_SQL ", " OPTOUTS_SQL ", "
-     "  lm.error_code "
+     "  lm.error_code, lm.template_name "
      "FROM contacts c "
      "CROSS JOIN LATERAL (SELECT COALESCE(c.last_message_at, c.created_at) AS at) a "
      "LEFT JOIN LATERAL (SELECT m.direction, m.provider, m.type, m.body, m.status, m.at, "
-     "  m.error_code "
+     "  m.error_code, CASE WHEN m.type = 'template' THEN (SELECT t.name FROM templates t "
+     "    WHERE t.sid = m.payload #>> '{template,contentSid}') END AS template_name "
      "  FROM messages m WHERE m.contact_id = c.id ORDER BY m.at DESC, m.id DESC LIMIT 1) "
      "lm "
      "  ON true "
@@ -97,13 +111,24 @@ static const struct wa_pg_stmt statements[] = {
      "  (SELECT json_agg(json_build_object('idx', d.idx, 'mime', COALESCE(d.mime, "
      "     d.mime_declared), 'size', d.size, 'bucket', d.bucket, 'key', d.object_key, "
      "     'unavailable', d.unavailable) ORDER BY d.idx) "
-     "   FROM media d WHERE d.message_id = m.id "
+     /* An item of the message (inbound), or the stored media a send named (media.mediaId: an
+      * operator's upload, sql/0015); a mediaId that is not an id names nothing. */
+     "   FROM media d WHERE (d.message_id = m.id OR d.id = CASE WHEN m.direction = 'outbound' "
+     "     AND m.payload #>> '{media,mediaId}' ~ '^[1-9][0-9]{0,17}$' "
+     "     THEN (m.payload #>> '{media,mediaId}')::bigint END) "
      "     AND (d.stored_at IS NOT NULL OR d.unavailable IS NOT NULL)), "
      "  m.channel, "
      /* The consent change this message made (a keyword, or a send Twilio refused), if any. */
      "  (SELECT json_build_array(k.opted_out, k.channel, k.source, k.detail) "
-     "   FROM consent_changes k WHERE k.message_id = m.id ORDER BY k.id LIMIT 1) "
-     "FROM messages m WHERE m.contact_id = $1::bigint "
+     "   FROM consent_changes k WHERE k.message_id = m.id ORDER BY k.id LIMIT 1), "
+     /* A template's Content SID and values as sent, with the catalogue's name and body when it
+      * knows the template (sql/0011). */
+     "  CASE WHEN m.type = 'template' THEN json_build_object('sid', "
+     "    m.payload #>> '{template,contentSid}', 'variables', m.payload #> '{template,variables}', "
+     "    'name', t.name, 'language', t.language, 'body', t.body) END "
+     "FROM messages m LEFT JOIN templates t ON m.type = 'template' "
+     "  AND t.sid = m.payload #>> '{template,contentSid}' "
+     "WHERE m.contact_id = $1::bigint "
      "  AND ($3::timestamptz IS NULL OR (m.at, m.id) < ($3::timestamptz, $4::uuid)) "
      "ORDER BY m.at DESC, m.id DESC LIMIT $2::integer",
      4},
@@ -393,6 +418,7 @@ json_t *dash_leads(const char *q, const char *limit, const char *cursor, unsigne
             json_object_set_new(lm, "text", STR(r, i, 9));
             json_object_set_new(lm, "status", STR(r, i, 10));
             json_object_set_new(lm, "error_code", STR(r, i, 14));
+            json_object_set_new(lm, "template_name", STR(r, i, 15));
             json_object_set_new(lm, "at_ms", INT(r, i, 11));
             json_object_set_new(o, "last_message", lm);
         } else {
@@ -461,6 +487,8 @@ json_t *dash_messages(const char *lead, const char *limit, const char *cursor, u
         json_object_set_new(m, "created_ms", INT(r, i, 10));
         json_object_set_new(m, "channel", STR(r, i, 13));
         json_object_set_new(m, "consent", consent_json(r, i, 14));
+        json_t *tpl = PQgetisnull(r, i, 15) ? NULL : json_loads(PQgetvalue(r, i, 15), 0, NULL);
+        json_object_set_new(m, "template", tpl ? tpl : json_null());
         json_t *media = json_array();
         json_t *rows = PQgetisnull(r, i, 12) ? NULL : json_loads(PQgetvalue(r, i, 12), 0, NULL);
         size_t k;
@@ -628,6 +656,22 @@ int dash_session(const char *stmt, const char *id_sha256, const char *ttl_s, con
     int rows = strcmp(stmt, "session_valid") == 0 ? PQntuples(q) : 1;
     PQclear(q);
     return rows > 0;
+}
+
+int dash_upload_row(const char *stmt, int n, const char *const *params, char id[24], char sha[65],
+                    char mime[128], char size[24], unsigned *status, char *err, size_t errsz)
+{
+    PGresult *q = query(stmt, n, params, status, err, errsz);
+    if (!q) return -1;
+    int found = PQntuples(q) == 1;
+    if (found) {
+        snprintf(id, 24, "%s", PQgetvalue(q, 0, 0));
+        snprintf(sha, 65, "%s", PQgetvalue(q, 0, 1));
+        snprintf(mime, 128, "%s", PQgetvalue(q, 0, 2));
+        snprintf(size, 24, "%s", PQgetvalue(q, 0, 3));
+    }
+    PQclear(q);
+    return found;
 }
 
 int dash_lead_phone(const char *lead, char *phone, size_t phonesz, unsigned *status, char *err,

@@ -127,6 +127,7 @@ static enum MHD_Result json(struct MHD_Connection *c, json_t *o, unsigned status
 struct req {
     struct wa_buf body;
     int too_large; /* the body passed the limit: the rest is dropped, the answer is 413 */
+    struct dash_upload *upload; /* a media reply's file (upload.c): its body goes to disk */
 };
 
 static int ends_with(const char *s, const char *tail)
@@ -163,6 +164,38 @@ static int same_site_request(struct MHD_Connection *c)
     return rest && strcmp(rest, host) == 0;
 }
 
+/* A media reply's file: who sends it and what it says it is are checked before a byte of it is
+ * read (the login and the cross-site check too: a file is not spooled for nobody), then its body
+ * streams to upload.c. */
+static enum MHD_Result upload_start(struct MHD_Connection *c, struct req *rq, const char *lead)
+{
+    enum auth auth = authorized(c);
+    if (auth == AUTH_UNAVAILABLE)
+        return wa_http_error(c, 503, "unavailable", "the CRM is not reachable; retry");
+    if (auth != AUTH_OK) {
+        wa_metric_add(dash_m.refused, 1);
+        return wa_http_error(c, 401, "unauthorized", "log in, or send Authorization: Bearer");
+    }
+    if (!same_site_request(c)) {
+        wa_metric_add(dash_m.refused, 1);
+        wa_warn("dashboard refused a cross-site upload for lead %s", lead);
+        return wa_http_error(c, 403, "cross_site_refused",
+                             "a change from the page needs its header X-WA-Dashboard: 1 and, when "
+                             "the browser names one, this dashboard's own Origin");
+    }
+    unsigned status = 500;
+    char err[256] = "";
+    rq->upload = dash_upload_begin(c, lead, &status, err, sizeof err);
+    if (rq->upload) return MHD_YES;
+    wa_metric_add(dash_m.bad, status == 503 ? 0 : 1);
+    return wa_http_error(c, status,
+                         status == 413   ? "too_large"
+                         : status == 415 ? "unsupported_media_type"
+                         : status == 400 ? "bad_request"
+                                         : "unavailable",
+                         err);
+}
+
 static int ready(void)
 {
     return dash_db_ready();
@@ -176,9 +209,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     (void)version;
     if (!*con_cls) {
         *con_cls = wa_xcalloc(1, sizeof(struct req));
+        char lead[24];
+        if (strcmp(method, "POST") == 0 && dash_upload_path(url, lead))
+            return upload_start(c, *con_cls, lead);
         return MHD_YES;
     }
     struct req *rq = *con_cls;
+    if (rq->upload) {
+        if (!*upload_size) return dash_upload_finish(c, rq->upload);
+        dash_upload_data(rq->upload, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
     size_t max_body = body_limit(url);
     if (*upload_size) {
         /* The bodies: the login form, and the operator's reply. */
@@ -349,6 +391,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     struct req *rq = *con_cls;
     if (!rq) return;
     wa_buf_free(&rq->body);
+    dash_upload_free(rq->upload);
     free(rq);
     *con_cls = NULL;
 }

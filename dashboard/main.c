@@ -44,7 +44,7 @@ static const struct wa_cfg config[] = {
     {"DASHBOARD_SSE_BUFFER", "4096", WA_CFG_INT, 16, 1000000, NULL,
      "recent events kept for slow connections", NULL, &dash_cfg.sse_buffer},
     WA_TLS_CFG("DASHBOARD", dash_cfg.tls_cert, dash_cfg.tls_key),
-    WA_EDGE_CFG("DASHBOARD", dash_edge, "32", "60"),
+    WA_EDGE_CFG("DASHBOARD", dash_edge, "32", "120"),
     {"DASHBOARD_THREADS", "4", WA_CFG_INT, 1, 64, NULL,
      "HTTP threads; each serves many connections, and live ones wait without holding one", NULL,
      &dash_cfg.threads},
@@ -58,6 +58,14 @@ static const struct wa_cfg config[] = {
     RTR_PLAN_CFG(dash_cfg.provider_mode, dash_cfg.twilio_from, dash_cfg.baileys_channels,
                  dash_cfg.baileys_failover_to, dash_cfg.reengage_sid),
     WA_MEDIA_STORE_CFG(dash_store, s3_internal),
+    {"S3_BUCKET", "wa-media", WA_CFG_STR, 0, 0, NULL, "the bucket the operator's uploads go to",
+     &dash_cfg.s3_bucket, NULL},
+    /* 16 MB: what Twilio takes for one WhatsApp media message (images 5 MB). */
+    {"DASHBOARD_MEDIA_MAX_BYTES", "16000000", WA_CFG_INT, 1024, 104857600, NULL,
+     "the largest file the operator may upload to send (larger: 413)", NULL, &dash_cfg.media_max},
+    {"DASHBOARD_SPOOL_DIR", "/tmp", WA_CFG_STR, 0, 0, NULL,
+     "where an upload waits while it is read and stored (unlinked; never in memory)",
+     &dash_cfg.spool_dir, NULL},
     {"LOG_LEVEL", "info", WA_CFG_ENUM, 0, 0, "debug|info|warn|error", "log verbosity", &log_level,
      NULL},
 };
@@ -78,6 +86,8 @@ static void metrics_init(void)
                                        "Events a slow connection skipped.");
     dash_m.replies = wa_metric_new(WA_COUNTER, "wa_dashboard_replies_total", "",
                                    "Operator replies handed to the send API and taken (200/202).");
+    dash_m.uploads = wa_metric_new(WA_COUNTER, "wa_dashboard_uploads_total", "",
+                                   "Files the operator uploaded for a media reply, stored.");
     dash_m.api_seconds =
         wa_metric_new(WA_HISTOGRAM, "wa_dashboard_api_seconds", "", "API answer time.");
 }
@@ -107,6 +117,7 @@ int main(void)
                 "taken as 1)");
     }
     if (!dash_store.endpoint || !dash_store.endpoint[0]) dash_store.endpoint = s3_internal;
+    dash_cfg.s3_endpoint = s3_internal && s3_internal[0] ? s3_internal : dash_store.endpoint;
     char why[400];
     if (rtr_channels_load(&dash_cfg.channels, dash_cfg.twilio_from, dash_cfg.baileys_channels,
                           dash_cfg.baileys_failover_to, why, sizeof why) < 0) {

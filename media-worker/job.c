@@ -4,7 +4,9 @@
 #include "wa_event.h"
 #include "wa_kafka.h"
 #include "wa_log.h"
+#include "wa_media.h"
 #include "wa_outbound.h"
+#include "wa_s3.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +97,23 @@ static int decode(const rd_kafka_message_t *m, json_t **root, struct mw_job *j, 
         }                                                                                          \
     } while (0)
 
+/* The spool file into the bucket (common/wa_s3.c). */
+static enum mw_verdict put(CURL *h, struct mw_file *f, const char *key, const char *mime, char *err,
+                           size_t errsz)
+{
+    const struct wa_s3_target t = {
+        .endpoint = mw_cfg.s3_endpoint,
+        .bucket = mw_cfg.s3_bucket,
+        .access_key = mw_cfg.s3_access_key,
+        .secret_key = mw_cfg.s3_secret_key,
+        .region = mw_cfg.s3_region,
+        .connect_timeout_ms = mw_cfg.connect_timeout_ms,
+        .timeout_ms = mw_cfg.timeout_ms,
+    };
+    enum wa_result r = wa_s3_put(h, &t, key, f->spool, f->size, f->sha256, mime, err, errsz);
+    return r == WA_OK ? MW_OK : r == WA_RETRY ? MW_RETRY : MW_REFUSED;
+}
+
 enum wa_result mw_handle(struct wa_sender *s, const rd_kafka_message_t *m, void *curl)
 {
     CURL *h = curl;
@@ -148,17 +167,17 @@ enum wa_result mw_handle(struct wa_sender *s, const rd_kafka_message_t *m, void 
     }
     /* The type the bytes announce wins over a declared one; a disagreement is logged. */
     const char *declared = j.mime ? j.mime : f.mime[0] ? f.mime : NULL;
-    const char *sniffed = mw_sniff(f.head, f.head_len);
-    const char *mime = mw_stored_mime(declared, sniffed);
-    if (!mw_mime_agrees(declared, sniffed)) {
+    const char *sniffed = wa_media_sniff(f.head, f.head_len);
+    const char *mime = wa_media_stored_mime(declared, sniffed);
+    if (!wa_media_mime_agrees(declared, sniffed)) {
         wa_metric_add(mw_m.mismatch, 1);
         wa_warn("media %s/%d declared %s but the bytes say %s", j.message_id, j.idx, declared,
                 sniffed);
     }
     char key[256];
-    mw_object_key(key, sizeof key, j.message_id, j.idx, mime);
+    wa_media_object_key(key, sizeof key, j.message_id, j.idx, mime);
     int64_t t1 = wa_now_ms();
-    WITH_RETRIES(v, mw_put(h, &f, key, mime, err, sizeof err));
+    WITH_RETRIES(v, put(h, &f, key, mime, err, sizeof err));
     int64_t t2 = wa_now_ms();
     if (v != MW_OK) {
         fclose(f.spool);

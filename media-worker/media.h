@@ -27,30 +27,15 @@ struct mw_job {
     int idx;
 };
 
-/* policy.c (pure): which hosts, which addresses, which names and types. */
+/* policy.c (pure): which hosts, which addresses, how much (types and keys: common/wa_media.h). */
 /* 1 when host (and port) is in the comma-separated allowlist: "host" (any
  * port), "host:port", or ".example.com" (that domain's subdomains). */
 int mw_host_allowed(const char *allowlist, const char *host, long port);
 /* 1 for loopback, private, link-local, CGNAT, unspecified and multicast addresses. */
 int mw_ip_private(const char *ip);
-/* The MIME type the first bytes announce, or NULL when unknown. */
-const char *mw_sniff(const unsigned char *b, size_t n);
-/* 1 when a declared type and a sniffed one agree (same type, or same family
- * where WhatsApp's own labels are looser, e.g. audio/ogg vs audio/ogg; codecs=opus). */
-int mw_mime_agrees(const char *declared, const char *sniffed);
-/* The media's type, as recorded in the CRM and told to providers: what the bytes say (sniffed),
- * else the declared type when it is one a browser cannot run (no text/html, image/svg+xml, xml,
- * scripts), else application/octet-stream. */
-const char *mw_stored_mime(const char *declared, const char *sniffed);
-/* 1 when storage may serve a type inline: images (JPEG, PNG, GIF, WebP), audio, video and PDF.
- * Anything else is stored as application/octet-stream with Content-Disposition: attachment, so a
- * browser that opens the link downloads it and never shows it. */
-int mw_inline(const char *mime);
 /* 1 when a transfer may go on: the announced length (-1 when unknown) and the
  * bytes so far plus the next chunk both fit in max. */
 int mw_size_ok(int64_t announced, uint64_t so_far, uint64_t chunk, uint64_t max);
-/* One key scheme for both providers: media/<message id>/<index><.ext>. */
-void mw_object_key(char *out, size_t n, const char *message_id, int idx, const char *mime);
 
 /* fetch.c: the source into a spool file, hashed on the way. */
 struct mw_file {
@@ -64,10 +49,6 @@ struct mw_file {
 enum mw_verdict { MW_OK, MW_RETRY, MW_REFUSED };
 enum mw_verdict mw_fetch(CURL *h, const struct mw_job *job, struct mw_file *out, char *err,
                          size_t errsz);
-
-/* s3.c: the spool file into the bucket (libcurl SigV4). */
-enum mw_verdict mw_put(CURL *h, struct mw_file *f, const char *key, const char *mime, char *err,
-                       size_t errsz);
 
 struct mw_metrics {
     struct wa_metric *stored, *duplicate, *refused, *failed, *retried, *bytes, *mismatch;

@@ -12,6 +12,8 @@ export BAILEYS_DOWN_HOLD_S=${BAILEYS_DOWN_HOLD_S:-2}
 export BAILEYS_HEALTH_DOWN_INTERVAL_S=${BAILEYS_HEALTH_DOWN_INTERVAL_S:-1}
 # A small media limit, so the over-the-limit test moves 20 MB, not 101 MiB.
 export MEDIA_MAX_BYTES=${MEDIA_MAX_BYTES:-20000000}
+# A small upload limit for the operator's files, so the over-the-limit tests move 2 MB, not 16.
+export DASHBOARD_MEDIA_MAX_BYTES=${DASHBOARD_MEDIA_MAX_BYTES:-2000000}
 # Presigned media URLs live 3 s here, so the test can see one expire.
 export MEDIA_URL_TTL_S=${MEDIA_URL_TTL_S:-3}
 # An allowed media host that resolves to loopback but is not in MEDIA_PRIVATE_HOSTS: the

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-char *sbl_request(const struct wa_outbound *o)
+char *sbl_request(const struct wa_outbound *o, const char *filename)
 {
     json_t *r = json_pack("{s:s, s:s}", "to", o->to, "idempotencyKey", o->idempotency_key);
     if (o->media_url) {
@@ -14,6 +14,7 @@ char *sbl_request(const struct wa_outbound *o)
         json_object_set_new(r, "mediaUrl", json_string(o->media_url));
         if (o->caption) json_object_set_new(r, "caption", json_string(o->caption));
         if (o->mimetype) json_object_set_new(r, "mimetype", json_string(o->mimetype));
+        if (filename) json_object_set_new(r, "fileName", json_string(filename));
     } else {
         json_object_set_new(r, "type", json_string("text"));
         json_object_set_new(r, "text", json_string(o->text ? o->text : ""));

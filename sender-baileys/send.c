@@ -95,12 +95,12 @@ enum wa_result sbl_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t
         return r;
     }
     enum wa_result result;
-    char *presigned = NULL, mime[128];
+    char *presigned = NULL, mime[128], filename[256] = "";
     if (o.media_id) {
         /* The bridge downloads stored media from a short-lived presigned URL. */
         char why[512];
-        presigned = wa_send_media_url(s, &sbl_store, o.media_id, mime, sizeof mime, &result, why,
-                                      sizeof why);
+        presigned = wa_send_media_url(s, &sbl_store, o.media_id, mime, sizeof mime, filename,
+                                      sizeof filename, &result, why, sizeof why);
         if (!presigned) {
             if (result != WA_RETRY) {
                 wa_metric_add(sbl_m.send.failed, 1);
@@ -112,7 +112,9 @@ enum wa_result sbl_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t
         o.media_url = presigned;
         if (mime[0]) o.mimetype = mime;
     }
-    char *body = sbl_request(&o);
+    /* A document keeps the name its file had (an operator's upload); else the bridge names it
+     * after the URL. */
+    char *body = sbl_request(&o, filename[0] ? filename : NULL);
     struct call c = {.h = h, .body = body, .ch = ch};
     const struct wa_send_ops ops = {
         /* The bridge dedupes on our key (durably), so an unclear end is asked again with the

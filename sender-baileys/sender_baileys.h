@@ -39,7 +39,8 @@ int sbl_channels_load(const char *csv, const char *send_url, const char *health_
 const struct sbl_channel *sbl_channel_of(const char *channel);
 
 /* bridge.c (pure): the bridge's /send request, and what its answer means. */
-char *sbl_request(const struct wa_outbound *o); /* new JSON string */
+/* The bridge's /send body for o (new JSON string); filename: a document's name, or NULL. */
+char *sbl_request(const struct wa_outbound *o, const char *filename);
 
 /* What the bridge's answer means: 200 sent (WhatsApp's message id in id; a repeat of our key
  * answers with the first id); refused connection, connect timeout or 503 not_connected: down,

@@ -119,8 +119,8 @@ enum wa_result stw_handle(struct wa_sender *s, CURL *h, const rd_kafka_message_t
         /* Stored media goes out as a short-lived presigned URL, made now so its
          * lifetime starts at the send. */
         char mime[128], why[512];
-        presigned = wa_send_media_url(s, &stw_store, o.media_id, mime, sizeof mime, &result, why,
-                                      sizeof why);
+        presigned = wa_send_media_url(s, &stw_store, o.media_id, mime, sizeof mime, NULL, 0,
+                                      &result, why, sizeof why);
         if (!presigned) {
             if (result != WA_RETRY) {
                 wa_metric_add(stw_m.send.failed, 1);

@@ -70,6 +70,32 @@ export async function postJSON(path, body) {
   return { status: res.status, body: await res.json().catch(() => null) };
 }
 
+/**
+ * POST a file to `path` as the body, with its type and the reply's idempotency key (the server
+ * stores one file per key: a second click uploads nothing new). Resolves to {status, body} like
+ * postJSON; rejects with Unauthorized after a 401 and with a TypeError without an answer.
+ */
+export async function postFile(path, file, key) {
+  const res = await fetch(new URL(path, window.location.origin), {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: {
+      Accept: 'application/json',
+      'Content-Type': file.type || 'application/octet-stream',
+      'Idempotency-Key': key,
+      'X-File-Name': encodeURIComponent(file.name ?? ''), // a document keeps its name
+      'X-WA-Dashboard': '1',
+    },
+    cache: 'no-store',
+    body: file,
+  });
+  if (res.status === 401) {
+    goToLogin();
+    throw new Unauthorized();
+  }
+  return { status: res.status, body: await res.json().catch(() => null) };
+}
+
 /** True for errors a caller should not report: aborted requests and the login redirect. */
 export function isQuiet(err) {
   return err instanceof Unauthorized || err?.name === 'AbortError';
@@ -84,4 +110,5 @@ export const api = {
   preview: (leadId, { kind, channel, template }, opts) =>
     getJSON(`/api/leads/${encodeURIComponent(leadId)}/preview`, { kind, channel, template }, opts),
   reply: (leadId, body) => postJSON(`/api/leads/${encodeURIComponent(leadId)}/reply`, body),
+  upload: (leadId, file, key) => postFile(`/api/leads/${encodeURIComponent(leadId)}/media`, file, key),
 };

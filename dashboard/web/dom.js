@@ -174,6 +174,11 @@ export function isoTime(ms) {
 }
 
 /** "3 KB", "1.2 MB" for download links. */
+/** A template's body with its values filled in (those given so far): what the contact reads. */
+export function fillTemplate(body, values) {
+  return String(body ?? '').replace(/\{\{(\d+)\}\}/g, (whole, n) => values?.[n] || whole);
+}
+
 export function formatSize(bytes) {
   if (!Number.isFinite(bytes)) return '';
   if (bytes < 1024) return `${bytes} B`;

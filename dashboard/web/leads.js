@@ -19,6 +19,7 @@ export function lastMessageFrom(message) {
     text: message.text ?? null,
     status: message.status,
     error_code: message.error_code ?? null,
+    template_name: message.template_name ?? message.template?.name ?? null, // a timeline's message has its template
     at_ms: message.at_ms ?? message.created_ms ?? message.timestamp_ms ?? null,
   };
 }
@@ -30,13 +31,14 @@ const NOT_SENT = {
   marketing_refused: 'Not sent: template refused by the contact',
 };
 
-/** Snippet of a last message: its text, else its type, else the router's refusal. */
+/** Snippet of a last message: its text, else its template's name, else its type, else the router's refusal. */
 function snippet(last) {
   if (!last) return 'No messages yet';
   if (!last.provider && last.status === 'failed') {
     return NOT_SENT[last.error_code] ?? (last.error_code ? `Not sent: ${last.error_code}` : 'Not sent');
   }
   if (last.text) return last.text;
+  if (last.template_name) return `Template “${last.template_name}”`;
   return last.type ? `[${last.type}]` : '';
 }
 

@@ -4,9 +4,14 @@
 // opt-outs and health): the page decides nothing about routing, it only words the answer.
 // The reply goes to the dashboard's POST /api/leads/{id}/reply, which hands it to the send API
 // like any application's request; the message then reaches the timeline through its events.
+// A file attached to a text reply is uploaded first (POST /api/leads/{id}/media, under the
+// reply's key: stored once however often it is sent), and the reply names it as media.mediaId,
+// the text its caption.
 
 import { api, isQuiet, Unauthorized } from './api.js';
-import { channelLabel, providerLabel, formatRemaining, coalesce, serialized, h, setChildren } from './dom.js';
+import {
+  channelLabel, providerLabel, formatRemaining, fillTemplate, coalesce, serialized, h, setChildren,
+} from './dom.js';
 
 /**
  * A fresh idempotency key. crypto.randomUUID() exists in secure contexts only (HTTPS, localhost);
@@ -21,9 +26,14 @@ export function newKey() {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-/** A template's body with the values filled in so far: what the contact will read. */
-function filled(body, values) {
-  return String(body ?? '').replace(/\{\{(\d+)\}\}/g, (whole, n) => values[n] || whole);
+/**
+ * A file's size in the words the server's refusals use (dashboard/reply.c, dash_size_words):
+ * "812 bytes", "20.5 kB", "3.0 MB", so "huge.png · 3.0 MB" and "the most is 2.0 MB" compare.
+ */
+export function sizeWords(n) {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`;
+  return `${n} bytes`;
 }
 
 /** The preview's answer in the operator's words: [text, css state]. */
@@ -57,6 +67,7 @@ export class ReplyBox {
     this.sending = false;
     this.preview = null;
     this.templates = [];
+    this.file = null; // the file attached to a text reply, or null
 
     this.refreshSoon = coalesce(serialized(() => this.refreshPreview()), 150);
     // Composing makes the key: any change is another message, with a key of its own. Clicks
@@ -80,6 +91,15 @@ export class ReplyBox {
     this.channelEl.addEventListener('change', () => {
       changed();
       this.refreshSoon();
+    });
+    this.fileEl.addEventListener('change', () => {
+      changed();
+      this.file = this.fileEl.files?.[0] ?? null;
+      this.paintFile();
+    });
+    this.fileClearBtn.addEventListener('click', () => {
+      changed();
+      this.clearFile();
     });
     this.templateEl.addEventListener('change', () => {
       changed();
@@ -124,6 +144,7 @@ export class ReplyBox {
     this.resultEl.removeAttribute('data-state');
     this.kindEls.forEach((r) => { r.checked = r.value === 'text'; });
     this.channelEl.value = '';
+    this.clearFile();
     this.formEl.hidden = false;
     this.paintKind();
     this.paintPreview();
@@ -202,7 +223,7 @@ export class ReplyBox {
 
   paintTemplateBody() {
     const t = this.template();
-    this.templateBodyEl.textContent = t ? filled(t.body, this.values()) : '';
+    this.templateBodyEl.textContent = t ? fillTemplate(t.body, this.values()) : '';
     this.paintButton();
   }
 
@@ -210,6 +231,26 @@ export class ReplyBox {
     const template = this.kind() === 'template';
     this.templateBoxEl.hidden = !template;
     this.textEl.hidden = template;
+    // A template carries no file: the attachment belongs to a text reply (its text the caption).
+    this.attachEl.hidden = template;
+    this.paintButton();
+  }
+
+  clearFile() {
+    this.file = null;
+    this.fileEl.value = '';
+    this.paintFile();
+  }
+
+  paintFile() {
+    const f = this.file;
+    this.fileNameEl.hidden = !f;
+    this.fileClearBtn.hidden = !f;
+    this.fileNameEl.textContent = f ? `${f.name} · ${sizeWords(f.size)}` : '';
+    this.fileNameEl.title = f ? f.name : '';
+    this.textEl.placeholder = f
+      ? 'A caption for the file (optional)…'
+      : 'Write a reply… (Enter sends, Shift+Enter a new line)';
     this.paintButton();
   }
 
@@ -231,7 +272,7 @@ export class ReplyBox {
 
   /** What the operator composed is complete: a text, or a template with every value. */
   complete() {
-    if (this.kind() === 'text') return this.textEl.value.trim() !== '';
+    if (this.kind() === 'text') return this.file !== null || this.textEl.value.trim() !== '';
     const t = this.template();
     return Boolean(t) && Object.values(this.values()).every((v) => v.trim() !== '');
   }
@@ -243,12 +284,29 @@ export class ReplyBox {
     this.sendBtn.textContent = this.sending ? 'Sending…' : 'Send';
   }
 
-  body() {
+  /** The reply's body; mediaId names the file uploaded for it (a text reply with a file). */
+  body(mediaId) {
     const body = { idempotencyKey: this.key, type: this.kind() };
     if (this.channelEl.value) body.channel = this.channelEl.value;
-    if (body.type === 'text') body.text = this.textEl.value;
+    if (mediaId) {
+      body.type = 'media';
+      body.media = { mediaId };
+      if (this.textEl.value.trim() !== '') body.media.caption = this.textEl.value;
+    } else if (body.type === 'text') body.text = this.textEl.value;
     else body.template = { contentSid: this.templateEl.value, variables: this.values() };
     return body;
+  }
+
+  /** The attached file stored under the reply's key: its mediaId, or null after showing why not. */
+  async upload(generation) {
+    this.resultEl.textContent = `Uploading ${this.file.name}…`;
+    const { status, body } = await api.upload(this.leadId, this.file, this.key);
+    if (generation !== this.generation) return null;
+    if (status === 200 && body?.mediaId) return body.mediaId;
+    this.resultEl.textContent = `Not sent: ${body?.message ?? `the file was refused (HTTP ${status})`}.`;
+    this.resultEl.dataset.state = 'failed';
+    this.resultEl.dataset.code = body?.error ?? String(status);
+    return null;
   }
 
   async send() {
@@ -260,15 +318,20 @@ export class ReplyBox {
     this.paintButton();
     this.resultEl.textContent = 'Sending…';
     this.resultEl.dataset.state = 'sending';
+    delete this.resultEl.dataset.code;
     const generation = this.generation;
     try {
-      const { status, body } = await api.reply(this.leadId, this.body());
+      const withFile = this.kind() === 'text' && this.file !== null;
+      const mediaId = withFile ? await this.upload(generation) : null;
+      if (generation !== this.generation || (withFile && !mediaId)) return;
+      const { status, body } = await api.reply(this.leadId, this.body(mediaId));
       if (generation !== this.generation) return;
       this.showResult(status, body ?? {});
       if (status === 200 || status === 202) {
         // Taken: the box is for the next message.
         this.key = null;
         this.textEl.value = '';
+        this.clearFile();
         for (const input of this.varsEl.querySelectorAll('input')) input.value = '';
         this.paintTemplateBody();
         this.onSent();

@@ -9,6 +9,7 @@ import { api, isQuiet } from './api.js';
 import {
   h, setChildren, providerBadge, providerKey, providerLabel, channelTag, channelLabel, windowsView,
   optoutsView, consentWhy, formatTime, formatFull, formatSize, isoTime, safeUrl, coalesce, serialized,
+  fillTemplate,
 } from './dom.js';
 
 const PAGE = 50;
@@ -57,6 +58,24 @@ function consentMarker(m) {
     `${text} (${consentWhy(c)})`);
 }
 
+/**
+ * A template as it was sent: the catalogue's name for it (else its Content SID), and its body
+ * with the values filled in; the values alone when the catalogue does not know the template.
+ */
+function templateView(t) {
+  const values = t.variables ?? {};
+  const name = t.name
+    ? `Template “${t.name}”${t.language ? ` (${t.language})` : ''}`
+    : `Template ${t.sid ?? '(unknown)'}`;
+  const text = t.body
+    ? fillTemplate(t.body, values)
+    : Object.keys(values).sort((a, b) => Number(a) - Number(b)).map((k) => `{{${k}}} ${values[k]}`).join(' · ');
+  return [
+    h('p', { class: 'msg-template-name', dataset: { sid: t.sid ?? '' } }, name),
+    text ? h('p', { class: 'msg-text msg-template-body', dir: 'auto' }, text) : null,
+  ].filter(Boolean);
+}
+
 /** Messages sort by creation time, then id, so equal timestamps keep a stable order. */
 function compareKey(a, b) {
   return (a.ms - b.ms) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -71,7 +90,7 @@ function keyOf(m) {
 // flicker or cut the sound. A URL appearing (media just stored) does change the key.
 function bodyKey(m) {
   return JSON.stringify([
-    m.type, m.text ?? null, noticeOf(m), m.consent ?? null,
+    m.type, m.text ?? null, noticeOf(m), m.consent ?? null, m.template ?? null,
     (m.media ?? []).map((x) => [x.idx, x.mime, x.size, Boolean(x.url), x.unavailable ?? null]),
   ]);
 }
@@ -357,14 +376,16 @@ export class Timeline {
       body.append(h('p', { class: 'notice', role: 'note', dataset: { code: m.error_code } }, notice));
       // What the operator's system tried to send, so the notice can be acted on.
       if (m.text) body.append(h('p', { class: 'msg-text msg-attempted', dir: 'auto' }, m.text));
+      else if (m.template) body.append(...templateView(m.template));
       return body;
     }
+    if (m.template) body.append(...templateView(m.template));
     if (m.text) body.append(h('p', { class: 'msg-text', dir: 'auto' }, m.text));
     const marker = consentMarker(m);
     if (marker) body.append(marker);
     const media = m.media ?? [];
     if (media.length) body.append(h('div', { class: 'media' }, media.map((item) => this.renderMedia(item, m))));
-    if (!m.text && media.length === 0) body.append(h('p', { class: 'msg-type' }, `[${m.type ?? 'message'}]`));
+    if (!m.text && !m.template && media.length === 0) body.append(h('p', { class: 'msg-type' }, `[${m.type ?? 'message'}]`));
     return body;
   }
 

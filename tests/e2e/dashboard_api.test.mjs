@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import {
   sendInbound, uniquePhone, waitFor, messagesFor, env, q, sim, twilioContact, send, key, waitMessage,
-  services, stack, ageContact, simCalls, baileysContact, restartWith,
+  services, stack, ageContact, simCalls, baileysContact, restartWith, metric, bridgeSent,
 } from './lib.mjs';
 
 const base = `http://${env.DASHBOARD_LISTEN}`;
@@ -525,4 +525,193 @@ test('reply: a POST riding on the session cookie needs the page\'s header and it
   r = await reply(lead.id, body, { Cookie: cookie, 'X-WA-Dashboard': '1', Origin: base });
   assert.equal(r.status, 200, r.text);
   assert.equal(r.json.status === 'failed', false, r.text);
+});
+
+// ---- media replies: the operator's file, stored, then sent as media.mediaId (issue #15) --------
+
+const LIMIT = Number(env.DASHBOARD_MEDIA_MAX_BYTES); // scripts/e2e.sh: 2 MB
+const pngBytes = (n) => Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), crypto.randomBytes(n - 8)]);
+const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
+
+async function upload(leadId, bytes, { k, type = 'image/png', headers = auth, chunked = false, name } = {}) {
+  const res = await fetch(`${base}/api/leads/${leadId}/media`, {
+    method: 'POST',
+    headers: { 'Content-Type': type, ...(k ? { 'Idempotency-Key': k } : {}),
+      ...(name ? { 'X-File-Name': encodeURIComponent(name) } : {}), ...headers },
+    // A stream has no length: sent chunked, so the limit is met while the body is read.
+    body: chunked ? new Blob([bytes]).stream() : bytes,
+    ...(chunked ? { duplex: 'half' } : {}),
+  });
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, json, text };
+}
+
+const uploadsOf = (k) => q(`select id, message_id, contact_id, source, mime, size, sha256, object_key
+  from media where upload_key = $1`, [`dashboard:${k}`]);
+
+test('media reply: the file is stored under the reply\'s key and goes out as its mediaId; Twilio fetches the same bytes', async () => {
+  const phone = await twilioContact();
+  const lead = await leadOf(phone);
+  const k = crypto.randomUUID();
+  const file = pngBytes(300000);
+  const stored = await metric(base, 'wa_dashboard_uploads_total');
+  const up = await upload(lead.id, file, { k });
+  assert.equal(up.status, 200, up.text);
+  assert.equal(await metric(base, 'wa_dashboard_uploads_total'), stored + 1);
+  assert.deepEqual([up.json.mime, up.json.size, up.json.sha256, up.json.duplicate], ['image/png', file.length, sha256(file), false]);
+  const [row] = await uploadsOf(k);
+  assert.deepEqual([String(row.id), row.message_id, String(row.contact_id), row.source, row.sha256],
+    [up.json.mediaId, null, String(lead.id), 'dashboard', sha256(file)]);
+  const r = await reply(lead.id, { idempotencyKey: k, type: 'media', media: { mediaId: up.json.mediaId, caption: 'the flat, from the balcony' } });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual([r.json.type, r.json.provider, r.json.channel, r.json.status === 'failed'], ['media', 'twilio', `twilio:${FIRST}`, false], r.text);
+  // Stored as the reply's own item: media/<its message id>/0.png.
+  assert.equal(row.object_key, `media/${r.json.id}/0.png`);
+  await waitMessage(r.json.id, 'sent', (m) => ['sent', 'delivered', 'read'].includes(m.status));
+  const calls = await simCalls(phone);
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0].params.Body, 'the flat, from the balcony');
+  assert.match(calls[0].params.MediaUrl, /X-Amz-Signature=/);
+  // The simulator fetched the presigned URL as Twilio does: the bytes the operator uploaded.
+  assert.deepEqual(calls[0].media.map((m) => [m.status, m.contentType, m.bytes, m.sha256]),
+    [[200, 'image/png', file.length, sha256(file)]]);
+  // The timeline shows the file on the reply.
+  const t = await get(`/api/leads/${lead.id}/messages`);
+  const m = t.json.messages.find((x) => x.id === r.json.id);
+  assert.deepEqual([m.type, m.text, m.media.length, m.media[0].mime, m.media[0].size], ['media', 'the flat, from the balcony', 1, 'image/png', file.length]);
+  const served = await fetch(m.media[0].url);
+  assert.equal(sha256(Buffer.from(await served.arrayBuffer())), sha256(file));
+});
+
+test('media reply: to a contact of the Baileys session, a PDF goes through the bridge as a document with its name and caption', async () => {
+  const phone = await baileysContact();
+  const lead = await leadOf(phone);
+  const k = crypto.randomUUID();
+  const pdf = Buffer.from('%PDF-1.7\n1 0 obj\n<<>>\nendobj\n');
+  const up = await upload(lead.id, pdf, { k, type: 'application/pdf', name: 'חוזה שכירות (v2).pdf' });
+  assert.equal(up.status, 200, up.text);
+  const r = await reply(lead.id, { idempotencyKey: k, type: 'media', media: { mediaId: up.json.mediaId, caption: 'the contract' } });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.provider, 'baileys', r.text);
+  const [sent] = await waitFor('the bridge sent it', async () => {
+    const s = await bridgeSent(phone);
+    return s.length === 1 ? s : false;
+  });
+  assert.equal(sent.content.mimetype, 'application/pdf');
+  assert.equal(sent.content.caption, 'the contract');
+  // The contact's phone shows the document by the name the operator's file had.
+  assert.equal(sent.content.fileName, 'חוזה שכירות (v2).pdf');
+  assert.match(sent.content.document.url, new RegExp(`/media/${r.json.id}/0\\.pdf\\?X-Amz-Algorithm=`));
+});
+
+test('media reply: a file over the limit is refused with 413 and says so, announced or not; nothing is stored', async () => {
+  const lead = await leadOf(await twilioContact());
+  const big = pngBytes(LIMIT + 1);
+  const k = crypto.randomUUID();
+  // Announced: nothing is stored, the body is read to its end and dropped, and the answer says
+  // why (refused at once instead, a client still sending would see a broken connection).
+  let r = await upload(lead.id, big, { k });
+  assert.equal(r.status, 413, r.text);
+  assert.equal(r.json.error, 'too_large');
+  assert.match(r.json.message, /^the file is too large to send: 2000001 bytes, the most is 2000000 bytes$/);
+  r = await upload(lead.id, pngBytes(3 * LIMIT), { k });
+  assert.equal(r.json.message, 'the file is too large to send: 6.0 MB, the most is 2.0 MB');
+  // Not announced (chunked): read up to the limit, the rest dropped, then refused.
+  r = await upload(lead.id, big, { k, chunked: true });
+  assert.equal(r.status, 413, r.text);
+  assert.equal(r.json.message, 'the file is too large to send: over 2.0 MB, the most');
+  assert.deepEqual(await uploadsOf(k), []);
+  // Exactly the limit is taken.
+  r = await upload(lead.id, pngBytes(LIMIT), { k });
+  assert.equal(r.status, 200, r.text);
+});
+
+test('media reply: a file whose bytes are not what WhatsApp carries, or not what it says, is refused with 415; nothing is stored', async () => {
+  const lead = await leadOf(await twilioContact());
+  const k = crypto.randomUUID();
+  for (const [bytes, type, re] of [
+    [Buffer.from('MZ\x90\x00 a program named photo.jpg', 'latin1'), 'image/jpeg', /^the file is not an image .*: its bytes are none of these$/],
+    [Buffer.from('<html><script>alert(1)</script></html>'), 'text/html', /its bytes are none of these/],
+    [Buffer.from('GIF89a\x01\x00\x01\x00', 'latin1'), 'image/gif', /its bytes are image\/gif$/],
+    [Buffer.from('%PDF-1.7\n%…', 'latin1'), 'image/png', /^the file says it is image\/png but its bytes are application\/pdf$/],
+  ]) {
+    const r = await upload(lead.id, bytes, { k, type });
+    assert.equal(r.status, 415, r.text);
+    assert.equal(r.json.error, 'unsupported_media_type');
+    assert.match(r.json.message, re);
+  }
+  assert.deepEqual(await uploadsOf(k), []);
+  // A PDF is a document WhatsApp carries.
+  const r = await upload(lead.id, Buffer.from('%PDF-1.7\n1 0 obj\n'), { k, type: 'application/pdf' });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.mime, 'application/pdf');
+});
+
+test('media reply: sent twice at once (a double click), the file is stored once and the reply sent once', async () => {
+  const phone = await twilioContact();
+  const lead = await leadOf(phone);
+  const k = crypto.randomUUID();
+  const file = pngBytes(200000);
+  const ups = await Promise.all([upload(lead.id, file, { k }), upload(lead.id, file, { k })]);
+  assert.deepEqual(ups.map((u) => u.status), [200, 200], ups.map((u) => u.text).join('\n'));
+  assert.equal(ups[0].json.mediaId, ups[1].json.mediaId);
+  assert.equal((await uploadsOf(k)).length, 1);
+  const body = { idempotencyKey: k, type: 'media', media: { mediaId: ups[0].json.mediaId } };
+  const rs = await Promise.all([reply(lead.id, body), reply(lead.id, body)]);
+  assert.deepEqual(rs.map((r) => r.status), [200, 200], rs.map((r) => r.text).join('\n'));
+  assert.equal(rs[0].json.id, rs[1].json.id);
+  // Once more after it was sent: the same file and message, nothing new.
+  const again = await upload(lead.id, file, { k });
+  assert.deepEqual([again.status, again.json.mediaId, again.json.duplicate], [200, ups[0].json.mediaId, true]);
+  await waitMessage(rs[0].json.id, 'sent', (m) => ['sent', 'delivered', 'read'].includes(m.status));
+  await new Promise((res) => setTimeout(res, 500));
+  assert.equal((await simCalls(phone)).length, 1);
+  assert.equal((await messagesFor(phone)).filter((m) => m.direction === 'outbound').length, 1);
+  // Another file under the same key is not what the key names: refused.
+  const other = await upload(lead.id, pngBytes(1000), { k });
+  assert.equal(other.status, 409, other.text);
+  assert.equal(other.json.error, 'key_reused');
+});
+
+test('media reply: the upload needs the login, the page\'s header and origin, and the reply\'s key', async () => {
+  const lead = await leadOf(await twilioContact());
+  const cookie = (await login(token)).headers.get('set-cookie').split(';')[0];
+  const k = crypto.randomUUID();
+  const file = pngBytes(1000);
+  let r = await upload(lead.id, file, { k, headers: {} });
+  assert.equal(r.status, 401, r.text);
+  r = await upload(lead.id, file, { k, headers: { Cookie: cookie } });
+  assert.deepEqual([r.status, r.json.error], [403, 'cross_site_refused'], r.text);
+  r = await upload(lead.id, file, { k, headers: { Cookie: cookie, 'X-WA-Dashboard': '1', Origin: 'https://evil.example' } });
+  assert.equal(r.status, 403, r.text);
+  assert.deepEqual(await uploadsOf(k), []);
+  r = await upload(lead.id, file, { headers: { Cookie: cookie, 'X-WA-Dashboard': '1', Origin: base } });
+  assert.equal(r.status, 400, r.text);
+  assert.match(r.json.message, /Idempotency-Key/);
+  assert.equal((await upload(999999999, file, { k })).status, 404);
+  r = await upload(lead.id, file, { k, headers: { Cookie: cookie, 'X-WA-Dashboard': '1', Origin: base } });
+  assert.equal(r.status, 200, r.text);
+  // A media reply names an upload's id, nothing else.
+  const bad = await reply(lead.id, { idempotencyKey: k, type: 'media', media: { url: 'https://example.com/a.jpg' } });
+  assert.equal(bad.status, 400, bad.text);
+  assert.match(bad.json.message, /unknown field url/);
+});
+
+test('a template on the timeline shows its name and its body with the values sent', async () => {
+  const phone = await twilioContact();
+  const lead = await leadOf(phone);
+  const r = await reply(lead.id, { idempotencyKey: crypto.randomUUID(), type: 'template',
+    template: { contentSid: APPOINTMENT, variables: { 1: 'Dana', 2: 'Tuesday' } } });
+  assert.equal(r.status, 200, r.text);
+  const t = await get(`/api/leads/${lead.id}/messages`);
+  const m = t.json.messages.find((x) => x.id === r.json.id);
+  assert.equal(m.type, 'template');
+  const [cat] = await q('select name, body, language from templates where sid = $1', [APPOINTMENT]);
+  assert.deepEqual(m.template, { sid: APPOINTMENT, variables: { 1: 'Dana', 2: 'Tuesday' }, name: cat.name,
+    language: cat.language, body: cat.body });
+  assert.match(cat.body, /\{\{1\}\}/);
+  // Other messages carry none.
+  assert.equal(t.json.messages.find((x) => x.direction === 'inbound').template, null);
 });

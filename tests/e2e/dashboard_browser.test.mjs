@@ -3,11 +3,14 @@
 // build/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { chromium } from 'playwright-core';
 import {
   root, env, sim, bridge, uniquePhone, waitFor, send, key, services, metric, messagesFor, q, bothContact, ageContact,
+  simCalls,
 } from './lib.mjs';
 
 const base = `http://${env.DASHBOARD_LISTEN}`;
@@ -381,5 +384,191 @@ test('reply outside the 24-hour window: the box asks for a template, and a templ
     return o.length === 1 ? o : false;
   });
   assert.deepEqual(out.map((m) => [m.type, m.status === 'failed']), [['template', false]]);
+  await page.close();
+});
+
+// ---- media replies from the box (issue #15) --------------------------------------------------
+
+const LIMIT = Number(env.DASHBOARD_MEDIA_MAX_BYTES); // scripts/e2e.sh: 2 MB
+const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
+
+/** A real w×h PNG (a soft gradient, like a photo of a wall): the browser must decode it. */
+function pngImage(w, h) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (b) => {
+    let c = 0xffffffff;
+    for (const x of b) c = crcTable[(c ^ x) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const c = Buffer.alloc(4);
+    c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const o = y * (w * 3 + 1) + 1 + x * 3;
+      raw[o] = 120 + Math.round(100 * x / w);
+      raw[o + 1] = 160 + Math.round(60 * y / h);
+      raw[o + 2] = 200;
+    }
+  }
+  return Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+const uploadsOf = (k) => q('select id, source, sha256, mime, filename from media where upload_key = $1', [k]);
+
+async function resultSays(page, re) {
+  await page.waitForFunction((src) => new RegExp(src).test(document.querySelector('#reply-result')?.textContent ?? ''),
+    re.source, { timeout: 20000 });
+  return page.locator('#reply-result').innerText();
+}
+
+test('reply with a file: the image is uploaded, goes out with its caption to Twilio, and shows on the timeline', async () => {
+  const { page, phone } = await openContact();
+  await previewSays(page, /^Goes via Twilio/);
+  const image = pngImage(320, 200);
+  await page.setInputFiles('#reply-file', { name: 'balcony.png', mimeType: 'image/png', buffer: image });
+  assert.equal(await page.locator('#reply-file-name').innerText(), `balcony.png · ${(image.length / 1e3).toFixed(1)} kB`);
+  assert.equal(await page.locator('#reply-send').isDisabled(), false, 'a file alone may be sent');
+  await page.fill('#reply-text', 'The balcony, this morning');
+  await page.click('#reply-send');
+  assert.match(await resultSays(page, /^Sent to the router/), /^Sent to the router: \w+ via Twilio \+1 415 523 8886\.$/);
+  assert.equal(await page.locator('#reply-file-name').isVisible(), false, 'the box is emptied for the next message');
+  const [m] = await waitFor('the media reply in the CRM', async () => {
+    const out = await outboundOf(phone);
+    return out.length === 1 ? out : false;
+  });
+  assert.equal(m.type, 'media');
+  const rows = await uploadsOf(m.idempotency_key);
+  assert.deepEqual(rows.map((r) => [String(r.id), r.source, r.sha256, r.mime, r.filename]),
+    [[m.payload.media.mediaId, 'dashboard', sha256(image), 'image/png', 'balcony.png']]);
+  // Twilio (the simulator) fetched the file from storage: the very bytes.
+  const [call] = await waitFor('Twilio called with the media', async () => {
+    const calls = await simCalls(phone);
+    return calls.length === 1 && calls[0].media?.length === 1 ? calls : false;
+  });
+  assert.equal(call.params.Body, 'The balcony, this morning');
+  assert.deepEqual([call.media[0].status, call.media[0].sha256], [200, sha256(image)]);
+  // On the timeline: the image, decoded from storage, with its caption.
+  const bubble = page.locator(`#timeline .msg[data-message-id="${m.id}"]`);
+  const img = bubble.locator('.media-image img');
+  await img.waitFor({ timeout: 15000 });
+  await page.waitForFunction((el) => el.complete && el.naturalWidth > 0, await img.elementHandle(), { timeout: 15000 });
+  assert.equal(await img.evaluate((el) => el.naturalWidth), 320);
+  assert.match(await bubble.innerText(), /The balcony, this morning/);
+  await page.waitForFunction((id) => ['sent', 'delivered', 'read'].includes(
+    document.querySelector(`.msg[data-message-id="${id}"]`)?.dataset.status), m.id, { timeout: 15000 });
+  // The template sent before it shows by name and words, not as "[template]".
+  await page.check('input[name=reply-kind][value=template]');
+  await page.selectOption('#reply-template', APPOINTMENT);
+  await page.fill('#reply-vars input[data-var="1"]', 'Dana');
+  await page.fill('#reply-vars input[data-var="2"]', 'Tuesday');
+  await previewSays(page, /^Goes via Twilio/);
+  await page.click('#reply-send');
+  await resultSays(page, /^Sent to the router/);
+  const tpl = page.locator('#timeline .msg[data-direction="outbound"] .msg-template-body');
+  await tpl.waitFor({ timeout: 15000 });
+  assert.equal(await tpl.innerText(), 'Hello Dana, your appointment is on Tuesday.');
+  assert.match(await page.locator('#timeline .msg-template-name').innerText(), /^Template “.+”/);
+  assert.equal(await page.locator('#timeline .msg-type', { hasText: '[template]' }).count(), 0);
+  // What the README shows: a file and its caption on their way, the box ready for the next one.
+  await page.check('input[name=reply-kind][value=text]');
+  await page.setInputFiles('#reply-file', { name: 'floor-plan.pdf', mimeType: 'application/pdf',
+    buffer: Buffer.from('%PDF-1.7\n1 0 obj\n<<>>\nendobj\n') });
+  await page.fill('#reply-text', 'And the floor plan');
+  await previewSays(page, /^Goes via Twilio .*: reply via source/);
+  assert.equal(await page.locator('#reply-send').isDisabled(), false);
+  // The lead's row names the template it was sent last.
+  await page.waitForFunction((p) => [...document.querySelectorAll('.lead')].some((el) => el.textContent.includes(p)
+    && /Template “/.test(el.querySelector('.lead-snippet')?.textContent ?? '')), phone, { timeout: 15000 });
+  await shot(page, 'reply-media');
+  await page.close();
+});
+
+test('reply with a file over the limit: refused in the box with the sizes, nothing sent', async () => {
+  const { page, phone } = await openContact();
+  await previewSays(page, /^Goes via/);
+  const big = Buffer.concat([pngImage(8, 8), crypto.randomBytes(LIMIT + 1000000)]);
+  await page.setInputFiles('#reply-file', { name: 'huge.png', mimeType: 'image/png', buffer: big });
+  assert.equal(await page.locator('#reply-file-name').innerText(), 'huge.png · 3.0 MB');
+  await page.fill('#reply-text', 'too big?');
+  await page.click('#reply-send');
+  const said = await resultSays(page, /^Not sent/);
+  assert.equal(said, 'Not sent: the file is too large to send: 3.0 MB, the most is 2.0 MB.');
+  assert.equal(await page.locator('#reply-result').getAttribute('data-state'), 'failed');
+  assert.equal(await page.locator('#reply-result').getAttribute('data-code'), 'too_large');
+  // The file and the text stay, so the operator can pick a smaller one.
+  assert.equal(await page.inputValue('#reply-text'), 'too big?');
+  assert.equal(await page.locator('#reply-send').isDisabled(), false);
+  await shot(page, 'reply-too-large');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual(await outboundOf(phone), []);
+  assert.deepEqual(await simCalls(phone), []);
+  await page.close();
+});
+
+test('reply with a file of the wrong type: refused in the box, saying what its bytes are', async () => {
+  const { page, phone } = await openContact();
+  await previewSays(page, /^Goes via/);
+  // Named and labelled a photo, but a program.
+  await page.setInputFiles('#reply-file', { name: 'photo.jpg', mimeType: 'image/jpeg',
+    buffer: Buffer.from('MZ\x90\x00\x03\x00\x00\x00 This program cannot be run in DOS mode', 'latin1') });
+  await page.click('#reply-send');
+  assert.equal(await resultSays(page, /^Not sent/),
+    'Not sent: the file is not an image (JPEG, PNG, WebP), audio (OGG, MP3, AMR), video (MP4), PDF or Office document: its bytes are none of these.');
+  assert.equal(await page.locator('#reply-result').getAttribute('data-code'), 'unsupported_media_type');
+  // A PDF labelled as an image: the bytes win.
+  await page.setInputFiles('#reply-file', { name: 'plan.png', mimeType: 'image/png', buffer: Buffer.from('%PDF-1.4\n') });
+  await page.click('#reply-send');
+  assert.equal(await resultSays(page, /but its bytes/),
+    'Not sent: the file says it is image/png but its bytes are application/pdf.');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual(await outboundOf(phone), []);
+  assert.deepEqual(await q(`select 1 from media where source = 'dashboard' and contact_id = (select id from contacts where phone = $1)`, [phone]), []);
+  await page.close();
+});
+
+test('reply with a file: a double click uploads and sends once', async () => {
+  const { page, phone } = await openContact();
+  await previewSays(page, /^Goes via/);
+  // Both requests are held back a moment, so the second click lands while the first is on its way.
+  const posts = { media: 0, reply: 0 };
+  for (const kind of ['media', 'reply']) {
+    await page.route(`**/api/leads/*/${kind}`, async (route) => {
+      posts[kind] += 1;
+      await new Promise((r) => setTimeout(r, 700));
+      await route.continue();
+    });
+  }
+  const image = pngImage(64, 64);
+  await page.setInputFiles('#reply-file', { name: 'door.png', mimeType: 'image/png', buffer: image });
+  await page.dblclick('#reply-send');
+  assert.equal(await page.locator('#reply-send').isDisabled(), true);
+  await page.press('#reply-text', 'Enter'); // Enter sends too: not while one is on its way
+  await resultSays(page, /^Sent to the router/);
+  const [m] = await waitFor('the media reply', async () => {
+    const out = await outboundOf(phone);
+    return out.length === 1 ? out : false;
+  });
+  await page.locator(`#timeline .msg[data-message-id="${m.id}"] .media-image img`).waitFor({ timeout: 15000 });
+  await new Promise((r) => setTimeout(r, 1000)); // a second request, had there been one, would be stored by now
+  assert.deepEqual(posts, { media: 1, reply: 1 });
+  assert.equal((await outboundOf(phone)).length, 1);
+  assert.equal((await uploadsOf(m.idempotency_key)).length, 1);
+  assert.equal((await simCalls(phone)).length, 1);
   await page.close();
 });

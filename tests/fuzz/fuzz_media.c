@@ -2,8 +2,8 @@
  * "stored" result of a worker) through media-worker's decoder.
  *
  * The decoder is a static function of media-worker/job.c, next to the worker's Postgres and S3
- * calls, so this file includes job.c whole and runs only decode(); the fetch and the upload it
- * never reaches are stubs that abort.
+ * calls, so this file includes job.c whole and runs only decode(); the fetch it never reaches is
+ * a stub that aborts.
  *
  * It found: a job for an item without a MIME type refused (the router writes "mime": null),
  * "idx" beyond int wrapping around (4294967296 was item 0), and a "message_id" checked only for
@@ -20,13 +20,6 @@ enum mw_verdict mw_fetch(CURL *h, const struct mw_job *job, struct mw_file *out,
                          size_t errsz)
 {
     (void)h, (void)job, (void)out, (void)err, (void)errsz;
-    abort();
-}
-
-enum mw_verdict mw_put(CURL *h, struct mw_file *f, const char *key, const char *mime, char *err,
-                       size_t errsz)
-{
-    (void)h, (void)f, (void)key, (void)mime, (void)err, (void)errsz;
     abort();
 }
 
@@ -99,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* Its object key is media/<message id>/<index><.ext>, with room to spare. */
     char key[256], want[256];
-    mw_object_key(key, sizeof key, j.message_id, j.idx, j.mime);
+    wa_media_object_key(key, sizeof key, j.message_id, j.idx, j.mime);
     int n = snprintf(want, sizeof want, "media/%s/%d", j.message_id, j.idx);
     if (strncmp(key, want, (size_t)n) != 0 || strlen(key) > (size_t)n + 5) abort();
     if (key[n] && key[n] != '.') abort();

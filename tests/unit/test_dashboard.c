@@ -161,7 +161,8 @@ static void test_reply(void **state)
         {"[]", "JSON object"},
         {"{\"type\":\"text\",\"text\":\"hi\"}", "idempotencyKey"},
         {"{\"idempotencyKey\":\"not hex!\",\"type\":\"text\",\"text\":\"hi\"}", "idempotencyKey"},
-        {"{\"idempotencyKey\":\"0f8fad5b\",\"type\":\"media\",\"text\":\"hi\"}", "type"},
+        {"{\"idempotencyKey\":\"0f8fad5b\",\"type\":\"media\",\"text\":\"hi\"}", "no text"},
+        {"{\"idempotencyKey\":\"0f8fad5b\",\"type\":\"voice\",\"text\":\"hi\"}", "type"},
         {"{\"idempotencyKey\":\"0f8fad5b\",\"type\":\"text\",\"text\":\"  \"}", "text is required"},
         {"{\"idempotencyKey\":\"0f8fad5b\",\"type\":\"text\",\"text\":\"hi\",\"to\":\"+1\"}",
          "unknown field to"},
@@ -203,13 +204,152 @@ static void test_reply(void **state)
     assert_int_equal(dash_reply_template("HX'; --", err, sizeof err), -1);
 }
 
+/* A media reply names the upload's mediaId; its words are the caption. */
+static void test_media_reply(void **state)
+{
+    (void)state;
+    char err[256];
+    json_t *r = reply("{\"idempotencyKey\":\"0f8fad5b-d9cb\",\"type\":\"media\",\"media\":"
+                      "{\"mediaId\":\"17\",\"caption\":\"the flat\"}}",
+                      err);
+    assert_non_null(r);
+    char *s = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(s, "{\"idempotencyKey\":\"dashboard:0f8fad5b-d9cb\",\"media\":{\"caption\":"
+                           "\"the flat\",\"mediaId\":\"17\"},\"to\":\"+972501234567\",\"type\":"
+                           "\"media\"}");
+    free(s);
+    json_decref(r);
+    static const char *const bad[][2] = {
+        {"{\"idempotencyKey\":\"0f8fad5b\",\"type\":\"media\"}", "media is required"},
+        {"{\"idempotencyKey\":\"0f8fad5b\",\"type\":\"media\",\"media\":{}}", "mediaId"},
+        {"{\"idempotencyKey\":\"0f8fad5b\",\"type\":\"media\",\"media\":{\"mediaId\":17}}",
+         "mediaId"},
+        {"{\"idempotencyKey\":\"0f8fad5b\",\"type\":\"media\",\"media\":{\"mediaId\":\"0\"}}",
+         "mediaId"},
+        {"{\"idempotencyKey\":\"0f8fad5b\",\"type\":\"media\",\"media\":{\"mediaId\":\"1x\"}}",
+         "mediaId"},
+        {"{\"idempotencyKey\":\"0f8fad5b\",\"type\":\"media\",\"media\":{\"url\":"
+         "\"https://example.com/a.jpg\"}}",
+         "unknown field url"},
+        {"{\"idempotencyKey\":\"0f8fad5b\",\"type\":\"media\",\"media\":{\"mediaId\":\"1\","
+         "\"caption\":5}}",
+         "caption"},
+        {"{\"idempotencyKey\":\"0f8fad5b\",\"type\":\"text\",\"text\":\"hi\",\"media\":"
+         "{\"mediaId\":\"1\"}}",
+         "only a media reply"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        assert_null(reply(bad[i][0], err));
+        print_message("%zu: %s\n", i, err);
+        assert_non_null(strstr(err, bad[i][1]));
+    }
+    /* The caption's length is the send API's rule (1024). */
+    char body[1200];
+    int n = snprintf(body, sizeof body,
+                     "{\"idempotencyKey\":\"0f8fad5b\",\"type\":\"media\",\"media\":"
+                     "{\"mediaId\":\"1\",\"caption\":\"");
+    memset(body + n, 'a', 1025);
+    strcpy(body + n + 1025, "\"}}");
+    assert_null(reply(body, err));
+    assert_non_null(strstr(err, "caption"));
+}
+
+/* The upload's headers, before a byte of the file is read. */
+static void test_upload_request(void **state)
+{
+    (void)state;
+    char words[32];
+    dash_size_words(16000000, words, sizeof words);
+    assert_string_equal(words, "16.0 MB");
+    dash_size_words(999, words, sizeof words);
+    assert_string_equal(words, "999 bytes");
+    struct dash_upload_req u;
+    unsigned status;
+    char err[256];
+    assert_int_equal(dash_upload_request("0f8fad5b-d9cb", "Image/JPEG; name=x", "2048",
+                                         "plan%20A.jpg", 4096, &u, &status, err, sizeof err),
+                     0);
+    assert_string_equal(u.key, "dashboard:0f8fad5b-d9cb");
+    assert_string_equal(u.mime, "image/jpeg");
+    assert_int_equal(u.length, 2048);
+    assert_string_equal(u.filename, "plan A.jpg");
+    assert_int_equal(dash_upload_request("0f8fad5b", "application/octet-stream", NULL, NULL, 4096,
+                                         &u, &status, err, sizeof err),
+                     0);
+    assert_string_equal(u.mime, ""); /* the browser does not know: the bytes decide */
+    assert_int_equal(u.length, -1);
+    assert_int_equal(
+        dash_upload_request("0f8fad5b", NULL, "4096", NULL, 4096, &u, &status, err, sizeof err), 0);
+    static const struct {
+        const char *key, *ctype, *length;
+        unsigned status;
+        const char *says;
+    } bad[] = {
+        {NULL, "image/png", "10", 400, "Idempotency-Key"},
+        {"short", "image/png", "10", 400, "Idempotency-Key"},
+        {"0f8fad5b;drop", "image/png", "10", 400, "Idempotency-Key"},
+        {"0f8fad5b", "image/png", "4097", 413,
+         "too large to send: 4097 bytes, the most is 4096 bytes"},
+        {"0f8fad5b", "image/png", "99999999999999999999", 400, "Content-Length"},
+        {"0f8fad5b", "image/png", "-1", 400, "Content-Length"},
+        {"0f8fad5b", "image/png", "", 400, "Content-Length"},
+        {"0f8fad5b", "image", "10", 415, "type/subtype"},
+        {"0f8fad5b", "image/png/x", "10", 415, "type/subtype"},
+        {"0f8fad5b", "text/html\r\nX: y", "10", 415, "type/subtype"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        assert_int_equal(dash_upload_request(bad[i].key, bad[i].ctype, bad[i].length, NULL, 4096,
+                                             &u, &status, err, sizeof err),
+                         -1);
+        print_message("%zu: %u %s\n", i, status, err);
+        assert_int_equal(status, bad[i].status);
+        assert_non_null(strstr(err, bad[i].says));
+    }
+}
+
+/* The name a document keeps: what the page encoded, made safe; never a refusal. */
+static void test_upload_filename(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"floor-plan.pdf", "floor-plan.pdf"},
+        {"%D7%97%D7%95%D7%96%D7%94%20%D7%A9%D7%9B%D7%99%D7%A8%D7%95%D7%AA.pdf",
+         "\xD7\x97\xD7\x95\xD7\x96\xD7\x94 \xD7\xA9\xD7\x9B\xD7\x99\xD7\xA8\xD7\x95\xD7\xAA.pdf"},
+        {"C%3A%5Cfakepath%5Cplan.pdf", "plan.pdf"}, /* a path: its last segment */
+        {"..%2F..%2Fetc%2Fpasswd", "passwd"},
+        {"%20%20contract%20.pdf%20", "contract .pdf"},
+        {"a%0Ab.pdf", ""},  /* a control character */
+        {"a%00b.pdf", ""},  /* a NUL */
+        {"%FF%FE.pdf", ""}, /* not UTF-8 */
+        {"bad%zz.pdf", ""}, /* not percent-encoding */
+        {"%2E%2E", ""},
+        {"", ""},
+    };
+    char out[201];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        dash_upload_filename(cases[i][0], out, sizeof out);
+        print_message("%zu: %s -> %s\n", i, cases[i][0], out);
+        assert_string_equal(out, cases[i][1]);
+    }
+    dash_upload_filename(NULL, out, sizeof out);
+    assert_string_equal(out, "");
+    /* A long name is cut at a character, never inside one. */
+    char lng[700] = "";
+    for (int i = 0; i < 100; i++)
+        strcat(lng, "%D7%90");
+    dash_upload_filename(lng, out, 11);
+    assert_string_equal(out, "\xD7\x90\xD7\x90\xD7\x90\xD7\x90\xD7\x90");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_numbers),
-        cmocka_unit_test(test_cursors),
-        cmocka_unit_test(test_login_throttle),
-        cmocka_unit_test(test_reply),
+        cmocka_unit_test(test_numbers),         cmocka_unit_test(test_cursors),
+        cmocka_unit_test(test_login_throttle),  cmocka_unit_test(test_reply),
+        cmocka_unit_test(test_media_reply),     cmocka_unit_test(test_upload_request),
+        cmocka_unit_test(test_upload_filename),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,5 @@
-/* test_media.c - media-worker's decisions: allowed hosts, private addresses, MIME sniffing, keys.
- */
+/* test_media.c - media decisions: media-worker's allowed hosts, private addresses and size cap;
+ * common/wa_media.c's sniffing, stored types, keys, and what an operator's upload may be. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "media.h"
+#include "wa_media.h"
 
 struct mw_config mw_cfg; /* policy.c reads none of it; fetch.c, not linked here, does */
 
@@ -98,30 +99,30 @@ static void test_sniff_and_keys(void **state)
         {"\xFF\xD8", 2, NULL}, /* too short to tell */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const char *got = mw_sniff((const unsigned char *)cases[i].bytes, cases[i].n);
+        const char *got = wa_media_sniff((const unsigned char *)cases[i].bytes, cases[i].n);
         if (cases[i].want)
             assert_string_equal(got, cases[i].want);
         else
             assert_null(got);
     }
-    assert_true(mw_mime_agrees("image/jpeg", "image/jpeg"));
-    assert_true(mw_mime_agrees("audio/ogg; codecs=opus", "audio/ogg"));
-    assert_true(
-        mw_mime_agrees("application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                       "application/zip"));
-    assert_true(mw_mime_agrees("video/3gpp", "video/mp4"));
-    assert_false(mw_mime_agrees("image/jpeg", "application/pdf"));
-    assert_false(mw_mime_agrees("application/pdf", "application/zip"));
-    assert_true(mw_mime_agrees(NULL, "image/png"));
+    assert_true(wa_media_mime_agrees("image/jpeg", "image/jpeg"));
+    assert_true(wa_media_mime_agrees("audio/ogg; codecs=opus", "audio/ogg"));
+    assert_true(wa_media_mime_agrees(
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/zip"));
+    assert_true(wa_media_mime_agrees("video/3gpp", "video/mp4"));
+    assert_false(wa_media_mime_agrees("image/jpeg", "application/pdf"));
+    assert_false(wa_media_mime_agrees("application/pdf", "application/zip"));
+    assert_true(wa_media_mime_agrees(NULL, "image/png"));
 
     char key[256];
-    mw_object_key(key, sizeof key, "0d4c0a52-6a6b-8f5e-9d2c-6c3e2e7b9a11", 0, "image/jpeg");
+    wa_media_object_key(key, sizeof key, "0d4c0a52-6a6b-8f5e-9d2c-6c3e2e7b9a11", 0, "image/jpeg");
     assert_string_equal(key, "media/0d4c0a52-6a6b-8f5e-9d2c-6c3e2e7b9a11/0.jpg");
-    mw_object_key(key, sizeof key, "0d4c0a52-6a6b-8f5e-9d2c-6c3e2e7b9a11", 3,
-                  "audio/ogg; codecs=opus");
+    wa_media_object_key(key, sizeof key, "0d4c0a52-6a6b-8f5e-9d2c-6c3e2e7b9a11", 3,
+                        "audio/ogg; codecs=opus");
     assert_string_equal(key, "media/0d4c0a52-6a6b-8f5e-9d2c-6c3e2e7b9a11/3.ogg");
-    mw_object_key(key, sizeof key, "0d4c0a52-6a6b-8f5e-9d2c-6c3e2e7b9a11", 1,
-                  "application/x-unknown");
+    wa_media_object_key(key, sizeof key, "0d4c0a52-6a6b-8f5e-9d2c-6c3e2e7b9a11", 1,
+                        "application/x-unknown");
     assert_string_equal(key, "media/0d4c0a52-6a6b-8f5e-9d2c-6c3e2e7b9a11/1");
 }
 
@@ -152,7 +153,7 @@ static void test_stored_mime(void **state)
         {"text/html", "application/zip", "application/zip"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const char *got = mw_stored_mime(cases[i].declared, cases[i].sniffed);
+        const char *got = wa_media_stored_mime(cases[i].declared, cases[i].sniffed);
         print_message("%s / %s -> %s\n", cases[i].declared ? cases[i].declared : "-",
                       cases[i].sniffed ? cases[i].sniffed : "-", got);
         assert_string_equal(got, cases[i].want);
@@ -185,13 +186,13 @@ static void test_inline(void **state)
         ""};
     for (size_t i = 0; i < sizeof shown / sizeof shown[0]; i++) {
         print_message("inline: %s\n", shown[i]);
-        assert_true(mw_inline(shown[i]));
+        assert_true(wa_media_inline(shown[i]));
     }
     for (size_t i = 0; i < sizeof downloaded / sizeof downloaded[0]; i++) {
         print_message("attachment: %s\n", downloaded[i]);
-        assert_false(mw_inline(downloaded[i]));
+        assert_false(wa_media_inline(downloaded[i]));
     }
-    assert_false(mw_inline(NULL));
+    assert_false(wa_media_inline(NULL));
 }
 
 static void test_size_limit(void **state)
@@ -208,12 +209,54 @@ static void test_size_limit(void **state)
     assert_true(mw_size_ok(0, 0, 0, 0));
 }
 
+static void test_sendable(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *declared, *bytes;
+        size_t n;
+        const char *want; /* NULL: refused */
+    } cases[] = {
+        {"image/jpeg", "\xFF\xD8\xFF\xE0", 4, "image/jpeg"},
+        {"", "\x89PNG\r\n\x1A\n", 8, "image/png"}, /* no declared type: the bytes decide */
+        {NULL, "%PDF-1.7", 8, "application/pdf"},
+        {"audio/ogg; codecs=opus", "OggS\0\2", 6, "audio/ogg"},
+        {"video/mp4",
+         "\0\0\0\x20"
+         "ftypisom",
+         12, "video/mp4"},
+        {"application/vnd.openxmlformats-officedocument.wordprocessingml.document", "PK\3\4", 4,
+         "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+        {"application/zip", "PK\3\4", 4, NULL},    /* a bare zip is not a document */
+        {"image/png", "%PDF-1.7", 8, NULL},        /* the label lies */
+        {"image/jpeg", "MZ\x90\0", 4, NULL},       /* a program named .jpg */
+        {"text/html", "<html><script>", 14, NULL}, /* nothing the bytes announce */
+        {"image/gif", "GIF89a", 6, NULL},          /* WhatsApp does not send GIFs */
+        {"image/jpeg", "", 0, NULL},               /* an empty file */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char err[256] = "";
+        const char *got = wa_media_sendable(
+            cases[i].declared, (const unsigned char *)cases[i].bytes, cases[i].n, err, sizeof err);
+        print_message("%zu: %s -> %s (%s)\n", i, cases[i].declared ? cases[i].declared : "-",
+                      got ? got : "refused", err);
+        if (cases[i].want) {
+            assert_non_null(got);
+            assert_string_equal(got, cases[i].want);
+        } else {
+            assert_null(got);
+            assert_true(err[0] != '\0');
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hosts),          cmocka_unit_test(test_private_addresses),
         cmocka_unit_test(test_sniff_and_keys), cmocka_unit_test(test_size_limit),
         cmocka_unit_test(test_stored_mime),    cmocka_unit_test(test_inline),
+        cmocka_unit_test(test_sendable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

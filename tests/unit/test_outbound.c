@@ -447,9 +447,13 @@ static void test_bridge_request(void **state)
     o.type = "media";
     o.media_url = "https://x.test/a.pdf";
     o.caption = "the contract";
-    char *s = sbl_request(&o);
+    char *s = sbl_request(&o, NULL);
     assert_string_equal(s, "{\"to\":\"+972501234567\",\"idempotencyKey\":\"k1\",\"type\":\"media\","
                            "\"mediaUrl\":\"https://x.test/a.pdf\",\"caption\":\"the contract\"}");
+    free(s);
+    /* An operator's upload keeps its name (a document shows it). */
+    s = sbl_request(&o, "חוזה שכירות.pdf");
+    assert_non_null(strstr(s, ",\"fileName\":\"חוזה שכירות.pdf\"}"));
     free(s);
 }
 
