@@ -27,6 +27,8 @@ static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *
     return 0;
 }
 
+const char *wa_client_ca_file;
+
 void wa_client_call(CURL *h, const char *method, const char *url, const char *const *headers,
                     const char *body, size_t len, const char *userpwd, long connect_timeout_ms,
                     long timeout_ms, struct wa_client_result *out)
@@ -50,6 +52,8 @@ void wa_client_call(CURL *h, const char *method, const char *url, const char *co
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &out->body);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    if (wa_client_ca_file && wa_client_ca_file[0])
+        curl_easy_setopt(h, CURLOPT_CAINFO, wa_client_ca_file);
     int wrote = 0;
     curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
     curl_easy_setopt(h, CURLOPT_DEBUGDATA, &wrote);

@@ -28,6 +28,10 @@ void wa_client_call(CURL *h, const char *method, const char *url, const char *co
                     const char *body, size_t len, const char *userpwd, long connect_timeout_ms,
                     long timeout_ms, struct wa_client_result *out);
 
+/* The process's CA file for https calls (PEM), in place of the system's list; NULL or "": the
+ * system's. The dashboard sets it (DASHBOARD_SEND_CA_FILE) for a send API behind a private CA. */
+extern const char *wa_client_ca_file;
+
 /* Appends "k=v" to a form body, both percent-encoded, '&' between pairs. */
 void wa_client_form_add(CURL *h, struct wa_buf *form, const char *k, const char *v);
 

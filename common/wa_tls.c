@@ -105,6 +105,22 @@ static void forget_key(char *key)
     free(key);
 }
 
+int wa_tls_check_ca(const char *var, const char *path, char *err, size_t errsz)
+{
+    char *pem = read_pem(var, path, err, errsz);
+    if (!pem) return -1;
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    X509 *x = b ? PEM_read_bio_X509(b, NULL, no_passphrase, NULL) : NULL;
+    if (!x)
+        snprintf(err, errsz, "%s=%s: no PEM certificate in it (-----BEGIN CERTIFICATE-----)", var,
+                 path);
+    ERR_clear_error();
+    X509_free(x);
+    BIO_free(b);
+    free(pem);
+    return x ? 0 : -1;
+}
+
 int wa_tls_load(struct wa_tls *t, const char *prefix, const char *cert_path, const char *key_path,
                 char *err, size_t errsz)
 {

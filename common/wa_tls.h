@@ -31,6 +31,10 @@ struct wa_tls {
             "PEM private key file of " prefix "_TLS_CERT", &(key_out), NULL                        \
     }
 
+/* A CA file to trust (PEM): 0 when path reads and holds a certificate, else -1 with err naming
+ * var and the path. */
+int wa_tls_check_ca(const char *var, const char *path, char *err, size_t errsz);
+
 /* Loads the pair. prefix names the variables in the errors ("INGRESS" for INGRESS_TLS_CERT);
  * cert_path and key_path are their values (NULL or "" when unset). Both unset: TLS is off, 0.
  * Both set: the files are read and checked (a PEM certificate, a PEM private key, the key is the

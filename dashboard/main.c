@@ -51,6 +51,10 @@ static const struct wa_cfg config[] = {
     {"DASHBOARD_SEND_URL", "http://127.0.0.1:8080/api/whatsapp/send", WA_CFG_STR, 0, 0, NULL,
      "the send API the operator's replies go to (ingress's POST /api/whatsapp/send)",
      &dash_cfg.send_url, NULL},
+    {"DASHBOARD_SEND_CA_FILE", "", WA_CFG_STR, 0, 0, NULL,
+     "PEM file of the CAs the send API's certificate is checked against, in place of the "
+     "system's (an https DASHBOARD_SEND_URL with a private CA); empty: the system's",
+     &wa_client_ca_file, NULL},
     {"DASHBOARD_SEND_TOKEN", "", WA_CFG_SECRET, 0, 0, NULL,
      "the send API's bearer token (ingress's SEND_API_TOKEN); empty: replies are off",
      &dash_cfg.send_token, NULL},
@@ -122,6 +126,11 @@ int main(void)
     if (rtr_channels_load(&dash_cfg.channels, dash_cfg.twilio_from, dash_cfg.baileys_channels,
                           dash_cfg.baileys_failover_to, why, sizeof why) < 0) {
         fprintf(stderr, "config: %s\n", why);
+        return WA_EX_CONFIG;
+    }
+    if (wa_client_ca_file && wa_client_ca_file[0] &&
+        wa_tls_check_ca("DASHBOARD_SEND_CA_FILE", wa_client_ca_file, err, sizeof err) < 0) {
+        fprintf(stderr, "config: %s\n", err);
         return WA_EX_CONFIG;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -7,7 +7,6 @@
 #include "wa_kafka.h"
 #include "wa_log.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>

@@ -23,6 +23,8 @@ if [ "${WA_TLS:-0}" = 1 ]; then
     export DASHBOARD_TLS_KEY=${DASHBOARD_TLS_KEY:-$wa_tls_dir/server.key}
     export WA_TLS_CA=$wa_tls_dir/ca.pem
     export BRIDGE_INGRESS_CA_FILE=${BRIDGE_INGRESS_CA_FILE:-$WA_TLS_CA}
+    # The dashboard hands the operator's replies to ingress's https send API.
+    export DASHBOARD_SEND_CA_FILE=${DASHBOARD_SEND_CA_FILE:-$WA_TLS_CA}
     # Node's https and fetch (the simulator posting webhooks, sim/twilio/cli.mjs, the e2e tests).
     # Node reads one such file: one already set gets the local CA added, in a copy.
     case ${NODE_EXTRA_CA_CERTS:-} in

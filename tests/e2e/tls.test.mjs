@@ -5,12 +5,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import tls from 'node:tls';
 import path from 'node:path';
 import { formBody, inboundParams, sign } from '../../sim/twilio/webhook.mjs';
-import { root, env, token, TWILIO_PATH, uniquePhone, waitFor, messagesFor, db, freePort, startExtra, stopExtra } from './lib.mjs';
+import { root, env, token, TWILIO_PATH, uniquePhone, waitFor, messagesFor, db, freePort, startExtra, stopExtra,
+  twilioContact } from './lib.mjs';
 
 const tlsDir = execFileSync(path.join(root, 'scripts/tls.sh'), [path.join(env.WA_STATE, 'tls')],
   { encoding: 'utf8' }).trim();
@@ -100,6 +102,42 @@ test('the dashboard serving TLS gives a Secure session cookie, and takes it back
     headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ token: env.DASHBOARD_TOKEN }).toString() });
   assert.doesNotMatch(plain.headers.get('set-cookie') ?? '', /Secure/);
+});
+
+test('the dashboard hands a reply to an https send API, trusting DASHBOARD_SEND_CA_FILE; without it the reply is not sent', async () => {
+  const ingress = `127.0.0.1:${await freePort()}`;
+  await startTls('ingress', { INGRESS_LISTEN: ingress, PUBLIC_BASE_URL: `https://${ingress}`, INGRESS_TLS_CERT: cert,
+    INGRESS_TLS_KEY: key }, ingress);
+  const dashboard = async (tag, extra) => {
+    const listen = `127.0.0.1:${await freePort()}`;
+    await startExtra('dashboard', tag, { DASHBOARD_LISTEN: listen, DASHBOARD_SEND_URL: `https://${ingress}/api/whatsapp/send`,
+      DASHBOARD_SEND_CA_FILE: '', DASHBOARD_TLS_CERT: '', DASHBOARD_TLS_KEY: '', ...extra },
+    async () => (await fetch(`http://${listen}/healthz`)).status === 200);
+    return listen;
+  };
+  const phone = await twilioContact();
+  const auth = { Authorization: `Bearer ${env.DASHBOARD_TOKEN}`, 'Content-Type': 'application/json' };
+  const reply = async (listen, text) => {
+    const leads = await (await fetch(`http://${listen}/api/leads?q=${encodeURIComponent(phone)}`, { headers: auth })).json();
+    const lead = leads.leads.find((l) => l.phone === phone);
+    return fetch(`http://${listen}/api/leads/${lead.id}/reply`, { method: 'POST', headers: auth,
+      body: JSON.stringify({ idempotencyKey: crypto.randomUUID(), type: 'text', text }) });
+  };
+  // The system's CAs only: the local CA's certificate is refused, and nothing is sent.
+  const untrusting = await dashboard('send-noca', {});
+  const refused = await reply(untrusting, 'not over an unverified connection');
+  assert.equal(refused.status, 503, await refused.text());
+  assert.equal((await messagesFor(phone)).filter((m) => m.direction === 'outbound').length, 0);
+  // Trusting the local CA: the send API takes it.
+  const trusting = await dashboard('send-ca', { DASHBOARD_SEND_CA_FILE: path.join(tlsDir, 'ca.pem') });
+  const ok = await reply(trusting, 'over https to the send API');
+  assert.ok([200, 202].includes(ok.status), `${ok.status} ${await ok.text()}`);
+  await waitFor('the reply stored', async () => (await messagesFor(phone)).some((m) => m.body === 'over https to the send API'));
+  // A file that is no CA: the dashboard does not start.
+  const bad = spawnSync(path.join(root, 'build/bin/dashboard'), [], { env: { ...env, DASHBOARD_LISTEN: '127.0.0.1:1',
+    DASHBOARD_SEND_CA_FILE: key }, encoding: 'utf8', timeout: 15000 });
+  assert.equal(bad.status, 78);
+  assert.match(bad.stderr, /config: DASHBOARD_SEND_CA_FILE=.*: no PEM certificate in it/);
 });
 
 test('TLS half configured, or a key that is not the certificate\'s: ingress and dashboard refuse to start', () => {
