@@ -696,21 +696,29 @@ int dash_lead_phone(const char *lead, char *phone, size_t phonesz, unsigned *sta
     return 0;
 }
 
-/* A channel's merged health is UP, from the health_now rows in ctx. A channel no row names is
- * judged by its provider's (a bare "baileys"), as the router judges it (router/health.c). */
+/* A channel's latest merged state in the health_now rows: UNKNOWN (no live instance) or no row
+ * at all says nothing about now. */
+static enum rtr_health_now row_now(PGresult *h, const char *channel)
+{
+    for (int i = 0; h && i < PQntuples(h); i++)
+        if (strcmp(PQgetvalue(h, i, 0), channel) == 0) {
+            const char *state = PQgetvalue(h, i, 1);
+            return strcmp(state, "UP") == 0        ? RTR_NOW_UP
+                   : strcmp(state, "UNKNOWN") == 0 ? RTR_NOW_NONE
+                                                   : RTR_NOW_NOT_UP;
+        }
+    return RTR_NOW_NONE;
+}
+
+/* A channel's merged health is UP, from the health_now rows in ctx, judged as the router judges
+ * it (rtr_channel_judge: with no live report of its own, by its provider's default channel). */
 static int health_up(const char *channel, void *ctx)
 {
     PGresult *h = ctx;
-    if (!h) return 0;
     char provider[16];
     size_t n = strcspn(channel, ":");
     snprintf(provider, sizeof provider, "%.*s", (int)n, channel);
-    const char *want[] = {channel, provider};
-    for (int w = 0; w < 2; w++)
-        for (int i = 0; i < PQntuples(h); i++)
-            if (strcmp(PQgetvalue(h, i, 0), want[w]) == 0)
-                return strcmp(PQgetvalue(h, i, 1), "UP") == 0;
-    return 0;
+    return rtr_channel_judge(row_now(h, channel), row_now(h, provider));
 }
 
 static json_t *channel_or_null(const char *c)

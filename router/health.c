@@ -235,18 +235,23 @@ void rtr_health_poll(struct rtr *r)
     }
 }
 
+/* What the live reports on one channel say now. */
+static enum rtr_health_now health_now(const char *channel, int64_t now)
+{
+    struct known *k = find(channel);
+    if (!k || k->ch.n == 0) return RTR_NOW_NONE;
+    struct rtr_merged m = rtr_channel_merge(&k->ch, now, stale_ms());
+    if (m.live == 0) return RTR_NOW_NONE;
+    return m.state == RTR_HEALTH_UP ? RTR_NOW_UP : RTR_NOW_NOT_UP;
+}
+
 int rtr_channel_up(const char *channel)
 {
-    /* A channel no report has named is judged by its provider's default channel: one bridge
-     * without BAILEYS_CHANNELS reports as "baileys" while its session has a number. */
-    struct known *k = find(channel);
-    if (!k || k->ch.n == 0) {
-        char provider[16];
-        size_t n = strcspn(channel, ":");
-        snprintf(provider, sizeof provider, "%.*s", (int)n, channel);
-        k = find(provider);
-    }
-    return k && rtr_channel_merge(&k->ch, wa_wall_ms(), stale_ms()).state == RTR_HEALTH_UP;
+    char provider[16];
+    size_t n = strcspn(channel, ":");
+    snprintf(provider, sizeof provider, "%.*s", (int)n, channel);
+    int64_t now = wa_wall_ms();
+    return rtr_channel_judge(health_now(channel, now), health_now(provider, now));
 }
 
 void rtr_health_stop(struct rtr *r)

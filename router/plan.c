@@ -328,3 +328,8 @@ int rtr_template_check(struct rtr_plan *p, const char *catalogue, const char *si
                            .code = "template_not_approved"};
     return 1;
 }
+
+int rtr_channel_judge(enum rtr_health_now own, enum rtr_health_now provider_default)
+{
+    return own != RTR_NOW_NONE ? own == RTR_NOW_UP : provider_default == RTR_NOW_UP;
+}

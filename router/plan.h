@@ -169,4 +169,13 @@ struct rtr_contact {
 void rtr_contact_parse(struct rtr_contact *c, const char *seen, int64_t last_ms,
                        const char *last_provider, const char *optouts, const char *refused);
 
+/* What is known of one channel's health now: nothing (no instance reports on it now), UP, or
+ * not UP (DOWN). */
+enum rtr_health_now { RTR_NOW_NONE, RTR_NOW_UP, RTR_NOW_NOT_UP };
+/* Whether a channel is UP: by its own live reports, and with none by its provider's default
+ * channel (the bare "baileys"). One bridge without BAILEYS_CHANNELS reports as "baileys" while
+ * its session has a number, and a channel only history names (a session configured before)
+ * says nothing about now. The router and the dashboard's preview both judge with it. */
+int rtr_channel_judge(enum rtr_health_now own, enum rtr_health_now provider_default);
+
 #endif

@@ -466,6 +466,23 @@ test('reply preview: a contact of the Baileys session is answered there; with re
   }, { logs: ['dashboard'] });
 });
 
+test('reply preview: a session\'s old state (UNKNOWN, no live instance) gives way to the bridge reporting as "baileys"', async () => {
+  const phone = await baileysContact();
+  const [{ channel }] = await q(`select w.channel from contact_channels w join contacts c on c.id = w.contact_id
+    where c.phone = $1`, [phone]);
+  assert.match(channel, /^baileys:/);
+  // What a run with BAILEYS_CHANNELS leaves behind when the installation goes back to one bridge:
+  // the session's last state, newer than anything the bare "baileys" channel has recorded.
+  const [{ id }] = await q(`insert into provider_health (provider, state, reason, since, channel)
+    values ('baileys', 'UNKNOWN', 'no live report from any instance', now(), $1) returning id`, [channel]);
+  try {
+    const p = await preview((await leadOf(phone)).id, { kind: 'text' });
+    assert.deepEqual([p.outcome, p.provider, p.channel], ['send', 'baileys', channel], JSON.stringify(p));
+  } finally {
+    await q('delete from provider_health where id = $1', [id]);
+  }
+});
+
 test('reply: handed to the send API and routed like any request; a repeated key sends once', async () => {
   const phone = await twilioContact();
   const lead = await leadOf(phone);
