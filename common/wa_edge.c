@@ -144,12 +144,6 @@ const struct MHD_OptionItem *wa_edge_options(struct wa_edge *e)
     return e->opts;
 }
 
-static int is_address(const char *s)
-{
-    unsigned char buf[16];
-    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
-}
-
 void wa_edge_resolve(const char *trusted, const char *peer, const char *forwarded, char *out,
                      size_t sz)
 {
@@ -171,7 +165,7 @@ void wa_edge_resolve(const char *trusted, const char *peer, const char *forwarde
         if (b - a <= 0 || (size_t)(b - a) >= sizeof hop) return;
         memcpy(hop, a, (size_t)(b - a));
         hop[b - a] = '\0';
-        if (!is_address(hop)) return; /* not an address: believe nothing past it */
+        if (!wa_net_is_address(hop)) return; /* not an address: believe nothing past it */
         snprintf(out, sz, "%s", hop);
         if (!wa_netlist_match(trusted, hop)) return;
         end = start > forwarded ? start - 1 : forwarded;

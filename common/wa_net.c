@@ -97,3 +97,9 @@ int wa_netlist_match(const char *list, const char *ip)
     }
     return 0;
 }
+
+int wa_net_is_address(const char *s)
+{
+    unsigned char buf[16];
+    return s && (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1);
+}

@@ -9,6 +9,9 @@
  * list is good). Services check their lists at start and refuse to run with a bad one. */
 int wa_netlist_check(const char *list, char *errbuf, size_t errsz);
 
+/* 1 when s is an IPv4 or IPv6 address (text, no prefix length). */
+int wa_net_is_address(const char *s);
+
 /* 1 when ip (IPv4 or IPv6 text) is in list; an empty or NULL list matches nothing, and a
  * malformed entry matches nothing. */
 int wa_netlist_match(const char *list, const char *ip);

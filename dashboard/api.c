@@ -698,8 +698,9 @@ int dash_lead_phone(const char *lead, char *phone, size_t phonesz, unsigned *sta
 
 /* A channel's latest merged state in the health_now rows: UNKNOWN (no live instance) or no row
  * at all says nothing about now. */
-static enum rtr_health_now row_now(PGresult *h, const char *channel)
+static enum rtr_health_now row_now(const char *channel, void *ctx)
 {
+    PGresult *h = ctx;
     for (int i = 0; h && i < PQntuples(h); i++)
         if (strcmp(PQgetvalue(h, i, 0), channel) == 0) {
             const char *state = PQgetvalue(h, i, 1);
@@ -714,11 +715,7 @@ static enum rtr_health_now row_now(PGresult *h, const char *channel)
  * it (rtr_channel_judge: with no live report of its own, by its provider's default channel). */
 static int health_up(const char *channel, void *ctx)
 {
-    PGresult *h = ctx;
-    char provider[16];
-    size_t n = strcspn(channel, ":");
-    snprintf(provider, sizeof provider, "%.*s", (int)n, channel);
-    return rtr_channel_judge(row_now(h, channel), row_now(h, provider));
+    return rtr_channel_judged_up(channel, row_now, ctx);
 }
 
 static json_t *channel_or_null(const char *c)

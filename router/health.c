@@ -236,8 +236,9 @@ void rtr_health_poll(struct rtr *r)
 }
 
 /* What the live reports on one channel say now. */
-static enum rtr_health_now health_now(const char *channel, int64_t now)
+static enum rtr_health_now health_now(const char *channel, void *ctx)
 {
+    int64_t now = *(const int64_t *)ctx;
     struct known *k = find(channel);
     if (!k || k->ch.n == 0) return RTR_NOW_NONE;
     struct rtr_merged m = rtr_channel_merge(&k->ch, now, stale_ms());
@@ -247,11 +248,8 @@ static enum rtr_health_now health_now(const char *channel, int64_t now)
 
 int rtr_channel_up(const char *channel)
 {
-    char provider[16];
-    size_t n = strcspn(channel, ":");
-    snprintf(provider, sizeof provider, "%.*s", (int)n, channel);
     int64_t now = wa_wall_ms();
-    return rtr_channel_judge(health_now(channel, now), health_now(provider, now));
+    return rtr_channel_judged_up(channel, health_now, &now);
 }
 
 void rtr_health_stop(struct rtr *r)

@@ -333,3 +333,11 @@ int rtr_channel_judge(enum rtr_health_now own, enum rtr_health_now provider_defa
 {
     return own != RTR_NOW_NONE ? own == RTR_NOW_UP : provider_default == RTR_NOW_UP;
 }
+
+int rtr_channel_judged_up(const char *channel,
+                          enum rtr_health_now (*now)(const char *id, void *ctx), void *ctx)
+{
+    char provider[16];
+    snprintf(provider, sizeof provider, "%.*s", (int)strcspn(channel, ":"), channel);
+    return rtr_channel_judge(now(channel, ctx), now(provider, ctx));
+}

@@ -177,5 +177,9 @@ enum rtr_health_now { RTR_NOW_NONE, RTR_NOW_UP, RTR_NOW_NOT_UP };
  * its session has a number, and a channel only history names (a session configured before)
  * says nothing about now. The router and the dashboard's preview both judge with it. */
 int rtr_channel_judge(enum rtr_health_now own, enum rtr_health_now provider_default);
+/* The same judgement for a channel id ("baileys:+972..."), asking now() about the channel and
+ * about its provider's bare name: the router asks its live reports, the dashboard the CRM. */
+int rtr_channel_judged_up(const char *channel,
+                          enum rtr_health_now (*now)(const char *id, void *ctx), void *ctx);
 
 #endif
