@@ -228,33 +228,22 @@ int wa_kafka_reachable(rd_kafka_t *rk, int timeout_ms)
     return ok;
 }
 
-static atomic_uint revokes;
-
-unsigned wa_kafka_revokes(void)
+/* Revoked partitions (or, with parts NULL, all of them: the assignment was lost to an error)
+ * go to the consumer's hook first, so its work on them ends and what finished is stored. */
+static void revoke_hook(const struct wa_kafka_revoke *h, rd_kafka_t *rk,
+                        const rd_kafka_topic_partition_list_t *parts)
 {
-    return atomic_load(&revokes);
-}
-
-size_t wa_kafka_keep_assigned(rd_kafka_t *rk, rd_kafka_message_t **ms, size_t n)
-{
-    rd_kafka_topic_partition_list_t *a = NULL;
-    if (rd_kafka_assignment(rk, &a)) a = NULL;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (a && rd_kafka_topic_partition_list_find(a, rd_kafka_topic_name(ms[i]->rkt),
-                                                    ms[i]->partition))
-            ms[k++] = ms[i];
-        else
-            rd_kafka_message_destroy(ms[i]);
-    }
-    if (a) rd_kafka_topic_partition_list_destroy(a);
-    return k;
+    if (!h || !h->fn) return;
+    rd_kafka_topic_partition_list_t *all = NULL;
+    if (!parts && rd_kafka_assignment(rk, &all) == RD_KAFKA_RESP_ERR_NO_ERROR) parts = all;
+    if (parts) h->fn(h->ctx, parts);
+    if (all) rd_kafka_topic_partition_list_destroy(all);
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
-    (void)opaque;
+    const struct wa_kafka_revoke *hook = opaque;
     int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     switch (err) {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
@@ -266,7 +255,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         break;
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
         wa_info("kafka revoked partitions=%d", parts->cnt);
-        atomic_fetch_add(&revokes, 1);
+        revoke_hook(hook, rk, parts);
         /* Hand over what we finished: commit stored offsets before letting go. */
         if (!rd_kafka_assignment_lost(rk)) rd_kafka_commit(rk, NULL, 0);
         if (cooperative)
@@ -276,14 +265,15 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         break;
     default:
         wa_warn("kafka rebalance error=%s", rd_kafka_err2name(err));
-        atomic_fetch_add(&revokes, 1);
+        revoke_hook(hook, rk, NULL);
         rd_kafka_assign(rk, NULL);
         break;
     }
 }
 
 rd_kafka_t *wa_kafka_consumer_new(const char *brokers, const char *group, const char *const *topics,
-                                  size_t ntopics, long max_poll_ms, char *err, size_t errsz)
+                                  size_t ntopics, long max_poll_ms,
+                                  const struct wa_kafka_revoke *revoke, char *err, size_t errsz)
 {
     rd_kafka_conf_t *conf = base_conf(brokers, group, err, errsz);
     if (!conf) return NULL;
@@ -309,6 +299,7 @@ rd_kafka_t *wa_kafka_consumer_new(const char *brokers, const char *group, const 
         return NULL;
     }
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_opaque(conf, (void *)revoke);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errsz);
     if (!rk) {
         rd_kafka_conf_destroy(conf);
@@ -328,17 +319,21 @@ rd_kafka_t *wa_kafka_consumer_new(const char *brokers, const char *group, const 
     return rk;
 }
 
-void wa_kafka_store_offset(rd_kafka_t *rk, const rd_kafka_message_t *m)
+void wa_kafka_store(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t next_offset)
 {
-    /* The stored offset is the next one to read. */
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)->offset =
-        m->offset + 1;
+    rd_kafka_topic_partition_list_add(l, topic, partition)->offset = next_offset;
     rd_kafka_resp_err_t e = rd_kafka_offsets_store(rk, l);
     if (!e && l->elems[0].err) e = l->elems[0].err;
     rd_kafka_topic_partition_list_destroy(l);
-    /* A revoked partition refuses the store; the next owner sees the record again. */
+    /* A revoked partition refuses the store; the next owner sees those records again. */
     if (e) wa_warn("kafka offset store error=%s", rd_kafka_err2name(e));
+}
+
+void wa_kafka_store_offset(rd_kafka_t *rk, const rd_kafka_message_t *m)
+{
+    /* The stored offset is the next one to read. */
+    wa_kafka_store(rk, rd_kafka_topic_name(m->rkt), m->partition, m->offset + 1);
 }
 
 /* The entry of m's partition in l, added with `offset` when l has none yet. */
@@ -350,39 +345,8 @@ static rd_kafka_topic_partition_t *partition_entry(rd_kafka_topic_partition_list
     if (!p) {
         p = rd_kafka_topic_partition_list_add(l, topic, m->partition);
         p->offset = offset;
-        p->opaque = NULL;
     }
     return p;
-}
-
-void wa_kafka_store_done(rd_kafka_t *rk, rd_kafka_message_t *const *ms, const int *done, size_t n)
-{
-    /* Per partition: the next offset to read, and whether a record not done stopped it
-     * (opaque is non-NULL once one was met). */
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
-    for (size_t i = 0; i < n; i++) {
-        const rd_kafka_message_t *m = ms[i];
-        if (m->err) continue;
-        rd_kafka_topic_partition_t *p = partition_entry(l, m, RD_KAFKA_OFFSET_INVALID);
-        if (p->opaque) continue;
-        if (done[i])
-            p->offset = m->offset + 1;
-        else
-            p->opaque = p;
-    }
-    /* A partition whose first record is not done has nothing new to store. */
-    rd_kafka_topic_partition_list_t *st = rd_kafka_topic_partition_list_new(l->cnt);
-    for (int i = 0; i < l->cnt; i++)
-        if (l->elems[i].offset != RD_KAFKA_OFFSET_INVALID)
-            rd_kafka_topic_partition_list_add(st, l->elems[i].topic, l->elems[i].partition)
-                ->offset = l->elems[i].offset;
-    rd_kafka_resp_err_t e = st->cnt ? rd_kafka_offsets_store(rk, st) : RD_KAFKA_RESP_ERR_NO_ERROR;
-    for (int i = 0; !e && i < st->cnt; i++)
-        if (st->elems[i].err) e = st->elems[i].err;
-    /* A revoked partition refuses the store; the next owner sees those records again. */
-    if (e) wa_warn("kafka offset store error=%s", rd_kafka_err2name(e));
-    rd_kafka_topic_partition_list_destroy(st);
-    rd_kafka_topic_partition_list_destroy(l);
 }
 
 void wa_kafka_rewind(rd_kafka_t *rk, rd_kafka_message_t *const *ms, size_t n)

@@ -55,24 +55,26 @@ void wa_kafka_warm(rd_kafka_t *rk, const char *const *topics, size_t n, int time
 /* 1 when a broker answered a metadata request within timeout_ms. */
 int wa_kafka_reachable(rd_kafka_t *rk, int timeout_ms);
 
+/* What a consumer does with partitions taken from it, on its polling thread, before the offsets
+ * it stored are committed: its work on them ends, and what finished is stored. */
+struct wa_kafka_revoke {
+    void (*fn)(void *ctx, const rd_kafka_topic_partition_list_t *parts);
+    void *ctx;
+};
+
 /* Consumer in group, subscribed to topics: offsets are stored by the caller
  * after the side effect is durable, and committed in the background and on
  * revoke and close. max_poll_ms (0: Kafka's 5 minutes) must exceed the longest
  * time between two polls, i.e. the longest one record can take, or the member is
- * dropped from its group mid-record and its partitions move to another. */
+ * dropped from its group mid-record and its partitions move to another. revoke (may be NULL;
+ * it must outlive the consumer) is called for partitions revoked or lost. */
 rd_kafka_t *wa_kafka_consumer_new(const char *brokers, const char *group, const char *const *topics,
-                                  size_t ntopics, long max_poll_ms, char *err, size_t errsz);
+                                  size_t ntopics, long max_poll_ms,
+                                  const struct wa_kafka_revoke *revoke, char *err, size_t errsz);
+/* Stores m's offset + 1: the next one to read. */
 void wa_kafka_store_offset(rd_kafka_t *rk, const rd_kafka_message_t *m);
-/* How many times partitions were revoked from this process's consumers: a change across a
- * rd_kafka_consumer_poll() call says records polled before it may belong to another member now. */
-unsigned wa_kafka_revokes(void);
-/* Keeps, in order, the records of ms[0..n) whose partitions rk is assigned now, destroying the
- * others; returns how many are kept. */
-size_t wa_kafka_keep_assigned(rd_kafka_t *rk, rd_kafka_message_t **ms, size_t n);
-/* Stores, in one call, each partition's progress through ms[0..n): the offset after the run of
- * its records that are done (done[i] non-zero) from its first record on, i.e. up to its first
- * record not done. ms may hold several partitions, each in offset order. */
-void wa_kafka_store_done(rd_kafka_t *rk, rd_kafka_message_t *const *ms, const int *done, size_t n);
+/* Stores the next offset to read of topic's partition. */
+void wa_kafka_store(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t next_offset);
 /* Seeks every partition in ms[0..n) back to its first record there, so the
  * same records are polled again. */
 void wa_kafka_rewind(rd_kafka_t *rk, rd_kafka_message_t *const *ms, size_t n);

@@ -168,8 +168,8 @@ struct wa_sender_setup {
     const char *const *produces; /* topics to warm up, NULL-terminated */
     int workers;                 /* lanes: commands of different contacts in flight at once */
     /* The longest one command can take with all its bounded retries: the group's
-     * max.poll.interval.ms covers a batch's longest chain of them, plus a minute. 0: Kafka's
-     * default (5 minutes). */
+     * max.poll.interval.ms covers one of them (a revoke waits for the commands in flight), plus
+     * a minute. 0: Kafka's default (5 minutes). */
     long max_handle_ms;
     /* The statements each worker's connection prepares; NULL: the claim protocol's. */
     const struct wa_pg_stmt *stmts;
@@ -185,11 +185,11 @@ struct wa_sender_setup {
 };
 
 /* Connects Kafka, Postgres (waiting for it), serves /healthz /readyz
- * /metrics, and consumes until SIGTERM (wa_send_loop.c). One consumer per process polls the
- * commands in batches; each batch runs as one chain per contact (Kafka key), in topic order, on
- * `workers` lanes, each with its own Postgres connection and ctx. Different contacts are sent in
- * parallel, one contact's commands one after the other; offsets are stored once the batch has
- * ended, up to each partition's first command to be tried again. Returns the exit code. */
+ * /metrics, and consumes until SIGTERM (wa_send_loop.c). One consumer per process hands the
+ * commands to `workers` lanes as they come, each lane with its own Postgres connection and ctx:
+ * different contacts in parallel, one contact's commands (Kafka key) one after the other, in
+ * topic order; each partition's offset is stored past the commands that have ended, up to its
+ * first one not ended (common/wa_lineup.h). Returns the exit code. */
 int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *setup);
 
 #endif

@@ -1,9 +1,10 @@
-/* wa_send_loop.c - the workers' loop: commands polled in batches, each batch run as one chain per
- * contact on a pool of lanes, offsets stored once a batch has ended. */
+/* wa_send_loop.c - the workers' loop: one consumer feeds the commands it polls to a pool of lanes
+ * as they come, one contact's commands one after the other; each partition's offset is stored as
+ * far as its commands have ended. */
 #include "wa_backoff.h"
-#include "wa_chains.h"
 #include "wa_http.h"
 #include "wa_kafka.h"
+#include "wa_lineup.h"
 #include "wa_log.h"
 #include "wa_send.h"
 
@@ -12,50 +13,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-/* Why batches and chains (docs/architecture.md §4, "The loop"): a command waits on its claim's
- * commit, the provider, its result's commit and its status's acknowledgement, each a round trip
- * that costs little CPU. One command at a time per partition left a sender idle most of the time.
- * Here different contacts' commands are in flight together, so those waits overlap (and the
- * commits and acknowledgements of the lanes share fsyncs and produce requests), while one
- * contact's commands still go out one after the other, in their order on the topic.
+/* Why (docs/architecture.md §4, "The loop"): a command waits on its claim's commit, the
+ * provider, its result's commit and its status's acknowledgement, each a round trip that costs
+ * little CPU. Lanes overlap those waits for different contacts (and their commits and
+ * acknowledgements share fsyncs and produce requests), while one contact's commands still go
+ * out one after the other, in their order on the topic.
  *
- * The next batch is polled only once every chain of this one has ended: a partition is never
- * revoked while one of its commands is in flight, and offsets are stored for what has ended. */
-#define BATCH_MAX WA_CHAINS_MAX
-/* A contact's commands in one batch. A chain runs its commands one after the other, so this
- * bounds how long a batch can take: max.poll.interval.ms allows that many of the longest
- * command. The command over the limit ends the batch and starts the next one (it is kept, not
- * read again: a seek waits for the fetcher, and one that times out may let older records
- * through). */
-#define CHAIN_MAX 8
-/* The lanes are split among up to this many pools, each with its own consumer (its own
- * partitions), its own batches and its own lanes. A batch waits for its longest chain, and a
- * chain can be long: a command backing off after 429s or 5xx pauses up to SENDER_BACKOFF_CAP_MS
- * between its attempts. That stalls its pool's partitions only: the other pools' contacts go on.
- * (With one pool, one contact's storm held every other contact of the instance for minutes.) */
-#define POOLS_MAX 4
+ * There is no batch to wait for: a lane that ends a command takes the oldest one ready. A
+ * contact backing off after 429s holds its own later commands and its partition's stored
+ * offset, nothing else; the commands after it that ended are held (WA_LINEUP_MAX at most) until
+ * the offset can pass them, and read again (their claims find them handled) if the process dies
+ * first. A revoked partition's commands not started are dropped, and the revoke waits for the
+ * ones in flight: a partition never moves to another member while one of its commands runs. */
 
-struct batch {
-    rd_kafka_message_t *ms[BATCH_MAX];
-    enum wa_result rs[BATCH_MAX];
-    struct wa_chains c;
-};
-
-struct pool {
+struct loop {
     const struct wa_sender_setup *u;
     rd_kafka_t *consumer;
-    struct batch b;
-    rd_kafka_message_t *carry; /* polled, over its chain's limit: the next batch's first */
+    struct wa_lineup q;
+    rd_kafka_message_t *ms[WA_LINEUP_MAX]; /* by slot, until the record ends */
     pthread_mutex_t mu;
-    pthread_cond_t more, ended; /* a chain to take; the batch's last chain ended */
-    int nchains, taken, finished, closing;
-    pthread_t thread; /* its consumer's */
+    pthread_cond_t more; /* a record is ready, or closing */
+    pthread_cond_t room; /* a record ended */
+    int closing;
+    struct wa_kafka_revoke revoke;
 };
 
 struct lane {
     struct wa_sender s; /* its own Postgres connection; the producer is shared */
-    struct pool *p;
+    struct loop *lp;
     void *ctx;
     int ok;
     pthread_t thread;
@@ -69,156 +56,155 @@ static int ready(void)
     return atomic_load(&lanes_ready) == lanes_total;
 }
 
-/* A contact's commands in order. One to be tried again later (the CRM or Kafka away, or a stop)
- * ends its chain: the commands behind it may not overtake it, and are not started. */
-static void run_chain(struct lane *l, struct batch *b, int head)
+/* Whether a command to be tried again is given up here: the process stops, or its partition is
+ * being revoked (its next owner reads it again). */
+static int giving_up(struct loop *lp, int32_t partition)
 {
-    int stopped = 0;
-    for (int i = head; i >= 0; i = b->c.next[i]) {
-        if (stopped || !wa_running()) {
-            b->rs[i] = WA_RETRY;
-            continue;
-        }
-        b->rs[i] = l->p->u->handle(&l->s, b->ms[i], l->ctx);
-        stopped = b->rs[i] == WA_RETRY;
-        int ok = !stopped || wa_pg_ok(&l->s.pg);
+    if (!wa_running()) return 1;
+    pthread_mutex_lock(&lp->mu);
+    int g = wa_lineup_dropping(&lp->q, partition);
+    pthread_mutex_unlock(&lp->mu);
+    return g;
+}
+
+/* One command, tried again after a pause while it says WA_RETRY (the CRM or Kafka away): the
+ * same as reading it again, without holding anyone else. Returns whether it is done. */
+static int run_one(struct lane *l, const rd_kafka_message_t *m)
+{
+    for (int retry = 0;;) {
+        enum wa_result r = l->lp->u->handle(&l->s, m, l->ctx);
+        int ok = r != WA_RETRY || wa_pg_ok(&l->s.pg);
         if (ok != l->ok) atomic_fetch_add(&lanes_ready, ok ? 1 : -1);
         l->ok = ok;
+        if (r != WA_RETRY) return 1;
+        if (giving_up(l->lp, m->partition)) return 0;
+        wa_sleep_ms(wa_backoff_ms(++retry, 100, 5000, 0.2, wa_jitter_random()));
+        if (giving_up(l->lp, m->partition)) return 0;
     }
 }
 
 static void *lane_main(void *arg)
 {
     struct lane *l = arg;
-    struct pool *p = l->p;
-    pthread_mutex_lock(&p->mu);
+    struct loop *lp = l->lp;
+    pthread_mutex_lock(&lp->mu);
     for (;;) {
-        while (p->taken == p->nchains && !p->closing)
-            pthread_cond_wait(&p->more, &p->mu);
-        if (p->taken == p->nchains) break; /* closing, and nothing left */
-        int head = p->b.c.heads[p->taken++];
-        pthread_mutex_unlock(&p->mu);
-        run_chain(l, &p->b, head);
-        pthread_mutex_lock(&p->mu);
-        if (++p->finished == p->nchains) pthread_cond_signal(&p->ended);
+        int slot = -1;
+        while (!lp->closing && (slot = wa_lineup_take(&lp->q)) < 0)
+            pthread_cond_wait(&lp->more, &lp->mu);
+        if (slot < 0) break; /* closing: what is not started is read again after a restart */
+        rd_kafka_message_t *m = lp->ms[slot];
+        pthread_mutex_unlock(&lp->mu);
+        int done = run_one(l, m);
+        pthread_mutex_lock(&lp->mu);
+        lp->ms[slot] = NULL;
+        int32_t partition;
+        int64_t next;
+        /* Stored under the lock, so two lanes never store one partition's offsets out of order. */
+        if (wa_lineup_end(&lp->q, slot, done, &partition, &next))
+            wa_kafka_store(lp->consumer, lp->u->topic, partition, next);
+        rd_kafka_message_destroy(m);
+        if (lp->q.ready_head >= 0) pthread_cond_signal(&lp->more);
+        pthread_cond_broadcast(&lp->room);
     }
-    pthread_mutex_unlock(&p->mu);
+    pthread_mutex_unlock(&lp->mu);
     wa_pg_close(&l->s.pg);
     return NULL;
 }
 
-/* The batch again from b->ms[0..n) (the chains too), keeping only the records of partitions
- * still assigned: a revoke served inside a poll hands the others to another member. */
-static void keep_assigned(struct pool *p, int n)
+/* The messages of freed slots (dropped records; ended ones were destroyed by their lane). */
+static void destroy_freed(struct loop *lp, const int *slots, int n)
 {
-    struct batch *b = &p->b;
-    n = (int)wa_kafka_keep_assigned(p->consumer, b->ms, (size_t)n);
-    wa_chains_reset(&b->c);
-    for (int i = 0; i < n; i++)
-        wa_chains_add(&b->c, b->ms[i]->partition, b->ms[i]->key, b->ms[i]->key_len, CHAIN_MAX);
+    for (int i = 0; i < n; i++) {
+        if (lp->ms[slots[i]]) rd_kafka_message_destroy(lp->ms[slots[i]]);
+        lp->ms[slots[i]] = NULL;
+    }
 }
 
-/* Fills the batch: the command carried over from the last one, then waits up to 100 ms for a
- * first command, then takes what has arrived. */
-static void poll_batch(struct pool *p)
+/* Partitions taken from this consumer (inside its poll): their commands not started are
+ * dropped, and the ones in flight end first, their offsets stored, before the commit. */
+static void on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts)
 {
-    struct batch *b = &p->b;
-    wa_chains_reset(&b->c);
-    unsigned revokes = wa_kafka_revokes();
-    rd_kafka_message_t *m = p->carry;
-    p->carry = NULL;
-    while (b->c.n < BATCH_MAX && wa_running()) {
-        if (!m) m = rd_kafka_consumer_poll(p->consumer, b->c.n ? 0 : 100);
-        if (revokes != wa_kafka_revokes()) {
-            revokes = wa_kafka_revokes();
-            keep_assigned(p, b->c.n);
+    struct loop *lp = ctx;
+    static int slots[WA_LINEUP_MAX];
+    int64_t t0 = wa_now_ms();
+    pthread_mutex_lock(&lp->mu);
+    for (;;) {
+        int running = 0;
+        for (int i = 0; i < parts->cnt; i++)
+            running += wa_lineup_drop(&lp->q, parts->elems[i].partition);
+        if (!running) break;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&lp->room, &lp->mu, &until);
+    }
+    for (int i = 0; i < parts->cnt; i++)
+        destroy_freed(lp, slots, wa_lineup_forget(&lp->q, parts->elems[i].partition, slots));
+    pthread_mutex_unlock(&lp->mu);
+    wa_info("commands of the revoked partitions ended ms=%lld", (long long)(wa_now_ms() - t0));
+}
+
+/* Polls commands into the lineup until the process stops. */
+static void consume(struct loop *lp)
+{
+    while (wa_running()) {
+        pthread_mutex_lock(&lp->mu);
+        /* Full: a contact's command at the head of its partition has held the offset while
+         * WA_LINEUP_MAX commands behind it ended; wait for room (it ends within
+         * max_handle_ms, under the group's max.poll.interval.ms). */
+        while (lp->q.free_head < 0 && wa_running()) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            pthread_cond_timedwait(&lp->room, &lp->mu, &until);
         }
-        if (!m) break;
+        pthread_mutex_unlock(&lp->mu);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(lp->consumer, 100);
+        if (!m) continue;
         if (m->err) {
             wa_warn("kafka consumer: %s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
-            m = NULL;
             continue;
         }
-        int i = b->c.n;
-        if (!wa_chains_add(&b->c, m->partition, m->key, m->key_len, CHAIN_MAX)) {
-            p->carry = m;
-            m = NULL;
-            break;
+        pthread_mutex_lock(&lp->mu);
+        int slot = wa_lineup_add(&lp->q, m->partition, m->offset, m->key, m->key_len);
+        if (slot >= 0) {
+            lp->ms[slot] = m;
+            if (lp->q.r[slot].state == WA_LINEUP_READY) pthread_cond_signal(&lp->more);
         }
-        b->ms[i] = m;
-        b->rs[i] = WA_RETRY;
-        m = NULL;
+        pthread_mutex_unlock(&lp->mu);
+        if (slot < 0) {
+            /* Not held, so its offset is never stored: a partition this large is read again
+             * by a member that can hold it. */
+            wa_error("kafka partition=%d is beyond the %d this sender can hold", m->partition,
+                     WA_LINEUP_PARTS);
+            rd_kafka_message_destroy(m);
+        }
     }
-    if (m) rd_kafka_message_destroy(m); /* stopping */
-    wa_chains_order(&b->c);
 }
 
-/* Runs the batch on the lanes and waits for its last chain. */
-static void run_batch(struct pool *p)
+/* Stops the lanes taking commands, waits for the ones in flight (their offsets are stored),
+ * then commits and leaves the group. */
+static void close_loop(struct loop *lp)
 {
-    pthread_mutex_lock(&p->mu);
-    p->taken = p->finished = 0;
-    p->nchains = p->b.c.nchains;
-    pthread_cond_broadcast(&p->more);
-    while (p->finished < p->nchains)
-        pthread_cond_wait(&p->ended, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    pthread_mutex_lock(&lp->mu);
+    lp->closing = 1;
+    pthread_cond_broadcast(&lp->more);
+    while (lp->q.taken > 0)
+        pthread_cond_wait(&lp->room, &lp->mu);
+    pthread_mutex_unlock(&lp->mu);
+    wa_kafka_consumer_close(lp->consumer);
+    for (int i = 0; i < WA_LINEUP_MAX; i++)
+        if (lp->ms[i]) rd_kafka_message_destroy(lp->ms[i]);
 }
 
-static void *consume(void *arg)
+static void *consume_main(void *arg)
 {
-    struct pool *p = arg;
-    struct batch *b = &p->b;
-    int retry = 0;
-    while (wa_running()) {
-        poll_batch(p);
-        int n = b->c.n;
-        if (!n) continue;
-        int64_t t0 = wa_now_ms();
-        run_batch(p);
-        wa_debug("batch commands=%d chains=%d longest=%d ms=%lld", n, b->c.nchains, b->c.lens[0],
-                 (long long)(wa_now_ms() - t0));
-        int done[BATCH_MAX], again = 0;
-        rd_kafka_message_t *later[BATCH_MAX];
-        for (int i = 0; i < n; i++) {
-            done[i] = b->rs[i] != WA_RETRY;
-            if (!done[i]) later[again++] = b->ms[i];
-        }
-        wa_kafka_store_done(p->consumer, b->ms, done, (size_t)n);
-        if (again && wa_running()) {
-            /* Those commands again, from the first of each partition; ones after it that did
-             * end are read again too, and their claims find them handled. */
-            wa_kafka_rewind(p->consumer, later, (size_t)again);
-            for (int i = 0; p->carry && i < again; i++)
-                if (later[i]->partition == p->carry->partition) {
-                    rd_kafka_message_destroy(p->carry); /* read again after those */
-                    p->carry = NULL;
-                }
-            wa_sleep_ms(wa_backoff_ms(++retry, 100, 5000, 0.2, wa_jitter_random()));
-        } else if (!again) {
-            retry = 0;
-        }
-        for (int i = 0; i < n; i++)
-            rd_kafka_message_destroy(b->ms[i]);
-        wa_chains_reset(&b->c);
-    }
-    if (p->carry) rd_kafka_message_destroy(p->carry);
-    wa_kafka_consumer_close(p->consumer);
+    struct loop *lp = arg;
+    consume(lp);
+    close_loop(lp);
     return NULL;
-}
-
-/* Stops a pool's consumer thread (when it was started) and then its lanes. */
-static void pool_stop(struct pool *p, int consuming)
-{
-    if (consuming)
-        pthread_join(p->thread, NULL);
-    else
-        wa_kafka_consumer_close(p->consumer);
-    pthread_mutex_lock(&p->mu);
-    p->closing = 1;
-    pthread_cond_broadcast(&p->more);
-    pthread_mutex_unlock(&p->mu);
 }
 
 int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
@@ -236,22 +222,22 @@ int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
         wa_error("%s", err);
         return WA_EX_TEMPFAIL;
     }
-    int npools = n < POOLS_MAX ? n : POOLS_MAX;
-    struct pool *pools = wa_xcalloc((size_t)npools, sizeof *pools);
+    struct loop *lp = wa_xcalloc(1, sizeof *lp);
+    lp->u = u;
+    wa_lineup_init(&lp->q);
+    pthread_mutex_init(&lp->mu, NULL);
+    pthread_cond_init(&lp->more, NULL);
+    pthread_cond_init(&lp->room, NULL);
+    lp->revoke.fn = on_revoke;
+    lp->revoke.ctx = lp;
     const char *topics[] = {u->topic};
-    long max_poll = u->max_handle_ms > 0 ? u->max_handle_ms * CHAIN_MAX + 60000 : 0;
-    for (int k = 0; k < npools; k++) {
-        struct pool *p = &pools[k];
-        p->u = u;
-        pthread_mutex_init(&p->mu, NULL);
-        pthread_cond_init(&p->more, NULL);
-        pthread_cond_init(&p->ended, NULL);
-        p->consumer =
-            wa_kafka_consumer_new(u->brokers, u->group, topics, 1, max_poll, err, sizeof err);
-        if (!p->consumer) {
-            fprintf(stderr, "config: kafka: %s\n", err);
-            return WA_EX_CONFIG;
-        }
+    /* The poll waits at most for one command in flight to end (a revoke), or for room. */
+    long max_poll = u->max_handle_ms > 0 ? u->max_handle_ms + 60000 : 0;
+    lp->consumer = wa_kafka_consumer_new(u->brokers, u->group, topics, 1, max_poll, &lp->revoke,
+                                         err, sizeof err);
+    if (!lp->consumer) {
+        fprintf(stderr, "config: kafka: %s\n", err);
+        return WA_EX_CONFIG;
     }
     /* Health first (sender-baileys probes its bridges): the routers learn it is up while the
      * lanes connect to Postgres, not a second later. */
@@ -271,7 +257,7 @@ int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
             l->s.claims = &claims;
             l->s.results = &results;
         }
-        l->p = &pools[i % npools];
+        l->lp = lp;
         l->ctx = u->worker_ctx ? u->worker_ctx(i, u->ctx) : u->ctx;
         /* Postgres may still be starting: wait for it rather than crash-loop. */
         while (wa_running() &&
@@ -282,28 +268,30 @@ int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
         l->ok = 1;
         atomic_fetch_add(&lanes_ready, 1);
     }
-    int started = 0, consuming = 0;
+    int started = 0;
     for (; started < n && wa_running(); started++)
         pthread_create(&ls[started].thread, NULL, lane_main, &ls[started]);
-    for (; consuming < npools && wa_running(); consuming++)
-        if (pthread_create(&pools[consuming].thread, NULL, consume, &pools[consuming]) != 0) break;
-    wa_info("consuming %s as group %s with %d lanes in %d pools, batches of up to %d commands "
+    pthread_t consumer;
+    int consuming = wa_running() && pthread_create(&consumer, NULL, consume_main, lp) == 0;
+    wa_info("consuming %s as group %s with %d lanes, holding up to %d commands "
             "max_poll_interval_ms=%ld",
-            u->topic, u->group, n, npools, BATCH_MAX, max_poll > 0 ? max_poll : 300000L);
+            u->topic, u->group, n, WA_LINEUP_MAX, max_poll > 0 ? max_poll : 300000L);
 
     /* Every delivery report is served here: the lanes sleep until theirs is in. */
     wa_kafka_serve(s->producer);
 
     wa_info("stopping");
     if (u->stopping) u->stopping(u->ctx);
-    for (int k = 0; k < npools; k++)
-        pool_stop(&pools[k], k < consuming);
+    if (consuming)
+        pthread_join(consumer, NULL);
+    else
+        close_loop(lp);
     for (int i = 0; i < started; i++)
         pthread_join(ls[i].thread, NULL);
     for (int i = started; i < n; i++)
         wa_pg_close(&ls[i].s.pg);
     free(ls);
-    free(pools);
+    free(lp);
     wa_kafka_producer_close(s->producer, 5000);
     MHD_stop_daemon(admin);
     return wa_kafka_fatal() ? 1 : 0;

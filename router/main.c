@@ -283,8 +283,8 @@ int main(void)
     r.producer = wa_kafka_producer_new(rtr_cfg.kafka_brokers, "router", 10000, err, sizeof err);
     const char *topics[] = {rtr_cfg.topic_inbound, rtr_cfg.topic_outbound, rtr_cfg.topic_status};
     if (r.producer)
-        r.consumer = wa_kafka_consumer_new(rtr_cfg.kafka_brokers, rtr_cfg.group, topics, 3, 0, err,
-                                           sizeof err);
+        r.consumer = wa_kafka_consumer_new(rtr_cfg.kafka_brokers, rtr_cfg.group, topics, 3, 0, NULL,
+                                           err, sizeof err);
     if (!r.producer || !r.consumer || rtr_health_start(&r, err, sizeof err) < 0) {
         fprintf(stderr, "config: kafka: %s\n", err);
         return WA_EX_CONFIG;

@@ -252,6 +252,29 @@ test('backoff: 429 three times, then 201; the attempts follow 1 s, 2 s, 4 s with
   });
 });
 
+test('a contact backing off after 429s holds no one else: 24 contacts sent meanwhile go out at once', async () => {
+  // With 24 others over the topic's 6 partitions, several share the slow contact's partition.
+  const others = await Promise.all(Array.from({ length: 24 }, () => twilioContact()));
+  const slow = await twilioContact();
+  await sim('/sim/faults', { to: slow, status: 429, count: 3 });
+  const slowId = await sendOk({ to: slow, type: 'text', text: 'backing off', idempotencyKey: key() });
+  await waitFor('the slow contact\'s first 429', async () => (await simCalls(slow)).length >= 1);
+  const t0 = Date.now();
+  await Promise.all(others.map((to) => sendOk({ to, type: 'text', text: 'meanwhile', idempotencyKey: key() })));
+  const firsts = await waitFor('every other contact\'s call', async () => {
+    const calls = await Promise.all(others.map((to) => simCalls(to)));
+    return calls.every((c) => c.length === 1) && calls.map((c) => c[0].receivedAtMs);
+  }, { timeoutMs: 20000, logs: ['sender-twilio'] });
+  const lag = Math.max(...firsts) - t0;
+  const slowCalls = await simCalls(slow);
+  // Its retries wait 1 s, 2 s and 4 s: the others went out while it still waited.
+  assert.ok(lag < 2000, `the last of the others went out ${lag} ms after they were sent`);
+  assert.ok(slowCalls.length < 4, `the slow contact was done first (${slowCalls.length} calls)`);
+  const m = await waitMessage(slowId, 'sent after its retries', (x) => ['sent', 'delivered', 'read'].includes(x.status),
+    { timeoutMs: 20000 });
+  assert.equal(m.attempts, 4);
+});
+
 test('no duplicates: a 502 from Twilio\'s edge after it made the message is reconciled, not resent', async () => {
   const phone = await twilioContact();
   await sim('/sim/faults', { to: phone, status: 502, created: true });
