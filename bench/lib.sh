@@ -15,8 +15,25 @@ bench_up() {
     source "$root/scripts/env.sh"
 }
 
-# bench/REPORT-<name>-<date>.txt
-bench_report() { echo "$root/bench/REPORT-$1-$(date -u +%Y%m%d).txt"; }
+# bench/REPORT-<name>-<date>.txt, or -2, -3... when that day's report exists: a second run never
+# overwrites the first.
+bench_report() {
+    local base=$root/bench/REPORT-$1-$(date -u +%Y%m%d) n=2
+    local f=$base.txt
+    while [ -e "$f" ]; do f=$base-$n.txt; n=$((n + 1)); done
+    echo "$f"
+}
+
+# bench_build COMMIT: that commit's binaries, built once under $WA_STATE; prints their directory.
+bench_build() {
+    local dir=$WA_STATE/build-$1
+    if [ ! -x "$dir/build/bin/sender-twilio" ]; then
+        rm -rf "$dir" && mkdir -p "$dir"
+        git -C "$root" archive "$1" | tar -x -C "$dir"
+        make -C "$dir" build >/dev/null
+    fi
+    echo "$dir/build/bin"
+}
 
 # bench_header WHAT COMMAND: the first lines of a report.
 bench_header() {

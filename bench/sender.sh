@@ -12,13 +12,7 @@ command -v pidstat >/dev/null || { echo "pidstat missing: run 'make install' (sy
 RATE=${RATE:-200} SECS=${SECS:-20}
 variants="this=$root/build/bin"
 if [ -n "${BEFORE:-}" ]; then
-    dir=$WA_STATE/build-$BEFORE
-    if [ ! -x "$dir/build/bin/sender-twilio" ]; then
-        rm -rf "$dir" && mkdir -p "$dir"
-        git -C "$root" archive "$BEFORE" | tar -x -C "$dir"
-        make -C "$dir" build >/dev/null
-    fi
-    variants="before=$dir/build/bin after=$root/build/bin"
+    variants="before=$(bench_build "$BEFORE") after=$root/build/bin"
     # Each build on its own schema: sql/0013 drops an index the claim used to scan (the one
     # schema difference since the builds this was written against; set SQL_before/SQL_after
     # for others).
@@ -31,7 +25,7 @@ report=$(bench_report sender)
 {
     bench_header "sender capacity benchmark" \
         "make bench-sender  (BEFORE=${BEFORE:-} N=${N:-5000} ROUNDS=${ROUNDS:-1} CONTACTS=${CONTACTS:-300} RATE=$RATE SECS=$SECS${SENDER_WORKERS:+ SENDER_WORKERS=$SENDER_WORKERS})"
-    echo "$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet || echo ' (with uncommitted changes)'); variants: $VARIANTS"
+    echo "$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- . ':!bench/REPORT-*' || echo ' (with uncommitted changes)'); variants: $VARIANTS"
     [ -z "${SQL_before:-}${SQL_after:-}" ] || echo "before each build's runs: before: ${SQL_before:-}; after: ${SQL_after:-}"
     echo "everything (the simulators, ingress, router, senders, bridge, Kafka, Postgres with fsync on) shares this machine"
     echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
