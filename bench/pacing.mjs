@@ -38,6 +38,14 @@ async function phase(label, instances, numbers) {
     const x = pace(calls.filter((c) => c.params.From === `whatsapp:${n}`));
     console.log(`   ${n}: ${x.rate.toFixed(2)}/s (${off(x.rate, RATE)} from ${RATE}/s), at most ${x.most} in one second`);
   }
+  // Calls per second from the first: where a number fell under its pace, and where it bunched.
+  const t0c = calls[0].receivedAtMs;
+  const perSecond = [];
+  for (const c of calls) {
+    const i = Math.floor((c.receivedAtMs - t0c) / 1000);
+    perSecond[i] = (perSecond[i] ?? 0) + 1;
+  }
+  console.log(`   calls in each second from the first: ${Array.from(perSecond, (x) => x ?? 0).join(' ')}`);
   console.log(`   sender-twilio CPU per send: ${instances.map((n, i) => `${n} ${(cpu[i] / N).toFixed(3)} ms`).join(', ')}` +
     ` (${(cpu.reduce((a, b) => a + b, 0) / N).toFixed(3)} ms in all)`);
 }

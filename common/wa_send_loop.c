@@ -38,6 +38,8 @@ struct loop {
     pthread_cond_t room; /* a record ended */
     int closing;
     struct wa_kafka_revoke revoke;
+    struct wa_metric *held; /* q.held, for the operator: a number that stays high is a partition
+                             * whose offset a backing-off command holds */
 };
 
 struct lane {
@@ -103,6 +105,7 @@ static void *lane_main(void *arg)
         /* Stored under the lock, so two lanes never store one partition's offsets out of order. */
         if (wa_lineup_end(&lp->q, slot, done, &partition, &next))
             wa_kafka_store(lp->consumer, lp->u->topic, partition, next);
+        wa_metric_set(lp->held, lp->q.held);
         rd_kafka_message_destroy(m);
         if (lp->q.ready_head >= 0) pthread_cond_signal(&lp->more);
         pthread_cond_broadcast(&lp->room);
@@ -141,6 +144,7 @@ static void on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts)
     }
     for (int i = 0; i < parts->cnt; i++)
         destroy_freed(lp, slots, wa_lineup_forget(&lp->q, parts->elems[i].partition, slots));
+    wa_metric_set(lp->held, lp->q.held);
     pthread_mutex_unlock(&lp->mu);
     wa_info("commands of the revoked partitions ended ms=%lld", (long long)(wa_now_ms() - t0));
 }
@@ -172,6 +176,7 @@ static void consume(struct loop *lp)
         if (slot >= 0) {
             lp->ms[slot] = m;
             if (lp->q.r[slot].state == WA_LINEUP_READY) pthread_cond_signal(&lp->more);
+            wa_metric_set(lp->held, lp->q.held);
         }
         pthread_mutex_unlock(&lp->mu);
         if (slot < 0) {
@@ -230,6 +235,14 @@ int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
     pthread_cond_init(&lp->room, NULL);
     lp->revoke.fn = on_revoke;
     lp->revoke.ctx = lp;
+    static char label[160], help[256];
+    snprintf(label, sizeof label, "topic=\"%s\"", u->topic);
+    snprintf(help, sizeof help,
+             "Commands polled and not yet passed by the stored offset (at most %d): ready, "
+             "waiting behind their contact's earlier one, in flight, or ended behind one in "
+             "flight.",
+             WA_LINEUP_MAX);
+    lp->held = wa_metric_new(WA_GAUGE, "wa_sender_held_commands", label, help);
     const char *topics[] = {u->topic};
     /* The poll waits at most for one command in flight to end (a revoke), or for room. */
     long max_poll = u->max_handle_ms > 0 ? u->max_handle_ms + 60000 : 0;
