@@ -42,6 +42,7 @@ async function steady(RATE) {
   const total = RATE * SECS;
   const started = new Map(); // body -> [provider, t0]
   const pending = [];
+  const refused = new Map();
   const t0 = now();
   for (let i = 0; i < total; i++) {
     const due = t0 + (i * 1000) / RATE;
@@ -51,11 +52,22 @@ async function steady(RATE) {
     const to = (viaTwilio ? tw : bl)[i % CONTACTS];
     const text = `bench ${t0.toFixed(0)} ${i}`;
     started.set(text, [viaTwilio ? 'twilio' : 'baileys', now()]);
-    pending.push(send({ to, type: 'text', text, idempotencyKey: key() }).then((r) => {
-      if (r.status !== 202) throw new Error(`send: ${r.status} ${r.text}`);
-    }));
+    // A request the stack refuses (an answer but 202, or a connection closed when more than
+    // INGRESS_MAX_CONNS_PER_IP wait at once) is counted and left out of the latencies.
+    const refuse = (why) => {
+      refused.set(why, (refused.get(why) ?? 0) + 1);
+      started.delete(text);
+    };
+    pending.push(send({ to, type: 'text', text, idempotencyKey: key() }).then(
+      (r) => { if (r.status !== 202) refuse(`HTTP ${r.status}`); },
+      (e) => refuse(e.cause?.code ?? e.message),
+    ));
   }
   await Promise.all(pending);
+  if (refused.size) {
+    const n = [...refused.values()].reduce((a, b) => a + b, 0);
+    console.log(`!! ${n} of ${total} send requests refused: ${[...refused].map(([w, k]) => `${w} x${k}`).join(', ')}`);
+  }
   const seen = new Map();
   // A sender that does not keep up leaves a backlog: what has not arrived 120 s after the last
   // request counts as later than everything (Infinity), and the line says how many.
