@@ -13,7 +13,7 @@ bench_up
 report=$(bench_report pacing)
 {
     bench_header "pacing benchmark" \
-        "make bench-pacing  (BEFORE=${BEFORE:-} ROUNDS=${ROUNDS:-1} N=${N:-1000} CONTACTS=${CONTACTS:-100} TWILIO_RATE_PER_SECOND=${TWILIO_RATE_PER_SECOND:-80})"
+        "make bench-pacing  (BEFORE=${BEFORE:-} ROUNDS=${ROUNDS:-1} N=${N:-1000} CONTACTS=${CONTACTS:-100} TWILIO_RATE_PER_SECOND=${TWILIO_RATE_PER_SECOND:-80}${SENDER_WORKERS:+ SENDER_WORKERS=$SENDER_WORKERS})"
     echo "$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- . ':!bench/REPORT-*' || echo ' (with uncommitted changes)'); variants: $variants"
     echo "everything (the simulators, ingress, router, senders, Kafka, Postgres with fsync on) shares this machine"
     echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
