@@ -161,6 +161,23 @@ int wa_lineup_end(struct wa_lineup *q, int slot, int done, int32_t *partition, i
     return moved;
 }
 
+void wa_lineup_again(struct wa_lineup *q, int slot)
+{
+    struct wa_lineup_rec *r = &q->r[slot];
+    q->part[r->partition].taken--;
+    q->taken--;
+    if (q->part[r->partition].dropping) {
+        if (r->next_key < 0) tail_remove(q, slot);
+        r->state = WA_LINEUP_DROPPED;
+        r->key = NULL;
+        return;
+    }
+    r->state = WA_LINEUP_READY;
+    r->next = q->ready_head;
+    q->ready_head = slot;
+    if (q->ready_tail < 0) q->ready_tail = slot;
+}
+
 int wa_lineup_drop(struct wa_lineup *q, int32_t partition)
 {
     if (partition < 0 || partition >= WA_LINEUP_PARTS) return 0;

@@ -68,6 +68,11 @@ int wa_lineup_take(struct wa_lineup *q);
 int wa_lineup_end(struct wa_lineup *q, int slot, int done, int32_t *partition,
                   int64_t *next_offset);
 
+/* The taken record in slot is to run again (its result could not be made durable after it was
+ * handed back): it is the next one taken. On a partition being dropped it is dropped instead
+ * (its next owner reads it again). */
+void wa_lineup_again(struct wa_lineup *q, int slot);
+
 /* For a revoke: drops the partition's records that are not taken (they are read again by the
  * partition's next owner); returns how many of its records are taken and not ended. */
 int wa_lineup_drop(struct wa_lineup *q, int32_t partition);

@@ -198,11 +198,12 @@ enum wa_result wa_send_hold(struct wa_sender *s, const char *id, const char *rea
     return WA_OK;
 }
 
-enum wa_result wa_send_report(struct wa_sender *s, const struct wa_outbound *o,
-                              const char *provider, const char *status,
-                              const char *provider_message_id, const char *error_code,
-                              const char *error_text, int attempt, int64_t latency_ms, int failover,
-                              const char *reason)
+/* wa_send_report, produced on async (not waited for) when it is not NULL. */
+static enum wa_result report(struct wa_sender *s, const struct wa_outbound *o, const char *provider,
+                             const char *status, const char *provider_message_id,
+                             const char *error_code, const char *error_text, int attempt,
+                             int64_t latency_ms, int failover, const char *reason,
+                             struct wa_delivery *async)
 {
     int64_t now = wa_wall_ms();
     struct wa_status st = {
@@ -223,14 +224,26 @@ enum wa_result wa_send_report(struct wa_sender *s, const struct wa_outbound *o,
     };
     char *json = wa_status_encode(&st);
     if (!json) return WA_FAIL;
-    rd_kafka_resp_err_t e = wa_kafka_produce_sync(s->producer, s->topic_status, wa_event_key(o->to),
-                                                  json, strlen(json));
+    const char *key = wa_event_key(o->to);
+    rd_kafka_resp_err_t e =
+        async ? wa_kafka_produce(s->producer, s->topic_status, key, json, strlen(json), async)
+              : wa_kafka_produce_sync(s->producer, s->topic_status, key, json, strlen(json));
     free(json);
     if (e) {
         wa_warn("cannot report status on %s: %s", s->topic_status, rd_kafka_err2name(e));
         return WA_RETRY;
     }
     return WA_OK;
+}
+
+enum wa_result wa_send_report(struct wa_sender *s, const struct wa_outbound *o,
+                              const char *provider, const char *status,
+                              const char *provider_message_id, const char *error_code,
+                              const char *error_text, int attempt, int64_t latency_ms, int failover,
+                              const char *reason)
+{
+    return report(s, o, provider, status, provider_message_id, error_code, error_text, attempt,
+                  latency_ms, failover, reason, NULL);
 }
 
 enum wa_result wa_send_error(struct wa_sender *s, const rd_kafka_message_t *m, const char *code,
@@ -292,9 +305,13 @@ static enum wa_result conclude(struct wa_sender *s, const rd_kafka_message_t *m,
     const char *code = ok || !oc->code[0] ? NULL : oc->code;
     const char *text = ok || !oc->text[0] ? NULL : oc->text;
     if (wa_send_finish(s, o->id, status, pmid, code, text, lat) != WA_OK) return WA_RETRY;
-    if (wa_send_report(s, o, s->provider, status, pmid, code, text, attempt, lat, o->failover,
-                       NULL) == WA_RETRY)
+    /* A success's report is not waited for when the loop can end the command on its
+     * acknowledgement: the lane goes on to another contact meanwhile. */
+    struct wa_delivery *async = ok ? s->report_async : NULL;
+    if (report(s, o, s->provider, status, pmid, code, text, attempt, lat, o->failover, NULL,
+               async) == WA_RETRY)
         return WA_RETRY;
+    if (async) s->report_pending = 1;
     if (!ok &&
         wa_send_error(s, m, code ? code : status, text ? text : status, retryable) == WA_RETRY)
         return WA_RETRY;

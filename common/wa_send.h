@@ -11,6 +11,8 @@
 #include "wa_pg.h"
 #include "wa_send_step.h"
 
+struct wa_delivery;
+
 struct wa_sender {
     const char *provider; /* "twilio" | "baileys" */
     struct wa_pg pg;
@@ -21,6 +23,11 @@ struct wa_sender {
      * commit; apart, so a result waiting on a row the router holds delays no claim); NULL:
      * each alone. */
     struct wa_pg_group *claims, *results;
+    /* Set by the loop around one command (wa_send_loop.c): a success's wa.status is produced on
+     * this delivery without waiting for its acknowledgement, and report_pending is set; the loop
+     * ends the command when the acknowledgement is in. NULL: the report is waited for. */
+    struct wa_delivery *report_async;
+    int report_pending;
 };
 
 extern const struct wa_pg_stmt wa_send_statements[];

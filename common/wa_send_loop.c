@@ -30,7 +30,7 @@
 
 struct loop {
     const struct wa_sender_setup *u;
-    rd_kafka_t *consumer;
+    rd_kafka_t *consumer, *producer;
     struct wa_lineup q;
     rd_kafka_message_t *ms[WA_LINEUP_MAX]; /* by slot, until the record ends */
     pthread_mutex_t mu;
@@ -40,6 +40,14 @@ struct loop {
     struct wa_kafka_revoke revoke;
     struct wa_metric *held; /* q.held, for the operator: a number that stays high is a partition
                              * whose offset a backing-off command holds */
+};
+
+/* A command whose success's wa.status is on its way: it ends when Kafka acknowledges it. */
+struct pending {
+    struct wa_delivery d;
+    struct loop *lp;
+    int slot;
+    rd_kafka_message_t *m;
 };
 
 struct lane {
@@ -85,6 +93,42 @@ static int run_one(struct lane *l, const rd_kafka_message_t *m)
     }
 }
 
+/* Ends the command in slot (under lp->mu): its offset stored as far as it may move. */
+static void end_command(struct loop *lp, int slot, int done)
+{
+    rd_kafka_message_t *m = lp->ms[slot];
+    lp->ms[slot] = NULL;
+    int32_t partition;
+    int64_t next;
+    /* Stored under the lock, so two lanes never store one partition's offsets out of order. */
+    if (wa_lineup_end(&lp->q, slot, done, &partition, &next))
+        wa_kafka_store(lp->consumer, lp->u->topic, partition, next);
+    wa_metric_set(lp->held, lp->q.held);
+    rd_kafka_message_destroy(m);
+    if (lp->q.ready_head >= 0) pthread_cond_signal(&lp->more);
+    pthread_cond_broadcast(&lp->room);
+}
+
+/* A success's wa.status acknowledged (on the thread serving the producer's reports): the
+ * command ends. Not acknowledged: it runs again, first (its claim finds it sent). */
+static void report_done(struct wa_delivery *d)
+{
+    struct pending *pd = d->ctx;
+    struct loop *lp = pd->lp;
+    pthread_mutex_lock(&lp->mu);
+    if (d->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        end_command(lp, pd->slot, 1);
+    } else {
+        wa_warn("status report not acknowledged: %s; the command runs again",
+                rd_kafka_err2name(d->err));
+        wa_lineup_again(&lp->q, pd->slot);
+        pthread_cond_signal(&lp->more);
+        pthread_cond_broadcast(&lp->room);
+    }
+    pthread_mutex_unlock(&lp->mu);
+    free(pd);
+}
+
 static void *lane_main(void *arg)
 {
     struct lane *l = arg;
@@ -97,18 +141,25 @@ static void *lane_main(void *arg)
         if (slot < 0) break; /* closing: what is not started is read again after a restart */
         rd_kafka_message_t *m = lp->ms[slot];
         pthread_mutex_unlock(&lp->mu);
+        struct pending *pd = wa_xcalloc(1, sizeof *pd);
+        pd->lp = lp;
+        pd->slot = slot;
+        pd->m = m;
+        pd->d.on_done = report_done;
+        pd->d.ctx = pd;
+        l->s.report_async = &pd->d;
+        l->s.report_pending = 0;
         int done = run_one(l, m);
+        l->s.report_async = NULL;
+        /* Once produced, pd belongs to its report: it may be freed, and the command ended,
+         * before this line. */
+        if (done && l->s.report_pending) {
+            pthread_mutex_lock(&lp->mu);
+            continue;
+        }
+        free(pd);
         pthread_mutex_lock(&lp->mu);
-        lp->ms[slot] = NULL;
-        int32_t partition;
-        int64_t next;
-        /* Stored under the lock, so two lanes never store one partition's offsets out of order. */
-        if (wa_lineup_end(&lp->q, slot, done, &partition, &next))
-            wa_kafka_store(lp->consumer, lp->u->topic, partition, next);
-        wa_metric_set(lp->held, lp->q.held);
-        rd_kafka_message_destroy(m);
-        if (lp->q.ready_head >= 0) pthread_cond_signal(&lp->more);
-        pthread_cond_broadcast(&lp->room);
+        end_command(lp, slot, done);
     }
     pthread_mutex_unlock(&lp->mu);
     wa_pg_close(&l->s.pg);
@@ -196,8 +247,12 @@ static void close_loop(struct loop *lp)
     pthread_mutex_lock(&lp->mu);
     lp->closing = 1;
     pthread_cond_broadcast(&lp->more);
-    while (lp->q.taken > 0)
-        pthread_cond_wait(&lp->room, &lp->mu);
+    while (lp->q.taken > 0) {
+        /* The reports of the last successes: nobody serves the producer any more. */
+        pthread_mutex_unlock(&lp->mu);
+        rd_kafka_poll(lp->producer, 100);
+        pthread_mutex_lock(&lp->mu);
+    }
     pthread_mutex_unlock(&lp->mu);
     wa_kafka_consumer_close(lp->consumer);
     for (int i = 0; i < WA_LINEUP_MAX; i++)
@@ -229,6 +284,7 @@ int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
     }
     struct loop *lp = wa_xcalloc(1, sizeof *lp);
     lp->u = u;
+    lp->producer = s->producer;
     wa_lineup_init(&lp->q);
     pthread_mutex_init(&lp->mu, NULL);
     pthread_cond_init(&lp->more, NULL);

@@ -142,6 +142,30 @@ static void test_revoke(void **state)
     assert_int_equal(q.held, 0);
 }
 
+static void test_again(void **state)
+{
+    (void)state;
+    reset();
+    int a1 = add(0, "a"), b1 = add(0, "b"), a2 = add(0, "a");
+    assert_int_equal(wa_lineup_take(&q), a1);
+    wa_lineup_again(&q, a1); /* first again, before b1; a2 still behind it */
+    assert_int_equal(wa_lineup_take(&q), a1);
+    assert_int_equal(wa_lineup_take(&q), b1);
+    assert_int_equal(wa_lineup_take(&q), -1);
+    assert_int_equal(end(a1, 1, 0), 101);
+    assert_int_equal(wa_lineup_take(&q), a2);
+    /* On a partition being dropped it is dropped, and the drop may finish. */
+    assert_int_equal(wa_lineup_drop(&q, 0), 2);
+    wa_lineup_again(&q, a2);
+    assert_int_equal(q.r[a2].state, WA_LINEUP_DROPPED);
+    assert_int_equal(wa_lineup_take(&q), -1);
+    assert_int_equal(end(b1, 1, 0), 102);
+    assert_int_equal(wa_lineup_drop(&q, 0), 0);
+    int slots[WA_LINEUP_MAX];
+    assert_int_equal(wa_lineup_forget(&q, 0, slots), 1);
+    assert_int_equal(q.held, 0);
+}
+
 static void test_full(void **state)
 {
     (void)state;
@@ -176,6 +200,7 @@ int main(void)
         cmocka_unit_test(test_partitions_apart),
         cmocka_unit_test(test_not_done_holds_the_offset_and_the_contact),
         cmocka_unit_test(test_revoke),
+        cmocka_unit_test(test_again),
         cmocka_unit_test(test_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
