@@ -18,7 +18,7 @@ bench_up() {
 # bench/REPORT-<name>-<date>.txt, or -2, -3... when that day's report exists: a second run never
 # overwrites the first.
 bench_report() {
-    local base=$root/bench/REPORT-$1-$(date -u +%Y%m%d) n=2
+    local base=$root/bench/REPORT-${1:+$1-}$(date -u +%Y%m%d) n=2
     local f=$base.txt
     while [ -e "$f" ]; do f=$base-$n.txt; n=$((n + 1)); done
     echo "$f"

@@ -14,7 +14,7 @@ cc -O2 -Wall -Wextra -Werror -o "$work/mhd_204" "$root/bench/mhd_204.c" -lmicroh
 for phase in warm:50000 full:$N steady:60000; do
     node "$root/bench/gen_requests.mjs" "${phase#*:}" >"$work/${phase%%:*}.tsv"
 done
-report=$root/bench/REPORT-$(date -u +%Y%m%d).txt # (the first benchmark's name, kept)
+report=$(bench_report "") # REPORT-<date>.txt: the first benchmark's name, kept
 ingress_pid=$(cat "$WA_RUN_DIR/ingress.pid")
 rss() { awk '/^VmRSS/ {print $2 " kB"}' "/proc/$1/status"; }
 hwm() { awk '/^VmHWM/ {print $2 " kB"}' "/proc/$1/status"; }
@@ -46,6 +46,7 @@ crm_latency() { # from_ms to_ms
 }
 {
     bench_header "webhook benchmark" "make bench  (DURATION=$DURATION CONNS=$CONNS N=$N; wrk -t2)"
+    [ -z "${WA_BIN_DIR:-}" ] || echo "services from WA_BIN_DIR=$WA_BIN_DIR"
     echo "everything (wrk, ingress, router, Kafka, Postgres with fsync on) shares this machine's cores"
     echo "warm-up: 10 s of webhooks through ingress first (JIT of the Kafka broker), not reported"
     wrk_run "$INGRESS_URL/api/whatsapp/twilio" "$CONNS" 10s warm >/dev/null
