@@ -47,7 +47,6 @@ struct pending {
     struct wa_delivery d;
     struct loop *lp;
     int slot;
-    rd_kafka_message_t *m;
 };
 
 struct lane {
@@ -144,7 +143,6 @@ static void *lane_main(void *arg)
         struct pending *pd = wa_xcalloc(1, sizeof *pd);
         pd->lp = lp;
         pd->slot = slot;
-        pd->m = m;
         pd->d.on_done = report_done;
         pd->d.ctx = pd;
         l->s.report_async = &pd->d;
@@ -188,6 +186,14 @@ static void on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts)
         for (int i = 0; i < parts->cnt; i++)
             running += wa_lineup_drop(&lp->q, parts->elems[i].partition);
         if (!running) break;
+        if (!wa_running()) {
+            /* A revoke while the process stops: nobody serves the producer any more, and a
+             * success's report must still be acknowledged to end its command. */
+            pthread_mutex_unlock(&lp->mu);
+            rd_kafka_poll(lp->producer, 100);
+            pthread_mutex_lock(&lp->mu);
+            continue;
+        }
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 1;
