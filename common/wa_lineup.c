@@ -68,6 +68,16 @@ static void ready_push(struct wa_lineup *q, int slot)
     q->ready_tail = slot;
 }
 
+/* Never to run here: its partition's next owner reads it again. Out of its key's hash when it
+ * was the key's last. */
+static void drop_rec(struct wa_lineup *q, int slot)
+{
+    struct wa_lineup_rec *r = &q->r[slot];
+    if (r->next_key < 0) tail_remove(q, slot);
+    r->state = WA_LINEUP_DROPPED;
+    r->key = NULL;
+}
+
 int wa_lineup_add(struct wa_lineup *q, int32_t partition, int64_t offset, const void *key,
                   size_t key_len)
 {
@@ -89,10 +99,9 @@ int wa_lineup_add(struct wa_lineup *q, int32_t partition, int64_t offset, const 
     else
         q->part[partition].head = s;
     q->part[partition].tail = s;
-    if (q->part[partition].dropping) { /* never to run here; read again by its next owner */
-        r->state = WA_LINEUP_DROPPED;
-        r->key = NULL;
+    if (q->part[partition].dropping) {
         r->next_tail = -1;
+        drop_rec(q, s);
         return s;
     }
     int t = find_tail(q, partition, key, key_len, r->hash);
@@ -167,9 +176,7 @@ void wa_lineup_again(struct wa_lineup *q, int slot)
     q->part[r->partition].taken--;
     q->taken--;
     if (q->part[r->partition].dropping) {
-        if (r->next_key < 0) tail_remove(q, slot);
-        r->state = WA_LINEUP_DROPPED;
-        r->key = NULL;
+        drop_rec(q, slot);
         return;
     }
     r->state = WA_LINEUP_READY;
@@ -184,10 +191,7 @@ int wa_lineup_drop(struct wa_lineup *q, int32_t partition)
     q->part[partition].dropping = 1;
     for (int s = q->part[partition].head; s >= 0; s = q->r[s].next_part) {
         struct wa_lineup_rec *r = &q->r[s];
-        if (r->state != WA_LINEUP_WAITING && r->state != WA_LINEUP_READY) continue;
-        if (r->next_key < 0) tail_remove(q, s);
-        r->state = WA_LINEUP_DROPPED;
-        r->key = NULL;
+        if (r->state == WA_LINEUP_WAITING || r->state == WA_LINEUP_READY) drop_rec(q, s);
     }
     /* The ready queue without them. */
     int head = -1, tail = -1;

@@ -164,6 +164,15 @@ static void *lane_main(void *arg)
     return NULL;
 }
 
+/* Waits (under lp->mu) for a command to end, or a second, whichever comes first. */
+static void wait_room(struct loop *lp)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 1;
+    pthread_cond_timedwait(&lp->room, &lp->mu, &until);
+}
+
 /* The messages of freed slots (dropped records; ended ones were destroyed by their lane). */
 static void destroy_freed(struct loop *lp, const int *slots, int n)
 {
@@ -194,10 +203,7 @@ static void on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts)
             pthread_mutex_lock(&lp->mu);
             continue;
         }
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
-        pthread_cond_timedwait(&lp->room, &lp->mu, &until);
+        wait_room(lp);
     }
     for (int i = 0; i < parts->cnt; i++)
         destroy_freed(lp, slots, wa_lineup_forget(&lp->q, parts->elems[i].partition, slots));
@@ -214,12 +220,8 @@ static void consume(struct loop *lp)
         /* Full: a contact's command at the head of its partition has held the offset while
          * WA_LINEUP_MAX commands behind it ended; wait for room (it ends within
          * max_handle_ms, under the group's max.poll.interval.ms). */
-        while (lp->q.free_head < 0 && wa_running()) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += 1;
-            pthread_cond_timedwait(&lp->room, &lp->mu, &until);
-        }
+        while (lp->q.free_head < 0 && wa_running())
+            wait_room(lp);
         pthread_mutex_unlock(&lp->mu);
         rd_kafka_message_t *m = rd_kafka_consumer_poll(lp->consumer, 100);
         if (!m) continue;
