@@ -17,7 +17,8 @@ done
 log4j=-Dlog4j2.configurationFile=/opt/kafka/config/log4j2.properties
 if [ ! -f "$KAFKA_LOG_DIRS/meta.properties" ]; then
     echo "kafka: formatting $KAFKA_LOG_DIRS (cluster id $CLUSTER_ID, node $KAFKA_NODE_ID)"
-    /opt/kafka/bin/kafka-storage.sh format -t "$CLUSTER_ID" -c "$conf" --ignore-formatted
+    # One word, so an id that begins with '-' is not taken for an option.
+    /opt/kafka/bin/kafka-storage.sh format "--cluster-id=$CLUSTER_ID" -c "$conf" --ignore-formatted
 fi
 # shellcheck disable=SC2086 # the options are word lists
 exec java ${KAFKA_HEAP_OPTS:--Xms512m -Xmx512m} ${KAFKA_OPTS:-} \

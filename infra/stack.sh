@@ -518,13 +518,20 @@ kafka_format() {
         cid=$(cat "$KAFKA_DIR/cluster.id")
     else
         # Same format as `StorageTool random-uuid` (16 random bytes,
-        # URL-safe base64, no padding) without paying for a JVM start.
-        cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+        # URL-safe base64, no padding) without paying for a JVM start. Like
+        # Kafka's own Uuid.randomUuid, it never begins with '-' (1 draw in
+        # 64 would), which a tool's argument parser takes for an option.
+        cid=-
+        while [[ $cid == -* ]]; do
+            cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+        done
         echo "$cid" > "$KAFKA_DIR/cluster.id"
     fi
     echo "$KAFKA_NODES" > "$KAFKA_DIR/nodes"
     log "$(node_name "$i"): formatting storage (cluster id $cid)"
-    kafka_java kafka.tools.StorageTool format -t "$cid" -c "$(node_conf "$i")" \
+    # --cluster-id=ID, one word: a stored id that begins with '-' (drawn
+    # before the loop above) still reads as the option's value.
+    kafka_java kafka.tools.StorageTool format "--cluster-id=$cid" -c "$(node_conf "$i")" \
         --ignore-formatted >> "$(node_log "$i")" 2>&1 \
         || die "StorageTool format failed; see $(node_log "$i")"
 }
