@@ -1,5 +1,7 @@
-// proc.mjs - what the benchmarks read of a process from /proc: its pid file, its CPU time.
+// proc.mjs - what the benchmarks read of a process from /proc (its pid file, its CPU time), and the
+// CPU measurement and summary that bench/sender.mjs and bench/router.mjs share.
 import fs from 'node:fs';
+import { spawn } from 'node:child_process';
 
 const HZ = 100; // USER_HZ: /proc's clock ticks
 
@@ -15,4 +17,79 @@ export function cpuMs(pid) {
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
     return ((Number(f[11]) + Number(f[12])) * 1000) / HZ;
   } catch { return 0; }
+}
+
+// The living pids of the processes that take part, by name: each service named (its pid file
+// under $WA_STATE/run), Kafka, and Postgres (the postmaster and every backend, one per connection).
+export function processes(state, services) {
+  const ps = Object.fromEntries(services.map((s) => [s, [readPid(`${state}/run/${s}.pid`)]]));
+  ps.kafka = [readPid(`${state}/kafka.pid`)];
+  const pm = readPid(`${state}/pg/postmaster.pid`);
+  const kids = fs.readFileSync(`/proc/${pm}/task/${pm}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  ps.postgres = [pm, ...kids];
+  for (const k of Object.keys(ps)) {
+    ps[k] = ps[k].filter((pid) => pid && fs.existsSync(`/proc/${pid}`));
+    if (!ps[k].length) delete ps[k];
+  }
+  return ps;
+}
+
+// CPU ms so far of each name's processes.
+export const cpuOf = (ps) => Object.fromEntries(Object.entries(ps).map(([k, pids]) => [k, pids.reduce((a, p) => a + cpuMs(p), 0)]));
+
+// Measures the processes from now: returns stop(), which gives the CPU ms each name spent and
+// pidstat's per-second figures (%usr, %system, %wait) averaged by name.
+export function measure(ps) {
+  const cpu0 = cpuOf(ps);
+  const pidstat = spawn('pidstat', ['-u', '-h', '-p', Object.values(ps).flat().join(','), '1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  pidstat.stdout.on('data', (d) => { out += d; });
+  const closed = new Promise((r) => pidstat.on('close', r));
+  return async () => {
+    const cpu1 = cpuOf(ps);
+    pidstat.kill('SIGINT');
+    await closed;
+    const cpu = Object.fromEntries(Object.keys(ps).map((k) => [k, cpu1[k] - cpu0[k]]));
+    // pidstat: Time UID PID %usr %system %guest %wait %CPU CPU Command, one line per pid and second.
+    const lines = out.split('\n').filter((l) => /^\s*\d/.test(l)).map((l) => l.trim().split(/\s+/));
+    const samples = new Set(lines.map((f) => f[0])).size || 1;
+    const pid2name = new Map(Object.entries(ps).flatMap(([k, pids]) => pids.map((p) => [String(p), k])));
+    const pidstatAvg = {};
+    for (const f of lines) {
+      const a = (pidstatAvg[pid2name.get(f[2]) ?? f[9]] ??= { usr: 0, sys: 0, wait: 0 });
+      a.usr += Number(f[3]) / samples; a.sys += Number(f[4]) / samples; a.wait += Number(f[6]) / samples;
+    }
+    return { cpu, pidstat: pidstatAvg };
+  };
+}
+
+// The middle value; of an even count, the mean of the two middle ones.
+export const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+// VARIANTS='name=/bin/dir ...' (default: this tree's build/bin), the builds compared side by side.
+export function variants(env, root) {
+  return (env.VARIANTS ?? `this=${root}/build/bin`).split(/\s+/).filter(Boolean)
+    .map((v) => { const i = v.indexOf('='); return { name: v.slice(0, i), dir: v.slice(i + 1) }; });
+}
+
+// The summary of the rounds: each variant's median rate, then per process the median CPU per
+// message, its share of one core during the drain, and pidstat's figures. `unit`: "sends".
+export function printMedians(results, n, unit) {
+  console.log('\nmedians over the rounds (CPU: ms per message, and the share of one core during the drain;' +
+    ' pidstat: %usr+%system, and %wait = runnable but waiting for a CPU):');
+  for (const [name, xs] of Object.entries(results)) {
+    console.log(`${name}: ${median(xs.map((x) => x.rate)).toFixed(0)} ${unit}/s`);
+    for (const k of Object.keys(xs[0].cpu)) {
+      const ms = median(xs.map((x) => x.cpu[k] / n));
+      const core = median(xs.map((x) => x.cpu[k] / 10 / x.secs));
+      const p = xs.map((x) => x.pidstat[k]).filter(Boolean);
+      const ps = p.length ? `   pidstat %usr+%sys ${median(p.map((a) => a.usr + a.sys)).toFixed(1).padStart(5)}` +
+        `  %wait ${median(p.map((a) => a.wait)).toFixed(1).padStart(5)}` : '';
+      console.log(`  ${k.padEnd(15)} ${ms.toFixed(3)} ms/message  ${core.toFixed(0).padStart(4)} % of a core${ps}`);
+    }
+  }
 }

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# router.sh - `make bench-router`: one router's inbound capacity, and the CPU each process spends
+# per message (bench/router.mjs). BEFORE=<commit> builds that commit too and drains a backlog with
+# each build's router, alternating, ROUNDS times. Writes bench/REPORT-router-<date>.txt.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+command -v pidstat >/dev/null || { echo "pidstat missing: run 'make install' (sysstat)" >&2; exit 1; }
+variants="this=$root/build/bin"
+[ -z "${BEFORE:-}" ] || variants="before=$(bench_build "$BEFORE") after=$root/build/bin"
+export VARIANTS=${VARIANTS:-$variants}
+bench_up
+report=$(bench_report router)
+{
+    bench_header "router capacity benchmark" \
+        "make bench-router  (BEFORE=${BEFORE:-} N=${N:-20000} ROUNDS=${ROUNDS:-1} CONTACTS=${CONTACTS:-1000})"
+    echo "$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- . ':!bench/REPORT-*' || echo ' (with uncommitted changes)'); variants: $VARIANTS"
+    echo "everything (ingress, router, Kafka, Postgres with fsync on) shares this machine; the backlog is made while the router is stopped"
+    echo "messages in the CRM before: $(psql "$DATABASE_URL" -X -tA -c 'select count(*) from messages')"
+    echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo
+    node "$root/bench/router.mjs"
+    echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+} 2>&1 | tee "$report"
+echo "report: $report"
