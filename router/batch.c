@@ -17,11 +17,10 @@ enum wa_result rtr_pipelined_batch(struct rtr *r, rd_kafka_message_t **ms, size_
     size_t ncalls = 0;
     int64_t now = wa_wall_ms();
     for (size_t i = 0; i < n; i++) {
-        const char *const *params = NULL;
         memset(&out[i], 0, sizeof out[i]);
-        res[i] = ops->prepare(ms[i], now, p + i * ops->size, &out[i], &params);
+        calls[ncalls] = (struct wa_pg_call){ops->stmt, ops->nparams, NULL, NULL, WA_OK};
+        res[i] = ops->prepare(ms[i], now, p + i * ops->size, &out[i], &calls[ncalls]);
         if (res[i] != WA_OK) continue; /* parked by the caller; no database work */
-        calls[ncalls] = (struct wa_pg_call){ops->stmt, ops->nparams, params, NULL, WA_OK};
         which[ncalls++] = i;
     }
     enum wa_result tx = WA_OK;

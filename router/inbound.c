@@ -80,41 +80,31 @@ static enum wa_result prepare(const rd_kafka_message_t *km, int64_t now, struct 
     const char *action = p->consent == RTR_CONSENT_OPTOUT  ? "optout"
                          : p->consent == RTR_CONSENT_OPTIN ? "optin"
                                                            : NULL;
-    const char *v[24] = {in->phone,
-                         in->wa_id,
-                         in->lid,
-                         in->profile_name,
-                         in->provider,
-                         in->provider_message_id,
-                         in->type,
-                         in->text,
-                         p->payload,
-                         p->ts,
-                         rtr_cfg.topic_events,
-                         p->msg,
-                         p->now,
-                         rtr_cfg.topic_media,
-                         p->window,
-                         rtr_cfg.topic_send_twilio,
-                         p->channel,
-                         action,
-                         p->keyword,
-                         p->consent_event,
-                         rtr_cfg.topic_outbound,
-                         rtr_cfg.optout_confirmation,
-                         RTR_CONFIRMATION_KEY,
-                         rtr_cfg.topic_error};
+    const char *v[24] = {
+        in->phone, in->wa_id, in->lid, in->profile_name, in->provider, in->provider_message_id,
+        in->type, in->text, p->payload, p->ts, rtr_cfg.topic_events, p->msg, p->now, p->window,
+        rtr_cfg.topic_send_twilio, p->channel,
+        /* The long form only (router/store.c). */
+        rtr_cfg.topic_media, action, p->keyword, p->consent_event, rtr_cfg.topic_outbound,
+        rtr_cfg.optout_confirmation, RTR_CONFIRMATION_KEY, rtr_cfg.topic_error};
     memcpy(p->params, v, sizeof v);
     out->received_ms = in->received_ms;
     return WA_OK;
 }
 
+/* A text that is no consent keyword, most messages, takes the statement's short form: it has
+ * no media jobs and no consent to write (router/store.c). */
 static enum wa_result prepare_rec(const rd_kafka_message_t *km, int64_t now, void *rec,
-                                  struct rtr_outcome *out, const char *const **params)
+                                  struct rtr_outcome *out, struct wa_pg_call *call)
 {
     struct prepared *p = rec;
-    *params = p->params;
-    return prepare(km, now, p, out);
+    enum wa_result res = prepare(km, now, p, out);
+    call->params = p->params;
+    if (res == WA_OK && p->in.nmedia == 0 && p->consent == RTR_CONSENT_NONE) {
+        call->stmt = "inbound_text";
+        call->nparams = 16;
+    }
+    return res;
 }
 
 static void result(void *rec, PGresult *q, struct rtr_outcome *out)

@@ -66,17 +66,18 @@ enum wa_result rtr_inbound_batch(struct rtr *r, rd_kafka_message_t **ms, size_t 
                                  struct rtr_outcome *out, enum wa_result *res);
 
 /* batch.c: the records of one kind, one statement each, in one pipelined
- * transaction. prepare fills a record of `size` bytes and points *params at
- * its parameters (WA_FAIL with out->code: park it); result reads the committed
- * statement's row; release frees what prepare made. Same contract as
- * rtr_inbound_batch. */
+ * transaction. prepare fills a record of `size` bytes and points call->params at
+ * its parameters; call comes with the kind's statement (stmt, nparams), which
+ * prepare may change for this record (WA_FAIL with out->code: park it); result
+ * reads the committed statement's row; release frees what prepare made. Same
+ * contract as rtr_inbound_batch. */
 struct rtr_batch_ops {
     const char *stmt;
     int nparams;
     size_t size;
     const char *what; /* "message", "status": for the refusal's reason */
     enum wa_result (*prepare)(const rd_kafka_message_t *km, int64_t now, void *rec,
-                              struct rtr_outcome *out, const char *const **params);
+                              struct rtr_outcome *out, struct wa_pg_call *call);
     void (*result)(void *rec, PGresult *q, struct rtr_outcome *out);
     void (*release)(void *rec);
 };

@@ -87,10 +87,10 @@ static enum wa_result prepare(const rd_kafka_message_t *km, int64_t now, struct 
 }
 
 static enum wa_result prepare_rec(const rd_kafka_message_t *km, int64_t now, void *rec,
-                                  struct rtr_outcome *out, const char *const **params)
+                                  struct rtr_outcome *out, struct wa_pg_call *call)
 {
     struct prepared *p = rec;
-    *params = p->params;
+    call->params = p->params;
     return prepare(km, now, p, out);
 }
 

@@ -1,102 +1,117 @@
 /* store.c - the router's SQL, one place: named prepared statements. */
 #include "router.h"
 
+/* The inbound statement: one message in one statement, so a batch can be pipelined.
+ * - the contact is upserted by phone, and its window and last provider move forward only
+ *   (re-applying the same message changes nothing, so a duplicate is harmless here);
+ * - the message is inserted once: UNIQUE (provider, provider_message_id);
+ * - only a new message writes its two events to the outbox, in the same transaction.
+ * It comes in two forms. "inbound_text" is a text that is no consent keyword, most messages;
+ * "inbound_store" adds media jobs and consent. Postgres starts every data-modifying CTE of a
+ * statement, even one that writes nothing, so the short form saves the CPU of seven of them
+ * per message (bench/README.md, "Router").
+ * $1 phone, $2 wa_id, $3 lid, $4 profile_name, $5 provider, $6 provider id, $7 type, $8 body,
+ * $9 payload, $10 message time (ms), $11 events topic, $12 message event body (without id),
+ * $13 now (ms), $14 the window's length (ms, WA_WINDOW_MS), $15 the Twilio send topic
+ * (released holds), $16 the channel: the number it came to (common/wa_channel.c). The long
+ * form only: $17 the media jobs topic; consent (docs/architecture.md §3.5): $18 what the text
+ * says ('optout', 'optin' or NULL: consent.c), $19 the keyword as configured, $20 the
+ * contact.optout/optin event (consent.c; without contact and message), $21 the send request
+ * topic (the confirmation), $22 the confirmation's text (NULL: none), $23 its key's prefix
+ * (RTR_CONFIRMATION_KEY), $24 the wa.error topic.
+ * Both return the new message id (NULL for a duplicate), counts of the events, media jobs,
+ * unavailable items and consent records it wrote, and whether the contact opted out (true)
+ * or in (false) of the number (NULL: no change). */
+/* Both forms: the contact, its window on the channel, the message; then the held messages it
+ * releases (the WHERE of r goes on after this). */
+#define INBOUND_HEAD                                                                               \
+    "WITH c AS ("                                                                                  \
+    "  INSERT INTO contacts AS k (phone, wa_id, lid, profile_name, last_inbound_at, "              \
+    "    last_inbound_provider, last_message_at) "                                                 \
+    "  VALUES ($1, $2, $3, $4, to_timestamp($10::bigint / 1000.0), $5, "                           \
+    "    to_timestamp($10::bigint / 1000.0)) "                                                     \
+    "  ON CONFLICT (phone) DO UPDATE SET "                                                         \
+    "    wa_id = COALESCE(EXCLUDED.wa_id, k.wa_id), "                                              \
+    "    lid = COALESCE(EXCLUDED.lid, k.lid), "                                                    \
+    "    profile_name = COALESCE(EXCLUDED.profile_name, k.profile_name), "                         \
+    "    last_inbound_provider = CASE WHEN k.last_inbound_at IS NULL "                             \
+    "      OR EXCLUDED.last_inbound_at >= k.last_inbound_at "                                      \
+    "      THEN EXCLUDED.last_inbound_provider ELSE k.last_inbound_provider END, "                 \
+    "    last_inbound_at = GREATEST(k.last_inbound_at, EXCLUDED.last_inbound_at), "                \
+    "    last_message_at = GREATEST(k.last_message_at, EXCLUDED.last_message_at), "                \
+    "    updated_at = now() "                                                                      \
+    "  RETURNING k.id, k.phone, k.wa_id, k.profile_name, "                                         \
+    "    (extract(epoch FROM k.last_inbound_at) * 1000)::bigint AS last_ms, "                      \
+    "    k.last_inbound_provider"                                                                  \
+    "), w AS (" /* The window per channel: the channel is our number the message came to. */       \
+    "  INSERT INTO contact_channels AS k (contact_id, channel, provider, last_inbound_at) "        \
+    "  SELECT c.id, $16, $5, "                                                                     \
+    "    to_timestamp($10::bigint / 1000.0) FROM c "                                               \
+    "  ON CONFLICT (contact_id, channel) DO UPDATE SET "                                           \
+    "    last_inbound_at = GREATEST(k.last_inbound_at, EXCLUDED.last_inbound_at) "                 \
+    "  RETURNING 1"                                                                                \
+    "), m AS ("                                                                                    \
+    "  INSERT INTO messages (contact_id, direction, provider, provider_message_id, type, body, "   \
+    "    status, payload, provider_ts, channel) "                                                  \
+    "  SELECT c.id, 'inbound', $5, $6, $7, $8, 'received', $9::jsonb, "                            \
+    "    to_timestamp($10::bigint / 1000.0), $16 "                                                 \
+    "  FROM c "                                                                                    \
+    "  ON CONFLICT (provider, provider_message_id) DO NOTHING "                                    \
+    "  RETURNING id"                                                                               \
+    "), r AS (" /* The contact wrote to a number it has held messages on: they go out through it,  \
+                 * in order, once (a repeat of this inbound stores nothing, so releases nothing).  \
+                 */                                                                                \
+    "  UPDATE messages h SET status = 'queued', held_until = NULL, updated_at = now(), "           \
+    "    reason = 'released: the contact wrote to ' || h.channel "                                 \
+    "  FROM c WHERE EXISTS (SELECT 1 FROM m) AND h.contact_id = c.id AND h.status = 'held' "       \
+    "    AND h.channel = $16 "
+/* The rest of r, the release's records, and the message's events. */
+#define INBOUND_EVENTS                                                                             \
+    "  RETURNING h.id, h.payload, h.created_at, h.channel"                                         \
+    "), rc AS ("                                                                                   \
+    "  INSERT INTO outbox (topic, key, payload) "                                                  \
+    "  SELECT t.topic, substr(c.phone, 2), CASE t.n WHEN 1 THEN r.payload || jsonb_build_object("  \
+    "      'route', 'twilio', 'failover', false, 'windowUntilMs', $10::bigint + $14::bigint, "     \
+    "      'routedAtMs', $13::bigint, 'reason', 'released: the contact wrote to ' || r.channel, "  \
+    "      'channel', r.channel, 'failoverWindowUntilMs', 0) "                                     \
+    "    ELSE jsonb_build_object('v', 1, 'type', 'wa.status', 'provider', 'twilio', "              \
+    "      'at_ms', $13::bigint, 'status', 'queued', 'source', 'router', 'message_id', r.id, "     \
+    "      'current', true, 'contact', jsonb_build_object('id', c.id, 'phone', c.phone)) END "     \
+    "  FROM c, r, (VALUES (1, $15), (2, $11)) AS t(n, topic) "                                     \
+    "  ORDER BY r.created_at, r.id, t.n RETURNING 1"                                               \
+    "), rh AS ("                                                                                   \
+    "  INSERT INTO message_statuses (message_id, status, provider) "                               \
+    "  SELECT id, 'queued', 'twilio' FROM r ON CONFLICT DO NOTHING RETURNING 1"                    \
+    "), hd AS ("                                                                                   \
+    "  DELETE FROM holds d USING c WHERE EXISTS (SELECT 1 FROM m) AND d.contact_id = c.id "        \
+    "    AND d.channel = $16 RETURNING 1"                                                          \
+    "), e AS ("                                                                                    \
+    "  INSERT INTO outbox (topic, key, payload) "                                                  \
+    "  SELECT $11, substr(c.phone, 2), x.ev FROM c, m, LATERAL (VALUES "                           \
+    "    (1, jsonb_build_object('v', 1, 'type', 'wa.inbound', 'provider', $5::text, "              \
+    "      'at_ms', $13::bigint, 'contact', jsonb_build_object('id', c.id, 'phone', c.phone), "    \
+    "      'message', $12::jsonb || jsonb_build_object('id', m.id))), "                            \
+    "    (2, jsonb_build_object('v', 1, 'type', 'lead.update', 'provider', "                       \
+    "      c.last_inbound_provider, 'at_ms', $13::bigint, 'contact', jsonb_build_object("          \
+    "        'id', c.id, 'phone', c.phone, 'wa_id', c.wa_id, 'profile_name', c.profile_name, "     \
+    "        'last_inbound_ms', c.last_ms, 'last_inbound_provider', c.last_inbound_provider, "     \
+    "        'window_open_until_ms', c.last_ms + $14::bigint)))"                                   \
+    "  ) AS x(n, ev) ORDER BY x.n "                                                                \
+    "  RETURNING 1"
+
 const struct wa_pg_stmt rtr_statements[] = {
-    /* One inbound message in one statement, so a batch can be pipelined:
-     * - the contact is upserted by phone, and its window and last provider move
-     *   forward only (re-applying the same message changes nothing, so a
-     *   duplicate is harmless here);
-     * - the message is inserted once: UNIQUE (provider, provider_message_id);
-     * - only a new message writes its two events to the outbox, in the same
-     *   transaction.
-     * $1 phone, $2 wa_id, $3 lid, $4 profile_name, $5 provider, $6 provider id,
-     * $7 type, $8 body, $9 payload, $10 message time (ms), $11 events topic,
-     * $12 message event body (without id), $13 now (ms), $14 media jobs topic, $15 the
-     * window's length (ms, WA_WINDOW_MS), $16 the Twilio send topic (released holds), $17 the
-     * channel: the number it came to (common/wa_channel.c); consent (docs/architecture.md §3.5):
-     * $18 what the text says ('optout', 'optin' or NULL: consent.c), $19 the keyword as
-     * configured, $20 the contact.optout/optin event (consent.c; without contact and message),
-     * $21 the send request topic (the confirmation), $22 the confirmation's text (NULL: none),
-     * $23 its key's prefix (RTR_CONFIRMATION_KEY), $24 the wa.error topic.
-     * Returns the new message id (NULL for a duplicate), counts of what it wrote, and whether the
-     * contact opted out (true) or in (false) of the number (NULL: no change). */
+    {"inbound_text",
+     INBOUND_HEAD INBOUND_EVENTS
+     ") SELECT (SELECT id FROM m), (SELECT count(*) FROM e), 0::bigint, 0::bigint, 0::bigint, "
+     "  NULL::boolean",
+     16},
     {"inbound_store",
-     "WITH c AS ("
-     "  INSERT INTO contacts AS k (phone, wa_id, lid, profile_name, last_inbound_at, "
-     "    last_inbound_provider, last_message_at) "
-     "  VALUES ($1, $2, $3, $4, to_timestamp($10::bigint / 1000.0), $5, "
-     "    to_timestamp($10::bigint / 1000.0)) "
-     "  ON CONFLICT (phone) DO UPDATE SET "
-     "    wa_id = COALESCE(EXCLUDED.wa_id, k.wa_id), "
-     "    lid = COALESCE(EXCLUDED.lid, k.lid), "
-     "    profile_name = COALESCE(EXCLUDED.profile_name, k.profile_name), "
-     "    last_inbound_provider = CASE WHEN k.last_inbound_at IS NULL "
-     "      OR EXCLUDED.last_inbound_at >= k.last_inbound_at "
-     "      THEN EXCLUDED.last_inbound_provider ELSE k.last_inbound_provider END, "
-     "    last_inbound_at = GREATEST(k.last_inbound_at, EXCLUDED.last_inbound_at), "
-     "    last_message_at = GREATEST(k.last_message_at, EXCLUDED.last_message_at), "
-     "    updated_at = now() "
-     "  RETURNING k.id, k.phone, k.wa_id, k.profile_name, "
-     "    (extract(epoch FROM k.last_inbound_at) * 1000)::bigint AS last_ms, "
-     "    k.last_inbound_provider"
-     "), w AS ("
-     /* The window per channel: the channel is our number the message came to. */
-     "  INSERT INTO contact_channels AS k (contact_id, channel, provider, last_inbound_at) "
-     "  SELECT c.id, $17, $5, "
-     "    to_timestamp($10::bigint / 1000.0) FROM c "
-     "  ON CONFLICT (contact_id, channel) DO UPDATE SET "
-     "    last_inbound_at = GREATEST(k.last_inbound_at, EXCLUDED.last_inbound_at) "
-     "  RETURNING 1"
-     "), m AS ("
-     "  INSERT INTO messages (contact_id, direction, provider, provider_message_id, type, body, "
-     "    status, payload, provider_ts, channel) "
-     "  SELECT c.id, 'inbound', $5, $6, $7, $8, 'received', $9::jsonb, "
-     "    to_timestamp($10::bigint / 1000.0), $17 "
-     "  FROM c "
-     "  ON CONFLICT (provider, provider_message_id) DO NOTHING "
-     "  RETURNING id"
-     "), r AS ("
-     /* The contact wrote to a number it has held messages on: they go out through it, in
-      * order, once (a repeat of this inbound stores nothing, so releases nothing). */
-     "  UPDATE messages h SET status = 'queued', held_until = NULL, updated_at = now(), "
-     "    reason = 'released: the contact wrote to ' || h.channel "
-     "  FROM c WHERE EXISTS (SELECT 1 FROM m) AND h.contact_id = c.id AND h.status = 'held' "
-     "    AND h.channel = $17 AND $18::text IS DISTINCT FROM 'optout' "
-     "  RETURNING h.id, h.payload, h.created_at, h.channel"
-     "), rc AS ("
-     "  INSERT INTO outbox (topic, key, payload) "
-     "  SELECT t.topic, substr(c.phone, 2), CASE t.n WHEN 1 THEN r.payload || jsonb_build_object("
-     "      'route', 'twilio', 'failover', false, 'windowUntilMs', $10::bigint + $15::bigint, "
-     "      'routedAtMs', $13::bigint, 'reason', 'released: the contact wrote to ' || r.channel, "
-     "      'channel', r.channel, 'failoverWindowUntilMs', 0) "
-     "    ELSE jsonb_build_object('v', 1, 'type', 'wa.status', 'provider', 'twilio', "
-     "      'at_ms', $13::bigint, 'status', 'queued', 'source', 'router', 'message_id', r.id, "
-     "      'current', true, 'contact', jsonb_build_object('id', c.id, 'phone', c.phone)) END "
-     "  FROM c, r, (VALUES (1, $16), (2, $11)) AS t(n, topic) "
-     "  ORDER BY r.created_at, r.id, t.n RETURNING 1"
-     "), rh AS ("
-     "  INSERT INTO message_statuses (message_id, status, provider) "
-     "  SELECT id, 'queued', 'twilio' FROM r ON CONFLICT DO NOTHING RETURNING 1"
-     "), hd AS ("
-     "  DELETE FROM holds d USING c WHERE EXISTS (SELECT 1 FROM m) AND d.contact_id = c.id "
-     "    AND d.channel = $17 RETURNING 1"
-     "), e AS ("
-     "  INSERT INTO outbox (topic, key, payload) "
-     "  SELECT $11, substr(c.phone, 2), x.ev FROM c, m, LATERAL (VALUES "
-     "    (1, jsonb_build_object('v', 1, 'type', 'wa.inbound', 'provider', $5::text, "
-     "      'at_ms', $13::bigint, 'contact', jsonb_build_object('id', c.id, 'phone', c.phone), "
-     "      'message', $12::jsonb || jsonb_build_object('id', m.id))), "
-     "    (2, jsonb_build_object('v', 1, 'type', 'lead.update', 'provider', "
-     "      c.last_inbound_provider, 'at_ms', $13::bigint, 'contact', jsonb_build_object("
-     "        'id', c.id, 'phone', c.phone, 'wa_id', c.wa_id, 'profile_name', c.profile_name, "
-     "        'last_inbound_ms', c.last_ms, 'last_inbound_provider', c.last_inbound_provider, "
-     "        'window_open_until_ms', c.last_ms + $15::bigint)))"
-     "  ) AS x(n, ev) ORDER BY x.n "
-     "  RETURNING 1"
-     "), j AS ("
+     INBOUND_HEAD
+     /* An opt-out in this message releases nothing: it fails them (ho below). */
+     "    AND $18::text IS DISTINCT FROM 'optout' " INBOUND_EVENTS "), j AS ("
      /* One media job per item of a new message that has a URL, never for a duplicate. */
      "  INSERT INTO outbox (topic, key, payload) "
-     "  SELECT $14, substr(c.phone, 2), jsonb_build_object('v', 1, 'type', 'job', "
+     "  SELECT $17, substr(c.phone, 2), jsonb_build_object('v', 1, 'type', 'job', "
      "    'message_id', m.id, 'idx', i.n - 1, 'provider', $5::text, 'url', i.item->>'url', "
      "    'mime', i.item->>'mime', 'contact', jsonb_build_object('phone', c.phone), "
      "    'at_ms', $13::bigint) "
@@ -114,11 +129,11 @@ const struct wa_pg_stmt rtr_statements[] = {
       * latest recorded, and only with a new message: a replayed STOP records nothing. */
      "  INSERT INTO consent_changes (contact_id, channel, opted_out, source, detail, message_id, "
      "    at) "
-     "  SELECT c.id, $17, $18::text = 'optout', 'keyword', $19, m.id, "
+     "  SELECT c.id, $16, $18::text = 'optout', 'keyword', $19, m.id, "
      "    to_timestamp($13::bigint / 1000.0) "
      "  FROM c, m WHERE $18::text IS NOT NULL AND ($18::text = 'optout') <> COALESCE(("
      "    SELECT x.opted_out FROM consent_changes x WHERE x.contact_id = c.id "
-     "      AND x.channel = $17 ORDER BY x.id DESC LIMIT 1), false) "
+     "      AND x.channel = $16 ORDER BY x.id DESC LIMIT 1), false) "
      "  RETURNING id, opted_out"
      "), ke AS ("
      /* Its event, and after an opt-out the one confirmation, a send request through the same
@@ -127,7 +142,7 @@ const struct wa_pg_stmt rtr_statements[] = {
      "  SELECT t.topic, substr(c.phone, 2), CASE t.n WHEN 1 THEN $20::jsonb || jsonb_build_object("
      "      'contact', jsonb_build_object('id', c.id, 'phone', c.phone), 'message_id', m.id) "
      "    ELSE jsonb_build_object('v', 1, 'idempotencyKey', $23::text || k.id, 'to', c.phone, "
-     "      'type', 'text', 'text', $22::text, 'channel', $17::text, "
+     "      'type', 'text', 'text', $22::text, 'channel', $16::text, "
      "      'requestedAtMs', $13::bigint) END "
      "  FROM c, m, k, (VALUES (1, $11), (2, $21)) AS t(n, topic) "
      "  WHERE t.n = 1 OR (k.opted_out AND $22::text IS NOT NULL) ORDER BY t.n RETURNING 1"
@@ -137,7 +152,7 @@ const struct wa_pg_stmt rtr_statements[] = {
      "    error_text = 'the contact opted out of ' || h.channel || ' (' || $19 || '): not sent', "
      "    updated_at = now() "
      "  FROM c, k WHERE k.opted_out AND h.contact_id = c.id AND h.status = 'held' "
-     "    AND h.channel = $17 "
+     "    AND h.channel = $16 "
      "  RETURNING h.id, h.payload, h.error_text"
      "), hoh AS ("
      "  INSERT INTO message_statuses (message_id, status, provider, error_code, error_text) "
