@@ -18,6 +18,15 @@ const ROUNDS = Number(env.ROUNDS ?? 1);
 const CALLBACKS = env.CALLBACKS === '1'; // the simulator's three status callbacks per message
 const VARIANTS = variants(env, root);
 const CONCURRENCY = 64; // send requests in flight while the backlog is made
+// The simulator's answer to each Messages create comes after this long (the API's round trip).
+const LATENCY_MS = Number(env.SIM_LATENCY_MS ?? 0);
+// LANES_<variant>: that variant's SENDER_WORKERS (the same build with more lanes, say).
+const lanes0 = env.SENDER_WORKERS;
+function lanesOf(variant) {
+  const n = env[`LANES_${variant.name}`] ?? lanes0;
+  if (n === undefined) delete env.SENDER_WORKERS;
+  else env.SENDER_WORKERS = n;
+}
 const service = `sender-${SENDER}`;
 const provider = SENDER === 'twilio' ? 'twilio-sim' : 'bridge';
 const adminUrl = `http://${SENDER === 'twilio' ? env.SENDER_TWILIO_LISTEN : env.SENDER_BAILEYS_LISTEN}`;
@@ -64,6 +73,7 @@ async function backlog(phones) {
 // of each process, and pidstat's per-second figures summed by command and averaged.
 async function drain(variant) {
   env.WA_BIN_DIR = variant.dir;
+  lanesOf(variant);
   services('start', service);
   const before = 0; // a new process: its counter starts at 0 (it may have sent some already)
   const ps = processes(env.WA_STATE, [service, 'router', provider]);
@@ -79,12 +89,14 @@ async function drain(variant) {
 }
 
 const phones = await contacts();
-await sim('/sim/config', { callbacks: CALLBACKS });
+await sim('/sim/config', { callbacks: CALLBACKS, createLatencyMs: LATENCY_MS });
 if (SENDER === 'twilio') env.TWILIO_RATE_PER_SECOND = '10000'; // pacing lifted (the bridge's: sender.sh)
 const results = Object.fromEntries(VARIANTS.map((v) => [v.name, []]));
 console.log(`== ${service}: backlogs of ${N} routed commands, each drained by one freshly started process ` +
   `(${CONTACTS} contacts; pacing lifted; simulator callbacks ${CALLBACKS ? 'on' : 'off'}; ` +
-  `SENDER_WORKERS ${env.SENDER_WORKERS ?? 'as each build defaults'}; ${ROUNDS} round(s), variants alternating)`);
+  `SENDER_WORKERS ${env.SENDER_WORKERS ?? 'as each build defaults'}` +
+  `${VARIANTS.filter((v) => env[`LANES_${v.name}`]).map((v) => `, ${env[`LANES_${v.name}`]} for ${v.name}`).join('')}; ` +
+  `each Twilio call answered after ${LATENCY_MS} ms; ${ROUNDS} round(s), variants alternating)`);
 for (let r = 0; r < ROUNDS; r++) {
   const order = r % 2 ? [...VARIANTS].reverse() : VARIANTS;
   for (const v of order) {
@@ -100,4 +112,5 @@ for (let r = 0; r < ROUNDS; r++) {
 printMedians(results, N, 'sends');
 await sim('/sim/config', { callbacks: true });
 delete env.WA_BIN_DIR;
+lanesOf({ name: '' });
 process.exit(0);

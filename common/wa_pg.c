@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int prepare_all(struct wa_pg *pg, char *errbuf, size_t errsz)
@@ -344,9 +345,9 @@ static void group_run(struct wa_pg *pg, struct wa_pg_group_req **rs, size_t n)
     }
 }
 
-PGresult *wa_pg_group_exec(struct wa_pg_group *g, struct wa_pg *pg, const char *name, int nparams,
-                           const char *const *params, enum wa_result *res, char *errbuf,
-                           size_t errsz)
+PGresult *wa_pg_group_exec(struct wa_pg_group *g, struct wa_pg_pool *pool, const char *name,
+                           int nparams, const char *const *params, enum wa_result *res,
+                           char *errbuf, size_t errsz)
 {
     struct wa_pg_group_req me = {.name = name, .nparams = nparams, .params = params};
     pthread_mutex_lock(&g->mu);
@@ -370,7 +371,9 @@ PGresult *wa_pg_group_exec(struct wa_pg_group *g, struct wa_pg *pg, const char *
         if (!g->head) g->tail = NULL;
         g->busy = 1;
         pthread_mutex_unlock(&g->mu);
+        struct wa_pg *pg = wa_pg_pool_take(pool);
         group_run(pg, rs, n);
+        wa_pg_pool_give(pool, pg);
         pthread_mutex_lock(&g->mu);
         for (size_t i = 0; i < n; i++)
             rs[i]->done = 1;
@@ -381,6 +384,73 @@ PGresult *wa_pg_group_exec(struct wa_pg_group *g, struct wa_pg *pg, const char *
     *res = me.res;
     if (me.res != WA_OK) snprintf(errbuf, errsz, "%s", me.err);
     return me.result;
+}
+
+int wa_pg_pool_open(struct wa_pg_pool *p, int n, const char *url, const struct wa_pg_stmt *stmts,
+                    size_t nstmts, char *errbuf, size_t errsz)
+{
+    if (!p->conns) {
+        pthread_mutex_init(&p->mu, NULL);
+        pthread_cond_init(&p->cv, NULL);
+        p->conns = wa_xcalloc((size_t)n, sizeof *p->conns);
+        p->idle = wa_xcalloc((size_t)n, sizeof *p->idle);
+        p->n = n;
+    }
+    for (int i = 0; i < p->n; i++) {
+        if (p->conns[i].conn) continue;
+        if (wa_pg_connect(&p->conns[i], url, stmts, nstmts, errbuf, errsz) < 0) return -1;
+    }
+    p->nidle = 0;
+    for (int i = 0; i < p->n; i++)
+        p->idle[p->nidle++] = &p->conns[i];
+    return 0;
+}
+
+struct wa_pg *wa_pg_pool_take(struct wa_pg_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    while (p->nidle == 0)
+        pthread_cond_wait(&p->cv, &p->mu);
+    struct wa_pg *pg = p->idle[--p->nidle];
+    pthread_mutex_unlock(&p->mu);
+    return pg;
+}
+
+void wa_pg_pool_give(struct wa_pg_pool *p, struct wa_pg *pg)
+{
+    pthread_mutex_lock(&p->mu);
+    p->idle[p->nidle++] = pg;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+PGresult *wa_pg_pool_exec(struct wa_pg_pool *p, const char *name, int nparams,
+                          const char *const *params, enum wa_result *res, char *errbuf,
+                          size_t errsz)
+{
+    struct wa_pg *pg = wa_pg_pool_take(p);
+    PGresult *q = wa_pg_exec(pg, name, nparams, params, res, errbuf, errsz);
+    wa_pg_pool_give(p, pg);
+    return q;
+}
+
+int wa_pg_pool_ok(struct wa_pg_pool *p)
+{
+    struct wa_pg *pg = wa_pg_pool_take(p);
+    int ok = wa_pg_ok(pg);
+    wa_pg_pool_give(p, pg);
+    return ok;
+}
+
+void wa_pg_pool_close(struct wa_pg_pool *p)
+{
+    for (int i = 0; i < p->n; i++)
+        wa_pg_close(&p->conns[i]);
+    free(p->conns);
+    free(p->idle);
+    p->conns = NULL;
+    p->idle = NULL;
+    p->n = p->nidle = 0;
 }
 
 void wa_pg_close(struct wa_pg *pg)

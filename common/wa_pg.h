@@ -70,10 +70,41 @@ struct wa_pg_call {
 enum wa_result wa_pg_pipeline_tx(struct wa_pg *pg, struct wa_pg_call *calls, size_t n, char *errbuf,
                                  size_t errsz);
 
-/* Group commit for threads that each have their own connection: statements handed in at
- * about the same time run in one pipelined transaction (wa_pg_pipeline_tx), on the connection
- * of one of the callers, the others waiting. Each caller still returns only once its own
- * statement has committed, with its own result. */
+/* A few connections that many threads share: a statement (or a group's transaction) takes one
+ * and gives it back. Threads that mostly wait on something else (a provider's answer) then do
+ * not each hold a server process: Postgres allows 100 connections by default. */
+struct wa_pg_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct wa_pg *conns;
+    struct wa_pg **idle; /* the connections no one holds */
+    int n, nidle;
+};
+
+/* Opens n connections, each preparing stmts. Returns 0, or -1 with errbuf filled (the server
+ * may be down; callers retry: the connections already open are kept). */
+int wa_pg_pool_open(struct wa_pg_pool *p, int n, const char *url, const struct wa_pg_stmt *stmts,
+                    size_t nstmts, char *errbuf, size_t errsz);
+
+/* An idle connection, waiting for one; wa_pg_pool_give hands it back. */
+struct wa_pg *wa_pg_pool_take(struct wa_pg_pool *p);
+void wa_pg_pool_give(struct wa_pg_pool *p, struct wa_pg *pg);
+
+/* wa_pg_exec on one of the pool's connections. */
+PGresult *wa_pg_pool_exec(struct wa_pg_pool *p, const char *name, int nparams,
+                          const char *const *params, enum wa_result *res, char *errbuf,
+                          size_t errsz);
+
+/* wa_pg_ok on one of the pool's connections: 1 when the server answers. */
+int wa_pg_pool_ok(struct wa_pg_pool *p);
+
+/* Closes every connection (none may be held). */
+void wa_pg_pool_close(struct wa_pg_pool *p);
+
+/* Group commit for threads that share a pool: statements handed in at about the same time run
+ * in one pipelined transaction (wa_pg_pipeline_tx) on one of the pool's connections, run by one
+ * of the callers, the others waiting. Each caller still returns only once its own statement has
+ * committed, with its own result. One group runs one transaction at a time. */
 struct wa_pg_group {
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -85,12 +116,12 @@ struct wa_pg_group {
         PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0                         \
     }
 
-/* wa_pg_exec through g: pg is the caller's own connection, used if the caller runs the group's
- * transaction. A statement that fails for good fails alone (the others run again without it);
- * a lost connection or server fails the whole group with WA_RETRY. */
-PGresult *wa_pg_group_exec(struct wa_pg_group *g, struct wa_pg *pg, const char *name, int nparams,
-                           const char *const *params, enum wa_result *res, char *errbuf,
-                           size_t errsz);
+/* wa_pg_exec through g, on a connection of pool. A statement that fails for good fails alone
+ * (the others run again without it); a lost connection or server fails the whole group with
+ * WA_RETRY. */
+PGresult *wa_pg_group_exec(struct wa_pg_group *g, struct wa_pg_pool *pool, const char *name,
+                           int nparams, const char *const *params, enum wa_result *res,
+                           char *errbuf, size_t errsz);
 
 /* 1 when the connection is open (reconnecting once if it was lost). */
 int wa_pg_ok(struct wa_pg *pg);

@@ -80,7 +80,7 @@ static PGresult *run(struct wa_sender *s, const char *stmt, int n, const char *c
                      enum wa_result *res)
 {
     char err[512];
-    PGresult *q = wa_pg_exec(&s->pg, stmt, n, p, res, err, sizeof err);
+    PGresult *q = wa_pg_pool_exec(s->pg, stmt, n, p, res, err, sizeof err);
     if (!q) wa_warn("postgres %s: %s", stmt, err);
     return q;
 }
@@ -91,7 +91,7 @@ static PGresult *run_grouped(struct wa_sender *s, struct wa_pg_group *g, const c
 {
     if (!g) return run(s, stmt, n, p, res);
     char err[512];
-    PGresult *q = wa_pg_group_exec(g, &s->pg, stmt, n, p, res, err, sizeof err);
+    PGresult *q = wa_pg_group_exec(g, s->pg, stmt, n, p, res, err, sizeof err);
     if (!q) wa_warn("postgres %s: %s", stmt, err);
     return q;
 }

@@ -14,8 +14,8 @@
 struct wa_delivery;
 
 struct wa_sender {
-    const char *provider; /* "twilio" | "baileys" */
-    struct wa_pg pg;
+    const char *provider;  /* "twilio" | "baileys" */
+    struct wa_pg_pool *pg; /* shared by the lanes (wa_send_loop.c) */
     rd_kafka_t *producer;
     const char *topic_status, *topic_error;
     const char *stage; /* names the wa.error stage; NULL: "sender-<provider>" */
@@ -135,6 +135,22 @@ struct wa_media_store {
 };
 
 /* The rows of a sender's config table that describe the media store. */
+/* The two senders' lanes (wa_sender_setup's workers and connections), for their config tables. */
+#define WA_SENDER_LANES_CFG(workers, connections)                                                  \
+    {"SENDER_WORKERS",                                                                             \
+     "16",                                                                                         \
+     WA_CFG_INT,                                                                                   \
+     1,                                                                                            \
+     256,                                                                                          \
+     NULL,                                                                                         \
+     "parallel sends: different contacts' messages at once, one contact's in order",               \
+     NULL,                                                                                         \
+     &(workers)},                                                                                  \
+    {                                                                                              \
+        "SENDER_PG_CONNECTIONS", "4", WA_CFG_INT, 2, 64, NULL,                                     \
+            "Postgres connections the lanes share (claims, results, pacing)", NULL, &(connections) \
+    }
+
 #define WA_MEDIA_STORE_CFG(st, internal)                                                           \
     {"S3_PUBLIC_ENDPOINT",                                                                         \
      "",                                                                                           \
@@ -174,6 +190,7 @@ struct wa_sender_setup {
     const char *brokers, *group, *topic, *listen, *database_url;
     const char *const *produces; /* topics to warm up, NULL-terminated */
     int workers;                 /* lanes: commands of different contacts in flight at once */
+    int connections; /* Postgres connections the lanes share; 0: one per lane, at most 4 */
     /* The longest one command can take with all its bounded retries: the group's
      * max.poll.interval.ms covers one of them (a revoke waits for the commands in flight), plus
      * a minute. 0: Kafka's default (5 minutes). */
@@ -193,7 +210,8 @@ struct wa_sender_setup {
 
 /* Connects Kafka, Postgres (waiting for it), serves /healthz /readyz
  * /metrics, and consumes until SIGTERM (wa_send_loop.c). One consumer per process hands the
- * commands to `workers` lanes as they come, each lane with its own Postgres connection and ctx:
+ * commands to `workers` lanes as they come, each lane with its own ctx, all sharing
+ * `connections` Postgres connections:
  * different contacts in parallel, one contact's commands (Kafka key) one after the other, in
  * topic order; each partition's offset is stored past the commands that have ended, up to its
  * first one not ended (common/wa_lineup.h). Returns the exit code. */

@@ -82,7 +82,7 @@ static int run_one(struct lane *l, const rd_kafka_message_t *m)
 {
     for (int retry = 0;;) {
         enum wa_result r = l->lp->u->handle(&l->s, m, l->ctx);
-        int ok = r != WA_RETRY || wa_pg_ok(&l->s.pg);
+        int ok = r != WA_RETRY || wa_pg_pool_ok(l->s.pg);
         if (ok != l->ok) atomic_fetch_add(&lanes_ready, ok ? 1 : -1);
         l->ok = ok;
         if (r != WA_RETRY) return 1;
@@ -160,7 +160,6 @@ static void *lane_main(void *arg)
         end_command(lp, slot, done);
     }
     pthread_mutex_unlock(&lp->mu);
-    wa_pg_close(&l->s.pg);
     return NULL;
 }
 
@@ -324,9 +323,18 @@ int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
     wa_kafka_warm(s->producer, u->produces, nwarm, 5000);
     if (u->started) u->started(s, u->ctx);
     static struct wa_pg_group claims = WA_PG_GROUP_INIT, results = WA_PG_GROUP_INIT;
+    static struct wa_pg_pool pool;
     struct lane *ls = wa_xcalloc((size_t)n, sizeof *ls);
     const struct wa_pg_stmt *stmts = u->stmts ? u->stmts : wa_send_statements;
     size_t nstmts = u->stmts ? u->nstmts : wa_send_nstatements;
+    int nconn = u->connections > 0 ? u->connections : n < 4 ? n : 4;
+    /* Postgres may still be starting: wait for it rather than crash-loop. */
+    while (wa_running() &&
+           wa_pg_pool_open(&pool, nconn, u->database_url, stmts, nstmts, err, sizeof err) < 0) {
+        wa_warn("postgres: %s; retrying", err);
+        wa_sleep_ms(1000);
+    }
+    s->pg = &pool;
     for (int i = 0; i < n && wa_running(); i++) {
         struct lane *l = &ls[i];
         l->s = *s;
@@ -336,12 +344,6 @@ int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
         }
         l->lp = lp;
         l->ctx = u->worker_ctx ? u->worker_ctx(i, u->ctx) : u->ctx;
-        /* Postgres may still be starting: wait for it rather than crash-loop. */
-        while (wa_running() &&
-               wa_pg_connect(&l->s.pg, u->database_url, stmts, nstmts, err, sizeof err) < 0) {
-            wa_warn("postgres: %s; retrying", err);
-            wa_sleep_ms(1000);
-        }
         l->ok = 1;
         atomic_fetch_add(&lanes_ready, 1);
     }
@@ -350,9 +352,9 @@ int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
         pthread_create(&ls[started].thread, NULL, lane_main, &ls[started]);
     pthread_t consumer;
     int consuming = wa_running() && pthread_create(&consumer, NULL, consume_main, lp) == 0;
-    wa_info("consuming %s as group %s with %d lanes, holding up to %d commands "
-            "max_poll_interval_ms=%ld",
-            u->topic, u->group, n, WA_LINEUP_MAX, max_poll > 0 ? max_poll : 300000L);
+    wa_info("consuming %s as group %s with %d lanes sharing %d postgres connections, holding up "
+            "to %d commands max_poll_interval_ms=%ld",
+            u->topic, u->group, n, nconn, WA_LINEUP_MAX, max_poll > 0 ? max_poll : 300000L);
 
     /* Every delivery report is served here: the lanes sleep until theirs is in. */
     wa_kafka_serve(s->producer);
@@ -365,8 +367,7 @@ int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
         close_loop(lp);
     for (int i = 0; i < started; i++)
         pthread_join(ls[i].thread, NULL);
-    for (int i = started; i < n; i++)
-        wa_pg_close(&ls[i].s.pg);
+    wa_pg_pool_close(&pool);
     free(ls);
     free(lp);
     wa_kafka_producer_close(s->producer, 5000);

@@ -134,7 +134,7 @@ enum wa_result mw_handle(struct wa_sender *s, const rd_kafka_message_t *m, void 
     snprintf(idx, sizeof idx, "%d", j.idx);
     enum wa_result res;
     const char *dp[] = {j.message_id, idx};
-    PGresult *q = wa_pg_exec(&s->pg, "media_done", 2, dp, &res, err, sizeof err);
+    PGresult *q = wa_pg_pool_exec(s->pg, "media_done", 2, dp, &res, err, sizeof err);
     if (!q) {
         json_decref(root);
         if (res == WA_RETRY) return WA_RETRY;
@@ -200,7 +200,7 @@ enum wa_result mw_handle(struct wa_sender *s, const rd_kafka_message_t *m, void 
     const char *sp[] = {
         j.message_id,     idx, j.provider,          j.url, declared,          mime, size, f.sha256,
         mw_cfg.s3_bucket, key, mw_cfg.topic_events, evs,   mw_cfg.topic_media};
-    q = wa_pg_exec(&s->pg, "media_store", 13, sp, &res, err, sizeof err);
+    q = wa_pg_pool_exec(s->pg, "media_store", 13, sp, &res, err, sizeof err);
     if (!q) {
         wa_warn("postgres media_store: %s", err);
         free(evs);

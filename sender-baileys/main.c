@@ -69,10 +69,7 @@ static const struct wa_cfg config[] = {
     {"BAILEYS_CONNECT_TIMEOUT_MS", "1000", WA_CFG_INT, 50, 60000, NULL, "connect to the bridge",
      NULL, &sbl_cfg.connect_timeout_ms},
     WA_MEDIA_STORE_CFG(sbl_store, s3_internal),
-    {"SENDER_WORKERS", "16", WA_CFG_INT, 1, 64, NULL,
-     "parallel sends: different contacts' messages at once, one contact's in order "
-     "(each has its own Postgres connection)",
-     NULL, &sbl_cfg.workers},
+    WA_SENDER_LANES_CFG(sbl_cfg.workers, sbl_cfg.connections),
     {"LOG_LEVEL", "info", WA_CFG_ENUM, 0, 0, "debug|info|warn|error", "log verbosity", &log_level,
      NULL},
 };
@@ -153,6 +150,7 @@ int main(void)
                 .database_url = sbl_cfg.database_url,
                 .produces = produces,
                 .workers = (int)sbl_cfg.workers,
+                .connections = (int)sbl_cfg.connections,
                 .max_handle_ms = sbl_cfg.max_attempts *
                                  (sbl_cfg.connect_timeout_ms + sbl_cfg.timeout_ms + sbl_cfg.cap_ms),
                 .handle = handle,

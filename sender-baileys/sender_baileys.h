@@ -17,7 +17,7 @@ struct sbl_config {
     const char *send_url, *health_url, *secret, *provider_mode;
     const char *channels; /* BAILEYS_CHANNELS */
     const char *instance; /* this process's name on wa.provider (SENDER_INSTANCE) */
-    long max_attempts, base_ms, cap_ms, timeout_ms, connect_timeout_ms, workers;
+    long max_attempts, base_ms, cap_ms, timeout_ms, connect_timeout_ms, workers, connections;
     long health_interval_s, health_down_interval_s, down_hold_s, health_timeout_ms;
 };
 extern struct sbl_config sbl_cfg;

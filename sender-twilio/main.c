@@ -78,10 +78,7 @@ static const struct wa_cfg config[] = {
      "under the routers' BAILEYS_HEALTH_STALE_S",
      NULL, &stw_cfg.health_heartbeat_s},
     WA_MEDIA_STORE_CFG(stw_store, s3_internal),
-    {"SENDER_WORKERS", "16", WA_CFG_INT, 1, 64, NULL,
-     "parallel sends: different contacts' messages at once, one contact's in order "
-     "(each has its own Postgres connection)",
-     NULL, &stw_cfg.workers},
+    WA_SENDER_LANES_CFG(stw_cfg.workers, stw_cfg.connections),
     {"LOG_LEVEL", "info", WA_CFG_ENUM, 0, 0, "debug|info|warn|error", "log verbosity", &log_level,
      NULL},
 };
@@ -184,6 +181,7 @@ int main(void)
                                       .database_url = stw_cfg.database_url,
                                       .produces = produces,
                                       .workers = (int)stw_cfg.workers,
+                                      .connections = (int)stw_cfg.connections,
                                       /* a call, a reconciling look-up after
                                          its pause, and the retry pause */
                                       .max_handle_ms =

@@ -17,7 +17,7 @@ struct stw_config {
     const char *account_sid, *auth_token, *from, *api_base, *public_base_url;
     const char *instance;     /* this process's name on wa.provider (SENDER_INSTANCE) */
     const char *number_rates; /* TWILIO_NUMBER_RATES */
-    long rate, max_attempts, base_ms, cap_ms, timeout_ms, connect_timeout_ms, workers;
+    long rate, max_attempts, base_ms, cap_ms, timeout_ms, connect_timeout_ms, workers, connections;
     long health_failures, health_heartbeat_s;
     const char *content_base; /* TWILIO_CONTENT_URL */
     const char *topic_events; /* SENDER_TOPIC_EVENTS: template.sync, through the outbox */

@@ -37,6 +37,7 @@ const CONFIG_KEYS = {
   callbacks: (v) => typeof v === 'boolean',
   fetchMedia: (v) => typeof v === 'boolean',
   callbackDelayMs: (v) => Number.isFinite(v) && v >= 0,
+  createLatencyMs: (v) => Number.isFinite(v) && v >= 0 && v <= 60000,
   windowMs: (v) => Number.isFinite(v) && v > 0,
   mediaTimeoutMs: (v) => Number.isFinite(v) && v > 0,
   ingressUrl: (v) => typeof v === 'string' && /^https?:\/\//.test(v),
@@ -84,6 +85,8 @@ export async function startServer(opts = {}) {
     const isCreate = req.method === 'POST' && !!list;
     let lostAnswer = null;
     if (isCreate) {
+      if (sim.config.createLatencyMs) await sim.sleep(sim.config.createLatencyMs);
+      if (sim.closed) return;
       const to = typeof params.To === 'string' ? params.To : null;
       const fault = sim.faults.take('response', to);
       if (fault) {
@@ -419,6 +422,7 @@ export function optionsFromEnv(env = process.env) {
   const config = defaultConfig();
   config.enforceWindow = !['0', 'false', 'no', 'off'].includes((env.TWILIO_SIM_ENFORCE_WINDOW ?? '1').toLowerCase());
   if (env.TWILIO_SIM_CALLBACK_DELAY_MS) config.callbackDelayMs = Number(env.TWILIO_SIM_CALLBACK_DELAY_MS);
+  if (env.TWILIO_SIM_CREATE_LATENCY_MS) config.createLatencyMs = Number(env.TWILIO_SIM_CREATE_LATENCY_MS);
   if (env.INGRESS_URL) config.ingressUrl = env.INGRESS_URL;
   config.publicBaseUrl = env.PUBLIC_BASE_URL || null;
   config.callbackVia = env.TWILIO_SIM_CALLBACK_VIA || null;

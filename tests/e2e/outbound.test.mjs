@@ -275,6 +275,24 @@ test('a contact backing off after 429s holds no one else: 24 contacts sent meanw
   assert.equal(m.attempts, 4);
 });
 
+// Lanes wait on the provider most of the time: they share a few connections instead of holding
+// one each, so 128 lanes (more than the 64 the connection per lane allowed) fit in Postgres's
+// default 100 connections, with room for the other services and instances.
+test('128 lanes share the 4 Postgres connections SENDER_PG_CONNECTIONS gives them, and send every message', async (t) => {
+  const app = `e2e_lanes_${process.pid}`;
+  const url = env.DATABASE_URL;
+  t.after(restartWith('sender-twilio', { SENDER_WORKERS: '128', SENDER_PG_CONNECTIONS: '4',
+    DATABASE_URL: `${url}${url.includes('?') ? '&' : '?'}application_name=${app}` }));
+  const phones = await Promise.all(Array.from({ length: 40 }, () => twilioContact()));
+  const ids = await Promise.all(phones.map((to) => sendOk({ to, type: 'text', text: 'many lanes', idempotencyKey: key() })));
+  for (const id of ids) {
+    await waitMessage(id, 'sent', (x) => ['sent', 'delivered', 'read'].includes(x.status), { timeoutMs: 30000 });
+  }
+  const [{ n }] = await q('select count(*)::int n from pg_stat_activity where application_name = $1', [app]);
+  // The lanes' 4, and the template catalogue's own one.
+  assert.ok(n >= 4 && n <= 5, `sender-twilio holds ${n} Postgres connections`);
+});
+
 test('no duplicates: a 502 from Twilio\'s edge after it made the message is reconciled, not resent', async () => {
   const phone = await twilioContact();
   await sim('/sim/faults', { to: phone, status: 502, created: true });

@@ -24,6 +24,9 @@ export function defaultConfig() {
     windowMs: DAY_MS,
     callbacks: true,
     callbackDelayMs: 50,
+    // Every Messages create answers after this long: the API's own round trip, which sets how
+    // many sends a client must keep in flight for a given rate. 0: at once.
+    createLatencyMs: 0,
     fetchMedia: true,
     mediaTimeoutMs: 10000,
     ingressUrl: 'http://127.0.0.1:8080',

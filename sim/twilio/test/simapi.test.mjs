@@ -16,6 +16,19 @@ test('config: read, merge, reject unknown keys and bad values', async () => {
   assert.equal((await simJson(sim, 'POST', '/sim/config', { enforceWindow: 'yes' })).status, 400);
 });
 
+test('createLatencyMs: every Messages create answers after that long', async () => {
+  await simJson(sim, 'POST', '/sim/config', { createLatencyMs: 150 });
+  try {
+    const t0 = performance.now();
+    const r = await send(sim, textMessage(newUser()));
+    assert.equal(r.status, 201);
+    assert.ok(performance.now() - t0 >= 150, `answered after ${performance.now() - t0} ms`);
+    assert.equal((await simJson(sim, 'POST', '/sim/config', { createLatencyMs: -1 })).status, 400);
+  } finally {
+    await simJson(sim, 'POST', '/sim/config', { createLatencyMs: 0 });
+  }
+});
+
 test('reset forgets calls, faults, windows and config changes', async () => {
   const to = newUser();
   await send(sim, textMessage(to));
