@@ -35,6 +35,20 @@ bench_build() {
     echo "$dir/build/bin"
 }
 
+# The builds a benchmark compares: this tree's, or with BEFORE=<commit> that commit's and this one's.
+bench_variants() {
+    if [ -n "${BEFORE:-}" ]; then
+        echo "before=$(bench_build "$BEFORE") after=$root/build/bin"
+    else
+        echo "this=$root/build/bin"
+    fi
+}
+
+# The commit measured, and whether the tree differs from it (a report being written does not count).
+bench_tree() {
+    echo "$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- . ':!bench/REPORT-*' || echo ' (with uncommitted changes)')"
+}
+
 # bench_header WHAT COMMAND: the first lines of a report.
 bench_header() {
     echo "wa-broker $1, $(date -u +%FT%TZ), $(nproc) cores, $(uname -r)"

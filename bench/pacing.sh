@@ -7,14 +7,13 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 # Two numbers, so "two numbers go out at twice the rate" can be measured.
 export TWILIO_WA_FROM=${TWILIO_WA_FROM:-whatsapp:+14155238886,whatsapp:+14155550199}
-variants="this=$root/build/bin"
-[ -z "${BEFORE:-}" ] || variants="before=$(bench_build "$BEFORE") after=$root/build/bin"
+variants=$(bench_variants)
 bench_up
 report=$(bench_report pacing)
 {
     bench_header "pacing benchmark" \
         "make bench-pacing  (BEFORE=${BEFORE:-} ROUNDS=${ROUNDS:-1} N=${N:-1000} CONTACTS=${CONTACTS:-100} TWILIO_RATE_PER_SECOND=${TWILIO_RATE_PER_SECOND:-80}${SENDER_WORKERS:+ SENDER_WORKERS=$SENDER_WORKERS})"
-    echo "$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- . ':!bench/REPORT-*' || echo ' (with uncommitted changes)'); variants: $variants"
+    echo "$(bench_tree); variants: $variants"
     echo "everything (the simulators, ingress, router, senders, Kafka, Postgres with fsync on) shares this machine"
     echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
     set -- $variants

@@ -19,6 +19,14 @@ export function cpuMs(pid) {
   } catch { return 0; }
 }
 
+// A process's peak resident memory (VmHWM) in MB, or 0.
+export function peakRssMb(pid) {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch { return 0; }
+}
+
 // The living pids of the processes that take part, by name: each service named (its pid file
 // under $WA_STATE/run), Kafka, and Postgres (the postmaster and every backend, one per connection).
 export function processes(state, services) {
@@ -74,6 +82,24 @@ export const median = (xs) => {
 export function variants(env, root) {
   return (env.VARIANTS ?? `this=${root}/build/bin`).split(/\s+/).filter(Boolean)
     .map((v) => { const i = v.indexOf('='); return { name: v.slice(0, i), dir: v.slice(i + 1) }; });
+}
+
+// ROUNDS rounds of one measurement per variant, the order alternating between rounds, so other
+// work on the machine weighs on each alike: one(variant) gives {rate, secs, cpu, pidstat, note?}, each
+// printed as it comes. Returns every variant's results, for printMedians.
+export async function rounds(variantList, nRounds, n, unit, one) {
+  const results = Object.fromEntries(variantList.map((v) => [v.name, []]));
+  for (let r = 0; r < nRounds; r++) {
+    const order = r % 2 ? [...variantList].reverse() : variantList;
+    for (const v of order) {
+      const x = await one(v, r);
+      results[v.name].push(x);
+      const per = Object.entries(x.cpu).map(([k, ms]) => `${k} ${(ms / n).toFixed(3)}`).join(', ');
+      console.log(`round ${r + 1} ${v.name.padEnd(8)} ${x.rate.toFixed(0).padStart(5)} ${unit}/s (${x.secs.toFixed(2)} s); ` +
+        `CPU ms/message: ${per}${x.note ? `; ${x.note}` : ''}`);
+    }
+  }
+  return results;
 }
 
 // The summary of the rounds: each variant's median rate, then per process the median CPU per

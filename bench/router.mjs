@@ -6,7 +6,7 @@
 // VARIANTS='name=/bin/dir ...' compares routers of several builds side by side: each round
 // drains one backlog per variant, the order alternating between rounds.
 import { sendInbound, services, metric, waitFor, env, root, routerUrl } from '../tests/e2e/lib.mjs';
-import { processes, measure, variants, printMedians } from './proc.mjs';
+import { processes, measure, variants, rounds, printMedians, peakRssMb } from './proc.mjs';
 
 const N = Number(env.N ?? 20000);
 const CONTACTS = Number(env.CONTACTS ?? 1000);
@@ -46,23 +46,16 @@ async function drain(variant) {
   await waitFor('every message stored', async () => (await metric(routerUrl, stored)) >= N,
     { timeoutMs: 600000, everyMs: 20 });
   const secs = (performance.now() - t0) / 1000;
-  return { rate: N / secs, secs, ...(await stop()) };
+  const note = `router peak RSS ${peakRssMb(ps.router[0]).toFixed(1)} MB`;
+  return { rate: N / secs, secs, ...(await stop()), note };
 }
 
-const results = Object.fromEntries(VARIANTS.map((v) => [v.name, []]));
 console.log(`== router: backlogs of ${N} inbound webhooks, each stored by one freshly started router ` +
   `(${CONTACTS} contacts; ${ROUNDS} round(s), variants alternating)`);
-for (let r = 0; r < ROUNDS; r++) {
-  const order = r % 2 ? [...VARIANTS].reverse() : VARIANTS;
-  for (const v of order) {
-    await backlog(r);
-    const x = await drain(v);
-    results[v.name].push(x);
-    const per = Object.entries(x.cpu).map(([k, ms]) => `${k} ${(ms / N).toFixed(3)}`).join(', ');
-    console.log(`round ${r + 1} ${v.name.padEnd(8)} ${x.rate.toFixed(0).padStart(5)} messages/s (${x.secs.toFixed(2)} s); ` +
-      `CPU ms/message: ${per}`);
-  }
-}
+const results = await rounds(VARIANTS, ROUNDS, N, 'messages', async (v, r) => {
+  await backlog(r);
+  return drain(v);
+});
 printMedians(results, N, 'messages');
 delete env.WA_BIN_DIR;
 process.exit(0);

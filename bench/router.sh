@@ -5,15 +5,14 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 command -v pidstat >/dev/null || { echo "pidstat missing: run 'make install' (sysstat)" >&2; exit 1; }
-variants="this=$root/build/bin"
-[ -z "${BEFORE:-}" ] || variants="before=$(bench_build "$BEFORE") after=$root/build/bin"
-export VARIANTS=${VARIANTS:-$variants}
+VARIANTS=${VARIANTS:-$(bench_variants)}
+export VARIANTS
 bench_up
 report=$(bench_report router)
 {
     bench_header "router capacity benchmark" \
         "make bench-router  (BEFORE=${BEFORE:-} N=${N:-20000} ROUNDS=${ROUNDS:-1} CONTACTS=${CONTACTS:-1000})"
-    echo "$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- . ':!bench/REPORT-*' || echo ' (with uncommitted changes)'); variants: $VARIANTS"
+    echo "$(bench_tree); variants: $VARIANTS"
     echo "everything (ingress, router, Kafka, Postgres with fsync on) shares this machine; the backlog is made while the router is stopped"
     echo "messages in the CRM before: $(psql "$DATABASE_URL" -X -tA -c 'select count(*) from messages')"
     echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -9,7 +9,7 @@
 import {
   send, sim, twilioContact, baileysContact, services, metric, waitFor, env, q, root,
 } from '../tests/e2e/lib.mjs';
-import { processes, measure, variants, printMedians } from './proc.mjs';
+import { processes, measure, variants, rounds, printMedians, peakRssMb } from './proc.mjs';
 
 const SENDER = env.SENDER ?? 'twilio'; // twilio | baileys
 const N = Number(env.N ?? 5000);
@@ -85,30 +85,23 @@ async function drain(variant) {
   await waitFor('every message sent', async () => (await metric(adminUrl, sentSample)) - before >= N,
     { timeoutMs: 600000, everyMs: 20 });
   const secs = (performance.now() - t0) / 1000;
-  return { rate: N / secs, secs, ...(await stop()) };
+  const note = `${service} peak RSS ${peakRssMb(ps[service][0]).toFixed(1)} MB`;
+  return { rate: N / secs, secs, ...(await stop()), note };
 }
 
 const phones = await contacts();
 await sim('/sim/config', { callbacks: CALLBACKS, createLatencyMs: LATENCY_MS });
 if (SENDER === 'twilio') env.TWILIO_RATE_PER_SECOND = '10000'; // pacing lifted (the bridge's: sender.sh)
-const results = Object.fromEntries(VARIANTS.map((v) => [v.name, []]));
 console.log(`== ${service}: backlogs of ${N} routed commands, each drained by one freshly started process ` +
   `(${CONTACTS} contacts; pacing lifted; simulator callbacks ${CALLBACKS ? 'on' : 'off'}; ` +
   `SENDER_WORKERS ${env.SENDER_WORKERS ?? 'as each build defaults'}` +
   `${VARIANTS.filter((v) => env[`LANES_${v.name}`]).map((v) => `, ${env[`LANES_${v.name}`]} for ${v.name}`).join('')}; ` +
   `each Twilio call answered after ${LATENCY_MS} ms; ${ROUNDS} round(s), variants alternating)`);
-for (let r = 0; r < ROUNDS; r++) {
-  const order = r % 2 ? [...VARIANTS].reverse() : VARIANTS;
-  for (const v of order) {
-    if (env[`SQL_${v.name}`]) await q(env[`SQL_${v.name}`]);
-    await backlog(phones);
-    const x = await drain(v);
-    results[v.name].push(x);
-    const per = Object.entries(x.cpu).map(([k, ms]) => `${k} ${(ms / N).toFixed(3)}`).join(', ');
-    console.log(`round ${r + 1} ${v.name.padEnd(8)} ${x.rate.toFixed(0).padStart(5)} sends/s (${x.secs.toFixed(2)} s); ` +
-      `CPU ms/message: ${per}`);
-  }
-}
+const results = await rounds(VARIANTS, ROUNDS, N, 'sends', async (v) => {
+  if (env[`SQL_${v.name}`]) await q(env[`SQL_${v.name}`]);
+  await backlog(phones);
+  return drain(v);
+});
 printMedians(results, N, 'sends');
 await sim('/sim/config', { callbacks: true });
 delete env.WA_BIN_DIR;

@@ -14,22 +14,21 @@ source "$(dirname "$0")/lib.sh"
 export BRIDGE_SEND_RATE=${BRIDGE_SEND_RATE:-100000} BAILEYS_DOWN_HOLD_S=1 BAILEYS_HEALTH_DOWN_INTERVAL_S=1
 command -v pidstat >/dev/null || { echo "pidstat missing: run 'make install' (sysstat)" >&2; exit 1; }
 RATE=${RATE:-200} SECS=${SECS:-20}
-variants="this=$root/build/bin"
+VARIANTS=${VARIANTS:-$(bench_variants)}
+export VARIANTS
 if [ -n "${BEFORE:-}" ]; then
-    variants="before=$(bench_build "$BEFORE") after=$root/build/bin"
     # Each build on its own schema: sql/0013 drops an index the claim used to scan (the one
     # schema difference since the builds this was written against; set SQL_before/SQL_after
     # for others).
     export SQL_before=${SQL_before-"CREATE INDEX IF NOT EXISTS messages_sending ON messages (updated_at) WHERE status IN ('queued', 'sending')"}
     export SQL_after=${SQL_after-"DROP INDEX IF EXISTS messages_sending"}
 fi
-export VARIANTS=${VARIANTS:-$variants}
 bench_up
 report=$(bench_report sender)
 {
     bench_header "sender capacity benchmark" \
         "make bench-sender  (BEFORE=${BEFORE:-} N=${N:-5000} ROUNDS=${ROUNDS:-1} CONTACTS=${CONTACTS:-300} RATE=$RATE SECS=$SECS${SENDER_WORKERS:+ SENDER_WORKERS=$SENDER_WORKERS}${SIM_LATENCY_MS:+ SIM_LATENCY_MS=$SIM_LATENCY_MS}$(env | grep '^LANES_' | sed 's/^/ /' | tr -d '\n'))"
-    echo "$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- . ':!bench/REPORT-*' || echo ' (with uncommitted changes)'); variants: $VARIANTS"
+    echo "$(bench_tree); variants: $VARIANTS"
     [ -z "${SQL_before:-}${SQL_after:-}" ] || echo "before each build's runs: before: ${SQL_before:-}; after: ${SQL_after:-}"
     echo "everything (the simulators, ingress, router, senders, bridge, Kafka, Postgres with fsync on) shares this machine"
     echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
