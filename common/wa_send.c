@@ -85,7 +85,8 @@ static PGresult *run(struct wa_sender *s, const char *stmt, int n, const char *c
     return q;
 }
 
-/* The two statements every command makes: in the lanes' group transaction when there is one. */
+/* The statements every command makes (claim, result, and a Twilio number's pace): in the lanes'
+ * group transaction when there is one. */
 static PGresult *run_grouped(struct wa_sender *s, struct wa_pg_group *g, const char *stmt, int n,
                              const char *const *p, enum wa_result *res)
 {
@@ -131,7 +132,7 @@ enum wa_result wa_send_pace(struct wa_sender *s, const char *channel, double per
     snprintf(interval, sizeof interval, "%lld", (long long)(1e6 / per_second + 0.5));
     enum wa_result res;
     const char *p[] = {channel, interval};
-    PGresult *q = run(s, "send_pace", 2, p, &res);
+    PGresult *q = run_grouped(s, s->paces, "send_pace", 2, p, &res);
     if (!q) return res == WA_RETRY ? WA_RETRY : WA_FAIL;
     *wait_us = PQntuples(q) == 1 ? strtoll(PQgetvalue(q, 0, 0), NULL, 10) : 0;
     PQclear(q);

@@ -23,6 +23,8 @@ struct wa_sender {
      * commit; apart, so a result waiting on a row the router holds delays no claim); NULL:
      * each alone. */
     struct wa_pg_group *claims, *results;
+    /* The numbers' pace reservations commit in groups of their own too (wa_send_pace). */
+    struct wa_pg_group *paces;
     /* Set by the loop around one command (wa_send_loop.c): a success's wa.status is produced on
      * this delivery without waiting for its acknowledgement, and report_pending is set; the loop
      * ends the command when the acknowledgement is in. NULL: the report is waited for. */

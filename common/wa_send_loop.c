@@ -322,7 +322,8 @@ int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
         nwarm++;
     wa_kafka_warm(s->producer, u->produces, nwarm, 5000);
     if (u->started) u->started(s, u->ctx);
-    static struct wa_pg_group claims = WA_PG_GROUP_INIT, results = WA_PG_GROUP_INIT;
+    static struct wa_pg_group claims = WA_PG_GROUP_INIT, results = WA_PG_GROUP_INIT,
+                              paces = WA_PG_GROUP_INIT;
     static struct wa_pg_pool pool;
     struct lane *ls = wa_xcalloc((size_t)n, sizeof *ls);
     const struct wa_pg_stmt *stmts = u->stmts ? u->stmts : wa_send_statements;
@@ -341,6 +342,7 @@ int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
         if (!u->stmts) { /* the claim protocol's statements */
             l->s.claims = &claims;
             l->s.results = &results;
+            l->s.paces = &paces;
         }
         l->lp = lp;
         l->ctx = u->worker_ctx ? u->worker_ctx(i, u->ctx) : u->ctx;

@@ -12,7 +12,7 @@ struct stw_metrics stw_m;
 /* One command's provider side. */
 struct call {
     CURL *h;
-    struct wa_sender *s; /* its lane's Postgres connection: the number's pace */
+    struct wa_sender *s; /* its lane: the number's pace reserved through its Postgres pool */
     char userpwd[256];
     const char *from; /* the channel's number, whatsapp:+E164 */
     int channel;      /* its index in stw_channels, for its health */
