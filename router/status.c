@@ -90,8 +90,14 @@ static enum wa_result prepare_rec(const rd_kafka_message_t *km, int64_t now, voi
                                   struct rtr_outcome *out, struct wa_pg_call *call)
 {
     struct prepared *p = rec;
+    enum wa_result res = prepare(km, now, p, out);
     call->params = p->params;
-    return prepare(km, now, p, out);
+    /* A status that refuses nothing takes the statement's short form (router/store.c). */
+    if (res == WA_OK && p->refusal == RTR_REFUSED_NOTHING) {
+        call->stmt = "status_plain";
+        call->nparams = 11;
+    }
+    return res;
 }
 
 static void result(void *rec, PGresult *q, struct rtr_outcome *out)
