@@ -50,7 +50,7 @@ struct pending {
 };
 
 struct lane {
-    struct wa_sender s; /* its own Postgres connection; the producer is shared */
+    struct wa_sender s; /* the Postgres pool and the producer are shared */
     struct loop *lp;
     void *ctx;
     int ok;
