@@ -294,7 +294,16 @@ rd_kafka_t *wa_kafka_consumer_new(const char *brokers, const char *group, const 
         set(conf, "enable.partition.eof", "false", err, errsz) ||
         /* A crashed member is noticed in seconds, so its partitions move on quickly. */
         set(conf, "session.timeout.ms", "10000", err, errsz) ||
-        set(conf, "heartbeat.interval.ms", "2000", err, errsz)) {
+        set(conf, "heartbeat.interval.ms", "2000", err, errsz) ||
+        /* Records fetched ahead of the poll: librdkafka's defaults keep up to 64 MB of a
+         * backlog queued (100,000 records a partition), plus fetches of up to 1 MB a partition
+         * and 50 MB a response on their way in. 4 MB queued is thousands of records, more than
+         * a batch or the senders' held window; smaller fetches keep the overshoot small. A
+         * record larger than a fetch still comes: librdkafka grows the fetch for it. */
+        set(conf, "queued.max.messages.kbytes", "4096", err, errsz) ||
+        set(conf, "queued.min.messages", "2000", err, errsz) ||
+        set(conf, "fetch.message.max.bytes", "262144", err, errsz) ||
+        set(conf, "fetch.max.bytes", "2097152", err, errsz)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
