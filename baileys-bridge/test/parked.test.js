@@ -228,7 +228,8 @@ test('the bridge reports what it parks (loopback WhatsApp, a number ingress refu
   const report = await waitFor(() => ingress.received.find((x) => x.path === PARKED), { what: 'the report' });
   assert.equal(JSON.parse(report.body.payload).text, 'from Niue');
   assert.equal(report.body.status, 400);
-  assert.equal(b.metrics.get('bridge_outbox_rejected_reported_total'), 1);
+  // Counted once ingress has answered, which is after the fake ingress has recorded the report.
+  await waitFor(() => b.metrics.get('bridge_outbox_rejected_reported_total') === 1, { what: 'the report counted' });
   const metrics = await call(b.url, 'GET', '/metrics', { secret: null, raw: true });
   assert.match(metrics.buf.toString(), /^bridge_outbox_rejected_reported_total 1$/m);
 });
