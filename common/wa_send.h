@@ -136,7 +136,6 @@ struct wa_media_store {
     long ttl_s; /* how long a presigned URL lives */
 };
 
-/* The rows of a sender's config table that describe the media store. */
 /* The two senders' lanes (wa_sender_setup's workers and connections), for their config tables. */
 #define WA_SENDER_LANES_CFG(workers, connections)                                                  \
     {"SENDER_WORKERS",                                                                             \
@@ -153,6 +152,7 @@ struct wa_media_store {
             "Postgres connections the lanes share (claims, results, pacing)", NULL, &(connections) \
     }
 
+/* The rows of a sender's config table that describe the media store. */
 #define WA_MEDIA_STORE_CFG(st, internal)                                                           \
     {"S3_PUBLIC_ENDPOINT",                                                                         \
      "",                                                                                           \
