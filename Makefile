@@ -133,7 +133,7 @@ format-check:
 	 echo "format-check: ok"
 
 # ---- the stack -----------------------------------------------------------------------
-.PHONY: install run stop status demo demo-baileys test e2e compose-check compose-test bench bench-outbound bench-sender bench-router bench-pacing bench-media bench-dashboard bench-kafka-restart clean
+.PHONY: install run stop status demo demo-baileys test e2e compose-check compose-test bench bench-outbound bench-sender bench-router bench-ingress bench-pacing bench-media bench-dashboard bench-kafka-restart clean
 install:
 	infra/stack.sh install
 
@@ -202,6 +202,9 @@ bench-sender: install build
 
 bench-router: install build
 	bench/router.sh
+
+bench-ingress: install build
+	bench/ingress.sh
 
 bench-pacing: install build
 	bench/pacing.sh

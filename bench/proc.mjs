@@ -85,8 +85,9 @@ export function variants(env, root) {
 }
 
 // ROUNDS rounds of one measurement per variant, the order alternating between rounds, so other
-// work on the machine weighs on each alike: one(variant) gives {rate, secs, cpu, pidstat, note?}, each
-// printed as it comes. Returns every variant's results, for printMedians.
+// work on the machine weighs on each alike: one(variant) gives {rate, secs, cpu, pidstat, note?, n?}
+// (n: the records of that run, when they are not the same n in every run), each printed as it
+// comes. Returns every variant's results, for printMedians.
 export async function rounds(variantList, nRounds, n, unit, one) {
   const results = Object.fromEntries(variantList.map((v) => [v.name, []]));
   for (let r = 0; r < nRounds; r++) {
@@ -94,7 +95,7 @@ export async function rounds(variantList, nRounds, n, unit, one) {
     for (const v of order) {
       const x = await one(v, r);
       results[v.name].push(x);
-      const per = Object.entries(x.cpu).map(([k, ms]) => `${k} ${(ms / n).toFixed(3)}`).join(', ');
+      const per = Object.entries(x.cpu).map(([k, ms]) => `${k} ${(ms / (x.n ?? n)).toFixed(3)}`).join(', ');
       console.log(`round ${r + 1} ${v.name.padEnd(8)} ${x.rate.toFixed(0).padStart(5)} ${unit}/s (${x.secs.toFixed(2)} s); ` +
         `CPU ms/message: ${per}${x.note ? `; ${x.note}` : ''}`);
     }
@@ -110,7 +111,7 @@ export function printMedians(results, n, unit) {
   for (const [name, xs] of Object.entries(results)) {
     console.log(`${name}: ${median(xs.map((x) => x.rate)).toFixed(0)} ${unit}/s`);
     for (const k of Object.keys(xs[0].cpu)) {
-      const ms = median(xs.map((x) => x.cpu[k] / n));
+      const ms = median(xs.map((x) => x.cpu[k] / (x.n ?? n)));
       const core = median(xs.map((x) => x.cpu[k] / 10 / x.secs));
       const p = xs.map((x) => x.pidstat[k]).filter(Boolean);
       const ps = p.length ? `   pidstat %usr+%sys ${median(p.map((a) => a.usr + a.sys)).toFixed(1).padStart(5)}` +

@@ -10,7 +10,7 @@
 import {
   sendInbound, services, metric, waitFor, env, root, routerUrl, q, ingressUrl, publicBase, token,
 } from '../tests/e2e/lib.mjs';
-import { postWebhook } from '../sim/twilio/webhook.mjs';
+import { postWebhook, statusParams } from '../sim/twilio/webhook.mjs';
 import { processes, measure, variants, rounds, printMedians, peakRssMb } from './proc.mjs';
 
 const N = Number(env.N ?? 20000);
@@ -27,9 +27,8 @@ const STATUS_PATH = '/api/whatsapp/twilio/status';
 // One signed `read` callback, as Twilio posts it to the StatusCallback the sender gave.
 async function readCallback(m) {
   const url = `${STATUS_PATH}?id=${m.id}`;
-  const params = { MessageSid: m.sid, MessageStatus: 'read', SmsSid: m.sid, SmsStatus: 'read',
-    AccountSid: env.TWILIO_ACCOUNT_SID, From: m.from, To: `whatsapp:${m.phone}`,
-    ApiVersion: '2010-04-01', ChannelPrefix: 'whatsapp' };
+  const params = statusParams({ sid: m.sid, status: 'read', accountSid: env.TWILIO_ACCOUNT_SID,
+    from: m.from, to: `whatsapp:${m.phone}` });
   return postWebhook({ targetUrl: ingressUrl + url, publicUrl: publicBase + url, authToken: token, params });
 }
 

@@ -686,6 +686,15 @@ kafka_topics() {
     [ ${#failed[@]} -eq 0 ] || die "creating topics failed: ${failed[*]}; see $KAFKA_LOG"
 }
 
+# kafka-topic NAME:PARTITIONS: one topic that is not the product's (a benchmark's own).
+kafka_extra_topic() {
+    [[ $1 =~ ^[A-Za-z0-9._-]+:[0-9]+$ ]] || die "kafka-topic: want NAME:PARTITIONS, got '$1'"
+    kafka_validate
+    local out; out=$(mktemp)
+    kafka_create_topic "$1" "$out" || { cat "$out" >&2; rm -f "$out"; die "kafka-topic: cannot create ${1%%:*}"; }
+    rm -f "$out"
+}
+
 # kafka-describe: leaders, replicas, in-sync replicas and configs of our
 # topics, as Kafka's own tool prints them.
 kafka_describe() {
@@ -842,6 +851,7 @@ usage: $0 COMMAND
   kafka-start [NODE]  start only kafka, or one node of a cluster
   kafka-kill9 NODE    SIGKILL one Kafka node: a broker lost (tests; kafka-start NODE restarts it)
   kafka-describe      leaders, replicas, in-sync replicas and configs of the topics
+  kafka-topic NAME:PARTITIONS  create one more topic, if missing (benchmarks write to their own)
   pg-stop      stop only postgres (fast shutdown; data is kept)
   pg-start     start only postgres
   pg-freeze    SIGSTOP postgres and its backends: it takes connections, never answers (tests)
@@ -862,6 +872,7 @@ case ${1:-} in
     kafka-start) mkdir -p "$STATE" "$LOG_DIR"; kafka_start "${2:-}" ;;
     kafka-kill9) kafka_kill9 "${2:-}" ;;
     kafka-describe) kafka_describe ;;
+    kafka-topic) kafka_extra_topic "${2:-}" ;;
     pg-stop) pg_stop ;;
     pg-start) mkdir -p "$STATE" "$LOG_DIR"; pg_start ;;
     pg-freeze) pg_signal_all STOP ;;

@@ -42,6 +42,23 @@ export function inboundParams({ from, to = '+14155238886', body = '', profileNam
   return { ...p, ...extra };
 }
 
+// The fields of a status callback, as Twilio posts them to a message's StatusCallback
+// (twilio.com/docs/messaging/guides/track-outbound-message-status); `from` and `to` are the
+// message's own (whatsapp:+...). errorMessage goes with an errorCode only.
+export function statusParams({ sid, status, accountSid, from, to, messagingServiceSid,
+  errorCode, errorMessage }) {
+  const p = {
+    MessageSid: sid, MessageStatus: status, SmsSid: sid, SmsStatus: status,
+    AccountSid: accountSid, From: from, To: to, ApiVersion: '2010-04-01', ChannelPrefix: 'whatsapp',
+  };
+  if (messagingServiceSid) p.MessagingServiceSid = messagingServiceSid;
+  if (errorCode !== undefined) {
+    p.ErrorCode = String(errorCode);
+    if (errorMessage) p.ErrorMessage = errorMessage;
+  }
+  return p;
+}
+
 // Form encoding as Twilio sends it: space as '+', repeated keys for arrays.
 export function formBody(params) {
   const u = new URLSearchParams();

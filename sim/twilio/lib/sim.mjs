@@ -8,7 +8,7 @@ import { rfc2822 } from './http.mjs';
 import { fetchBytes, mediaProblem } from './media.mjs';
 import { scopeKey, whatsappNumber } from './phone.mjs';
 import { isFreeForm, present } from './validate.mjs';
-import { inboundParams, postWebhook, newMessageSid } from '../webhook.mjs';
+import { inboundParams, postWebhook, newMessageSid, statusParams } from '../webhook.mjs';
 
 export const DAY_MS = 24 * 60 * 60 * 1000;
 export const INBOUND_PATH = '/api/whatsapp/twilio';
@@ -243,18 +243,9 @@ export class TwilioSim {
 
   callbackParams(msg, { status, errorCode, errorMessage }) {
     const r = msg.resource;
-    const p = {
-      MessageSid: r.sid, MessageStatus: status, SmsSid: r.sid, SmsStatus: status,
-      AccountSid: this.accountSid, From: r.from ?? this.config.serviceSender, To: r.to,
-      ApiVersion: '2010-04-01', ChannelPrefix: 'whatsapp',
-    };
-    if (r.messaging_service_sid) p.MessagingServiceSid = r.messaging_service_sid;
-    if (errorCode !== undefined) {
-      p.ErrorCode = String(errorCode);
-      const text = errorMessage ?? ASYNC_TEXT[errorCode];
-      if (text) p.ErrorMessage = text;
-    }
-    return p;
+    return statusParams({ sid: r.sid, status, accountSid: this.accountSid,
+      from: r.from ?? this.config.serviceSender, to: r.to, messagingServiceSid: r.messaging_service_sid,
+      errorCode, errorMessage: errorCode === undefined ? undefined : errorMessage ?? ASYNC_TEXT[errorCode] });
   }
 
   // Moves the message to `step.status` and, when there is a URL (and callbacks are enabled for
