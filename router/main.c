@@ -226,8 +226,7 @@ static void run(struct rtr *r)
             atomic_store(&pg_ready, wa_pg_ok(&r->pg));
             rtr_holds_expire(r);
             rtr_holds_start(r);
-            while (rtr_outbox_publish(r) > 0) {
-            }
+            rtr_outbox_publish(r);
             last_drain = wa_now_ms();
         }
         /* Take what is already fetched, without waiting: big batches under
@@ -255,8 +254,7 @@ static void run(struct rtr *r)
             /* Only now, with the batch committed, may the offsets move. */
             for (size_t i = 0; i < n; i++)
                 wa_kafka_store_offset(r->consumer, ms[i]);
-            while (rtr_outbox_publish(r) > 0) {
-            }
+            rtr_outbox_publish(r);
         }
         for (size_t i = 0; i < n; i++)
             rd_kafka_message_destroy(ms[i]);
@@ -312,8 +310,7 @@ int main(void)
     wa_info("stopping: committing offsets of finished records");
     wa_kafka_consumer_close(r.consumer);
     rtr_health_stop(&r);
-    while (rtr_outbox_publish(&r) > 0) {
-    }
+    rtr_outbox_publish(&r);
     wa_kafka_producer_close(r.producer, 5000);
     wa_pg_close(&r.pg);
     MHD_stop_daemon(admin);

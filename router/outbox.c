@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int rtr_outbox_publish(struct rtr *r)
+/* One page of the outbox: returns how many rows were published, or -1. */
+static int publish_page(struct rtr *r)
 {
     char err[512];
     enum wa_result res;
@@ -95,6 +96,19 @@ int rtr_outbox_publish(struct rtr *r)
                 produced);
     }
     return result;
+}
+
+int rtr_outbox_publish(struct rtr *r)
+{
+    int total = 0;
+    for (;;) {
+        int n = publish_page(r);
+        if (n < 0) return -1;
+        total += n;
+        /* A page that is not full was all there was. (Rows another router commits meanwhile
+         * are published by its own call after its commit, or by the drain each second.) */
+        if (n < RTR_OUTBOX_PAGE) return total;
+    }
 }
 
 enum wa_result rtr_park(struct rtr *r, const rd_kafka_message_t *m, const char *stage,

@@ -103,7 +103,10 @@ void rtr_health_poll(struct rtr *r);
 int rtr_channel_up(const char *channel);
 void rtr_health_stop(struct rtr *r);
 
-/* outbox.c: publishes committed events to wa.events; returns how many, or -1. */
+/* outbox.c: publishes the committed rows of the outbox (events, commands, records for
+ * wa.error) to their topics and deletes them, RTR_OUTBOX_PAGE at a time until a page is not
+ * full; returns how many, or -1 when a page failed (what went before stays published). */
+#define RTR_OUTBOX_PAGE 1000
 int rtr_outbox_publish(struct rtr *r);
 
 /* Parks a record that cannot be handled on wa.error; WA_RETRY when even that failed. */

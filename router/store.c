@@ -1,6 +1,9 @@
 /* store.c - the router's SQL, one place: named prepared statements. */
 #include "router.h"
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 /* The inbound statement: one message in one statement, so a batch can be pipelined.
  * - the contact is upserted by phone, and its window and last provider move forward only
  *   (re-applying the same message changes nothing, so a duplicate is harmless here);
@@ -336,11 +339,16 @@ const struct wa_pg_stmt rtr_statements[] = {
      * id order, so one contact's commands and events keep theirs. With SKIP LOCKED alone, a
      * second router published rows that sat behind the first one's. */
     {"outbox_lock", "SELECT pg_try_advisory_xact_lock(727275)", 0},
+    /* (published_at is set by no router since sql/0017; one of an older version may still
+     * mark rows during an upgrade, and those are done.) */
     {"outbox_claim",
      "SELECT id, topic, key, payload::text FROM outbox WHERE published_at IS NULL "
-     "ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED",
+     "ORDER BY id LIMIT " STR(RTR_OUTBOX_PAGE) " FOR UPDATE SKIP LOCKED",
      0},
-    {"outbox_done", "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", 1},
+    /* A published row is deleted: the table holds only what is still to publish. (Marking it
+     * kept every event ever written, and each mark was a new row version: the table and its
+     * index grew without end, and the claim scanned ever more dead entries.) */
+    {"outbox_done", "DELETE FROM outbox WHERE id = ANY($1::bigint[])", 1},
     /* A hold period for (contact, channel): $1 contact id, $2 channel, $3 now (ms), $4 when
      * it ends (ms), $5 the re-engagement template's message id. Returns a row only when a new
      * period starts (none yet, or the last one ended): one template per period. */

@@ -181,6 +181,10 @@ test('wa.events carries the inbound message and the lead update, each naming its
   assert.ok(lead.contact.window_open_until_ms > Date.now() + 23 * 3600 * 1000);
   assert.ok(Number.isInteger(inbound.id) && inbound.id !== lead.id, 'events carry distinct ids');
   assert.equal(events.length, 2, 'one of each, no repeats');
+  // An event's id is its outbox row's. Once published, the rows are gone: the outbox holds only
+  // what is still to publish (it used to keep every event ever written, and grew without end).
+  await waitFor('the published rows deleted from the outbox', async () =>
+    (await q('select count(*)::int n from outbox where id = any($1::bigint[])', [[inbound.id, lead.id]]))[0].n === 0);
 });
 
 test('a poison record on wa.inbound goes to wa.error and does not block the partition', async () => {
