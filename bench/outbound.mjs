@@ -1,11 +1,14 @@
 // outbound.mjs - outbound benchmarks on the running stack: the send API to the provider call at a
 // steady load, and failover time (the bridge dies -> the next message reaches Twilio).
 // Run through bench/outbound.sh (`make bench-outbound`), which starts the stack.
+// The Twilio contacts are spread over every number of TWILIO_WA_FROM (each writes to one, and is
+// answered from it: reply via source), so with NUMBERS=10 per-number pacing is not the limit.
 import { performance } from 'node:perf_hooks';
 import {
-  send, sim, bridge, twilioContact, baileysContact, bothContact, key, services, metric, waitFor, sleep, env,
-  waitMessage,
+  send, sim, bridge, baileysContact, bothContact, key, services, metric, waitFor, sleep, env,
+  waitMessage, contactsOf,
 } from '../tests/e2e/lib.mjs';
+import { processes, measure } from './proc.mjs';
 
 const RATES = (env.RATES ?? '10 50').split(/\s+/).map(Number); // send requests per second
 const SECS = Number(env.SECS ?? 20);
@@ -26,11 +29,18 @@ async function baileysUp() {
     (await metric(`http://${env.ROUTER_LISTEN}`, 'wa_router_channel_up{channel="baileys"}')) === 1, { timeoutMs: 60000, everyMs: 20 });
 }
 
+const NUMBERS = env.TWILIO_WA_FROM.split(',').map((n) => n.trim().replace(/^whatsapp:/, ''));
+
+// The processes that take part, with their CPU per message (ms) from /proc.
+const PROCS = ['ingress', 'router', 'sender-twilio', 'sender-baileys', 'bridge', 'twilio-sim'];
+
 async function steady(RATE) {
   await baileysUp();
   const tw = [], bl = [];
+  // Contact i writes to number i % NUMBERS (the order of tw), so each number has its share.
+  const per = await Promise.all(NUMBERS.map((n, j) => contactsOf(n, Math.ceil((CONTACTS - j) / NUMBERS.length))));
   for (let i = 0; i < CONTACTS; i++) {
-    tw.push(await twilioContact());
+    tw.push(per[i % NUMBERS.length][Math.floor(i / NUMBERS.length)]);
     bl.push(await baileysContact());
   }
   // Warm-up, not measured: after a cold start Kafka's coordinator needs a while before the
@@ -43,13 +53,17 @@ async function steady(RATE) {
   const started = new Map(); // body -> [provider, t0]
   const pending = [];
   const refused = new Map();
+  const ps = processes(env.WA_STATE, PROCS);
+  const stopCpu = measure(ps);
   const t0 = now();
   for (let i = 0; i < total; i++) {
     const due = t0 + (i * 1000) / RATE;
     const wait = due - now();
     if (wait > 0) await sleep(wait);
     const viaTwilio = i % 2 === 0;
-    const to = (viaTwilio ? tw : bl)[i % CONTACTS];
+    // The i-th request of each provider goes to its contact i % CONTACTS (so every Twilio number
+    // has its share).
+    const to = (viaTwilio ? tw : bl)[Math.floor(i / 2) % CONTACTS];
     const text = `bench ${t0.toFixed(0)} ${i}`;
     started.set(text, [viaTwilio ? 'twilio' : 'baileys', now()]);
     // A request the stack refuses (an answer but 202, or a connection closed when more than
@@ -69,11 +83,15 @@ async function steady(RATE) {
     console.log(`!! ${n} of ${total} send requests refused: ${[...refused].map(([w, k]) => `${w} x${k}`).join(', ')}`);
   }
   const seen = new Map();
+  const from = new Map(); // Twilio number -> messages sent from it
   // A sender that does not keep up leaves a backlog: what has not arrived 120 s after the last
   // request counts as later than everything (Infinity), and the line says how many.
   await waitFor('every message at its provider', async () => {
     for (const c of (await sim('/sim/calls')).calls) {
-      if (c.params?.Body && started.has(c.params.Body)) seen.set(c.params.Body, c.receivedAtMs);
+      if (c.params?.Body && started.has(c.params.Body) && !seen.has(c.params.Body)) {
+        seen.set(c.params.Body, c.receivedAtMs);
+        from.set(c.params.From, (from.get(c.params.From) ?? 0) + 1);
+      }
     }
     for (const s of (await bridge('/dev/sent')).json.sent) {
       const t = s.content?.text;
@@ -81,8 +99,17 @@ async function steady(RATE) {
     }
     return seen.size === started.size;
   }, { timeoutMs: 120000, everyMs: 1000 }).catch(() => {});
+  const wall = (now() - t0) / 1000;
+  const { cpu } = await stopCpu();
   const lat = { twilio: [], baileys: [] };
-  for (const [text, [p, t]] of started) lat[p].push(seen.has(text) ? seen.get(text) - t : Infinity);
+  // The run in thirds, by when the request was made: a backlog that grows shows as later thirds
+  // slower than the first.
+  const thirds = [[], [], []];
+  for (const [text, [p, t]] of started) {
+    const ms = seen.has(text) ? seen.get(text) - t : Infinity;
+    lat[p].push(ms);
+    thirds[Math.min(2, Math.floor(((t - t0) / 1000 / SECS) * 3))].push(ms);
+  }
   const late = started.size - seen.size;
   if (late) console.log(`!! ${late} of ${started.size} messages had not reached their provider 120 s after the last request`);
   console.log(`== outbound latency: POST /api/whatsapp/send -> provider call received (${RATE}/s for ${SECS} s, ` +
@@ -90,6 +117,12 @@ async function steady(RATE) {
   console.log(`twilio  (simulator received the Messages API call):   ${stats(lat.twilio)}`);
   console.log(`baileys (loopback bridge handed it to "WhatsApp"):    ${stats(lat.baileys)}`);
   console.log('(the bridge stamps its send with Date.now(): whole milliseconds)');
+  thirds.forEach((xs, i) => console.log(`both, requests of the run's ${['first', 'second', 'last'][i]} third: ${stats(xs)}`));
+  console.log(`Twilio numbers (${NUMBERS.length}): ${[...from.values()].sort((a, b) => a - b).join(' ')} messages each`);
+  // Until the last message arrived (or the wait gave up): the CPU of that span, per message sent.
+  console.log(`CPU ms per message (${started.size} messages, ${wall.toFixed(1)} s from the first request to the last arrival; ` +
+    'Postgres: all its backends; the status callbacks the simulator posts are included):');
+  console.log('  ' + Object.entries(cpu).map(([k, ms]) => `${k} ${(ms / started.size).toFixed(3)}`).join(', '));
 }
 
 async function failover() {

@@ -24,9 +24,24 @@ export async function q(sql, args = []) {
   return (await db.query(sql, args)).rows;
 }
 
-// A phone number no other test uses: tests share one CRM. +1 555 is fictional.
+// A phone number no other test uses: tests share one CRM. +1 555 is fictional. Drawn at random,
+// so it may be one the CRM already knows: a helper that counts a contact's messages draws with
+// newPhones.
 export function uniquePhone() {
   return `+1555${Math.floor(1e6 + Math.random() * 8.999e6)}`;
+}
+
+// n phones new to the CRM: a benchmark's database, or a test state used before, keeps the
+// contacts of earlier runs, and a number drawn again would already have messages.
+export async function newPhones(n) {
+  let phones = [];
+  while (phones.length < n) {
+    const drawn = [...new Set(Array.from({ length: n - phones.length }, () => uniquePhone()))]
+      .filter((p) => !phones.includes(p));
+    const known = new Set((await q('select phone from contacts where phone = any($1)', [drawn])).map((r) => r.phone));
+    phones = phones.concat(drawn.filter((p) => !known.has(p)));
+  }
+  return phones;
 }
 
 export async function sendInbound(opts, post = {}) {
@@ -282,7 +297,7 @@ export function restartWith(service, vars) {
 
 // A contact who just wrote through Twilio (the simulator knows the window too).
 export async function twilioContact() {
-  const phone = uniquePhone();
+  const [phone] = await newPhones(1);
   const r = await sim('/sim/inbound', { from: phone, body: 'hello' });
   if (r.status !== 204) throw new Error(`inbound through the simulator: ${JSON.stringify(r)}`);
   await waitFor('the inbound message in the CRM', async () => (await messagesFor(phone)).length === 1);
@@ -291,7 +306,7 @@ export async function twilioContact() {
 
 // A contact who just wrote through Baileys (the loopback bridge).
 export async function baileysContact() {
-  const phone = uniquePhone();
+  const [phone] = await newPhones(1);
   const r = await bridge('/dev/inbound', { from: phone, text: 'hello from WhatsApp Web' });
   if (r.status !== 200) throw new Error(`bridge inbound: ${r.text}`);
   await waitFor('the inbound message in the CRM', async () => (await messagesFor(phone)).length === 1);
@@ -333,15 +348,7 @@ export async function produce(topic, k, value) {
 // Pacing (pacing.test.mjs, bench/pacing.mjs).
 // Contacts who wrote to `to` (the window that lets free text go out from it).
 export async function contactsOf(to, n) {
-  // New to the CRM: a benchmark's database keeps the contacts of earlier runs, and a number drawn
-  // again would already have messages.
-  let phones = [];
-  while (phones.length < n) {
-    const drawn = [...new Set(Array.from({ length: n - phones.length }, () => uniquePhone()))]
-      .filter((p) => !phones.includes(p));
-    const known = new Set((await q('select phone from contacts where phone = any($1)', [drawn])).map((r) => r.phone));
-    phones = phones.concat(drawn.filter((p) => !known.has(p)));
-  }
+  const phones = await newPhones(n);
   for (const phone of phones) {
     const r = await sim('/sim/inbound', { from: phone, to, body: 'hello' });
     if (r.status !== 204) throw new Error(`inbound through the simulator: ${JSON.stringify(r)}`);
