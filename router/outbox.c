@@ -12,11 +12,7 @@ static int publish_page(struct rtr *r)
 {
     char err[512];
     enum wa_result res;
-    /* The deletes of published rows need not wait for the disk: a crash that loses them only
-     * publishes those rows again, which subscribers dedupe by event id and senders stop at their
-     * claim. The write that matters, the rows themselves, committed durably with the change. */
-    if (wa_pg_run(&r->pg, "BEGIN; SET LOCAL synchronous_commit = off", err, sizeof err) != WA_OK)
-        return -1;
+    if (wa_pg_begin(&r->pg, err, sizeof err) != WA_OK) return -1;
     PGresult *lock = wa_pg_exec(&r->pg, "outbox_lock", 0, NULL, &res, err, sizeof err);
     int mine = lock && PQgetvalue(lock, 0, 0)[0] == 't';
     PQclear(lock);
