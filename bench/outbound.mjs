@@ -4,6 +4,8 @@
 // The Twilio contacts are spread over every number of TWILIO_WA_FROM (each writes to one, and is
 // answered from it: reply via source), so with NUMBERS=10 per-number pacing is not the limit.
 import { performance } from 'node:perf_hooks';
+import { execFile as execFileCb } from 'node:child_process';
+import { promisify } from 'node:util';
 import {
   send, sim, bridge, baileysContact, bothContact, key, services, metric, waitFor, sleep, env,
   waitMessage, contactsOf,
@@ -12,6 +14,7 @@ import { processes, measure } from './proc.mjs';
 
 const RATES = (env.RATES ?? '10 50').split(/\s+/).map(Number); // send requests per second
 const SECS = Number(env.SECS ?? 20);
+const WARM_S = Number(env.WARM_S ?? 10);
 const RUNS = Number(env.RUNS ?? 20);     // failover runs
 const CONTACTS = Number(env.CONTACTS ?? 20);
 const now = () => performance.timeOrigin + performance.now();
@@ -31,10 +34,34 @@ async function baileysUp() {
 
 const NUMBERS = env.TWILIO_WA_FROM.split(',').map((n) => n.trim().replace(/^whatsapp:/, ''));
 
+const execFile = promisify(execFileCb);
+
+// Status callbacks of the run (#13's target 4): from the simulator's POST of a `delivered` or
+// `read` callback (its first attempt) to that status's event on wa.events, whose Kafka timestamp
+// is taken when the router publishes it, after the commit that applied it. Callbacks without
+// such an event count as later than everything.
+async function statusLatency(fromMs) {
+  const cbs = (await sim('/sim/callbacks')).callbacks
+    .filter((c) => c.attempt === 1 && c.sentAtMs >= fromMs && ['delivered', 'read'].includes(c.status));
+  const { stdout } = await execFile('kcat', ['-b', env.KAFKA_BROKERS, '-C', '-t', 'wa.events', '-o', `s@${Math.floor(fromMs)}`,
+    '-e', '-q', '-f', '%T\t%s\n'], { maxBuffer: 1 << 30 });
+  const applied = new Map();
+  for (const line of stdout.split('\n')) {
+    const i = line.indexOf('\t');
+    if (i < 0) continue;
+    const e = JSON.parse(line.slice(i + 1));
+    if (e.type === 'wa.status' && e.provider === 'twilio' && e.provider_message_id) {
+      applied.set(`${e.provider_message_id} ${e.status}`, Number(line.slice(0, i)));
+    }
+  }
+  const ms = cbs.map((c) => applied.get(`${c.sid} ${c.status}`) - c.sentAtMs).map((x) => (Number.isNaN(x) ? Infinity : x));
+  return { n: cbs.length, span: cbs.length ? (Math.max(...cbs.map((c) => c.sentAtMs)) - Math.min(...cbs.map((c) => c.sentAtMs))) / 1000 : 0, ms };
+}
+
 // The processes that take part, with their CPU per message (ms) from /proc.
 const PROCS = ['ingress', 'router', 'sender-twilio', 'sender-baileys', 'bridge', 'twilio-sim'];
 
-async function steady(RATE) {
+async function steady(RATE, SECS, log = console.log) {
   await baileysUp();
   const tw = [], bl = [];
   // Contact i writes to number i % NUMBERS (the order of tw), so each number has its share.
@@ -80,7 +107,7 @@ async function steady(RATE) {
   await Promise.all(pending);
   if (refused.size) {
     const n = [...refused.values()].reduce((a, b) => a + b, 0);
-    console.log(`!! ${n} of ${total} send requests refused: ${[...refused].map(([w, k]) => `${w} x${k}`).join(', ')}`);
+    log(`!! ${n} of ${total} send requests refused: ${[...refused].map(([w, k]) => `${w} x${k}`).join(', ')}`);
   }
   const seen = new Map();
   const from = new Map(); // Twilio number -> messages sent from it
@@ -111,18 +138,21 @@ async function steady(RATE) {
     thirds[Math.min(2, Math.floor(((t - t0) / 1000 / SECS) * 3))].push(ms);
   }
   const late = started.size - seen.size;
-  if (late) console.log(`!! ${late} of ${started.size} messages had not reached their provider 120 s after the last request`);
-  console.log(`== outbound latency: POST /api/whatsapp/send -> provider call received (${RATE}/s for ${SECS} s, ` +
+  if (late) log(`!! ${late} of ${started.size} messages had not reached their provider 120 s after the last request`);
+  log(`== outbound latency: POST /api/whatsapp/send -> provider call received (${RATE}/s for ${SECS} s, ` +
     `half to ${CONTACTS} Twilio contacts, half to ${CONTACTS} Baileys contacts)`);
-  console.log(`twilio  (simulator received the Messages API call):   ${stats(lat.twilio)}`);
-  console.log(`baileys (loopback bridge handed it to "WhatsApp"):    ${stats(lat.baileys)}`);
-  console.log('(the bridge stamps its send with Date.now(): whole milliseconds)');
-  thirds.forEach((xs, i) => console.log(`both, requests of the run's ${['first', 'second', 'last'][i]} third: ${stats(xs)}`));
-  console.log(`Twilio numbers (${NUMBERS.length}): ${[...from.values()].sort((a, b) => a - b).join(' ')} messages each`);
+  log(`twilio  (simulator received the Messages API call):   ${stats(lat.twilio)}`);
+  log(`baileys (loopback bridge handed it to "WhatsApp"):    ${stats(lat.baileys)}`);
+  log('(the bridge stamps its send with Date.now(): whole milliseconds)');
+  const st = await statusLatency(t0);
+  log(`status callbacks (delivered, read): ${st.n} in ${st.span.toFixed(0)} s (${(st.n / Math.max(st.span, 1)).toFixed(0)}/s; ` +
+    `with \`sent\`, one more per message), simulator's POST -> the status's event published: ${stats(st.ms)}`);
+  thirds.forEach((xs, i) => log(`both, requests of the run's ${['first', 'second', 'last'][i]} third: ${stats(xs)}`));
+  log(`Twilio numbers (${NUMBERS.length}): ${[...from.values()].sort((a, b) => a - b).join(' ')} messages each`);
   // Until the last message arrived (or the wait gave up): the CPU of that span, per message sent.
-  console.log(`CPU ms per message (${started.size} messages, ${wall.toFixed(1)} s from the first request to the last arrival; ` +
+  log(`CPU ms per message (${started.size} messages, ${wall.toFixed(1)} s from the first request to the last arrival; ` +
     'Postgres: all its backends; the status callbacks the simulator posts are included):');
-  console.log('  ' + Object.entries(cpu).map(([k, ms]) => `${k} ${(ms / started.size).toFixed(3)}`).join(', '));
+  log('  ' + Object.entries(cpu).map(([k, ms]) => `${k} ${(ms / started.size).toFixed(3)}`).join(', '));
 }
 
 async function failover() {
@@ -149,8 +179,11 @@ async function failover() {
   console.log(`runs: ${ms.map((x) => x.toFixed(0)).join(' ')}`);
 }
 
+// A broker started a moment ago runs its code interpreted for a while (the JVM's JIT), and the
+// first run's first seconds paid for it: WARM_S seconds at the first rate first, not reported.
+if (WARM_S > 0) await steady(RATES[0], WARM_S, () => {});
 for (const rate of RATES) {
-  await steady(rate);
+  await steady(rate, SECS);
   console.log();
 }
 if (RUNS > 0) await failover();

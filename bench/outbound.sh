@@ -17,7 +17,7 @@ bench_up
 report=$(bench_report outbound)
 {
     bench_header "outbound benchmark" \
-        "make bench-outbound  (RATES=\"${RATES:-10 50}\" SECS=${SECS:-20} RUNS=${RUNS:-20} CONTACTS=${CONTACTS:-20} NUMBERS=${NUMBERS:-1})"
+        "make bench-outbound  (RATES=\"${RATES:-10 50}\" SECS=${SECS:-20} RUNS=${RUNS:-20} CONTACTS=${CONTACTS:-20} NUMBERS=${NUMBERS:-1} WARM_S=${WARM_S:-10})"
     echo "everything (the simulators, ingress, router, senders, bridge, Kafka, Postgres with fsync on) shares this machine"
     echo
     node "$root/bench/outbound.mjs"

@@ -6,7 +6,8 @@
 // have no `read` yet (earlier runs of make bench-sender leave them; each round takes new ones).
 //
 // VARIANTS='name=/bin/dir ...' compares routers of several builds side by side: each round
-// drains one backlog per variant, the order alternating between rounds.
+// drains one backlog per variant, the order alternating between rounds. ENV_<name>='K=V ...'
+// gives one variant's router settings of its own (the same build with another DATABASE_URL, say).
 import {
   sendInbound, services, metric, waitFor, env, root, routerUrl, q, ingressUrl, publicBase, token,
 } from '../tests/e2e/lib.mjs';
@@ -65,7 +66,12 @@ async function backlog(round) {
 // rate, and the CPU of each process.
 async function drain(variant) {
   env.WA_BIN_DIR = variant.dir;
+  // ENV_<variant>='NAME=value ...': settings of that variant's router only.
+  const own = (env[`ENV_${variant.name}`] ?? '').split(/\s+/).filter(Boolean).map((kv) => kv.split(/=(.*)/s));
+  const saved = own.map(([k]) => [k, env[k]]);
+  for (const [k, v] of own) env[k] = v;
   services('start', 'router');
+  for (const [k, v] of saved) if (v === undefined) delete env[k]; else env[k] = v;
   const ps = processes(env.WA_STATE, ['router']);
   let t0, stop;
   await waitFor('the first record handled', async () => {
