@@ -6,10 +6,7 @@
 # Writes bench/REPORT-ingress-<date>.txt.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-command -v pidstat >/dev/null || { echo "pidstat missing: run 'make install' (sysstat)" >&2; exit 1; }
-VARIANTS=${VARIANTS:-$(bench_variants)}
-export VARIANTS
-bench_up
+bench_compare_up
 "$root/infra/stack.sh" kafka-topic bench.ingress:6
 work=$root/build/bench
 mkdir -p "$work"

@@ -44,6 +44,15 @@ bench_variants() {
     fi
 }
 
+# The start of a benchmark that compares builds: pidstat (for the CPU figures) is there, VARIANTS
+# is set (bench_variants unless given) and exported, and the stack is up.
+bench_compare_up() {
+    command -v pidstat >/dev/null || { echo "pidstat missing: run 'make install' (sysstat)" >&2; exit 1; }
+    VARIANTS=${VARIANTS:-$(bench_variants)}
+    export VARIANTS
+    bench_up
+}
+
 # The commit measured, and whether the tree differs from it (a report being written does not count).
 bench_tree() {
     echo "$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- . ':!bench/REPORT-*' || echo ' (with uncommitted changes)')"

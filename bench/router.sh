@@ -5,10 +5,7 @@
 # each build's router, alternating, ROUNDS times. Writes bench/REPORT-router-<date>.txt.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-command -v pidstat >/dev/null || { echo "pidstat missing: run 'make install' (sysstat)" >&2; exit 1; }
-VARIANTS=${VARIANTS:-$(bench_variants)}
-export VARIANTS
-bench_up
+bench_compare_up
 report=$(bench_report router)
 {
     bench_header "router capacity benchmark" \

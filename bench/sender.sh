@@ -12,10 +12,7 @@ source "$(dirname "$0")/lib.sh"
 # The bridge's own send pacing (5/s by default) would otherwise be what is measured; a killed
 # bridge is trusted again after 1 s.
 export BRIDGE_SEND_RATE=${BRIDGE_SEND_RATE:-100000} BAILEYS_DOWN_HOLD_S=1 BAILEYS_HEALTH_DOWN_INTERVAL_S=1
-command -v pidstat >/dev/null || { echo "pidstat missing: run 'make install' (sysstat)" >&2; exit 1; }
 RATE=${RATE:-200} SECS=${SECS:-20}
-VARIANTS=${VARIANTS:-$(bench_variants)}
-export VARIANTS
 if [ -n "${BEFORE:-}" ]; then
     # Each build on its own schema: sql/0013 drops an index the claim used to scan (the one
     # schema difference since the builds this was written against; set SQL_before/SQL_after
@@ -23,7 +20,7 @@ if [ -n "${BEFORE:-}" ]; then
     export SQL_before=${SQL_before-"CREATE INDEX IF NOT EXISTS messages_sending ON messages (updated_at) WHERE status IN ('queued', 'sending')"}
     export SQL_after=${SQL_after-"DROP INDEX IF EXISTS messages_sending"}
 fi
-bench_up
+bench_compare_up
 report=$(bench_report sender)
 {
     bench_header "sender capacity benchmark" \
