@@ -23,10 +23,9 @@
  * topic (the confirmation), $22 the confirmation's text (NULL: none), $23 its key's prefix
  * (RTR_CONFIRMATION_KEY), $24 the wa.error topic.
  * Both return the new message id (NULL for a duplicate), counts of the events, media jobs,
- * unavailable items and consent records it wrote, and whether the contact opted out (true)
- * or in (false) of the number (NULL: no change). */
-/* Both forms: the contact, its window on the channel, the message; then the held messages it
- * releases (the WHERE of r goes on after this). */
+ * unavailable items and consent records it wrote, whether the contact opted out (true)
+ * or in (false) of the number (NULL: no change), and how many held messages it released. */
+/* Both forms: the contact, its window on the channel, the message. */
 #define INBOUND_HEAD                                                                               \
     "WITH c AS ("                                                                                  \
     "  INSERT INTO contacts AS k (phone, wa_id, lid, profile_name, last_inbound_at, "              \
@@ -60,34 +59,19 @@
     "    to_timestamp($10::bigint / 1000.0), $16 "                                                 \
     "  FROM c "                                                                                    \
     "  ON CONFLICT (provider, provider_message_id) DO NOTHING "                                    \
-    "  RETURNING id"                                                                               \
-    "), r AS (" /* The contact wrote to a number it has held messages on: they go out through it,  \
-                 * in order, once (a repeat of this inbound stores nothing, so releases nothing).  \
-                 */                                                                                \
-    "  UPDATE messages h SET status = 'queued', held_until = NULL, updated_at = now(), "           \
-    "    reason = 'released: the contact wrote to ' || h.channel "                                 \
-    "  FROM c WHERE EXISTS (SELECT 1 FROM m) AND h.contact_id = c.id AND h.status = 'held' "       \
-    "    AND h.channel = $16 "
-/* The rest of r, the release's records, and the message's events. */
+    "  RETURNING id"
+
+/* The held messages it releases, for a new message (sql/0018_release_held.sql: a function, so a
+ * message with nothing held, nearly every one, does not start its writing parts). `release`:
+ * false ends the hold period only. Read last in each form's SELECT, after e, so the release's
+ * records follow the message's events, as when these were parts of the statement. */
+#define INBOUND_RELEASE(release)                                                                   \
+    "), rl AS ("                                                                                   \
+    "  SELECT wa_release_held(c.id, c.phone, $16, " release ", $15, $11, $10::bigint, "            \
+    "    $14::bigint, $13::bigint) AS n FROM c WHERE EXISTS (SELECT 1 FROM m)"
+
+/* The message's events. */
 #define INBOUND_EVENTS                                                                             \
-    "  RETURNING h.id, h.payload, h.created_at, h.channel"                                         \
-    "), rc AS ("                                                                                   \
-    "  INSERT INTO outbox (topic, key, payload) "                                                  \
-    "  SELECT t.topic, substr(c.phone, 2), CASE t.n WHEN 1 THEN r.payload || jsonb_build_object("  \
-    "      'route', 'twilio', 'failover', false, 'windowUntilMs', $10::bigint + $14::bigint, "     \
-    "      'routedAtMs', $13::bigint, 'reason', 'released: the contact wrote to ' || r.channel, "  \
-    "      'channel', r.channel, 'failoverWindowUntilMs', 0) "                                     \
-    "    ELSE jsonb_build_object('v', 1, 'type', 'wa.status', 'provider', 'twilio', "              \
-    "      'at_ms', $13::bigint, 'status', 'queued', 'source', 'router', 'message_id', r.id, "     \
-    "      'current', true, 'contact', jsonb_build_object('id', c.id, 'phone', c.phone)) END "     \
-    "  FROM c, r, (VALUES (1, $15), (2, $11)) AS t(n, topic) "                                     \
-    "  ORDER BY r.created_at, r.id, t.n RETURNING 1"                                               \
-    "), rh AS ("                                                                                   \
-    "  INSERT INTO message_statuses (message_id, status, provider) "                               \
-    "  SELECT id, 'queued', 'twilio' FROM r ON CONFLICT DO NOTHING RETURNING 1"                    \
-    "), hd AS ("                                                                                   \
-    "  DELETE FROM holds d USING c WHERE EXISTS (SELECT 1 FROM m) AND d.contact_id = c.id "        \
-    "    AND d.channel = $16 RETURNING 1"                                                          \
     "), e AS ("                                                                                    \
     "  INSERT INTO outbox (topic, key, payload) "                                                  \
     "  SELECT $11, substr(c.phone, 2), x.ev FROM c, m, LATERAL (VALUES "                           \
@@ -135,14 +119,15 @@
 
 const struct wa_pg_stmt rtr_statements[] = {
     {"inbound_text",
-     INBOUND_HEAD INBOUND_EVENTS
+     INBOUND_HEAD INBOUND_RELEASE("true") INBOUND_EVENTS
      ") SELECT (SELECT id FROM m), (SELECT count(*) FROM e), 0::bigint, 0::bigint, 0::bigint, "
-     "  NULL::boolean",
+     "  NULL::boolean, (SELECT n FROM rl)",
      16},
     {"inbound_store",
      INBOUND_HEAD
-     /* An opt-out in this message releases nothing: it fails them (ho below). */
-     "    AND $18::text IS DISTINCT FROM 'optout' " INBOUND_EVENTS "), j AS ("
+         /* An opt-out in this message releases nothing: it fails them (ho below). */
+         INBOUND_RELEASE("$18::text IS DISTINCT FROM 'optout'") INBOUND_EVENTS
+     "), j AS ("
      /* One media job per item of a new message that has a URL, never for a duplicate. */
      "  INSERT INTO outbox (topic, key, payload) "
      "  SELECT $17, substr(c.phone, 2), jsonb_build_object('v', 1, 'type', 'job', "
@@ -206,7 +191,8 @@ const struct wa_pg_stmt rtr_statements[] = {
      "  ORDER BY ho.id, t.n RETURNING 1"
      ") "
      "SELECT (SELECT id FROM m), (SELECT count(*) FROM e), (SELECT count(*) FROM j), "
-     "  (SELECT count(*) FROM u), (SELECT count(*) FROM ke), (SELECT opted_out FROM k)",
+     "  (SELECT count(*) FROM u), (SELECT count(*) FROM ke), (SELECT opted_out FROM k), "
+     "  (SELECT n FROM rl)",
      24},
     /* The contact an outbound request goes to (created when new), its window, its consent,
      * and whether this idempotency key was seen before.
