@@ -4,11 +4,9 @@
 // The Twilio contacts are spread over every number of TWILIO_WA_FROM (each writes to one, and is
 // answered from it: reply via source), so with NUMBERS=10 per-number pacing is not the limit.
 import { performance } from 'node:perf_hooks';
-import { execFile as execFileCb } from 'node:child_process';
-import { promisify } from 'node:util';
 import {
   send, sim, bridge, baileysContact, bothContact, key, services, metric, waitFor, sleep, env,
-  waitMessage, contactsOf,
+  waitMessage, contactsOf, topicRecords,
 } from '../tests/e2e/lib.mjs';
 import { processes, measure } from './proc.mjs';
 
@@ -34,8 +32,6 @@ async function baileysUp() {
 
 const NUMBERS = env.TWILIO_WA_FROM.split(',').map((n) => n.trim().replace(/^whatsapp:/, ''));
 
-const execFile = promisify(execFileCb);
-
 // Status callbacks of the run (#13's target 4): from the simulator's POST of a `delivered` or
 // `read` callback (its first attempt) to that status's event on wa.events, whose Kafka timestamp
 // is taken when the router publishes it, after the commit that applied it. Callbacks without
@@ -43,15 +39,11 @@ const execFile = promisify(execFileCb);
 async function statusLatency(fromMs) {
   const cbs = (await sim('/sim/callbacks')).callbacks
     .filter((c) => c.attempt === 1 && c.sentAtMs >= fromMs && ['delivered', 'read'].includes(c.status));
-  const { stdout } = await execFile('kcat', ['-b', env.KAFKA_BROKERS, '-C', '-t', 'wa.events', '-o', `s@${Math.floor(fromMs)}`,
-    '-e', '-q', '-f', '%T\t%s\n'], { maxBuffer: 1 << 30 });
   const applied = new Map();
-  for (const line of stdout.split('\n')) {
-    const i = line.indexOf('\t');
-    if (i < 0) continue;
-    const e = JSON.parse(line.slice(i + 1));
+  for (const r of await topicRecords('wa.events', { fromMs })) {
+    const e = JSON.parse(r.value);
     if (e.type === 'wa.status' && e.provider === 'twilio' && e.provider_message_id) {
-      applied.set(`${e.provider_message_id} ${e.status}`, Number(line.slice(0, i)));
+      applied.set(`${e.provider_message_id} ${e.status}`, r.ts);
     }
   }
   const ms = cbs.map((c) => applied.get(`${c.sid} ${c.status}`) - c.sentAtMs).map((x) => (Number.isNaN(x) ? Infinity : x));

@@ -105,13 +105,16 @@ export async function messagesFor(phone) {
              order by m.created_at`, [phone]);
 }
 
-// Every record of a topic, read from the beginning with kcat (Debian's librdkafka).
-export async function topicRecords(topic) {
-  const { stdout } = await execFile('kcat', ['-b', env.KAFKA_BROKERS, '-C', '-t', topic, '-o', 'beginning',
-    '-e', '-q', '-f', '%k\t%s\n'], { maxBuffer: 256 << 20, timeout: KCAT_TIMEOUT_MS });
+// The records of a topic, read with kcat (Debian's librdkafka): every one from the beginning, or
+// with fromMs those written since then. Each with its key, value and Kafka timestamp (ts, ms).
+export async function topicRecords(topic, { fromMs } = {}) {
+  const from = fromMs === undefined ? 'beginning' : `s@${Math.floor(fromMs)}`;
+  const { stdout } = await execFile('kcat', ['-b', env.KAFKA_BROKERS, '-C', '-t', topic, '-o', from,
+    '-e', '-q', '-f', '%k\t%T\t%s\n'], { maxBuffer: 256 << 20, timeout: KCAT_TIMEOUT_MS });
   return stdout.split('\n').filter(Boolean).map((line) => {
     const i = line.indexOf('\t');
-    return { key: line.slice(0, i), value: line.slice(i + 1) };
+    const j = line.indexOf('\t', i + 1);
+    return { key: line.slice(0, i), ts: Number(line.slice(i + 1, j)), value: line.slice(j + 1) };
   });
 }
 
