@@ -5,9 +5,11 @@
 // backlog is left behind for the CRM.
 //
 // VARIANTS='name=/bin/dir ...' compares builds side by side, the order alternating between rounds.
-import { spawnSync } from 'node:child_process';
+// The variant whose dir is `peer` is not a build but bench/peer/server.mjs, the Express peer of
+// #13's target 6, started in ingress's place on its port.
+import { spawn, spawnSync } from 'node:child_process';
 import { services, env, root, ingressUrl, sleep } from '../tests/e2e/lib.mjs';
-import { processes, measure, variants, rounds, printMedians, peakRssMb } from './proc.mjs';
+import { processes, measure, variants, rounds, printMedians, peakRssMb, median } from './proc.mjs';
 
 const SECS = Number(env.SECS ?? 15);
 const CONNS = Number(env.CONNS ?? 64);
@@ -26,17 +28,38 @@ function wrk(secs) {
     p50: num(/latency_us p50=(\d+)/) / 1000, p99: num(/p99=(\d+)/) / 1000, max: num(/max=(\d+)/) / 1000,
   };
   if (!(res.requests > 0)) throw new Error(`wrk said: ${r.stdout}`);
+  // A server that refuses quickly is not fast: a run with refusals is no measurement.
+  if (res.errors > res.requests / 1000) throw new Error(`${res.errors} of ${res.requests} requests failed: ${r.stdout}`);
   return res;
 }
 
-// The variant's ingress, started afresh, warmed for 3 s, then SECS s of load measured.
+// The Express peer on ingress's port, once it listens.
+async function startPeer() {
+  const p = spawn('node', [`${root}/bench/peer/server.mjs`], {
+    env: { ...env, PORT: new URL(ingressUrl).port, PEER_TOPIC: env.INGRESS_TOPIC_INBOUND },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise((resolve, reject) => {
+    p.stdout.on('data', (d) => { if (/listening/.test(d)) resolve(); });
+    p.on('exit', (code) => reject(new Error(`the peer exited (${code}) before it listened`)));
+  });
+  return p;
+}
+
+// The variant's ingress (or the peer), started afresh, warmed for 3 s, then SECS s of load measured.
 async function run(variant) {
   services('stop', 'ingress');
-  env.WA_BIN_DIR = variant.dir;
-  services('start', 'ingress');
+  let peer;
+  if (variant.dir === 'peer') {
+    peer = await startPeer();
+  } else {
+    env.WA_BIN_DIR = variant.dir;
+    services('start', 'ingress');
+  }
   wrk(3);
   await sleep(500);
-  const ps = processes(env.WA_STATE, ['ingress']);
+  const ps = processes(env.WA_STATE, peer ? [] : ['ingress']);
+  if (peer) ps.peer = [peer.pid];
   delete ps.postgres; // ingress does not touch it on this path
   const stop = measure(ps);
   const t0 = performance.now();
@@ -44,7 +67,12 @@ async function run(variant) {
   const secs = (performance.now() - t0) / 1000;
   const m = await stop();
   const note = `p50 ${w.p50.toFixed(1)} ms, p99 ${w.p99.toFixed(1)} ms, max ${w.max.toFixed(0)} ms, ` +
-    `${w.errors} errors; ingress peak RSS ${peakRssMb(ps.ingress[0]).toFixed(1)} MB`;
+    `${w.errors} errors; ${peer ? 'the peer\'s' : 'ingress'} peak RSS ${peakRssMb((ps.peer ?? ps.ingress)[0]).toFixed(1)} MB`;
+  if (peer) {
+    const exited = new Promise((r) => peer.on('exit', r));
+    peer.kill();
+    await exited;
+  }
   return { rate: w.requests / secs, secs, cpu: m.cpu, pidstat: m.pidstat, note, n: w.requests };
 }
 
@@ -56,6 +84,13 @@ console.log(`== ingress alone: signed Twilio webhooks, wrk -t2 -c${CONNS} for ${
 wrk(10);
 const results = await rounds(VARIANTS, ROUNDS, 0, 'webhooks', (v) => run(v));
 printMedians(results, 0, 'webhooks');
+const peerName = VARIANTS.find((v) => v.dir === 'peer')?.name;
+if (peerName) {
+  const med = (name) => median(results[name].map((x) => x.rate));
+  for (const v of VARIANTS.filter((x) => x.dir !== 'peer')) {
+    console.log(`${v.name} against the Express peer: ${(med(v.name) / med(peerName)).toFixed(1)} times its rate (target: at least 6)`);
+  }
+}
 delete env.WA_BIN_DIR;
 services('stop', 'ingress');
 services('start', 'ingress');
