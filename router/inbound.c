@@ -19,6 +19,7 @@ struct prepared {
     const char *keyword;
     char *consent_event;
     const char *params[24];
+    char *set_json; /* its object in a set (set_object), or NULL */
 };
 
 /* The message part of the wa.inbound event; SQL adds the message id. */
@@ -92,30 +93,77 @@ static enum wa_result prepare(const rd_kafka_message_t *km, int64_t now, struct 
     return WA_OK;
 }
 
-/* A text that is no consent keyword, most messages, takes the statement's short form: it has
- * no media jobs and no consent to write (router/store.c). */
+/* A text that is no consent keyword (most messages) has no media jobs and no consent to write,
+ * and joins a set of such texts (router/store.c, inbound_texts) as this JSON object: the fields
+ * the long form takes as $1-$10, $12 and $16, `i` left for its place in the set. The payload and
+ * the message event are JSON already and go in as they are (the payload re-encoded could differ
+ * from what was received: a number's digits, the order of keys). NULL: not such a text, or it
+ * could not be encoded; it takes the long form, alone. */
+static char *set_object(const struct prepared *p)
+{
+    const struct wa_inbound *in = &p->in;
+    if (in->nmedia != 0 || p->consent != RTR_CONSENT_NONE) return NULL;
+    json_t *o = json_pack(
+        "{s:s, s:s?, s:s?, s:s?, s:s, s:s, s:s, s:s?, s:I, s:s}", "phone", in->phone, "wa_id",
+        in->wa_id, "lid", in->lid, "profile_name", in->profile_name, "provider", in->provider,
+        "pmid", in->provider_message_id, "type", in->type, "body", in->text, "ts",
+        (json_int_t)(in->timestamp_ms ? in->timestamp_ms : in->received_ms), "channel", p->channel);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!s) return NULL;
+    struct wa_buf b = {0};
+    wa_buf_append(&b, s, strlen(s) - 1); /* without its closing brace */
+    free(s);
+    wa_buf_appendf(&b, ",\"payload\":");
+    wa_buf_append(&b, p->payload, strlen(p->payload));
+    wa_buf_appendf(&b, ",\"msg\":");
+    wa_buf_append(&b, p->msg, strlen(p->msg));
+    return b.data; /* the closing brace follows `i` (set_add) */
+}
+
 static enum wa_result prepare_rec(const rd_kafka_message_t *km, int64_t now, void *rec,
                                   struct rtr_outcome *out, struct wa_pg_call *call)
 {
     struct prepared *p = rec;
     enum wa_result res = prepare(km, now, p, out);
     call->params = p->params;
-    if (res == WA_OK && p->in.nmedia == 0 && p->consent == RTR_CONSENT_NONE) {
-        call->stmt = "inbound_text";
-        call->nparams = 16;
-    }
+    if (res == WA_OK) p->set_json = set_object(p);
     return res;
 }
 
-static void result(void *rec, PGresult *q, struct rtr_outcome *out)
+/* A set holds one message of each contact. */
+static const char *set_key(void *rec)
 {
     struct prepared *p = rec;
-    out->duplicate = PQgetisnull(q, 0, 0);
+    return p->set_json ? p->in.phone : NULL;
+}
+
+static void set_add(void *rec, int i, struct wa_buf *json)
+{
+    struct prepared *p = rec;
+    wa_buf_append(json, p->set_json, strlen(p->set_json));
+    wa_buf_appendf(json, ",\"i\":%d}", i);
+}
+
+/* After the array: the events topic, now, the window's length, the Twilio send topic. */
+static void set_params(void *rec, const char **params)
+{
+    struct prepared *p = rec;
+    params[0] = p->params[10];
+    params[1] = p->params[12];
+    params[2] = p->params[13];
+    params[3] = p->params[14];
+}
+
+static void result(void *rec, PGresult *q, int row, struct rtr_outcome *out)
+{
+    struct prepared *p = rec;
+    out->duplicate = PQgetisnull(q, row, 0);
     if (out->duplicate)
         wa_debug("duplicate inbound provider=%s id=%s ignored", p->in.provider,
                  p->in.provider_message_id);
-    if (!PQgetisnull(q, 0, 5)) {
-        int optout = PQgetvalue(q, 0, 5)[0] == 't';
+    if (!PQgetisnull(q, row, 5)) {
+        int optout = PQgetvalue(q, row, 5)[0] == 't';
         wa_metric_add(optout ? rtr_m.optout : rtr_m.optin, 1);
         wa_info("contact %s %s channel=%s keyword=\"%s\"", p->in.phone,
                 optout ? "opted out" : "opted in", p->channel, p->keyword);
@@ -129,12 +177,23 @@ static void release(void *rec)
     free(p->payload);
     free(p->msg);
     free(p->consent_event);
+    free(p->set_json);
 }
 
 enum wa_result rtr_inbound_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n,
                                  struct rtr_outcome *out, enum wa_result *res)
 {
-    static const struct rtr_batch_ops ops = {
-        "inbound_store", 24, sizeof(struct prepared), "message", prepare_rec, result, release};
+    static const struct rtr_batch_ops ops = {.stmt = "inbound_store",
+                                             .nparams = 24,
+                                             .size = sizeof(struct prepared),
+                                             .what = "message",
+                                             .prepare = prepare_rec,
+                                             .result = result,
+                                             .release = release,
+                                             .set_stmt = "inbound_texts",
+                                             .set_nparams = 5,
+                                             .set_key = set_key,
+                                             .set_add = set_add,
+                                             .set_params = set_params};
     return rtr_pipelined_batch(r, ms, n, out, res, &ops);
 }

@@ -98,6 +98,9 @@ static void metrics_init(void)
         wa_metric_new(WA_COUNTER, "wa_router_inbound_total", "result=\"duplicate\"", h);
     rtr_m.parked = wa_metric_new(WA_COUNTER, "wa_router_inbound_total", "result=\"parked\"", h);
     rtr_m.retried = wa_metric_new(WA_COUNTER, "wa_router_inbound_total", "result=\"retry\"", h);
+    rtr_m.split = wa_metric_new(WA_COUNTER, "wa_router_batches_split_total", "",
+                                "batches the CRM refused a record of, stored again one record a "
+                                "transaction to find it");
     const char *o = "Send requests by outcome.";
     rtr_m.out_twilio = wa_metric_new(WA_COUNTER, "wa_router_outbound_total",
                                      "result=\"routed\",provider=\"twilio\"", o);
@@ -151,6 +154,7 @@ static enum wa_result handle_kind(struct rtr *r, batch_fn fn, const char *stage,
     enum wa_result batch = fn(r, ms, n, out, res);
     if (batch == WA_FAIL && n > 1) {
         wa_info("batch of %zu has a record the CRM refuses: one transaction per record", n);
+        wa_metric_add(rtr_m.split, 1);
         batch = WA_OK;
         for (size_t i = 0; i < n && batch == WA_OK; i++) {
             enum wa_result one = fn(r, &ms[i], 1, &out[i], &res[i]);

@@ -78,8 +78,19 @@ struct rtr_batch_ops {
     const char *what; /* "message", "status": for the refusal's reason */
     enum wa_result (*prepare)(const rd_kafka_message_t *km, int64_t now, void *rec,
                               struct rtr_outcome *out, struct wa_pg_call *call);
-    void (*result)(void *rec, PGresult *q, struct rtr_outcome *out);
+    /* The record's results: row `row` of its statement's (0 but in a set). */
+    void (*result)(void *rec, PGresult *q, int row, struct rtr_outcome *out);
     void (*release)(void *rec);
+    /* Optional (NULL: a statement per record): the statement that stores a set of records,
+     * given as a JSON array ($1) and set_nparams - 1 more parameters. set_key: the record's
+     * contact when it may join a set, else NULL (a set holds one record of each contact);
+     * set_add: appends the record's JSON object, `i` its place in the set; set_params: the set
+     * statement's parameters after the array, from its first record. */
+    const char *set_stmt;
+    int set_nparams;
+    const char *(*set_key)(void *rec);
+    void (*set_add)(void *rec, int i, struct wa_buf *json);
+    void (*set_params)(void *rec, const char **params);
 };
 enum wa_result rtr_pipelined_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n,
                                    struct rtr_outcome *out, enum wa_result *res,
@@ -116,6 +127,7 @@ enum wa_result rtr_park(struct rtr *r, const rd_kafka_message_t *m, const char *
 
 struct rtr_metrics {
     struct wa_metric *stored, *duplicate, *parked, *retried;
+    struct wa_metric *split; /* batches stored one record a transaction (main.c) */
     struct wa_metric *out_twilio, *out_baileys, *out_refused, *out_duplicate, *out_failover;
     struct wa_metric *out_held, *held_expired;
     struct wa_metric *st_applied, *st_stale, *st_unmatched, *st_duplicate;

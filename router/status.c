@@ -100,34 +100,34 @@ static enum wa_result prepare_rec(const rd_kafka_message_t *km, int64_t now, voi
     return res;
 }
 
-static void result(void *rec, PGresult *q, struct rtr_outcome *out)
+static void result(void *rec, PGresult *q, int row, struct rtr_outcome *out)
 {
     struct prepared *p = rec;
     const struct wa_status *s = &p->st;
-    if (PQgetisnull(q, 0, 0)) {
+    if (PQgetisnull(q, row, 0)) {
         /* A receipt for a message we did not send (sent from the phone
          * itself). Receipts of our sends name our id (the bridge adds the
          * idempotencyKey), so they match even ahead of the sender's record. */
         wa_metric_add(rtr_m.st_unmatched, 1);
         wa_info("status for an unknown message provider=%s id=%s status=%s", s->provider,
                 s->provider_message_id ? s->provider_message_id : "-", s->status);
-    } else if (strcmp(PQgetvalue(q, 0, 1), "0") == 0) {
+    } else if (strcmp(PQgetvalue(q, row, 1), "0") == 0) {
         wa_metric_add(rtr_m.st_duplicate, 1);
         out->duplicate = 1;
-    } else if (strcmp(PQgetvalue(q, 0, 2), "0") == 0) {
+    } else if (strcmp(PQgetvalue(q, row, 2), "0") == 0) {
         wa_metric_add(rtr_m.st_stale, 1); /* history only: never backwards */
     } else {
         wa_metric_add(rtr_m.st_applied, 1);
     }
-    if (!PQgetisnull(q, 0, 0) && strcmp(PQgetvalue(q, 0, 4), "0") != 0) {
+    if (!PQgetisnull(q, row, 0) && strcmp(PQgetvalue(q, row, 4), "0") != 0) {
         wa_metric_add(rtr_m.optout, 1);
         wa_info("contact %s opted out: message=%s failed with Twilio %s", s->phone ? s->phone : "-",
-                PQgetvalue(q, 0, 0), s->error_code);
+                PQgetvalue(q, row, 0), s->error_code);
     }
-    if (!PQgetisnull(q, 0, 0) && strcmp(PQgetvalue(q, 0, 5), "0") != 0) {
+    if (!PQgetisnull(q, row, 0) && strcmp(PQgetvalue(q, row, 5), "0") != 0) {
         wa_metric_add(rtr_m.template_refused, 1);
         wa_info("template refused: message=%s failed with Twilio %s; not sent again there",
-                PQgetvalue(q, 0, 0), s->error_code);
+                PQgetvalue(q, row, 0), s->error_code);
     }
 }
 
@@ -142,7 +142,12 @@ static void release(void *rec)
 enum wa_result rtr_status_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n,
                                 struct rtr_outcome *out, enum wa_result *res)
 {
-    static const struct rtr_batch_ops ops = {
-        "status_apply", 13, sizeof(struct prepared), "status", prepare_rec, result, release};
+    static const struct rtr_batch_ops ops = {.stmt = "status_apply",
+                                             .nparams = 13,
+                                             .size = sizeof(struct prepared),
+                                             .what = "status",
+                                             .prepare = prepare_rec,
+                                             .result = result,
+                                             .release = release};
     return rtr_pipelined_batch(r, ms, n, out, res, &ops);
 }

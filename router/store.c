@@ -4,34 +4,54 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-/* The inbound statement: one message in one statement, so a batch can be pipelined.
+/* The inbound statement. Its rows (r) are the messages it stores:
  * - the contact is upserted by phone, and its window and last provider move forward only
  *   (re-applying the same message changes nothing, so a duplicate is harmless here);
  * - the message is inserted once: UNIQUE (provider, provider_message_id);
- * - only a new message writes its two events to the outbox, in the same transaction.
- * It comes in two forms. "inbound_text" is a text that is no consent keyword, most messages;
- * "inbound_store" adds media jobs and consent. Postgres starts every data-modifying CTE of a
- * statement, even one that writes nothing, so the short form saves the CPU of seven of them
- * per message (bench/README.md, "Router").
- * $1 phone, $2 wa_id, $3 lid, $4 profile_name, $5 provider, $6 provider id, $7 type, $8 body,
- * $9 payload, $10 message time (ms), $11 events topic, $12 message event body (without id),
- * $13 now (ms), $14 the window's length (ms, WA_WINDOW_MS), $15 the Twilio send topic
- * (released holds), $16 the channel: the number it came to (common/wa_channel.c). The long
- * form only: $17 the media jobs topic; consent (docs/architecture.md §3.5): $18 what the text
+ * - only a new message writes its two events to the outbox, in the same transaction, and
+ *   releases what was held for its contact on that number.
+ * It comes in two forms. "inbound_texts" stores a set of texts that are no consent keyword,
+ * most messages, each of another contact (a contact's row can change once per statement), given
+ * as one JSON array: Postgres starts a statement's parts once for the set, not once a message
+ * (bench/README.md, "Router capacity"). "inbound_store" stores one message of any kind, and adds
+ * media jobs and consent.
+ * inbound_texts: $1 the records, a JSON array of objects {i: its place in the set, phone, wa_id,
+ * lid, profile_name, provider, pmid: the provider's id, type, body, payload: the wa.inbound
+ * record, ts: the message's time (ms), msg: the message event's body without its id, channel:
+ * the number it came to (common/wa_channel.c)}, $2 events topic, $3 now (ms), $4 the window's
+ * length (ms, WA_WINDOW_MS), $5 the Twilio send topic (released holds).
+ * inbound_store: $1 phone, $2 wa_id, $3 lid, $4 profile_name, $5 provider, $6 provider id,
+ * $7 type, $8 body, $9 payload, $10 message time (ms), $11 events topic, $12 message event body
+ * (without id), $13 now (ms), $14 the window's length, $15 the Twilio send topic, $16 the
+ * channel, $17 the media jobs topic; consent (docs/architecture.md §3.5): $18 what the text
  * says ('optout', 'optin' or NULL: consent.c), $19 the keyword as configured, $20 the
  * contact.optout/optin event (consent.c; without contact and message), $21 the send request
  * topic (the confirmation), $22 the confirmation's text (NULL: none), $23 its key's prefix
  * (RTR_CONFIRMATION_KEY), $24 the wa.error topic.
- * Both return the new message id (NULL for a duplicate), counts of the events, media jobs,
- * unavailable items and consent records it wrote, whether the contact opted out (true)
- * or in (false) of the number (NULL: no change), and how many held messages it released. */
-/* Both forms: the contact, its window on the channel, the message. */
+ * Both return a row per message, in the order given: the new message id (NULL for a duplicate),
+ * counts of the events, media jobs, unavailable items and consent records it wrote (the long
+ * form only), whether the contact opted out (true) or in (false) of the number (NULL: no
+ * change), and how many held messages it released. */
+#define INBOUND_ROWS_SET                                                                           \
+    "WITH r AS ("                                                                                  \
+    "  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(i int, phone text, wa_id text, lid text, " \
+    "    profile_name text, provider text, pmid text, type text, body text, payload jsonb, "       \
+    "    ts bigint, msg jsonb, channel text)"
+#define INBOUND_ROWS_ONE                                                                           \
+    "WITH r AS ("                                                                                  \
+    "  SELECT 0 AS i, $1::text AS phone, $2::text AS wa_id, $3::text AS lid, "                     \
+    "    $4::text AS profile_name, $5::text AS provider, $6::text AS pmid, $7::text AS type, "     \
+    "    $8::text AS body, $9::jsonb AS payload, $10::bigint AS ts, $12::jsonb AS msg, "           \
+    "    $16::text AS channel"
+
+/* Both forms, after their rows: the contact, its window on the channel, the message, and n:
+ * each new message with its record and contact. */
 #define INBOUND_HEAD                                                                               \
-    "WITH c AS ("                                                                                  \
+    "), c AS ("                                                                                    \
     "  INSERT INTO contacts AS k (phone, wa_id, lid, profile_name, last_inbound_at, "              \
     "    last_inbound_provider, last_message_at) "                                                 \
-    "  VALUES ($1, $2, $3, $4, to_timestamp($10::bigint / 1000.0), $5, "                           \
-    "    to_timestamp($10::bigint / 1000.0)) "                                                     \
+    "  SELECT phone, wa_id, lid, profile_name, to_timestamp(ts / 1000.0), provider, "              \
+    "    to_timestamp(ts / 1000.0) FROM r ORDER BY i "                                             \
     "  ON CONFLICT (phone) DO UPDATE SET "                                                         \
     "    wa_id = COALESCE(EXCLUDED.wa_id, k.wa_id), "                                              \
     "    lid = COALESCE(EXCLUDED.lid, k.lid), "                                                    \
@@ -47,44 +67,51 @@
     "    k.last_inbound_provider"                                                                  \
     "), w AS (" /* The window per channel: the channel is our number the message came to. */       \
     "  INSERT INTO contact_channels AS k (contact_id, channel, provider, last_inbound_at) "        \
-    "  SELECT c.id, $16, $5, "                                                                     \
-    "    to_timestamp($10::bigint / 1000.0) FROM c "                                               \
+    "  SELECT c.id, r.channel, r.provider, to_timestamp(r.ts / 1000.0) "                           \
+    "  FROM r JOIN c ON c.phone = r.phone "                                                        \
     "  ON CONFLICT (contact_id, channel) DO UPDATE SET "                                           \
     "    last_inbound_at = GREATEST(k.last_inbound_at, EXCLUDED.last_inbound_at) "                 \
     "  RETURNING 1"                                                                                \
     "), m AS ("                                                                                    \
     "  INSERT INTO messages (contact_id, direction, provider, provider_message_id, type, body, "   \
     "    status, payload, provider_ts, channel) "                                                  \
-    "  SELECT c.id, 'inbound', $5, $6, $7, $8, 'received', $9::jsonb, "                            \
-    "    to_timestamp($10::bigint / 1000.0), $16 "                                                 \
-    "  FROM c "                                                                                    \
+    "  SELECT c.id, 'inbound', r.provider, r.pmid, r.type, r.body, 'received', r.payload, "        \
+    "    to_timestamp(r.ts / 1000.0), r.channel "                                                  \
+    "  FROM r JOIN c ON c.phone = r.phone ORDER BY r.i "                                           \
     "  ON CONFLICT (provider, provider_message_id) DO NOTHING "                                    \
-    "  RETURNING id"
+    "  RETURNING id, contact_id, provider_message_id"                                              \
+    "), n AS ("                                                                                    \
+    "  SELECT r.i, r.provider, r.ts, r.msg, r.channel, c.id AS contact, c.phone, c.wa_id, "        \
+    "    c.profile_name, c.last_ms, c.last_inbound_provider, m.id AS message "                     \
+    "  FROM r JOIN c ON c.phone = r.phone "                                                        \
+    "  JOIN m ON m.contact_id = c.id AND m.provider_message_id = r.pmid"
 
-/* The held messages it releases, for a new message (sql/0018_release_held.sql: a function, so a
- * message with nothing held, nearly every one, does not start its writing parts). `release`:
- * false ends the hold period only. Read last in each form's SELECT, after e, so the release's
- * records follow the message's events, as when these were parts of the statement. */
-#define INBOUND_RELEASE(release)                                                                   \
-    "), rl AS ("                                                                                   \
-    "  SELECT wa_release_held(c.id, c.phone, $16, " release ", $15, $11, $10::bigint, "            \
-    "    $14::bigint, $13::bigint) AS n FROM c WHERE EXISTS (SELECT 1 FROM m)"
-
-/* The message's events. */
-#define INBOUND_EVENTS                                                                             \
+/* The new messages' events. `ev`, `now`, `win`: the parameters of the events topic, now and the
+ * window's length. */
+#define INBOUND_EVENTS(ev, now, win)                                                               \
     "), e AS ("                                                                                    \
     "  INSERT INTO outbox (topic, key, payload) "                                                  \
-    "  SELECT $11, substr(c.phone, 2), x.ev FROM c, m, LATERAL (VALUES "                           \
-    "    (1, jsonb_build_object('v', 1, 'type', 'wa.inbound', 'provider', $5::text, "              \
-    "      'at_ms', $13::bigint, 'contact', jsonb_build_object('id', c.id, 'phone', c.phone), "    \
-    "      'message', $12::jsonb || jsonb_build_object('id', m.id))), "                            \
+    "  SELECT " ev "::text, substr(n.phone, 2), x.ev FROM n, LATERAL (VALUES "                     \
+    "    (1, jsonb_build_object('v', 1, 'type', 'wa.inbound', 'provider', n.provider, "            \
+    "      'at_ms', " now "::bigint, 'contact', jsonb_build_object('id', n.contact, "              \
+    "      'phone', n.phone), 'message', n.msg || jsonb_build_object('id', n.message))), "         \
     "    (2, jsonb_build_object('v', 1, 'type', 'lead.update', 'provider', "                       \
-    "      c.last_inbound_provider, 'at_ms', $13::bigint, 'contact', jsonb_build_object("          \
-    "        'id', c.id, 'phone', c.phone, 'wa_id', c.wa_id, 'profile_name', c.profile_name, "     \
-    "        'last_inbound_ms', c.last_ms, 'last_inbound_provider', c.last_inbound_provider, "     \
-    "        'window_open_until_ms', c.last_ms + $14::bigint)))"                                   \
-    "  ) AS x(n, ev) ORDER BY x.n "                                                                \
+    "      n.last_inbound_provider, 'at_ms', " now "::bigint, 'contact', jsonb_build_object("      \
+    "        'id', n.contact, 'phone', n.phone, 'wa_id', n.wa_id, 'profile_name', "                \
+    "        n.profile_name, 'last_inbound_ms', n.last_ms, 'last_inbound_provider', "              \
+    "        n.last_inbound_provider, 'window_open_until_ms', n.last_ms + " win "::bigint)))"      \
+    "  ) AS x(k, ev) ORDER BY n.i, x.k "                                                           \
     "  RETURNING 1"
+
+/* The held messages each new message releases (sql/0018_release_held.sql: a function, so a
+ * message with nothing held, nearly every one, does not start its writing parts). `release`:
+ * false ends the hold period only. After e (read in its filter, so e has run to its end first):
+ * the release's records follow the message's events. */
+#define INBOUND_RELEASE(release, send, ev, now, win)                                               \
+    "), rl AS ("                                                                                   \
+    "  SELECT n.i, wa_release_held(n.contact, n.phone, n.channel, " release ", " send              \
+    "::text, " ev "::text, n.ts, " win "::bigint, " now "::bigint) AS released "                   \
+    "  FROM n WHERE (SELECT count(*) FROM e) >= 0"
 
 /* The status statement's part every status runs: the message, its history, its status, its
  * event. */
@@ -118,15 +145,19 @@
     "  RETURNING 1"
 
 const struct wa_pg_stmt rtr_statements[] = {
-    {"inbound_text",
-     INBOUND_HEAD INBOUND_RELEASE("true") INBOUND_EVENTS
-     ") SELECT (SELECT id FROM m), (SELECT count(*) FROM e), 0::bigint, 0::bigint, 0::bigint, "
-     "  NULL::boolean, (SELECT n FROM rl)",
-     16},
+    // clang-format off
+    {"inbound_texts",
+     INBOUND_ROWS_SET INBOUND_HEAD INBOUND_EVENTS("$2", "$3", "$4")
+     INBOUND_RELEASE("true", "$5", "$2", "$3", "$4")
+     ") SELECT n.message, NULL::bigint, 0::bigint, 0::bigint, 0::bigint, NULL::boolean, "
+     "  rl.released FROM r LEFT JOIN n USING (i) LEFT JOIN rl USING (i) ORDER BY r.i",
+     5},
+    // clang-format on
+    // clang-format off
     {"inbound_store",
-     INBOUND_HEAD
-         /* An opt-out in this message releases nothing: it fails them (ho below). */
-         INBOUND_RELEASE("$18::text IS DISTINCT FROM 'optout'") INBOUND_EVENTS
+     INBOUND_ROWS_ONE INBOUND_HEAD INBOUND_EVENTS("$11", "$13", "$14")
+     /* An opt-out in this message releases nothing: it fails them (ho below). */
+     INBOUND_RELEASE("$18::text IS DISTINCT FROM 'optout'", "$15", "$11", "$13", "$14")
      "), j AS ("
      /* One media job per item of a new message that has a URL, never for a duplicate. */
      "  INSERT INTO outbox (topic, key, payload) "
@@ -192,8 +223,9 @@ const struct wa_pg_stmt rtr_statements[] = {
      ") "
      "SELECT (SELECT id FROM m), (SELECT count(*) FROM e), (SELECT count(*) FROM j), "
      "  (SELECT count(*) FROM u), (SELECT count(*) FROM ke), (SELECT opted_out FROM k), "
-     "  (SELECT n FROM rl)",
+     "  (SELECT released FROM rl)",
      24},
+    // clang-format on
     /* The contact an outbound request goes to (created when new), its window, its consent,
      * and whether this idempotency key was seen before.
      * $1 phone, $2 idempotency key, $3 the request's ContentSid (NULL: none).

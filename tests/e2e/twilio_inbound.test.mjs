@@ -5,7 +5,7 @@ import http from 'node:http';
 import https from 'node:https';
 import {
   sendInbound, uniquePhone, waitFor, messagesFor, topicRecords, metric, q, ingressUrl, counterFrom, routerUrl,
-  inboundParams, newMessageSid, db,
+  inboundParams, newMessageSid, db, services, newPhones,
 } from './lib.mjs';
 
 test.after(() => db.end());
@@ -228,4 +228,62 @@ test('a record the CRM refuses is parked alone; the records around it are stored
   assert.equal(errs[0].code, 'rejected_by_crm');
   assert.match(errs[0].text, /contacts_phone_check|violates/);
   assert.equal((await q('select count(*)::int as n from messages where provider_message_id = $1', [marker]))[0].n, 0);
+});
+
+test('a backlog stored in one batch keeps each contact\'s messages in order, each once', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const [a, b, c] = await newPhones(3);
+  const t0 = Date.now() - 60000;
+  const sid = (tag) => `SMbatch${tag}${t0}`;
+  const ev = (phone, tag, k, extra = {}) => ({ v: 1, provider: 'twilio', provider_message_id: sid(tag), type: 'text',
+    contact: { phone }, text: `batch ${tag}`, timestamp_ms: t0 + k * 1000, received_ms: t0 + k * 1000, ...extra });
+  // The router stores texts of different contacts in one statement, a set, and a contact's next
+  // message in the next one; a media message takes a statement of its own in between. A repeat
+  // (a1 again) is stored once.
+  const records = [
+    ev(a, 'a1', 1), ev(b, 'b1', 2), ev(a, 'a2', 3), ev(c, 'c1', 4),
+    ev(b, 'b2', 5, { type: 'image', text: undefined, media: [{ mime: 'image/jpeg', unavailable: 'too_large' }] }),
+    ev(a, 'a1', 1), ev(a, 'a3', 6), ev(b, 'b3', 7), ev(c, 'c2', 8), ev(a, 'a4', 9),
+  ];
+  const fromMs = Date.now();
+  // With the router stopped, the records wait on their partitions and come back in one poll: one
+  // batch.
+  services('stop', 'router');
+  try {
+    execFileSync('kcat', ['-b', process.env.KAFKA_BROKERS, '-P', '-t', 'wa.inbound', '-K', '\t'],
+      { input: records.map((r) => `${r.contact.phone.slice(1)}\t${JSON.stringify(r)}`).join('\n') + '\n', timeout: 30000 });
+  } finally {
+    services('start', 'router');
+  }
+  const want = { [a]: ['a1', 'a2', 'a3', 'a4'], [b]: ['b1', 'b2', 'b3'], [c]: ['c1', 'c2'] };
+  for (const [phone, tags] of Object.entries(want)) {
+    await waitFor(`${phone}'s messages`, async () => (await messagesFor(phone)).length >= tags.length);
+    const rows = await q(`select m.provider_message_id from messages m join contacts k on k.id = m.contact_id
+                           where k.phone = $1 order by m.provider_ts`, [phone]);
+    assert.deepEqual(rows.map((r) => r.provider_message_id), tags.map(sid), `${phone}: each message once`);
+    const [k] = await q(`select (extract(epoch from k.last_inbound_at) * 1000)::bigint::text ms,
+                                (extract(epoch from w.last_inbound_at) * 1000)::bigint::text w
+                           from contacts k join contact_channels w on w.contact_id = k.id where k.phone = $1`, [phone]);
+    const last = records.filter((r) => r.contact.phone === phone).reduce((x, r) => Math.max(x, r.timestamp_ms), 0);
+    assert.equal(Number(k.ms), last, `${phone}: the window is its last message's`);
+    assert.equal(Number(k.w), last, `${phone}: the window on the number is its last message's`);
+  }
+  const image = (await messagesFor(b)).find((m) => m.provider_message_id === sid('b2'));
+  const media = await q('select unavailable from media where message_id = $1', [image.id]);
+  assert.deepEqual(media.map((m) => m.unavailable), ['too_large']);
+  // The events: each contact's in the order of its messages, and its window only moving forward.
+  const events = await waitFor('every event', async () => {
+    const e = (await topicRecords('wa.events', { fromMs: fromMs - 5000 })).map((r) => JSON.parse(r.value))
+      .filter((x) => Object.keys(want).includes(x.contact?.phone) && (x.type === 'wa.inbound' || x.type === 'lead.update'));
+    return e.length >= 18 ? e : null;
+  });
+  assert.equal(events.length, 18, 'two events a message, none for the repeat');
+  for (const [phone, tags] of Object.entries(want)) {
+    const mine = events.filter((x) => x.contact.phone === phone);
+    assert.deepEqual(mine.filter((x) => x.type === 'wa.inbound').map((x) => x.message.provider_message_id), tags.map(sid));
+    const windows = mine.filter((x) => x.type === 'lead.update').map((x) => x.contact.last_inbound_ms);
+    assert.deepEqual(windows, [...windows].sort((x, y) => x - y), `${phone}: the window never moves back`);
+  }
+  // The router started afresh, so its counter is this batch's alone.
+  assert.equal(await metric(routerUrl, 'wa_router_batches_split_total'), 0, 'no statement of the batch was refused');
 });
