@@ -9,7 +9,7 @@
 // #13's target 6, started in ingress's place on its port.
 import { spawn, spawnSync } from 'node:child_process';
 import { services, env, root, ingressUrl, sleep } from '../tests/e2e/lib.mjs';
-import { processes, measure, variants, rounds, printMedians, peakRssMb, median } from './proc.mjs';
+import { processes, measure, variants, rounds, printMedians, peakRssMb, median, warmBroker } from './proc.mjs';
 
 const SECS = Number(env.SECS ?? 15);
 const CONNS = Number(env.CONNS ?? 64);
@@ -77,11 +77,13 @@ async function run(variant) {
 }
 
 console.log(`== ingress alone: signed Twilio webhooks, wrk -t2 -c${CONNS} for ${SECS} s a run ` +
-  `(each after 3 s of warm-up, and 10 s for the broker first), each 204 backed by a Kafka ack; ` +
+  `(each after 3 s of warm-up; the broker warmed first), each 204 backed by a Kafka ack; ` +
   `${ROUNDS} round(s), variants alternating`);
-// A broker started a moment ago runs its code interpreted for a while (the JVM's JIT): 10 s of
-// load first, not reported, as make bench does.
-wrk(10);
+// A broker started a moment ago runs its code interpreted for a while (the JVM's JIT): rounds of
+// 10 s of load first, not reported, until its compiler threads have settled.
+const warm = await warmBroker(env.WA_STATE, async () => wrk(10));
+console.log(`warm-up: ${warm.rounds} round(s) of 10 s, until Kafka's JIT compiler threads used under 5 % of a core ` +
+  `(${(warm.first * 100).toFixed(0)} % in the first, ${(warm.last * 100).toFixed(0)} % in the last)`);
 const results = await rounds(VARIANTS, ROUNDS, 0, 'webhooks', (v) => run(v));
 printMedians(results, 0, 'webhooks');
 const peerName = VARIANTS.find((v) => v.dir === 'peer')?.name;

@@ -8,7 +8,7 @@ import {
   send, sim, bridge, baileysContact, bothContact, key, services, metric, waitFor, sleep, env,
   waitMessage, contactsOf, topicRecords,
 } from '../tests/e2e/lib.mjs';
-import { processes, measure } from './proc.mjs';
+import { processes, measure, warmBroker } from './proc.mjs';
 
 const RATES = (env.RATES ?? '10 50').split(/\s+/).map(Number); // send requests per second
 const SECS = Number(env.SECS ?? 20);
@@ -172,8 +172,14 @@ async function failover() {
 }
 
 // A broker started a moment ago runs its code interpreted for a while (the JVM's JIT), and the
-// first run's first seconds paid for it: WARM_S seconds at the first rate first, not reported.
-if (WARM_S > 0) await steady(RATES[0], WARM_S, () => {});
+// first run's first seconds paid for it: rounds of WARM_S seconds at the first rate first, not
+// reported, until Kafka's compiler threads have settled.
+if (WARM_S > 0) {
+  const w = await warmBroker(env.WA_STATE, () => steady(RATES[0], WARM_S, () => {}));
+  console.log(`warm-up: ${w.rounds} round(s) of ${WARM_S} s at ${RATES[0]}/s (${w.secs.toFixed(0)} s with their setup), ` +
+    `until Kafka's JIT compiler threads used under 5 % of a core: ${(w.first * 100).toFixed(0)} % in the first, ` +
+    `${(w.last * 100).toFixed(0)} % in the last\n`);
+}
 for (const rate of RATES) {
   await steady(rate, SECS);
   console.log();

@@ -19,6 +19,43 @@ export function cpuMs(pid) {
   } catch { return 0; }
 }
 
+// Each thread's CPU ms so far, of a JVM's JIT compiler threads (HotSpot names them "C1
+// CompilerThre" and "C2 CompilerThre"), by thread id.
+function jitThreads(pid) {
+  const ms = new Map();
+  let tids = [];
+  try { tids = fs.readdirSync(`/proc/${pid}/task`); } catch { return ms; }
+  for (const t of tids) {
+    try {
+      if (/Compiler/.test(fs.readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8'))) ms.set(t, cpuMs(`${pid}/task/${t}`));
+    } catch { /* the thread ended */ }
+  }
+  return ms;
+}
+
+// A broker started a moment ago runs its code interpreted and compiles the hot parts for a
+// minute or more of load, its compiler threads taking up to half a core from everything else
+// (seen in bench-outbound: the first 20 s of a run three times slower than the last). Runs
+// `load()` (a round of load, awaited) until those threads used less than `share` of one core
+// over the last round, at most `max` rounds. Returns {rounds, secs, share: [first, last]}.
+export async function warmBroker(state, load, { share = 0.05, max = 12 } = {}) {
+  const pid = readPid(`${state}/kafka.pid`);
+  const shares = [];
+  let secs = 0;
+  for (let i = 0; i < max; i++) {
+    const before = jitThreads(pid);
+    const t0 = performance.now();
+    await load();
+    const wall = performance.now() - t0;
+    let ms = 0;
+    for (const [t, x] of jitThreads(pid)) ms += x - (before.get(t) ?? 0); // a thread that ended is lost
+    secs += wall / 1000;
+    shares.push(ms / wall);
+    if (ms / wall < share) break;
+  }
+  return { rounds: shares.length, secs, first: shares[0], last: shares.at(-1) };
+}
+
 // A process's peak resident memory (VmHWM) in MB, or 0.
 export function peakRssMb(pid) {
   try {
