@@ -297,16 +297,18 @@ rd_kafka_t *wa_kafka_consumer_new(const char *brokers, const char *group, const 
         set(conf, "heartbeat.interval.ms", "2000", err, errsz) ||
         /* Records fetched ahead of the poll: librdkafka's defaults keep up to 64 MB of a
          * backlog queued (100,000 records a partition), plus fetches of up to 1 MB a partition
-         * and 50 MB a response on their way in. 1 MB queued is about a thousand records, two of
-         * the router's batches: a second of work at a thousand records a second, where a fetch
-         * takes milliseconds; smaller fetches keep the overshoot small. A router draining a
-         * backlog peaked at 36 MB resident with 4 MB and 2 MB fetches, 29 MB with these, at the
-         * same rate (bench/README.md, "Router capacity"). A record larger than a fetch still
-         * comes: librdkafka grows the fetch for it. */
-        set(conf, "queued.max.messages.kbytes", "1024", err, errsz) ||
+         * and 50 MB a response on their way in. 4 MB queued is thousands of records, more than
+         * a batch or the senders' held window; smaller fetches keep the overshoot small. Not
+         * less: a partition whose queue reaches these limits is not fetched again for a second
+         * (librdkafka 2.0's fixed backoff; fetch.queue.backoff.ms came in 2.2), so the queue is
+         * also what a consumer can take in a second. With 1 MB a router drained a backlog at
+         * 1,950 messages/s against 3,100 with 4 MB, for 10 MB less memory (bench/README.md,
+         * "Router capacity"). A record larger than a fetch still comes: librdkafka grows the
+         * fetch for it. */
+        set(conf, "queued.max.messages.kbytes", "4096", err, errsz) ||
         set(conf, "queued.min.messages", "2000", err, errsz) ||
-        set(conf, "fetch.message.max.bytes", "131072", err, errsz) ||
-        set(conf, "fetch.max.bytes", "1048576", err, errsz)) {
+        set(conf, "fetch.message.max.bytes", "262144", err, errsz) ||
+        set(conf, "fetch.max.bytes", "2097152", err, errsz)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }

@@ -16,6 +16,7 @@ struct prepared {
     enum rtr_refusal refusal;
     char *consent_event;
     const char *params[13];
+    char *set_json; /* its object in a set (set_object), or NULL */
 };
 
 /* The event body; the SQL adds contact, message_id and whether it is current. */
@@ -86,18 +87,61 @@ static enum wa_result prepare(const rd_kafka_message_t *km, int64_t now, struct 
     return WA_OK;
 }
 
+/* A status that refuses nothing (nearly all) joins a set of such statuses (router/store.c,
+ * status_set) as this JSON object: $1-$7 and $9-$11 of the long form, `i` left for its place in
+ * the set; the event is JSON already and goes in as it is. NULL: one that refuses something, or
+ * names no contact to keep its set to one status of each, or could not be encoded: it takes the
+ * long form, alone. */
+static char *set_object(const struct prepared *p)
+{
+    const struct wa_status *s = &p->st;
+    if (p->refusal != RTR_REFUSED_NOTHING || !s->phone) return NULL;
+    json_t *o = json_pack("{s:s?, s:s, s:s?, s:s, s:s?, s:s?, s:I}", "message_id", s->message_id,
+                          "provider", s->provider, "pmid", s->provider_message_id, "st", p->word,
+                          "code", s->error_code, "etext", s->error_text, "ts",
+                          (json_int_t)strtoll(p->ts, NULL, 10));
+    if (o && s->latency_ms >= 0) json_object_set_new(o, "latency", json_integer(s->latency_ms));
+    if (o && s->attempt > 0) json_object_set_new(o, "attempt", json_integer(s->attempt));
+    char *j = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!j) return NULL;
+    struct wa_buf b = {0};
+    wa_buf_append(&b, j, strlen(j) - 1); /* without its closing brace */
+    free(j);
+    wa_buf_appendf(&b, ",\"event\":");
+    wa_buf_append(&b, p->event, strlen(p->event));
+    return b.data; /* the closing brace follows `i` (set_add) */
+}
+
 static enum wa_result prepare_rec(const rd_kafka_message_t *km, int64_t now, void *rec,
                                   struct rtr_outcome *out, struct wa_pg_call *call)
 {
     struct prepared *p = rec;
     enum wa_result res = prepare(km, now, p, out);
     call->params = p->params;
-    /* A status that refuses nothing takes the statement's short form (router/store.c). */
-    if (res == WA_OK && p->refusal == RTR_REFUSED_NOTHING) {
-        call->stmt = "status_plain";
-        call->nparams = 11;
-    }
+    if (res == WA_OK) p->set_json = set_object(p);
     return res;
+}
+
+/* A set holds one status of each contact, so never two of one message. */
+static const char *set_key(void *rec)
+{
+    struct prepared *p = rec;
+    return p->set_json ? p->st.phone : NULL;
+}
+
+static void set_add(void *rec, int i, struct wa_buf *json)
+{
+    struct prepared *p = rec;
+    wa_buf_append(json, p->set_json, strlen(p->set_json));
+    wa_buf_appendf(json, ",\"i\":%d}", i);
+}
+
+/* After the array: the events topic. */
+static void set_params(void *rec, const char **params)
+{
+    struct prepared *p = rec;
+    params[0] = p->params[7];
 }
 
 static void result(void *rec, PGresult *q, int row, struct rtr_outcome *out)
@@ -137,6 +181,7 @@ static void release(void *rec)
     json_decref(p->root);
     free(p->event);
     free(p->consent_event);
+    free(p->set_json);
 }
 
 enum wa_result rtr_status_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n,
@@ -148,6 +193,11 @@ enum wa_result rtr_status_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n
                                              .what = "status",
                                              .prepare = prepare_rec,
                                              .result = result,
-                                             .release = release};
+                                             .release = release,
+                                             .set_stmt = "status_set",
+                                             .set_nparams = 2,
+                                             .set_key = set_key,
+                                             .set_add = set_add,
+                                             .set_params = set_params};
     return rtr_pipelined_batch(r, ms, n, out, res, &ops);
 }

@@ -113,36 +113,55 @@
     "::text, " ev "::text, n.ts, " win "::bigint, " now "::bigint) AS released "                   \
     "  FROM n WHERE (SELECT count(*) FROM e) >= 0"
 
-/* The status statement's part every status runs: the message, its history, its status, its
- * event. */
-#define STATUS_HEAD                                                                                \
-    "WITH m AS (" /* Both ways in by an index (a CASE here made every status a full scan). */      \
-    "  SELECT id, contact_id, status, channel, payload -> 'template' ->> 'contentSid' AS sid "     \
-    "  FROM messages "                                                                             \
-    "  WHERE id = COALESCE($1::uuid, (SELECT x.id FROM messages x "                                \
-    "    WHERE x.provider = $2 AND x.provider_message_id = $3)) "                                  \
-    "  FOR UPDATE"                                                                                 \
+/* The status statement's rows (r): the statuses it applies. "status_set" applies a set of
+ * statuses that refuse nothing, given as one JSON array, one status of each contact (a message
+ * belongs to one contact); "status_apply" one status, with what it refuses. */
+#define STATUS_ROWS_SET                                                                            \
+    "WITH r AS ("                                                                                  \
+    "  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(i int, message_id uuid, provider text, "   \
+    "    pmid text, st text, code text, etext text, ts bigint, event jsonb, latency integer, "     \
+    "    attempt integer)"
+#define STATUS_ROWS_ONE                                                                            \
+    "WITH r AS ("                                                                                  \
+    "  SELECT 0 AS i, $1::uuid AS message_id, $2::text AS provider, $3::text AS pmid, "            \
+    "    $4::text AS st, $5::text AS code, $6::text AS etext, $7::bigint AS ts, "                  \
+    "    $9::jsonb AS event, $10::integer AS latency, $11::integer AS attempt"
+
+/* Both forms, after their rows: each status's message (m, locked), its history, its status, its
+ * event. `ev`: the parameter of the events topic. */
+#define STATUS_HEAD(ev)                                                                            \
+    "), mi AS (" /* Both ways in by an index (a CASE here made every status a full scan). */       \
+    "  SELECT r.i, COALESCE(r.message_id, (SELECT y.id FROM messages y "                           \
+    "    WHERE y.provider = r.provider AND y.provider_message_id = r.pmid)) AS id FROM r"          \
+    "), m AS ("                                                                                    \
+    "  SELECT r.*, x.id, x.contact_id, x.status, x.channel, "                                      \
+    "    x.payload -> 'template' ->> 'contentSid' AS sid "                                         \
+    "  FROM r JOIN mi ON mi.i = r.i JOIN messages x ON x.id = mi.id "                              \
+    "  FOR UPDATE OF x"                                                                            \
     "), h AS ("                                                                                    \
     "  INSERT INTO message_statuses (message_id, status, provider, error_code, error_text, "       \
     "    occurred_at) "                                                                            \
-    "  SELECT id, $4, $2, $5, $6, to_timestamp($7::bigint / 1000.0) FROM m "                       \
+    "  SELECT id, st, provider, code, etext, to_timestamp(ts / 1000.0) FROM m ORDER BY i "         \
     "  ON CONFLICT (message_id, status) DO NOTHING RETURNING message_id"                           \
-    "), u AS ("                                                                                    \
-    "  UPDATE messages AS x SET status = $4, "                                                     \
-    "    error_code = COALESCE($5, x.error_code), error_text = COALESCE($6, x.error_text), "       \
-    "    provider_message_id = COALESCE(x.provider_message_id, $3), "                              \
-    "    sent_at = CASE WHEN $4 = 'sent' THEN COALESCE(x.sent_at, now()) ELSE x.sent_at END, "     \
-    "    latency_ms = COALESCE(x.latency_ms, $10::integer), "                                      \
-    "    attempts = GREATEST(x.attempts, COALESCE($11::integer, 0)), updated_at = now() "          \
-    "  FROM m WHERE x.id = m.id AND wa_status_rank($4) > wa_status_rank(m.status) "                \
+    "), u AS (" /* A message's furthest status, were it named twice. */                            \
+    "  UPDATE messages AS x SET status = m.st, "                                                   \
+    "    error_code = COALESCE(m.code, x.error_code), "                                            \
+    "    error_text = COALESCE(m.etext, x.error_text), "                                           \
+    "    provider_message_id = COALESCE(x.provider_message_id, m.pmid), "                          \
+    "    sent_at = CASE WHEN m.st = 'sent' THEN COALESCE(x.sent_at, now()) ELSE x.sent_at END, "   \
+    "    latency_ms = COALESCE(x.latency_ms, m.latency), "                                         \
+    "    attempts = GREATEST(x.attempts, COALESCE(m.attempt, 0)), updated_at = now() "             \
+    "  FROM (SELECT DISTINCT ON (id) * FROM m ORDER BY id, wa_status_rank(st) DESC) m "            \
+    "  WHERE x.id = m.id AND wa_status_rank(m.st) > wa_status_rank(m.status) "                     \
     "  RETURNING x.id"                                                                             \
     "), e AS ("                                                                                    \
     "  INSERT INTO outbox (topic, key, payload) "                                                  \
-    "  SELECT $8, substr(c.phone, 2), $9::jsonb || jsonb_build_object("                            \
+    "  SELECT " ev "::text, substr(c.phone, 2), m.event || jsonb_build_object("                    \
     "    'contact', jsonb_build_object('id', c.id, 'phone', c.phone), "                            \
-    "    'message_id', m.id, 'current', EXISTS (SELECT 1 FROM u)) "                                \
-    "  FROM m JOIN contacts c ON c.id = m.contact_id WHERE EXISTS (SELECT 1 FROM h) "              \
-    "  RETURNING 1"
+    "    'message_id', m.id, 'current', EXISTS (SELECT 1 FROM u WHERE u.id = m.id)) "              \
+    "  FROM m JOIN contacts c ON c.id = m.contact_id "                                             \
+    "  WHERE EXISTS (SELECT 1 FROM h WHERE h.message_id = m.id) ORDER BY m.i "                     \
+    "  RETURNING (payload ->> 'message_id')::uuid AS message_id"
 
 const struct wa_pg_stmt rtr_statements[] = {
     // clang-format off
@@ -304,15 +323,24 @@ const struct wa_pg_stmt rtr_statements[] = {
      * channel and message).
      * Returns message id (NULL: no such message), history added, status moved, events written,
      * opt-outs recorded, template refusals recorded.
-     * A status that refuses nothing ($12 NULL), nearly all of them, takes the short form
-     * "status_plain" ($1-$11): Postgres starts every data-modifying CTE even when it writes
-     * nothing (see the inbound statement). */
-    {"status_plain",
-     STATUS_HEAD ") SELECT (SELECT id FROM m), (SELECT count(*) FROM h), (SELECT count(*) FROM u), "
-                 "  (SELECT count(*) FROM e), 0::bigint, 0::bigint",
-     11},
+     * Statuses that refuse nothing ($12 NULL), nearly all of them, go in sets instead:
+     * "status_set" takes $1 a JSON array of objects {i: the place in the set, message_id,
+     * provider, pmid, st: the status, code, etext, ts, event, latency, attempt: $1-$7 and
+     * $9-$11 above}, $2 the events topic, and returns a row per status, in their order: Postgres
+     * starts a statement's parts once for the set, not once a status (see the inbound
+     * statement). */
+    // clang-format off
+    {"status_set",
+     STATUS_ROWS_SET STATUS_HEAD("$2")
+     ") SELECT m.id, (h.message_id IS NOT NULL)::int, (u.id IS NOT NULL)::int, "
+     "  (e.message_id IS NOT NULL)::int, 0, 0 FROM r LEFT JOIN m USING (i) "
+     "  LEFT JOIN h ON h.message_id = m.id LEFT JOIN u ON u.id = m.id "
+     "  LEFT JOIN e ON e.message_id = m.id ORDER BY r.i",
+     2},
+    // clang-format on
+    // clang-format off
     {"status_apply",
-     STATUS_HEAD
+     STATUS_ROWS_ONE STATUS_HEAD("$8")
      "), k AS ("
      /* The failure of a send, recorded for the first time, opts the contact out of the number
       * that sent it, unless it is out already. */
@@ -343,6 +371,7 @@ const struct wa_pg_stmt rtr_statements[] = {
      "SELECT (SELECT id FROM m), (SELECT count(*) FROM h), (SELECT count(*) FROM u), "
      "  (SELECT count(*) FROM e), (SELECT count(*) FROM ke), (SELECT count(*) FROM tr)",
      13},
+    // clang-format on
     /* A provider health change, recorded once across routers, with its event.
      * $1 provider, $2 state, $3 reason, $4 since (ms), $5 events topic, $6 event, $7 channel. */
     {"health_record",

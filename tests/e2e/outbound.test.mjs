@@ -7,12 +7,11 @@ import path from 'node:path';
 import {
   api, send, message, waitMessage, sim, simCalls, bridge, bridgeSent, twilioContact, bothContact,
   baileysContact, key, produce, q, waitFor, sleep, services, topicRecords, uniquePhone, metric,
-  env, postBridge, counterFrom, senderTwilioUrl, metricSum, baileysUp, ageContact, restartWith,
+  env, postBridge, counterFrom, senderTwilioUrl, metricSum, baileysUp, ageContact, restartWith, routerUrl,
 } from './lib.mjs';
 
 const TEMPLATE = 'HX0123456789abcdef0123456789abcdef';
 const senderBaileys = `http://${env.SENDER_BAILEYS_LISTEN}`;
-const routerUrl = `http://${env.ROUTER_LISTEN}`;
 
 async function sendOk(body) {
   const r = await send(body);
@@ -445,4 +444,59 @@ test('acceptance 6: failover - the bridge dies, the message goes out via Twilio,
     services('start', 'bridge');
   }
   await baileysUp();
+});
+
+test('a backlog of statuses in one batch: each message ends at its furthest status, each status recorded and announced once', async () => {
+  const { execFileSync } = await import('node:child_process');
+  await sim('/sim/config', { callbacks: false }); // only the statuses below move these messages
+  try {
+    const [a, b, c] = [await twilioContact(), await twilioContact(), await twilioContact()];
+    const msgs = {};
+    for (const to of [a, b, c]) {
+      const r = await send({ to, type: 'text', text: `status batch ${to}`, idempotencyKey: key() });
+      msgs[to] = await waitMessage(r.json.id, 'sent', (x) => x.status === 'sent' && x.providerMessageId);
+    }
+    const t0 = Date.now();
+    // A names both ids, B Twilio's only, C ours only: the router finds each message either way.
+    const ids = { [a]: { message_id: msgs[a].id, provider_message_id: msgs[a].providerMessageId },
+      [b]: { provider_message_id: msgs[b].providerMessageId }, [c]: { message_id: msgs[c].id } };
+    const st = (phone, status, k) => ({ v: 1, provider: 'twilio', ...ids[phone], status, source: 'callback',
+      timestamp_ms: t0 + k, received_ms: t0 + k, failover: false, contact: { phone } });
+    // The router applies statuses of different contacts in one statement, a set, and a contact's
+    // next status in the next one.
+    const records = [st(a, 'delivered', 1), st(b, 'delivered', 2), st(c, 'read', 3), st(a, 'read', 4),
+      st(b, 'read', 5), st(a, 'delivered', 6), st(c, 'delivered', 7), st(b, 'sent', 8)];
+    const fromMs = Date.now();
+    services('stop', 'router');
+    try {
+      execFileSync('kcat', ['-b', env.KAFKA_BROKERS, '-P', '-t', 'wa.status', '-K', '\t'],
+        { input: records.map((r) => `${r.contact.phone.slice(1)}\t${JSON.stringify(r)}`).join('\n') + '\n', timeout: 30000 });
+    } finally {
+      services('start', 'router');
+    }
+    // The router started afresh, so its counters are this backlog's alone: five applied, c's late
+    // `delivered` stale, a's second `delivered` and b's `sent` (the sender's, already) repeats.
+    const counts = async () => Promise.all(['applied', 'stale', 'duplicate']
+      .map((r) => metric(routerUrl, `wa_router_status_total{result="${r}"}`)));
+    await waitFor('every status handled', async () => (await counts()).reduce((x, y) => x + y, 0) >= records.length);
+    assert.deepEqual(await counts(), [5, 1, 2]);
+    for (const phone of [a, b, c]) {
+      const m = (await message(msgs[phone].id)).json;
+      assert.equal(m.status, 'read', `${phone}: at its furthest status, never back`);
+      const hist = await q('select status from message_statuses where message_id = $1 order by status', [m.id]);
+      assert.deepEqual(hist.map((h) => h.status), ['delivered', 'queued', 'read', 'sent'], `${phone}: each status once`);
+    }
+    const events = await waitFor('the status events', async () => {
+      // Applied after the router's restart: the sender's own `sent` came before.
+      const e = (await topicRecords('wa.events', { fromMs })).map((r) => JSON.parse(r.value))
+        .filter((x) => x.type === 'wa.status' && Object.values(msgs).some((m) => m.id === x.message_id) && x.at_ms >= fromMs);
+      return e.length >= 6 ? e : null;
+    });
+    const seen = events.map((x) => `${x.message_id === msgs[a].id ? 'a' : x.message_id === msgs[b].id ? 'b' : 'c'} ${x.status} ${x.current}`);
+    assert.deepEqual(seen.sort(), ['a delivered true', 'a read true', 'b delivered true', 'b read true',
+      'c delivered false', 'c read true'], 'a new status once each; a late one is not current');
+    assert.equal(await metric(routerUrl, 'wa_router_batches_split_total'), 0, 'no statement of the batch was refused');
+  } finally {
+    await sim('/sim/config', { callbacks: true });
+  }
 });
