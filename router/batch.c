@@ -58,6 +58,21 @@ static void flush(struct batch *b)
     *s = (struct set){.keys = s->keys};
 }
 
+char *rtr_set_object(json_t *o, const char *const raw[][2], size_t nraw)
+{
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!s) return NULL;
+    struct wa_buf b = {0};
+    wa_buf_append(&b, s, strlen(s) - 1); /* without its closing brace */
+    free(s);
+    for (size_t i = 0; i < nraw; i++) {
+        wa_buf_appendf(&b, ",\"%s\":", raw[i][0]);
+        wa_buf_append(&b, raw[i][1], strlen(raw[i][1]));
+    }
+    return b.data;
+}
+
 enum wa_result rtr_pipelined_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n,
                                    struct rtr_outcome *out, enum wa_result *res,
                                    const struct rtr_batch_ops *ops)
@@ -78,16 +93,18 @@ enum wa_result rtr_pipelined_batch(struct rtr *r, rd_kafka_message_t **ms, size_
         void *rec = b.p + i * ops->size;
         memset(&out[i], 0, sizeof out[i]);
         struct wa_pg_call call = {ops->stmt, ops->nparams, NULL, NULL, WA_OK};
-        res[i] = ops->prepare(ms[i], now, rec, &out[i], &call);
+        struct rtr_set_entry entry = {NULL, NULL};
+        res[i] = ops->prepare(ms[i], now, rec, &out[i], &call, &entry);
         if (res[i] != WA_OK) continue; /* parked by the caller; no database work */
         /* A record of a set's contact waits for the next set, and one that cannot join a set
          * ends the set before it: each contact's records are stored in their order. */
-        const char *key = ops->set_stmt ? ops->set_key(rec) : NULL;
+        const char *key = ops->set_stmt && entry.json ? entry.key : NULL;
         if (!key || set_has(&b.set, key)) flush(&b);
         if (key) {
             if (!b.set.len) b.set.at = b.nmembers;
             wa_buf_append(&b.set.json, b.set.len ? "," : "[", 1);
-            ops->set_add(rec, (int)b.set.len, &b.set.json);
+            wa_buf_append(&b.set.json, entry.json, strlen(entry.json));
+            wa_buf_appendf(&b.set.json, ",\"i\":%zu}", b.set.len);
             b.set.keys[b.set.len++] = key;
         } else {
             b.calls[b.ncalls] = call;

@@ -94,11 +94,9 @@ static enum wa_result prepare(const rd_kafka_message_t *km, int64_t now, struct 
 }
 
 /* A text that is no consent keyword (most messages) has no media jobs and no consent to write,
- * and joins a set of such texts (router/store.c, inbound_texts) as this JSON object: the fields
- * the long form takes as $1-$10, $12 and $16, `i` left for its place in the set. The payload and
- * the message event are JSON already and go in as they are (the payload re-encoded could differ
- * from what was received: a number's digits, the order of keys). NULL: not such a text, or it
- * could not be encoded; it takes the long form, alone. */
+ * and joins a set of such texts (router/store.c, inbound_texts) as this object: the fields the
+ * long form takes as $1-$10, $12 and $16. NULL: not such a text, or it could not be encoded; it
+ * takes the long form, alone. */
 static char *set_object(const struct prepared *p)
 {
     const struct wa_inbound *in = &p->in;
@@ -108,41 +106,20 @@ static char *set_object(const struct prepared *p)
         in->wa_id, "lid", in->lid, "profile_name", in->profile_name, "provider", in->provider,
         "pmid", in->provider_message_id, "type", in->type, "body", in->text, "ts",
         (json_int_t)(in->timestamp_ms ? in->timestamp_ms : in->received_ms), "channel", p->channel);
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    if (!s) return NULL;
-    struct wa_buf b = {0};
-    wa_buf_append(&b, s, strlen(s) - 1); /* without its closing brace */
-    free(s);
-    wa_buf_appendf(&b, ",\"payload\":");
-    wa_buf_append(&b, p->payload, strlen(p->payload));
-    wa_buf_appendf(&b, ",\"msg\":");
-    wa_buf_append(&b, p->msg, strlen(p->msg));
-    return b.data; /* the closing brace follows `i` (set_add) */
+    const char *const raw[][2] = {{"payload", p->payload}, {"msg", p->msg}};
+    return rtr_set_object(o, raw, 2);
 }
 
 static enum wa_result prepare_rec(const rd_kafka_message_t *km, int64_t now, void *rec,
-                                  struct rtr_outcome *out, struct wa_pg_call *call)
+                                  struct rtr_outcome *out, struct wa_pg_call *call,
+                                  struct rtr_set_entry *set)
 {
     struct prepared *p = rec;
     enum wa_result res = prepare(km, now, p, out);
     call->params = p->params;
-    if (res == WA_OK) p->set_json = set_object(p);
+    if (res == WA_OK && (p->set_json = set_object(p)))
+        *set = (struct rtr_set_entry){p->in.phone, p->set_json}; /* one message of a contact */
     return res;
-}
-
-/* A set holds one message of each contact. */
-static const char *set_key(void *rec)
-{
-    struct prepared *p = rec;
-    return p->set_json ? p->in.phone : NULL;
-}
-
-static void set_add(void *rec, int i, struct wa_buf *json)
-{
-    struct prepared *p = rec;
-    wa_buf_append(json, p->set_json, strlen(p->set_json));
-    wa_buf_appendf(json, ",\"i\":%d}", i);
 }
 
 /* After the array: the events topic, now, the window's length, the Twilio send topic. */
@@ -192,8 +169,6 @@ enum wa_result rtr_inbound_batch(struct rtr *r, rd_kafka_message_t **ms, size_t 
                                              .release = release,
                                              .set_stmt = "inbound_texts",
                                              .set_nparams = 5,
-                                             .set_key = set_key,
-                                             .set_add = set_add,
                                              .set_params = set_params};
     return rtr_pipelined_batch(r, ms, n, out, res, &ops);
 }

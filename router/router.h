@@ -71,27 +71,35 @@ enum wa_result rtr_inbound_batch(struct rtr *r, rd_kafka_message_t **ms, size_t 
  * prepare may change for this record (WA_FAIL with out->code: park it); result
  * reads the committed statement's row; release frees what prepare made. Same
  * contract as rtr_inbound_batch. */
+/* A record that may join a set (below): its contact, and its JSON object without the closing
+ * brace (rtr_set_object; the record owns it), to which the batch adds `i`, its place. */
+struct rtr_set_entry {
+    const char *key;
+    const char *json;
+};
 struct rtr_batch_ops {
     const char *stmt;
     int nparams;
     size_t size;
     const char *what; /* "message", "status": for the refusal's reason */
+    /* Fills the record, its own statement's call, and `set` when it may join a set. */
     enum wa_result (*prepare)(const rd_kafka_message_t *km, int64_t now, void *rec,
-                              struct rtr_outcome *out, struct wa_pg_call *call);
+                              struct rtr_outcome *out, struct wa_pg_call *call,
+                              struct rtr_set_entry *set);
     /* The record's results: row `row` of its statement's (0 but in a set). */
     void (*result)(void *rec, PGresult *q, int row, struct rtr_outcome *out);
     void (*release)(void *rec);
     /* Optional (NULL: a statement per record): the statement that stores a set of records,
-     * given as a JSON array ($1) and set_nparams - 1 more parameters. set_key: the record's
-     * contact when it may join a set, else NULL (a set holds one record of each contact);
-     * set_add: appends the record's JSON object, `i` its place in the set; set_params: the set
-     * statement's parameters after the array, from its first record. */
+     * given as a JSON array ($1) and set_nparams - 1 more parameters, one record of each
+     * contact; set_params: the parameters after the array, from the set's first record. */
     const char *set_stmt;
     int set_nparams;
-    const char *(*set_key)(void *rec);
-    void (*set_add)(void *rec, int i, struct wa_buf *json);
     void (*set_params)(void *rec, const char **params);
 };
+/* A record's object for a set: `o` (taken) with raw[i][0] set to the JSON text raw[i][1] as it
+ * is, without its closing brace; NULL if it cannot be encoded. The raw texts go in unparsed: a
+ * record's payload re-encoded could differ from what was received (a number's digits). */
+char *rtr_set_object(json_t *o, const char *const raw[][2], size_t nraw);
 enum wa_result rtr_pipelined_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n,
                                    struct rtr_outcome *out, enum wa_result *res,
                                    const struct rtr_batch_ops *ops);

@@ -88,10 +88,9 @@ static enum wa_result prepare(const rd_kafka_message_t *km, int64_t now, struct 
 }
 
 /* A status that refuses nothing (nearly all) joins a set of such statuses (router/store.c,
- * status_set) as this JSON object: $1-$7 and $9-$11 of the long form, `i` left for its place in
- * the set; the event is JSON already and goes in as it is. NULL: one that refuses something, or
- * names no contact to keep its set to one status of each, or could not be encoded: it takes the
- * long form, alone. */
+ * status_set) as this object: $1-$7 and $9-$11 of the long form. NULL: one that refuses
+ * something, or names no contact (a set holds one status of each, so never two of a message),
+ * or could not be encoded: it takes the long form, alone. */
 static char *set_object(const struct prepared *p)
 {
     const struct wa_status *s = &p->st;
@@ -102,39 +101,20 @@ static char *set_object(const struct prepared *p)
                           (json_int_t)strtoll(p->ts, NULL, 10));
     if (o && s->latency_ms >= 0) json_object_set_new(o, "latency", json_integer(s->latency_ms));
     if (o && s->attempt > 0) json_object_set_new(o, "attempt", json_integer(s->attempt));
-    char *j = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    if (!j) return NULL;
-    struct wa_buf b = {0};
-    wa_buf_append(&b, j, strlen(j) - 1); /* without its closing brace */
-    free(j);
-    wa_buf_appendf(&b, ",\"event\":");
-    wa_buf_append(&b, p->event, strlen(p->event));
-    return b.data; /* the closing brace follows `i` (set_add) */
+    const char *const raw[][2] = {{"event", p->event}};
+    return rtr_set_object(o, raw, 1);
 }
 
 static enum wa_result prepare_rec(const rd_kafka_message_t *km, int64_t now, void *rec,
-                                  struct rtr_outcome *out, struct wa_pg_call *call)
+                                  struct rtr_outcome *out, struct wa_pg_call *call,
+                                  struct rtr_set_entry *set)
 {
     struct prepared *p = rec;
     enum wa_result res = prepare(km, now, p, out);
     call->params = p->params;
-    if (res == WA_OK) p->set_json = set_object(p);
+    if (res == WA_OK && (p->set_json = set_object(p)))
+        *set = (struct rtr_set_entry){p->st.phone, p->set_json};
     return res;
-}
-
-/* A set holds one status of each contact, so never two of one message. */
-static const char *set_key(void *rec)
-{
-    struct prepared *p = rec;
-    return p->set_json ? p->st.phone : NULL;
-}
-
-static void set_add(void *rec, int i, struct wa_buf *json)
-{
-    struct prepared *p = rec;
-    wa_buf_append(json, p->set_json, strlen(p->set_json));
-    wa_buf_appendf(json, ",\"i\":%d}", i);
 }
 
 /* After the array: the events topic. */
@@ -196,8 +176,6 @@ enum wa_result rtr_status_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n
                                              .release = release,
                                              .set_stmt = "status_set",
                                              .set_nparams = 2,
-                                             .set_key = set_key,
-                                             .set_add = set_add,
                                              .set_params = set_params};
     return rtr_pipelined_batch(r, ms, n, out, res, &ops);
 }
