@@ -121,6 +121,9 @@ enum wa_result rtr_pipelined_batch(struct rtr *r, rd_kafka_message_t **ms, size_
         if (tx != WA_OK) wa_warn("postgres %s", err);
         for (size_t k = 0; k < b.ncalls; k++) {
             PGresult *q = b.calls[k].result;
+            if (tx == WA_OK && (size_t)PQntuples(q) != b.spans[k].len)
+                wa_warn("%s gave %d rows for %zu records", b.calls[k].stmt, PQntuples(q),
+                        b.spans[k].len);
             for (size_t j = 0; j < b.spans[k].len; j++) {
                 size_t i = b.members[b.spans[k].at + j];
                 if (tx == WA_OK) {

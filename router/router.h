@@ -65,18 +65,17 @@ struct rtr_outcome {
 enum wa_result rtr_inbound_batch(struct rtr *r, rd_kafka_message_t **ms, size_t n,
                                  struct rtr_outcome *out, enum wa_result *res);
 
-/* batch.c: the records of one kind, one statement each, in one pipelined
- * transaction. prepare fills a record of `size` bytes and points call->params at
- * its parameters; call comes with the kind's statement (stmt, nparams), which
- * prepare may change for this record (WA_FAIL with out->code: park it); result
- * reads the committed statement's row; release frees what prepare made. Same
- * contract as rtr_inbound_batch. */
 /* A record that may join a set (below): its contact, and its JSON object without the closing
  * brace (rtr_set_object; the record owns it), to which the batch adds `i`, its place. */
 struct rtr_set_entry {
     const char *key;
     const char *json;
 };
+/* batch.c: the records of one kind in one pipelined transaction, a statement each or in sets.
+ * prepare fills a record of `size` bytes and points call->params at its parameters; call comes
+ * with the kind's statement (stmt, nparams), which prepare may change for this record (WA_FAIL
+ * with out->code: park it); result reads the committed statement's row for it; release frees
+ * what prepare made. Same contract as rtr_inbound_batch. */
 struct rtr_batch_ops {
     const char *stmt;
     int nparams;
