@@ -5,6 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 DURATION=${DURATION:-20s}
 CONNS=${CONNS:-64}
+STEADY_CONNS=${STEADY_CONNS:-4} # the steady phase: wrk's connections, one request each at a time
 N=${N:-400000}
 bench_up
 work=$root/build/bench
@@ -45,7 +46,7 @@ crm_latency() { # from_ms to_ms
              'max_ms=' || round(max(ms)::numeric, 1) from d"
 }
 {
-    bench_header "webhook benchmark" "make bench  (DURATION=$DURATION CONNS=$CONNS N=$N; wrk -t2)"
+    bench_header "webhook benchmark" "make bench  (DURATION=$DURATION CONNS=$CONNS STEADY_CONNS=$STEADY_CONNS N=$N; wrk -t2)"
     [ -z "${WA_BIN_DIR:-}" ] || echo "services from WA_BIN_DIR=$WA_BIN_DIR"
     echo "everything (wrk, ingress, router, Kafka, Postgres with fsync on) shares this machine's cores"
     echo "warm-up: 10 s of webhooks through ingress first (JIT of the Kafka broker), not reported"
@@ -65,9 +66,9 @@ crm_latency() { # from_ms to_ms
     echo "webhook accepted -> CRM row, messages of this phase (router backlog included):"
     crm_latency "$a" "$b"
     echo
-    echo "== steady light load: -c4, the latency a message sees when the system keeps up"
+    echo "== steady light load: -c$STEADY_CONNS, the latency a message sees when the system keeps up"
     a=$(date +%s%3N)
-    wrk_run "$INGRESS_URL/api/whatsapp/twilio" 4 "$DURATION" steady
+    wrk_run "$INGRESS_URL/api/whatsapp/twilio" "$STEADY_CONNS" "$DURATION" steady
     b=$(date +%s%3N)
     drain
     echo "webhook accepted -> CRM row:"
