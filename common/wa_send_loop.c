@@ -221,7 +221,9 @@ static void consume(struct loop *lp)
          * max_handle_ms, under the group's max.poll.interval.ms). */
         while (lp->q.free_head < 0 && wa_running())
             wait_room(lp);
+        int full = lp->q.free_head < 0;
         pthread_mutex_unlock(&lp->mu);
+        if (full) break; /* stopping: a record polled now could not be held */
         rd_kafka_message_t *m = rd_kafka_consumer_poll(lp->consumer, 100);
         if (!m) continue;
         if (m->err) {

@@ -500,3 +500,58 @@ test('a backlog of statuses in one batch: each message ends at its furthest stat
     await sim('/sim/config', { callbacks: true });
   }
 });
+
+test('the router reads the outbox and contacts by their indexes, however many dead rows the outbox holds', async () => {
+  const { execFileSync } = await import('node:child_process');
+  await sim('/sim/config', { callbacks: false }); // only the statuses below move these messages
+  try {
+    const phones = [await twilioContact(), await twilioContact(), await twilioContact()];
+    const msgs = [];
+    for (const to of phones) {
+      const r = await send({ to, type: 'text', text: `plan ${to}`, idempotencyKey: key() });
+      msgs.push(await waitMessage(r.json.id, 'sent', (x) => x.status === 'sent'));
+    }
+    const scans = async () => Object.fromEntries((await q(
+      "select relname, seq_scan::int, idx_scan::int from pg_stat_user_tables where relname in ('outbox', 'contacts')"))
+      .map((r) => [r.relname, r]));
+    services('stop', 'router');
+    let before;
+    try {
+      // What a busy hour leaves between two vacuums: published rows deleted but still on their
+      // pages, and statistics taken then (a few live rows on many pages). The router plans its
+      // statements afresh after its start.
+      await q(`begin; insert into outbox (topic, key, payload)
+          select 'dead', 'dead', '{}'::jsonb from generate_series(1, 20000);
+        delete from outbox where topic = 'dead'
+          and id not in (select id from outbox where topic = 'dead' order by id desc limit 3);
+        analyze outbox;
+        delete from outbox where topic = 'dead'; commit`);
+      // Statuses of three contacts, one set: the set's events name each contact's phone.
+      const records = msgs.map((m, k) => ({ v: 1, provider: 'twilio', message_id: m.id, status: 'delivered',
+        source: 'callback', timestamp_ms: Date.now() + k, received_ms: Date.now(), failover: false,
+        contact: { phone: phones[k] } }));
+      execFileSync('kcat', ['-b', env.KAFKA_BROKERS, '-P', '-t', 'wa.status', '-K', '\t'],
+        { input: records.map((r) => `${r.contact.phone.slice(1)}\t${JSON.stringify(r)}`).join('\n') + '\n', timeout: 30000 });
+      // This test's own reads (the contacts it drew) are counted within a second of them too.
+      await sleep(1500);
+      before = await scans();
+    } finally {
+      services('start', 'router');
+    }
+    // Counted by the router (started afresh), not read through the API: the scans below are the
+    // router's alone.
+    await waitFor('the statuses applied', async () =>
+      (await metric(routerUrl, 'wa_router_status_total{result="applied"}')) >= msgs.length);
+    // Postgres counts a backend's scans once it is idle, within a second: the router's are in
+    // once the outbox shows the page of the statuses' events read, then a second more.
+    const read = (s) => s.outbox.seq_scan + s.outbox.idx_scan;
+    await waitFor('the router\'s scans counted', async () => read(await scans()) > read(before));
+    await sleep(1500);
+    const after = await scans();
+    assert.equal(after.outbox.seq_scan - before.outbox.seq_scan, 0, 'the outbox was read in full');
+    assert.equal(after.contacts.seq_scan - before.contacts.seq_scan, 0, 'the contacts were read in full');
+    for (const m of msgs) assert.equal((await message(m.id)).json.status, 'delivered');
+  } finally {
+    await sim('/sim/config', { callbacks: true });
+  }
+});
