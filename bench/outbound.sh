@@ -19,6 +19,8 @@ report=$(bench_report outbound)
     bench_header "outbound benchmark" \
         "make bench-outbound  (RATES=\"${RATES:-10 50}\" SECS=${SECS:-20} RUNS=${RUNS:-20} CONTACTS=${CONTACTS:-20} NUMBERS=${NUMBERS:-1} WARM_S=${WARM_S:-10})"
     echo "everything (the simulators, ingress, router, senders, bridge, Kafka, Postgres with fsync on) shares this machine"
+    # WA_BIN_DIR: another build's services (bench_build), to compare two builds run after run.
+    echo "$(bench_tree); services from ${WA_BIN_DIR:-$root/build/bin}"
     echo
     node "$root/bench/outbound.mjs"
 } 2>&1 | tee "$report"
