@@ -348,6 +348,16 @@ export async function produce(topic, k, value) {
   });
 }
 
+// Produces records in one kcat call, each keyed by its contact's phone without the '+', as
+// ingress keys them: a stopped consumer finds them together, in this order per contact.
+export async function produceByContact(topic, records) {
+  await new Promise((resolve, reject) => {
+    const p = execFileCb('kcat', ['-b', env.KAFKA_BROKERS, '-P', '-t', topic, '-K', '\t'],
+      { timeout: KCAT_TIMEOUT_MS }, (err) => (err ? reject(err) : resolve()));
+    p.stdin.end(records.map((r) => `${r.contact.phone.slice(1)}\t${JSON.stringify(r)}`).join('\n') + '\n');
+  });
+}
+
 // Pacing (pacing.test.mjs, bench/pacing.mjs).
 // Contacts who wrote to `to` (the window that lets free text go out from it).
 export async function contactsOf(to, n) {

@@ -8,6 +8,7 @@ import {
   api, send, message, waitMessage, sim, simCalls, bridge, bridgeSent, twilioContact, bothContact,
   baileysContact, key, produce, q, waitFor, sleep, services, topicRecords, uniquePhone, metric,
   env, postBridge, counterFrom, senderTwilioUrl, metricSum, baileysUp, ageContact, restartWith, routerUrl,
+  produceByContact,
 } from './lib.mjs';
 
 const TEMPLATE = 'HX0123456789abcdef0123456789abcdef';
@@ -447,7 +448,6 @@ test('acceptance 6: failover - the bridge dies, the message goes out via Twilio,
 });
 
 test('a backlog of statuses in one batch: each message ends at its furthest status, each status recorded and announced once', async () => {
-  const { execFileSync } = await import('node:child_process');
   await sim('/sim/config', { callbacks: false }); // only the statuses below move these messages
   try {
     const [a, b, c] = [await twilioContact(), await twilioContact(), await twilioContact()];
@@ -469,8 +469,7 @@ test('a backlog of statuses in one batch: each message ends at its furthest stat
     const fromMs = Date.now();
     services('stop', 'router');
     try {
-      execFileSync('kcat', ['-b', env.KAFKA_BROKERS, '-P', '-t', 'wa.status', '-K', '\t'],
-        { input: records.map((r) => `${r.contact.phone.slice(1)}\t${JSON.stringify(r)}`).join('\n') + '\n', timeout: 30000 });
+      await produceByContact('wa.status', records);
     } finally {
       services('start', 'router');
     }
@@ -502,7 +501,6 @@ test('a backlog of statuses in one batch: each message ends at its furthest stat
 });
 
 test('the router reads the outbox and contacts by their indexes, however many dead rows the outbox holds', async () => {
-  const { execFileSync } = await import('node:child_process');
   await sim('/sim/config', { callbacks: false }); // only the statuses below move these messages
   try {
     const phones = [await twilioContact(), await twilioContact(), await twilioContact()];
@@ -532,8 +530,7 @@ test('the router reads the outbox and contacts by their indexes, however many de
       const records = msgs.map((m, k) => ({ v: 1, provider: 'twilio', message_id: m.id, status: 'delivered',
         source: 'callback', timestamp_ms: Date.now() + k, received_ms: Date.now(), failover: false,
         contact: { phone: phones[k] } }));
-      execFileSync('kcat', ['-b', env.KAFKA_BROKERS, '-P', '-t', 'wa.status', '-K', '\t'],
-        { input: records.map((r) => `${r.contact.phone.slice(1)}\t${JSON.stringify(r)}`).join('\n') + '\n', timeout: 30000 });
+      await produceByContact('wa.status', records);
       // This test's own reads (the contacts it drew) are counted within a second of them too.
       await sleep(1500);
       const before = await scans();
