@@ -8,7 +8,7 @@ import {
   api, send, message, waitMessage, sim, simCalls, bridge, bridgeSent, twilioContact, bothContact,
   baileysContact, key, produce, q, waitFor, sleep, services, topicRecords, uniquePhone, metric,
   env, postBridge, counterFrom, senderTwilioUrl, metricSum, baileysUp, ageContact, restartWith, routerUrl,
-  produceByContact,
+  produceByContact, newPhones,
 } from './lib.mjs';
 
 const TEMPLATE = 'HX0123456789abcdef0123456789abcdef';
@@ -275,6 +275,72 @@ test('a contact backing off after 429s holds no one else: 24 contacts sent meanw
   assert.equal(m.attempts, 4);
 });
 
+// Lanes that claim at about the same time share one claim statement (a set, common/wa_pg.h),
+// which hands each its own row. A row Postgres refuses to update fails its set as a whole; the
+// set then runs again one claim at a time, and the commands claimed with it lose nothing.
+test('claims made together: commands for no message and a row the CRM refuses are reported, and the others sent once', async (t) => {
+  const first = await twilioContact();
+  const firstId = await sendOk({ to: first, type: 'text', text: 'a command to copy', idempotencyKey: key() });
+  await waitMessage(firstId, 'sent', (x) => ['sent', 'delivered', 'read'].includes(x.status));
+  const model = (await topicRecords('wa.send.twilio')).find((r) => JSON.parse(r.value).id === firstId);
+  assert.ok(model, 'the command is on wa.send.twilio');
+  // What an operator's constraint could do: a row whose every update fails for good.
+  const refusedKey = `${key()}-refused`;
+  await q(`create or replace function e2e_refuse_update() returns trigger language plpgsql as $$
+    begin
+      if new.idempotency_key like '%-refused' then
+        raise exception 'refused by the test' using errcode = 'check_violation';
+      end if;
+      return new;
+    end $$;
+    create or replace trigger e2e_refuse_update before update on messages
+      for each row execute function e2e_refuse_update()`);
+  services('stop', 'sender-twilio');
+  t.after(async () => {
+    services('start', 'sender-twilio');
+    await q(`drop trigger if exists e2e_refuse_update on messages; drop function if exists e2e_refuse_update();
+      update messages set status = 'failed' where idempotency_key like '%-refused' and status = 'queued'`);
+  });
+  // Commands for messages the CRM never had, first on their partitions: the lanes start on
+  // these and the real ones together.
+  const unknown = (await newPhones(12)).map((phone) => ({ phone, key: key() }));
+  for (const u of unknown) {
+    const { id, ...cmd } = JSON.parse(model.value);
+    await produce('wa.send.twilio', u.phone.slice(1), JSON.stringify({ ...cmd, to: u.phone, idempotencyKey: u.key }));
+  }
+  const phones = await Promise.all(Array.from({ length: 24 }, () => twilioContact()));
+  const keys = phones.map((_, i) => (i % 6 === 0 ? refusedKey.replace('-refused', `-${i}-refused`) : key()));
+  const ids = await Promise.all(phones.map((to, i) => sendOk({ to, type: 'text', text: 'claimed together', idempotencyKey: keys[i] })));
+  await waitFor('the router\'s commands', async () =>
+    (await topicRecords('wa.send.twilio')).filter((r) => ids.includes(JSON.parse(r.value).id)).length === ids.length);
+  const log = path.join(env.WA_STATE, 'log', 'sender-twilio.log');
+  const from = readFileSync(log, 'utf8').length;
+  const t0 = Date.now();
+  services('start', 'sender-twilio');
+  const refused = keys.filter((k) => k.endsWith('-refused'));
+  for (const [i, id] of ids.entries()) {
+    if (refused.includes(keys[i])) continue;
+    const m = await waitMessage(id, 'sent', (x) => ['sent', 'delivered', 'read'].includes(x.status), { timeoutMs: 30000 });
+    assert.equal(m.attempts, 1);
+    assert.equal((await simCalls(phones[i])).length, 1, `calls to ${phones[i]}`);
+  }
+  const errors = await waitFor('an error for each command not claimed', async () => {
+    const e = (await topicRecords('wa.error', { fromMs: t0 - 1000 })).map((r) => JSON.parse(r.value))
+      .filter((x) => x.stage === 'sender-twilio');
+    return e.length >= unknown.length + refused.length && e;
+  }, { logs: ['sender-twilio'] });
+  for (const u of unknown) {
+    assert.deepEqual(errors.filter((e) => e.payload?.includes(u.key)).map((e) => e.code), ['unknown_message'], u.key);
+  }
+  for (const k of refused) assert.equal(errors.filter((e) => e.payload?.includes(k)).length, 1, k);
+  assert.equal(errors.length, unknown.length + refused.length);
+  for (const [i, k] of keys.entries()) {
+    if (refused.includes(k)) assert.equal((await simCalls(phones[i])).length, 0, `calls to ${phones[i]}`);
+  }
+  // The refused rows failed sets they shared, which ran again one claim at a time.
+  assert.match(readFileSync(log, 'utf8').slice(from), /send_claim\*: .*refused by the test.*run again one by one/);
+});
+
 // Lanes wait on the provider most of the time: they share a few connections instead of holding
 // one each, so 128 lanes (more than the 64 the connection per lane allowed) fit in Postgres's
 // default 100 connections, with room for the other services and instances.
@@ -526,6 +592,10 @@ test('the router reads the outbox and contacts by their indexes, however many de
           and id not in (select id from outbox where topic = 'dead' order by id desc limit 3);
         analyze outbox;
         delete from outbox where topic = 'dead'; commit`);
+      // And a CRM of some size: in a table of a few pages (the tests' own contacts, when few
+      // tests ran before this one) reading it all is the cheaper plan, and the right one.
+      await q(`insert into contacts (phone) select '+1999' || lpad(g::text, 7, '0')
+        from generate_series(1, 20000) g on conflict do nothing; analyze contacts`);
       // Statuses of three contacts, one set: the set's events name each contact's phone.
       const records = msgs.map((m, k) => ({ v: 1, provider: 'twilio', message_id: m.id, status: 'delivered',
         source: 'callback', timestamp_ms: Date.now() + k, received_ms: Date.now(), failover: false,
@@ -547,6 +617,8 @@ test('the router reads the outbox and contacts by their indexes, however many de
       assert.equal(after.outbox.seq_scan - before.outbox.seq_scan, 0, 'the outbox was read in full');
       assert.equal(after.contacts.seq_scan - before.contacts.seq_scan, 0, 'the contacts were read in full');
     } finally {
+      await q(`delete from contacts where phone like '+1999%' and length(phone) = 12
+        and not exists (select 1 from messages where contact_id = contacts.id); analyze contacts`);
       services('start', 'router', ...others);
     }
     for (const m of msgs) assert.equal((await message(m.id)).json.status, 'delivered');
