@@ -13,10 +13,9 @@ source "$(dirname "$0")/lib.sh"
 # bridge is trusted again after 1 s.
 export BRIDGE_SEND_RATE=${BRIDGE_SEND_RATE:-100000} BAILEYS_DOWN_HOLD_S=1 BAILEYS_HEALTH_DOWN_INTERVAL_S=1
 RATE=${RATE:-200} SECS=${SECS:-20}
-if [ -n "${BEFORE:-}" ]; then
-    # Each build on its own schema: sql/0013 drops an index the claim used to scan (the one
-    # schema difference since the builds this was written against; set SQL_before/SQL_after
-    # for others).
+if [ -n "${BEFORE:-}" ] && ! git -C "$root" cat-file -e "$BEFORE:sql/0013_claim_by_id.sql" 2>/dev/null; then
+    # Each build on its own schema: sql/0013 drops an index the claim used to scan, which a
+    # build from before it still has (set SQL_before/SQL_after for other differences).
     export SQL_before=${SQL_before-"CREATE INDEX IF NOT EXISTS messages_sending ON messages (updated_at) WHERE status IN ('queued', 'sending')"}
     export SQL_after=${SQL_after-"DROP INDEX IF EXISTS messages_sending"}
 fi

@@ -2,8 +2,6 @@
 #include "wa_pg.h"
 #include "wa_log.h"
 
-#include <jansson.h>
-
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -314,199 +312,37 @@ struct wa_pg_group_req {
     enum wa_result res;
     char err[256];
     int done;
-    int alone; /* its set failed: it runs as a statement of its own */
     struct wa_pg_group_req *next;
 };
-
-static const struct wa_pg_stmt *stmt_named(const struct wa_pg *pg, const char *name)
-{
-    for (size_t i = 0; i < pg->nstmts; i++)
-        if (strcmp(pg->stmts[i].name, name) == 0) return &pg->stmts[i];
-    return NULL;
-}
-
-static const char *key_of(const struct wa_pg_group_req *r)
-{
-    return r->nparams >= 1 ? r->params[0] : NULL;
-}
-
-static int settable(const struct wa_pg *pg, const struct wa_pg_group_req *r)
-{
-    char set[128];
-    snprintf(set, sizeof set, "%s" WA_PG_SET_SUFFIX, r->name);
-    return !r->alone && key_of(r) && stmt_named(pg, set);
-}
-
-static int holds_key(struct wa_pg_group_req *const *rs, size_t n, const char *key)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(key_of(rs[i]), key) == 0) return 1;
-    return 0;
-}
-
-/* One statement of a group's transaction: one request, or a set of them (ord[first..first+n)). */
-struct group_unit {
-    size_t first, n;
-    char name[128]; /* the set form's */
-    char *json;     /* its parameter */
-};
-
-/* Lays rs out as units, in order: a request with a set form takes into its set every later
- * request of the same statement whose key is not yet in it, unless a request for that key was
- * passed over (it must run first). Returns the number of units; ord lists their requests. */
-static size_t group_plan(const struct wa_pg *pg, struct wa_pg_group_req **rs, size_t n,
-                         struct wa_pg_group_req **ord, struct group_unit *units)
-{
-    int taken[GROUP_MAX] = {0};
-    size_t nu = 0, k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (taken[i]) continue;
-        struct group_unit *u = &units[nu++];
-        *u = (struct group_unit){.first = k};
-        ord[k++] = rs[i];
-        taken[i] = 1;
-        if (settable(pg, rs[i])) {
-            struct wa_pg_group_req *passed[GROUP_MAX];
-            size_t np = 0;
-            for (size_t j = i + 1; j < n; j++) {
-                if (taken[j]) continue;
-                const char *key = key_of(rs[j]);
-                if (strcmp(rs[j]->name, rs[i]->name) == 0 && settable(pg, rs[j]) &&
-                    !holds_key(ord + u->first, k - u->first, key) && !holds_key(passed, np, key)) {
-                    ord[k++] = rs[j];
-                    taken[j] = 1;
-                } else if (key) {
-                    passed[np++] = rs[j];
-                }
-            }
-        }
-        u->n = k - u->first;
-    }
-    return nu;
-}
-
-/* The set form's parameter for a unit. NULL when it could not be written: a request whose
- * parameters are no JSON strings (not UTF-8) is marked to run alone, or all of them when memory
- * ran out. */
-static char *set_param(struct wa_pg_group_req *const *rs, size_t n)
-{
-    json_t *all = json_array();
-    int odd = 0;
-    for (size_t i = 0; all && i < n; i++) {
-        json_t *row = json_array();
-        for (int p = 0; row && p < rs[i]->nparams; p++) {
-            json_t *v = rs[i]->params[p] ? json_string(rs[i]->params[p]) : json_null();
-            if (!v || json_array_append_new(row, v) < 0) {
-                json_decref(row);
-                row = NULL;
-            }
-        }
-        if (!row) {
-            rs[i]->alone = odd = 1;
-        } else if (json_array_append_new(all, row) < 0) {
-            json_decref(all);
-            all = NULL;
-        }
-    }
-    char *s = all && !odd ? json_dumps(all, JSON_COMPACT) : NULL;
-    json_decref(all);
-    for (size_t i = 0; !s && !odd && i < n; i++)
-        rs[i]->alone = 1;
-    return s;
-}
-
-/* Hands each request of a set the rows with its key (the last column). */
-static int set_split(PGresult *set, struct wa_pg_group_req *const *rs, size_t n)
-{
-    int nf = PQnfields(set), ok = nf > 0;
-    for (size_t i = 0; i < n; i++) {
-        rs[i]->result = PQcopyResult(set, PG_COPYRES_ATTRS);
-        ok = ok && rs[i]->result;
-    }
-    for (int t = 0; ok && t < PQntuples(set); t++) {
-        const char *key = PQgetvalue(set, t, nf - 1);
-        for (size_t i = 0; i < n; i++) {
-            if (strcmp(key, key_of(rs[i])) != 0) continue;
-            PGresult *r = rs[i]->result;
-            int row = PQntuples(r);
-            for (int f = 0; ok && f < nf; f++) {
-                int null = PQgetisnull(set, t, f);
-                ok = PQsetvalue(r, row, f, null ? NULL : PQgetvalue(set, t, f),
-                                null ? -1 : PQgetlength(set, t, f));
-            }
-            break;
-        }
-    }
-    if (!ok)
-        for (size_t i = 0; i < n; i++) {
-            PQclear(rs[i]->result);
-            rs[i]->result = NULL;
-        }
-    return ok ? 0 : -1;
-}
 
 /* Runs reqs[0..n) in one transaction, again without any statement that fails for good, until
  * the rest commits or the connection fails. reqs stays as it is: the caller marks each done. */
 static void group_run(struct wa_pg *pg, struct wa_pg_group_req *const *reqs, size_t n)
 {
     struct wa_pg_call calls[GROUP_MAX];
-    struct group_unit units[GROUP_MAX];
-    struct wa_pg_group_req *rs[GROUP_MAX], *ord[GROUP_MAX], *left[GROUP_MAX];
+    struct wa_pg_group_req *rs[GROUP_MAX], *left[GROUP_MAX];
     char err[512];
     memcpy(rs, reqs, n * sizeof *rs);
     while (n > 0) {
-        size_t nu = group_plan(pg, rs, n, ord, units);
-        int replan = 0;
-        for (size_t u = 0; u < nu; u++) {
-            struct group_unit *g = &units[u];
-            struct wa_pg_group_req *r = ord[g->first];
-            calls[u] = (struct wa_pg_call){
-                .stmt = r->name, .nparams = r->nparams, .params = r->params, .res = WA_OK};
-            if (g->n < 2) continue;
-            g->json = set_param(ord + g->first, g->n);
-            replan |= !g->json;
-            snprintf(g->name, sizeof g->name, "%s" WA_PG_SET_SUFFIX, r->name);
-            calls[u].stmt = g->name;
-            calls[u].nparams = 1;
-            calls[u].params = (const char *const *)&g->json;
-        }
-        /* With a set's parameter not written, nothing runs: the requests are laid out again. */
-        enum wa_result tx = WA_FAIL;
-        if (!replan) tx = wa_pg_pipeline_tx(pg, calls, nu, err, sizeof err);
+        for (size_t i = 0; i < n; i++)
+            calls[i] = (struct wa_pg_call){
+                .stmt = rs[i]->name, .nparams = rs[i]->nparams, .params = rs[i]->params};
+        enum wa_result tx = wa_pg_pipeline_tx(pg, calls, n, err, sizeof err);
         int blamed = 0;
-        for (size_t u = 0; u < nu; u++)
-            blamed |= calls[u].res == WA_FAIL;
+        for (size_t i = 0; i < n; i++)
+            blamed |= calls[i].res == WA_FAIL;
         size_t k = 0;
-        for (size_t u = 0; u < nu; u++) {
-            struct group_unit *g = &units[u];
-            struct wa_pg_group_req **rs_u = ord + g->first;
-            if (tx == WA_OK && g->n == 1) {
-                rs_u[0]->res = WA_OK;
-                rs_u[0]->result = calls[u].result;
-            } else if (tx == WA_OK) {
-                enum wa_result res = set_split(calls[u].result, rs_u, g->n) == 0 ? WA_OK : WA_RETRY;
-                PQclear(calls[u].result);
-                for (size_t i = 0; i < g->n; i++) {
-                    rs_u[i]->res = res;
-                    if (res != WA_OK) snprintf(rs_u[i]->err, sizeof rs_u[i]->err, "out of memory");
-                }
-            } else if (g->n > 1 && calls[u].res == WA_FAIL) {
-                /* The set failed as a whole: each of its requests runs again alone. */
-                wa_warn("postgres %s; its %zu requests run again one by one", err, g->n);
-                for (size_t i = 0; i < g->n; i++) {
-                    rs_u[i]->alone = 1;
-                    left[k++] = rs_u[i];
-                }
-            } else if (tx == WA_RETRY || (!blamed && !replan) || calls[u].res == WA_FAIL) {
-                for (size_t i = 0; i < g->n; i++) {
-                    rs_u[i]->res = tx;
-                    snprintf(rs_u[i]->err, sizeof rs_u[i]->err, "%.255s", err);
-                }
+        for (size_t i = 0; i < n; i++) {
+            struct wa_pg_group_req *r = rs[i];
+            if (tx == WA_OK) {
+                r->res = WA_OK;
+                r->result = calls[i].result;
+            } else if (tx == WA_RETRY || !blamed || calls[i].res == WA_FAIL) {
+                r->res = tx;
+                snprintf(r->err, sizeof r->err, "%.255s", err);
             } else {
-                for (size_t i = 0; i < g->n; i++)
-                    left[k++] = rs_u[i]; /* rolled back with the one that failed: again */
+                left[k++] = r; /* rolled back with the one that failed: again */
             }
-            free(g->json);
         }
         memcpy(rs, left, k * sizeof *left);
         n = k;

@@ -13,12 +13,6 @@ struct wa_pg_stmt {
     const char *sql;
     int nparams;
 };
-/* A statement's set form, when the statements hold one under its name with this suffix: the same
- * statement for many requests at once, which a group (wa_pg_group_exec) runs in place of several
- * of them. Its one parameter is a JSON array with one array of the single form's parameters
- * (strings, or null) per request, no two with the same first parameter, the key. It returns the
- * single form's columns, then the key: each request gets the rows with its key. */
-#define WA_PG_SET_SUFFIX "*"
 
 struct wa_pg {
     PGconn *conn;
@@ -122,11 +116,9 @@ struct wa_pg_group {
         PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0                         \
     }
 
-/* wa_pg_exec through g, on a connection of pool. Requests of one statement with a set form run
- * as one statement, each key once (a second request for a key runs after the first). A
- * statement that fails for good fails alone (the others run again without it; a set that fails
- * runs again as one statement per request); a lost connection or server fails the whole group
- * with WA_RETRY. */
+/* wa_pg_exec through g, on a connection of pool. A statement that fails for good fails alone
+ * (the others run again without it); a lost connection or server fails the whole group with
+ * WA_RETRY. */
 PGresult *wa_pg_group_exec(struct wa_pg_group *g, struct wa_pg_pool *pool, const char *name,
                            int nparams, const char *const *params, enum wa_result *res,
                            char *errbuf, size_t errsz);

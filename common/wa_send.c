@@ -25,24 +25,6 @@ const struct wa_pg_stmt wa_send_statements[] = {
      "  (extract(epoch FROM now() - m.updated_at) * 1000)::bigint "
      "FROM messages m WHERE m.id = $1::uuid",
      2},
-    /* The set forms (wa_pg.h, WA_PG_SET_SUFFIX) of the statements every command makes, which the
-     * lanes' groups run for the commands that wait together. Rows are found by their ids as an
-     * array, the plan the single forms have: the planner guesses 100 rows from a JSON array and
-     * would otherwise join it to every message. */
-    {"send_claim" WA_PG_SET_SUFFIX,
-     "WITH a AS ("
-     "  SELECT v->>0 AS k, (v->>0)::uuid AS id, v->>1 AS provider "
-     "  FROM jsonb_array_elements($1::jsonb) AS x(v)"
-     "), u AS ("
-     "  UPDATE messages m SET status = 'sending', attempts = m.attempts + 1, updated_at = now() "
-     "  FROM a WHERE m.id = ANY (ARRAY(SELECT id FROM a)) AND m.id = a.id "
-     "    AND m.provider = a.provider AND m.status = 'queued' "
-     "  RETURNING m.id, m.attempts"
-     ") "
-     "SELECT (SELECT u.attempts FROM u WHERE u.id = a.id), m.status, m.provider, m.attempts, "
-     "  (extract(epoch FROM now() - m.updated_at) * 1000)::bigint, a.k "
-     "FROM a CROSS JOIN LATERAL (SELECT * FROM messages WHERE id = a.id OFFSET 0) m",
-     1},
     {"send_reclaim",
      "UPDATE messages SET attempts = attempts + 1, updated_at = now() "
      "WHERE id = $1::uuid AND status = 'sending' RETURNING attempts",
@@ -63,23 +45,6 @@ const struct wa_pg_stmt wa_send_statements[] = {
      "  updated_at = now() "
      "WHERE id = $1::uuid",
      6},
-    {"send_finish" WA_PG_SET_SUFFIX,
-     "WITH a AS ("
-     "  SELECT v->>0 AS k, (v->>0)::uuid AS id, v->>1 AS st, v->>2 AS pmid, v->>3 AS code, "
-     "    v->>4 AS text, (v->>5)::integer AS latency "
-     "  FROM jsonb_array_elements($1::jsonb) AS x(v)"
-     ") "
-     "UPDATE messages m SET "
-     "  status = CASE WHEN wa_status_rank(a.st) > wa_status_rank(m.status) THEN a.st "
-     "    ELSE m.status END, "
-     "  provider_message_id = COALESCE(m.provider_message_id, a.pmid), "
-     "  error_code = COALESCE(a.code, m.error_code), error_text = COALESCE(a.text, m.error_text), "
-     "  latency_ms = COALESCE(a.latency, m.latency_ms), "
-     "  sent_at = CASE WHEN a.st = 'sent' THEN COALESCE(m.sent_at, now()) ELSE m.sent_at END, "
-     "  updated_at = now() "
-     "FROM a WHERE m.id = ANY (ARRAY(SELECT id FROM a)) AND m.id = a.id "
-     "RETURNING a.k",
-     1},
     /* $1 channel, $2 the pace's interval (microseconds). Reserves the channel's next slot,
      * shared by every instance: the slot after the last one reserved, or now when that has
      * passed. Returns how long until it (microseconds, 0 when now). */
@@ -89,17 +54,6 @@ const struct wa_pg_stmt wa_send_statements[] = {
      "  p.next_at + $2::bigint * interval '1 microsecond', clock_timestamp()) "
      "RETURNING GREATEST(0, (extract(epoch FROM p.next_at - clock_timestamp()) * 1e6))::bigint",
      2},
-    {"send_pace" WA_PG_SET_SUFFIX,
-     "WITH a AS ("
-     "  SELECT v->>0 AS k, (v->>1)::bigint AS us FROM jsonb_array_elements($1::jsonb) AS x(v)"
-     ") "
-     "INSERT INTO send_pacing AS p (channel, next_at) SELECT k, clock_timestamp() FROM a "
-     "ON CONFLICT (channel) DO UPDATE SET next_at = GREATEST("
-     "  p.next_at + (SELECT a.us FROM a WHERE a.k = excluded.channel) * interval '1 microsecond', "
-     "  clock_timestamp()) "
-     "RETURNING GREATEST(0, (extract(epoch FROM p.next_at - clock_timestamp()) * 1e6))::bigint, "
-     "  p.channel",
-     1},
     {"media_locate",
      "SELECT bucket, object_key, mime, filename FROM media WHERE id = $1::bigint "
      "AND stored_at IS NOT NULL",
