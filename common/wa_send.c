@@ -102,7 +102,7 @@ enum wa_claim wa_send_claim(struct wa_sender *s, const char *id, int *attempts, 
     enum wa_result res;
     const char *p[] = {id, s->provider};
     PGresult *q = run_grouped(s, s->claims, "send_claim", 2, p, &res);
-    if (!q) return res == WA_RETRY ? WA_CLAIM_RETRY : WA_CLAIM_MISSING;
+    if (!q) return res == WA_RETRY ? WA_CLAIM_RETRY : WA_CLAIM_REFUSED;
     enum wa_claim c;
     if (PQntuples(q) == 0) {
         c = WA_CLAIM_MISSING;
@@ -319,6 +319,16 @@ static enum wa_result conclude(struct wa_sender *s, const rd_kafka_message_t *m,
     return WA_OK;
 }
 
+/* A command with nothing to claim: its message is not in the CRM, or the CRM refused the claim
+ * for good (its reason is in the log, from wa_send_claim). Reported; the offset moves on. */
+static enum wa_result not_claimed(struct wa_sender *s, const rd_kafka_message_t *m, enum wa_claim c)
+{
+    if (c != WA_CLAIM_REFUSED)
+        return wa_send_error(s, m, "unknown_message", "no such message in the CRM", 0);
+    const char *why = "the CRM refused to claim it (Postgres's reason is in the log): not sent";
+    return wa_send_error(s, m, "rejected_by_crm", why, 0);
+}
+
 enum wa_result wa_send_refuse(struct wa_sender *s, const rd_kafka_message_t *m,
                               const struct wa_outbound *o, const char *code, const char *text)
 {
@@ -327,8 +337,7 @@ enum wa_result wa_send_refuse(struct wa_sender *s, const rd_kafka_message_t *m,
     int attempt = 0;
     enum wa_claim c = wa_send_claim(s, o->id, &attempt, NULL);
     if (c == WA_CLAIM_RETRY) return WA_RETRY;
-    if (c == WA_CLAIM_MISSING)
-        return wa_send_error(s, m, "unknown_message", "no such message in the CRM", 0);
+    if (c == WA_CLAIM_MISSING || c == WA_CLAIM_REFUSED) return not_claimed(s, m, c);
     if (c != WA_CLAIM_OK) {
         wa_info("id=%s already handled: not refused again", o->id);
         return WA_OK;
@@ -508,7 +517,7 @@ enum wa_result wa_send_drive(struct wa_sender *s, const rd_kafka_message_t *m,
             wa_info("id=%s already handled: nothing sent", o->id);
             return WA_OK;
         case WA_STEP_MISSING:
-            return wa_send_error(s, m, "unknown_message", "no such message in the CRM", 0);
+            return not_claimed(s, m, st.claim);
         case WA_STEP_LATER:
             return WA_RETRY;
         }

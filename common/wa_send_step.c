@@ -47,6 +47,7 @@ static enum wa_send_step after_claim(const struct wa_send_policy *p, struct wa_s
     case WA_CLAIM_DONE:
         return WA_STEP_SKIP;
     case WA_CLAIM_MISSING:
+    case WA_CLAIM_REFUSED: /* nothing to send either: reported, the offset moves on */
         return WA_STEP_MISSING;
     case WA_CLAIM_RETRY:
     case WA_CLAIM_NONE:

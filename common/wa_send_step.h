@@ -15,6 +15,7 @@ enum wa_claim {
     WA_CLAIM_MOVED,    /* queued for the other provider (a failover) */
     WA_CLAIM_DONE,     /* sent, failed, or further along: nothing to do */
     WA_CLAIM_MISSING,  /* no such message in the CRM */
+    WA_CLAIM_REFUSED,  /* the CRM refused the claim for good (a constraint, a trigger) */
     WA_CLAIM_RETRY,    /* the CRM is not reachable */
 };
 

@@ -19,7 +19,7 @@ struct row {
     int forced, window_open, max_attempts;
     int stop_after_call; /* the process is told to stop right after this call (0: never) */
     int stop_in_pause;   /* ... or during this backoff pause (0: never) */
-    /* Consumed in order by the steps that ask: claims (ok inflight moved done missing away;
+    /* Consumed in order by the steps that ask: claims (ok inflight moved done missing refused away;
      * inflight~ is one claimed too recently for its attempt to have surely ended) for
      * claim and reclaim; verdicts (sent retry down down! unknown failed) for call and
      * reconcile; "down!" is down with the bridge's doubt about an earlier attempt. */
@@ -66,6 +66,7 @@ static const struct row rows[] = {
     {"twilio row is baileys'", &TWILIO, 1, 1, 3, 0, 0, "moved", "claim skip", 0},
     {"twilio already done", &TWILIO, 1, 1, 3, 0, 0, "done", "claim skip", 0},
     {"twilio no such message", &TWILIO, 1, 1, 3, 0, 0, "missing", "claim missing", 0},
+    {"twilio claim refused by the CRM", &TWILIO, 1, 1, 3, 0, 0, "refused", "claim missing", 0},
     {"twilio CRM away", &TWILIO, 1, 1, 3, 0, 0, "away", "claim later", 0},
     {"twilio CRM away at the second claim", &TWILIO, 1, 1, 3, 0, 0, "ok retry away",
      "claim call release backoff claim later", 0},
@@ -112,6 +113,7 @@ static enum wa_claim claim_of(const char *t)
              {"moved", WA_CLAIM_MOVED},
              {"done", WA_CLAIM_DONE},
              {"missing", WA_CLAIM_MISSING},
+             {"refused", WA_CLAIM_REFUSED},
              {"away", WA_CLAIM_RETRY}};
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
         if (strcmp(t, m[i].word) == 0) return m[i].c;
