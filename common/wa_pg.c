@@ -8,6 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* libpq's messages end in a newline and the server's may add DETAIL and CONTEXT lines: one log
+ * line per event. */
+static void one_line(char *errbuf)
+{
+    size_t l = strlen(errbuf);
+    while (l && (errbuf[l - 1] == '\n' || errbuf[l - 1] == ' '))
+        errbuf[--l] = '\0';
+    for (char *nl = strchr(errbuf, '\n'); nl; nl = strchr(nl, '\n'))
+        *nl = ' ';
+}
+
 static int prepare_all(struct wa_pg *pg, char *errbuf, size_t errsz)
 {
     for (size_t i = 0; i < pg->nstmts; i++) {
@@ -27,10 +38,7 @@ static int open_conn(struct wa_pg *pg, char *errbuf, size_t errsz)
     pg->conn = PQconnectdb(pg->url);
     if (PQstatus(pg->conn) != CONNECTION_OK) {
         snprintf(errbuf, errsz, "connect: %s", PQerrorMessage(pg->conn));
-        /* libpq messages end in a newline; one log line per event. */
-        size_t l = strlen(errbuf);
-        while (l && (errbuf[l - 1] == '\n' || errbuf[l - 1] == ' '))
-            errbuf[--l] = '\0';
+        one_line(errbuf);
         return -1;
     }
     return prepare_all(pg, errbuf, errsz);
@@ -110,9 +118,7 @@ static PGresult *failed(struct wa_pg *pg, PGresult *r, const char *name, enum wa
 {
     *res = classify(pg, r);
     snprintf(errbuf, errsz, "%s: %s", name, PQerrorMessage(pg->conn));
-    size_t l = strlen(errbuf);
-    while (l && errbuf[l - 1] == '\n')
-        errbuf[--l] = '\0';
+    one_line(errbuf);
     PQclear(r);
     return NULL;
 }
@@ -291,12 +297,7 @@ enum wa_result wa_pg_pipeline_tx(struct wa_pg *pg, struct wa_pg_call *calls, siz
         /* An error inside BEGIN leaves the transaction aborted until ROLLBACK. */
         if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
             PQclear(PQexec(c, "ROLLBACK"));
-        size_t l = strlen(errbuf);
-        while (l && errbuf[l - 1] == '\n')
-            errbuf[--l] = '\0';
-        /* The server's DETAIL and CONTEXT lines: one log line per event. */
-        for (char *nl = strchr(errbuf, '\n'); nl; nl = strchr(nl, '\n'))
-            *nl = ' ';
+        one_line(errbuf);
     }
     return tx;
 }
