@@ -51,7 +51,8 @@ async function statusLatency(fromMs) {
 }
 
 // The processes that take part, with their CPU per message (ms) from /proc.
-const PROCS = ['ingress', 'router', 'sender-twilio', 'sender-baileys', 'bridge', 'twilio-sim'];
+const C_PROCS = ['ingress', 'router', 'sender-twilio', 'sender-baileys'];
+const PROCS = [...C_PROCS, 'bridge', 'twilio-sim'];
 
 async function steady(RATE, SECS, log = console.log) {
   await baileysUp();
@@ -119,7 +120,7 @@ async function steady(RATE, SECS, log = console.log) {
     return seen.size === started.size;
   }, { timeoutMs: 120000, everyMs: 1000 }).catch(() => {});
   const wall = (now() - t0) / 1000;
-  const { cpu } = await stopCpu();
+  const { cpu, rss } = await stopCpu();
   const lat = { twilio: [], baileys: [] };
   // The run in thirds, by when the request was made: a backlog that grows shows as later thirds
   // slower than the first.
@@ -145,6 +146,9 @@ async function steady(RATE, SECS, log = console.log) {
   log(`CPU ms per message (${started.size} messages, ${wall.toFixed(1)} s from the first request to the last arrival; ` +
     'Postgres: all its backends; the status callbacks the simulator posts are included):');
   log('  ' + Object.entries(cpu).map(([k, ms]) => `${k} ${(ms / started.size).toFixed(3)}`).join(', '));
+  // #13's target 6: each C process under 20 MB resident at load.
+  log('peak RSS over the same span (MB, sampled every 0.2 s): ' +
+    C_PROCS.filter((k) => rss[k]).map((k) => `${k} ${rss[k].toFixed(1)}`).join(', '));
 }
 
 async function failover() {

@@ -82,16 +82,34 @@ export function processes(state, services) {
 // CPU ms so far of each name's processes.
 export const cpuOf = (ps) => Object.fromEntries(Object.entries(ps).map(([k, pids]) => [k, pids.reduce((a, p) => a + cpuMs(p), 0)]));
 
-// Measures the processes from now: returns stop(), which gives the CPU ms each name spent and
-// pidstat's per-second figures (%usr, %system, %wait) averaged by name.
+// A process's resident memory now (VmRSS) in MB, or 0.
+function rssMb(pid) {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch { return 0; }
+}
+
+// Measures the processes from now: returns stop(), which gives the CPU ms each name spent,
+// pidstat's per-second figures (%usr, %system, %wait) averaged by name, and each name's highest
+// resident memory (MB, its processes' VmRSS summed) in samples 0.2 s apart: the peak of this span,
+// where VmHWM is the peak since the process started.
 export function measure(ps) {
   const cpu0 = cpuOf(ps);
+  const rss = {};
+  const sample = () => {
+    for (const [k, pids] of Object.entries(ps)) rss[k] = Math.max(rss[k] ?? 0, pids.reduce((a, p) => a + rssMb(p), 0));
+  };
+  sample();
+  const sampler = setInterval(sample, 200);
   const pidstat = spawn('pidstat', ['-u', '-h', '-p', Object.values(ps).flat().join(','), '1'], { stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';
   pidstat.stdout.on('data', (d) => { out += d; });
   const closed = new Promise((r) => pidstat.on('close', r));
   return async () => {
     const cpu1 = cpuOf(ps);
+    clearInterval(sampler);
+    sample();
     pidstat.kill('SIGINT');
     await closed;
     const cpu = Object.fromEntries(Object.keys(ps).map((k) => [k, cpu1[k] - cpu0[k]]));
@@ -104,7 +122,7 @@ export function measure(ps) {
       const a = (pidstatAvg[pid2name.get(f[2]) ?? f[9]] ??= { usr: 0, sys: 0, wait: 0 });
       a.usr += Number(f[3]) / samples; a.sys += Number(f[4]) / samples; a.wait += Number(f[6]) / samples;
     }
-    return { cpu, pidstat: pidstatAvg };
+    return { cpu, pidstat: pidstatAvg, rss };
   };
 }
 

@@ -272,7 +272,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 }
 
 rd_kafka_t *wa_kafka_consumer_new(const char *brokers, const char *group, const char *const *topics,
-                                  size_t ntopics, long max_poll_ms,
+                                  size_t ntopics, long max_poll_ms, int prefetch_kb,
                                   const struct wa_kafka_revoke *revoke, char *err, size_t errsz)
 {
     rd_kafka_conf_t *conf = base_conf(brokers, group, err, errsz);
@@ -286,6 +286,26 @@ rd_kafka_t *wa_kafka_consumer_new(const char *brokers, const char *group, const 
             return NULL;
         }
     }
+    /* Records fetched ahead of the poll: librdkafka's defaults keep up to 64 MB of a backlog
+     * queued (100,000 records a partition), plus fetches of up to 1 MB a partition and 50 MB a
+     * response on their way in. The caller's prefetch_kb queued is thousands of records, more
+     * than a batch or the senders' lanes take at once; fetches of a sixteenth of it a partition
+     * keep the overshoot small (a response takes at least message.max.bytes, 1 MB). The queue is
+     * not smaller than a second's work: a partition whose queue reaches these limits is not
+     * fetched again for a second (librdkafka 2.0's fixed backoff; fetch.queue.backoff.ms came in
+     * 2.2), so the queue is also what a consumer can take in a second. With 1 MB a router
+     * drained a backlog at 1,950 messages/s against 3,100 with 4 MB, for 10 MB less memory
+     * (bench/README.md, "Router capacity"); a sender's 1,000 sends/s fit in 1 MB ("Sender
+     * capacity"). Half as many records as kilobytes: records of a few hundred bytes, as ours
+     * are, fill either bound at about the same time. A record larger than a fetch still comes:
+     * librdkafka grows the fetch for it. */
+    if (prefetch_kb < 1024) prefetch_kb = 1024;
+    char queued_kb[24], queued_min[24], fetch_part[24], fetch_max[24];
+    snprintf(queued_kb, sizeof queued_kb, "%d", prefetch_kb);
+    snprintf(queued_min, sizeof queued_min, "%d", prefetch_kb / 2);
+    snprintf(fetch_part, sizeof fetch_part, "%d", prefetch_kb * 1024 / 16);
+    snprintf(fetch_max, sizeof fetch_max, "%d",
+             prefetch_kb * 1024 / 2 > 1048576 ? prefetch_kb * 1024 / 2 : 1048576);
     if (set(conf, "group.id", group, err, errsz) ||
         set(conf, "enable.auto.offset.store", "false", err, errsz) ||
         set(conf, "enable.auto.commit", "true", err, errsz) ||
@@ -295,20 +315,10 @@ rd_kafka_t *wa_kafka_consumer_new(const char *brokers, const char *group, const 
         /* A crashed member is noticed in seconds, so its partitions move on quickly. */
         set(conf, "session.timeout.ms", "10000", err, errsz) ||
         set(conf, "heartbeat.interval.ms", "2000", err, errsz) ||
-        /* Records fetched ahead of the poll: librdkafka's defaults keep up to 64 MB of a
-         * backlog queued (100,000 records a partition), plus fetches of up to 1 MB a partition
-         * and 50 MB a response on their way in. 4 MB queued is thousands of records, more than
-         * a batch or the senders' held window; smaller fetches keep the overshoot small. Not
-         * less: a partition whose queue reaches these limits is not fetched again for a second
-         * (librdkafka 2.0's fixed backoff; fetch.queue.backoff.ms came in 2.2), so the queue is
-         * also what a consumer can take in a second. With 1 MB a router drained a backlog at
-         * 1,950 messages/s against 3,100 with 4 MB, for 10 MB less memory (bench/README.md,
-         * "Router capacity"). A record larger than a fetch still comes: librdkafka grows the
-         * fetch for it. */
-        set(conf, "queued.max.messages.kbytes", "4096", err, errsz) ||
-        set(conf, "queued.min.messages", "2000", err, errsz) ||
-        set(conf, "fetch.message.max.bytes", "262144", err, errsz) ||
-        set(conf, "fetch.max.bytes", "2097152", err, errsz)) {
+        set(conf, "queued.max.messages.kbytes", queued_kb, err, errsz) ||
+        set(conf, "queued.min.messages", queued_min, err, errsz) ||
+        set(conf, "fetch.message.max.bytes", fetch_part, err, errsz) ||
+        set(conf, "fetch.max.bytes", fetch_max, err, errsz)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }

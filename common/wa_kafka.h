@@ -66,10 +66,12 @@ struct wa_kafka_revoke {
  * after the side effect is durable, and committed in the background and on
  * revoke and close. max_poll_ms (0: Kafka's 5 minutes) must exceed the longest
  * time between two polls, i.e. the longest one record can take, or the member is
- * dropped from its group mid-record and its partitions move to another. revoke (may be NULL;
- * it must outlive the consumer) is called for partitions revoked or lost. */
+ * dropped from its group mid-record and its partitions move to another. prefetch_kb (at least
+ * 1024): the records fetched ahead of the poll that librdkafka queues, which is also about what
+ * the consumer can take in a second (wa_kafka.c says why). revoke (may be NULL; it must outlive
+ * the consumer) is called for partitions revoked or lost. */
 rd_kafka_t *wa_kafka_consumer_new(const char *brokers, const char *group, const char *const *topics,
-                                  size_t ntopics, long max_poll_ms,
+                                  size_t ntopics, long max_poll_ms, int prefetch_kb,
                                   const struct wa_kafka_revoke *revoke, char *err, size_t errsz);
 /* Stores m's offset + 1: the next one to read. */
 void wa_kafka_store_offset(rd_kafka_t *rk, const rd_kafka_message_t *m);

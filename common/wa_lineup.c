@@ -60,6 +60,7 @@ static void tail_remove(struct wa_lineup *q, int slot)
 static void ready_push(struct wa_lineup *q, int slot)
 {
     q->r[slot].state = WA_LINEUP_READY;
+    q->ready++;
     q->r[slot].next = -1;
     if (q->ready_tail >= 0)
         q->r[q->ready_tail].next = slot;
@@ -74,6 +75,7 @@ static void drop_rec(struct wa_lineup *q, int slot)
 {
     struct wa_lineup_rec *r = &q->r[slot];
     if (r->next_key < 0) tail_remove(q, slot);
+    if (r->state == WA_LINEUP_READY) q->ready--;
     r->state = WA_LINEUP_DROPPED;
     r->key = NULL;
 }
@@ -124,6 +126,7 @@ int wa_lineup_take(struct wa_lineup *q)
     q->ready_head = q->r[s].next;
     if (q->ready_head < 0) q->ready_tail = -1;
     q->r[s].state = WA_LINEUP_TAKEN;
+    q->ready--;
     q->r[s].next = -1;
     q->part[q->r[s].partition].taken++;
     q->taken++;
@@ -180,6 +183,7 @@ void wa_lineup_again(struct wa_lineup *q, int slot)
         return;
     }
     r->state = WA_LINEUP_READY;
+    q->ready++;
     r->next = q->ready_head;
     q->ready_head = slot;
     if (q->ready_tail < 0) q->ready_tail = slot;

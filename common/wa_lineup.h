@@ -45,6 +45,7 @@ struct wa_lineup {
     struct wa_lineup_rec r[WA_LINEUP_MAX];
     int free_head, ready_head, ready_tail;
     int held, taken; /* records held; taken and not ended */
+    int ready;       /* records ready (none of their key before them), not yet taken */
     int buckets[WA_LINEUP_BUCKETS];
     struct {
         int head, tail, taken, dropping;

@@ -28,6 +28,14 @@
  * first. A revoked partition's commands not started are dropped, and the revoke waits for the
  * ones in flight: a partition never moves to another member while one of its commands runs. */
 
+/* Commands ready to start that the poll keeps ahead of the lanes. More would only hold memory:
+ * each is a polled Kafka message (and the fetch buffer it came in) until a lane takes it, where
+ * the records not polled yet wait in librdkafka's queue, which has its own bound. A backlog
+ * drained with no such bound held all WA_LINEUP_MAX (bench/README.md, "Sender capacity").
+ * Commands waiting behind their contact's earlier one do not count: a busy contact never stops
+ * the others being polled. */
+#define READY_AHEAD 256
+
 struct loop {
     const struct wa_sender_setup *u;
     rd_kafka_t *consumer, *producer;
@@ -35,7 +43,7 @@ struct loop {
     rd_kafka_message_t *ms[WA_LINEUP_MAX]; /* by slot, until the record ends */
     pthread_mutex_t mu;
     pthread_cond_t more; /* a record is ready, or closing */
-    pthread_cond_t room; /* a record ended */
+    pthread_cond_t room; /* a record ended, or the ready ones fell below READY_AHEAD */
     int closing;
     struct wa_kafka_revoke revoke;
     struct wa_metric *held; /* q.held, for the operator: a number that stays high is a partition
@@ -138,6 +146,7 @@ static void *lane_main(void *arg)
         while (!lp->closing && (slot = wa_lineup_take(&lp->q)) < 0)
             pthread_cond_wait(&lp->more, &lp->mu);
         if (slot < 0) break; /* closing: what is not started is read again after a restart */
+        if (lp->q.ready == READY_AHEAD - 1) pthread_cond_broadcast(&lp->room);
         rd_kafka_message_t *m = lp->ms[slot];
         pthread_mutex_unlock(&lp->mu);
         struct pending *pd = wa_xcalloc(1, sizeof *pd);
@@ -218,8 +227,9 @@ static void consume(struct loop *lp)
         pthread_mutex_lock(&lp->mu);
         /* Full: a contact's command at the head of its partition has held the offset while
          * WA_LINEUP_MAX commands behind it ended; wait for room (it ends within
-         * max_handle_ms, under the group's max.poll.interval.ms). */
-        while (lp->q.free_head < 0 && wa_running())
+         * max_handle_ms, under the group's max.poll.interval.ms). Or enough are ready: a lane
+         * takes one when its command ends, within the same bound. */
+        while ((lp->q.free_head < 0 || lp->q.ready >= READY_AHEAD) && wa_running())
             wait_room(lp);
         int full = lp->q.free_head < 0;
         pthread_mutex_unlock(&lp->mu);
@@ -311,8 +321,10 @@ int wa_sender_run(struct wa_sender *s, const struct wa_sender_setup *u)
     const char *topics[] = {u->topic};
     /* The poll waits at most for one command in flight to end (a revoke), or for room. */
     long max_poll = u->max_handle_ms > 0 ? u->max_handle_ms + 60000 : 0;
-    lp->consumer = wa_kafka_consumer_new(u->brokers, u->group, topics, 1, max_poll, &lp->revoke,
-                                         err, sizeof err);
+    /* 1 MB of commands fetched ahead: a second's work at 1,000 sends/s, and 3 MB less resident
+     * than the router's 4 MB (bench/README.md, "Sender capacity"). */
+    lp->consumer = wa_kafka_consumer_new(u->brokers, u->group, topics, 1, max_poll, 1024,
+                                         &lp->revoke, err, sizeof err);
     if (!lp->consumer) {
         fprintf(stderr, "config: kafka: %s\n", err);
         return WA_EX_CONFIG;

@@ -2,6 +2,7 @@
 #include "wa_util.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -89,6 +90,13 @@ int wa_running(void)
 void wa_stop(void)
 {
     running = 0;
+}
+
+void wa_memory_lean(void)
+{
+    mallopt(M_ARENA_MAX, 1);
+    mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 128 * 1024);
 }
 
 int64_t wa_now_ms(void)

@@ -34,6 +34,15 @@ void wa_signals_install(void);
 int wa_running(void);
 void wa_stop(void);
 
+/* Called in main before any thread starts: memory freed goes back to the system. Buffers that
+ * come and go with each batch or command (records, their decoded JSON, results, an outbox page)
+ * stay resident under glibc's defaults: an arena per thread that allocates (librdkafka's broker
+ * threads, the senders' lanes), and a threshold for mmap that rises to the largest block freed,
+ * so blocks of hundreds of kilobytes stay in the heap. One arena and fixed thresholds hand them
+ * back: a router draining a backlog peaked 3-5 MB lower at the same rate, a sender about 1 MB
+ * (bench/README.md). */
+void wa_memory_lean(void);
+
 /* Milliseconds from CLOCK_MONOTONIC / CLOCK_REALTIME. */
 int64_t wa_now_ms(void);
 int64_t wa_wall_ms(void);

@@ -6,7 +6,6 @@
 #include "wa_log.h"
 #include "wa_outbound.h"
 
-#include <malloc.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -268,15 +267,7 @@ static void run(struct rtr *r)
 
 int main(void)
 {
-    /* Before any thread starts. A batch's buffers (its records, their decoded JSON, the
-     * pipeline's results, an outbox page) come and go with each batch; glibc's defaults keep
-     * what they freed: an arena per thread that allocates (librdkafka's broker threads do),
-     * and a threshold for mmap that rises to the largest block freed, so blocks of hundreds of
-     * kilobytes stay in the heap. One arena and fixed thresholds hand them back: a router
-     * draining a backlog peaked 3-5 MB lower at the same rate (bench/README.md). */
-    mallopt(M_ARENA_MAX, 1);
-    mallopt(M_MMAP_THRESHOLD, 64 * 1024);
-    mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+    wa_memory_lean();
     if (wa_service_start("router", config, WA_CFG_COUNT(config), &log_level)) return WA_EX_CONFIG;
     char why[400];
     if (rtr_channels_load(&rtr_cfg.channels, rtr_cfg.twilio_from, rtr_cfg.baileys_channels,
@@ -294,9 +285,10 @@ int main(void)
     struct rtr r = {0};
     r.producer = wa_kafka_producer_new(rtr_cfg.kafka_brokers, "router", 10000, err, sizeof err);
     const char *topics[] = {rtr_cfg.topic_inbound, rtr_cfg.topic_outbound, rtr_cfg.topic_status};
+    /* 4 MB fetched ahead: a backlog drains 60 % faster than with 1 MB (wa_kafka.c says why). */
     if (r.producer)
-        r.consumer = wa_kafka_consumer_new(rtr_cfg.kafka_brokers, rtr_cfg.group, topics, 3, 0, NULL,
-                                           err, sizeof err);
+        r.consumer = wa_kafka_consumer_new(rtr_cfg.kafka_brokers, rtr_cfg.group, topics, 3, 0, 4096,
+                                           NULL, err, sizeof err);
     if (!r.producer || !r.consumer || rtr_health_start(&r, err, sizeof err) < 0) {
         fprintf(stderr, "config: kafka: %s\n", err);
         return WA_EX_CONFIG;

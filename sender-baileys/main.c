@@ -113,6 +113,7 @@ static void stopping(void *ctx)
 
 int main(void)
 {
+    wa_memory_lean();
     if (wa_service_start("sender-baileys", config, WA_CFG_COUNT(config), &log_level))
         return WA_EX_CONFIG;
     /* Each instance reports under its own name; two with one name would overwrite each

@@ -132,6 +132,7 @@ static void stopping(void *ctx)
 
 int main(void)
 {
+    wa_memory_lean();
     if (wa_service_start("sender-twilio", config, WA_CFG_COUNT(config), &log_level))
         return WA_EX_CONFIG;
     const char *sid = stw_cfg.account_sid;

@@ -57,11 +57,14 @@ static void test_others_pass_a_waiting_contact(void **state)
     reset();
     /* a is slow (its first command backs off); b and c, on the same partition, go on. */
     int a1 = add(0, "a"), a2 = add(0, "a"), b1 = add(0, "b"), c1 = add(0, "c"), b2 = add(0, "b");
+    assert_int_equal(q.ready, 3); /* a2 and b2 wait behind their contact's first */
     assert_int_equal(wa_lineup_take(&q), a1);
     assert_int_equal(wa_lineup_take(&q), b1);
     assert_int_equal(wa_lineup_take(&q), c1);
     assert_int_equal(wa_lineup_take(&q), -1);
+    assert_int_equal(q.ready, 0);
     assert_int_equal(end(b1, 1, 0), -1); /* a1 is older and not ended: nothing to store */
+    assert_int_equal(q.ready, 1);        /* b2 */
     assert_int_equal(wa_lineup_take(&q), b2);
     assert_int_equal(end(c1, 1, 0), -1);
     assert_int_equal(end(b2, 1, 0), -1);
@@ -108,6 +111,7 @@ static void test_not_done_holds_the_offset_and_the_contact(void **state)
     /* A new command of a does not start either: it would overtake a1 and a2. */
     int a3 = add(0, "a");
     assert_int_equal(q.r[a3].state, WA_LINEUP_DROPPED);
+    assert_int_equal(q.ready, 1);             /* c1 */
     assert_int_equal(wa_lineup_take(&q), c1); /* the other partition goes on */
     assert_int_equal(wa_lineup_take(&q), -1);
     assert_int_equal(end(c1, 1, 1), 101);
@@ -122,7 +126,9 @@ static void test_revoke(void **state)
     reset();
     int a1 = add(0, "a"), a2 = add(0, "a"), b1 = add(0, "b"), c1 = add(1, "c");
     assert_int_equal(wa_lineup_take(&q), a1);
+    assert_int_equal(q.ready, 2);               /* b1, c1 */
     assert_int_equal(wa_lineup_drop(&q, 0), 1); /* a1 still runs */
+    assert_int_equal(q.ready, 1);               /* c1 */
     assert_true(wa_lineup_dropping(&q, 0));
     assert_false(wa_lineup_dropping(&q, 1));
     assert_int_equal(q.r[a2].state, WA_LINEUP_DROPPED);
@@ -148,7 +154,9 @@ static void test_again(void **state)
     reset();
     int a1 = add(0, "a"), b1 = add(0, "b"), a2 = add(0, "a");
     assert_int_equal(wa_lineup_take(&q), a1);
+    assert_int_equal(q.ready, 1);
     wa_lineup_again(&q, a1); /* first again, before b1; a2 still behind it */
+    assert_int_equal(q.ready, 2);
     assert_int_equal(wa_lineup_take(&q), a1);
     assert_int_equal(wa_lineup_take(&q), b1);
     assert_int_equal(wa_lineup_take(&q), -1);
@@ -158,6 +166,7 @@ static void test_again(void **state)
     assert_int_equal(wa_lineup_drop(&q, 0), 2);
     wa_lineup_again(&q, a2);
     assert_int_equal(q.r[a2].state, WA_LINEUP_DROPPED);
+    assert_int_equal(q.ready, 0);
     assert_int_equal(wa_lineup_take(&q), -1);
     assert_int_equal(end(b1, 1, 0), 102);
     assert_int_equal(wa_lineup_drop(&q, 0), 0);
@@ -175,6 +184,7 @@ static void test_full(void **state)
         snprintf(keys[i], sizeof keys[i], "k%d", i % 300);
         assert_true(wa_lineup_add(&q, 0, i, keys[i], strlen(keys[i])) >= 0);
     }
+    assert_int_equal(q.ready, 300); /* each key's first; the others wait behind them */
     assert_int_equal(wa_lineup_add(&q, 0, WA_LINEUP_MAX, "k", 1), -1);
     assert_int_equal(wa_lineup_add(&q, WA_LINEUP_PARTS, 0, "k", 1), -2);
     assert_int_equal(wa_lineup_add(&q, -1, 0, "k", 1), -2);
@@ -187,6 +197,7 @@ static void test_full(void **state)
         if (wa_lineup_end(&q, s, 1, &p, &off)) last = off;
     }
     assert_int_equal(ran, WA_LINEUP_MAX);
+    assert_int_equal(q.ready, 0);
     assert_int_equal(last, WA_LINEUP_MAX);
     assert_int_equal(q.held, 0);
     assert_true(wa_lineup_add(&q, 0, 0, "k", 1) >= 0);
