@@ -4,6 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import { execFile } from 'node:child_process';
 import { q, env, sleep } from '../tests/e2e/lib.mjs';
+import { readPid, peakRssMb } from './proc.mjs';
 
 const base = `http://${env.DASHBOARD_LISTEN}`;
 const auth = { Authorization: `Bearer ${env.DASHBOARD_TOKEN}` };
@@ -119,4 +120,6 @@ ctl.abort();
 console.log(`== live events: ${CLIENTS} connections to /api/events; ${EVENTS} events written to wa.events with kcat`);
 console.log(`delivered ${delivered} of ${want} (${(delivered / secs).toFixed(0)} events/s to all connections together, ${secs.toFixed(1)} s)`);
 console.log(`delay, written -> received by a connection: ${stats(delays)}`);
+// #13's target 6: under 20 MB resident at load (VmHWM: the peak since it started, both parts).
+console.log(`dashboard peak RSS: ${peakRssMb(readPid(`${env.WA_STATE}/run/dashboard.pid`)).toFixed(1)} MB`);
 process.exit(0);

@@ -22,9 +22,12 @@ function wrk(secs) {
     `${ingressUrl}/api/whatsapp/twilio`], { env: { ...env, WA_BENCH_REQUESTS: REQUESTS }, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`wrk: ${r.stderr}`);
   const num = (re) => Number(re.exec(r.stdout)?.[1] ?? NaN);
+  const kinds = { status: num(/errors_status=(\d+)/), timeout: num(/timeouts=(\d+)/),
+    connect: num(/errors_connect=(\d+)/), read: num(/errors_read=(\d+)/) };
   const res = {
-    requests: num(/requests=(\d+)/), errors: num(/errors_status=(\d+)/) + num(/timeouts=(\d+)/) +
-      num(/errors_connect=(\d+)/) + num(/errors_read=(\d+)/),
+    requests: num(/requests=(\d+)/), errors: Object.values(kinds).reduce((a, x) => a + x, 0),
+    // Which kind, when there were any: an answer but 2xx, a wrk timeout, a refused connect, a read error.
+    kinds: Object.entries(kinds).filter(([, x]) => x).map(([k, x]) => `${x} ${k}`).join(', '),
     p50: num(/latency_us p50=(\d+)/) / 1000, p99: num(/p99=(\d+)/) / 1000, max: num(/max=(\d+)/) / 1000,
   };
   if (!(res.requests > 0)) throw new Error(`wrk said: ${r.stdout}`);
@@ -67,7 +70,7 @@ async function run(variant) {
   const secs = (performance.now() - t0) / 1000;
   const m = await stop();
   const note = `p50 ${w.p50.toFixed(1)} ms, p99 ${w.p99.toFixed(1)} ms, max ${w.max.toFixed(0)} ms, ` +
-    `${w.errors} errors; ${peer ? 'the peer\'s' : 'ingress'} peak RSS ${peakRssMb((ps.peer ?? ps.ingress)[0]).toFixed(1)} MB`;
+    `${w.errors} errors${w.errors ? ` (${w.kinds})` : ''}; ${peer ? 'the peer\'s' : 'ingress'} peak RSS ${peakRssMb((ps.peer ?? ps.ingress)[0]).toFixed(1)} MB`;
   if (peer) {
     const exited = new Promise((r) => peer.on('exit', r));
     peer.kill();
@@ -75,6 +78,18 @@ async function run(variant) {
   }
   return { rate: w.requests / secs, secs, cpu: m.cpu, pidstat: m.pidstat, note, n: w.requests };
 }
+
+// Everything ever written to topic: its partitions' end offsets, summed (kcat -Q, -1 = the end).
+function written(topic) {
+  const kcat = (args) => spawnSync('kcat', ['-b', env.KAFKA_BROKERS, ...args], { encoding: 'utf8', timeout: 30000 }).stdout ?? '';
+  const parts = [...kcat(['-L', '-t', topic]).matchAll(/partition (\d+),/g)].map((m) => m[1]);
+  if (!parts.length) throw new Error(`kcat found no partitions of ${topic}`);
+  return [...kcat(['-Q', ...parts.flatMap((p) => ['-t', `${topic}:${p}:-1`])]).matchAll(/offset (\d+)/g)]
+    .reduce((a, m) => a + Number(m[1]), 0);
+}
+// The webhooks go to bench.ingress: none may reach wa.inbound, where the next start's router
+// would take them all for the CRM.
+const inbound0 = written('wa.inbound');
 
 console.log(`== ingress alone: signed Twilio webhooks, wrk -t2 -c${CONNS} for ${SECS} s a run ` +
   `(each after 3 s of warm-up; the broker warmed first), each 204 backed by a Kafka ack; ` +
@@ -93,7 +108,11 @@ if (peerName) {
     console.log(`${v.name} against the Express peer: ${(med(v.name) / med(peerName)).toFixed(1)} times its rate (target: at least 6)`);
   }
 }
+const leaked = written('wa.inbound') - inbound0;
+if (leaked) {
+  console.log(`!! ${leaked} records reached wa.inbound during the benchmark`);
+}
 delete env.WA_BIN_DIR;
 services('stop', 'ingress');
 services('start', 'ingress');
-process.exit(0);
+process.exit(leaked ? 1 : 0);

@@ -215,9 +215,11 @@ struct MHD_Daemon *ing_http_start(char *err, size_t errsz)
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | wa_tls_flags(&ing_tls);
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_URI_LOG_CALLBACK,
-        on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_EXTERNAL_LOGGER,
-        log_mhd, NULL,
+        flags, 0, NULL, NULL, handle, NULL,
+        /* First, or libmicrohttpd warns at every start that what it says about the options
+         * before it may go to stderr instead. */
+        MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_SOCK_ADDR, &sin,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
         /* Slow clients: idle connections are dropped after this many seconds (and, whatever
          * they send, a request must arrive within INGRESS_REQUEST_DEADLINE_S: wa_edge). */
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ing_cfg.client_timeout_s,

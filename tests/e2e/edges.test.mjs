@@ -142,6 +142,8 @@ test('behind a trusted proxy the client is the one X-Forwarded-For names, and on
 
 test('METRICS_TOKEN: /metrics needs it as a bearer token, from anywhere', async () => {
   const listen = `127.0.0.1:${await freePort()}`;
+  const logFile = `${env.WA_STATE}/log/ingress-metrics.log`;
+  const from = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0; /* a state used before keeps its log */
   await startExtra('ingress', 'metrics', { INGRESS_LISTEN: listen, PUBLIC_BASE_URL: `http://${listen}`,
     METRICS_TOKEN: 'metrics-token-for-tests' }, healthy(listen));
   assert.equal((await fetch(`http://${listen}/metrics`)).status, 401);
@@ -150,9 +152,12 @@ test('METRICS_TOKEN: /metrics needs it as a bearer token, from anywhere', async 
   assert.equal(ok.status, 200);
   assert.match(await ok.text(), /wa_ingress_webhooks_total/);
   // The start-up listing masks it.
-  const log = fs.readFileSync(`${env.WA_STATE}/log/ingress-metrics.log`, 'utf8');
+  const log = fs.readFileSync(logFile).subarray(from).toString('utf8');
   assert.doesNotMatch(log, /metrics-token-for-tests/);
   assert.match(log, /METRICS_TOKEN/);
+  // Nothing at start that is not the operator's to act on: libmicrohttpd warned at every start
+  // while our logger was not its first option.
+  assert.doesNotMatch(log, /warn: http /);
 });
 
 test('a bad TRUSTED_PROXIES entry stops ingress and the dashboard at start, with one clear line', () => {
