@@ -4,12 +4,10 @@
 # bench/REPORT-dashboard-<date>.txt.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-bench_up
 # Every connection comes from this machine's one address, where each operator's browser would
 # have its own: the cap per address (32 by default) would close all but the first 32.
 export DASHBOARD_MAX_CONNS_PER_IP=$((${CLIENTS:-100} + 16))
-"$root/scripts/services.sh" stop dashboard >/dev/null
-"$root/scripts/services.sh" start dashboard >/dev/null
+bench_up
 report=$(bench_report dashboard)
 {
     bench_header "dashboard benchmark" \

@@ -56,13 +56,15 @@ export async function warmBroker(state, load, { share = 0.05, max = 12 } = {}) {
   return { rounds: shares.length, secs, first: shares[0], last: shares.at(-1) };
 }
 
-// A process's peak resident memory (VmHWM) in MB, or 0.
-export function peakRssMb(pid) {
+// A memory figure of a process from /proc/<pid>/status (VmRSS: resident now; VmHWM: its peak
+// since it started) in MB, or 0.
+function statusMb(pid, field) {
   try {
-    const m = /^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) / 1024 : 0;
   } catch { return 0; }
 }
+export const peakRssMb = (pid) => statusMb(pid, 'VmHWM');
 
 // The living pids of the processes that take part, by name: each service named (its pid file
 // under $WA_STATE/run), Kafka, and Postgres (the postmaster and every backend, one per connection).
@@ -82,14 +84,6 @@ export function processes(state, services) {
 // CPU ms so far of each name's processes.
 export const cpuOf = (ps) => Object.fromEntries(Object.entries(ps).map(([k, pids]) => [k, pids.reduce((a, p) => a + cpuMs(p), 0)]));
 
-// A process's resident memory now (VmRSS) in MB, or 0.
-function rssMb(pid) {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch { return 0; }
-}
-
 // Measures the processes from now: returns stop(), which gives the CPU ms each name spent,
 // pidstat's per-second figures (%usr, %system, %wait) averaged by name, and each name's highest
 // resident memory (MB, its processes' VmRSS summed) in samples 0.2 s apart: the peak of this span,
@@ -98,7 +92,7 @@ export function measure(ps) {
   const cpu0 = cpuOf(ps);
   const rss = {};
   const sample = () => {
-    for (const [k, pids] of Object.entries(ps)) rss[k] = Math.max(rss[k] ?? 0, pids.reduce((a, p) => a + rssMb(p), 0));
+    for (const [k, pids] of Object.entries(ps)) rss[k] = Math.max(rss[k] ?? 0, pids.reduce((a, p) => a + statusMb(p, 'VmRSS'), 0));
   };
   sample();
   const sampler = setInterval(sample, 200);
